@@ -1,0 +1,5 @@
+"""Admin area: Flask-Login session, htmx fragments, CSRF on every mutation."""
+
+from widget_server.admin.views import bp
+
+__all__ = ["bp"]

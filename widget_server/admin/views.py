@@ -1,0 +1,356 @@
+"""Admin views: parse input, check access, call one service, render."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from widget_server.admin.formatting import money, percent
+from widget_server.errors import KeepkitError
+from widget_server.extensions import db, limiter, login_manager
+from widget_server.models import OFFER_TYPES, OUTCOMES, AdminUser
+from widget_server.services import flow_config, insights, sessions, sites, users
+from widget_server.services.locales import SUPPORTED_LOCALES
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PER_PAGE = 50
+
+
+@bp.app_template_filter("money")
+def _money(amount, currency):
+    return money(amount, currency)
+
+
+@bp.app_template_filter("percent")
+def _percent(share):
+    return percent(share)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    return db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    target = url_for("admin.login", next=request.full_path.rstrip("?"))
+    if request.headers.get("HX-Request"):
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-host relative paths are followed after login."""
+    if value:
+        parts = urlsplit(value)
+        if not parts.scheme and not parts.netloc and value.startswith("/") and "\\" not in value:
+            return value
+    return url_for("admin.index")
+
+
+def render(template: str, partial: str | None = None, **context):
+    """Render the page, or only its fragment for htmx requests (``Vary: HX-Request``)."""
+    is_htmx = request.headers.get("HX-Request") and partial
+    response = make_response(render_template(partial if is_htmx else template, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def site_view(view):
+    """Load ``g.site`` from ``site_key`` and refuse sites the admin may not see (404)."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(site_key, **kwargs):
+        try:
+            site = sites.get_site(site_key)
+        except KeepkitError:
+            abort(404)
+        if not users.can_access(current_user, site):
+            abort(404)
+        g.site = site
+        g.sites = users.visible_sites(current_user)
+        return view(**kwargs)
+
+    return wrapper
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["KEEPKIT_LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    error = None
+    if request.method == "POST":
+        user = users.authenticate(request.form.get("email", ""), request.form.get("password", ""))
+        if user is None:
+            error = "Wrong email or password."
+        else:
+            login_user(user, remember=bool(request.form.get("remember")))
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("login.html", error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You are signed out.")
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@login_required
+def index():
+    visible = users.visible_sites(current_user)
+    if not visible:
+        return render_template("no_sites.html")
+    return redirect(url_for("admin.dashboard", site_key=visible[0].key))
+
+
+def _parse_period(args) -> tuple[insights.Period, str | None]:
+    today = date.today()
+    preset = args.get("range")
+    presets = {"7d": 7, "30d": 30, "90d": 90, "12m": 365}
+    if preset in presets:
+        return insights.Period.last_days(presets[preset], today), None
+    try:
+        end = date.fromisoformat(args["to"]) if args.get("to") else today
+        start = date.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=29)
+    except ValueError:
+        return insights.Period.last_days(30, today), "Dates must look like 2026-01-31."
+    if start > end:
+        return insights.Period.last_days(30, today), "The start date is after the end date."
+    return insights.Period(start, end), None
+
+
+@bp.get("/sites/<site_key>/")
+@site_view
+def dashboard():
+    period, error = _parse_period(request.args)
+    plan = request.args.get("plan") or None
+    ranking = insights.reason_ranking(g.site, period, plan=plan)
+    return render(
+        "dashboard.html",
+        "_ranking.html",
+        period=period,
+        plan=plan,
+        plans=sessions.site_plans(g.site),
+        ranking=ranking,
+        error=error,
+    )
+
+
+@bp.get("/sites/<site_key>/sessions")
+@site_view
+def session_list():
+    args = request.args
+    outcome = args.get("outcome") if args.get("outcome") in (*OUTCOMES, "open") else None
+    try:
+        page = max(1, int(args.get("page", 1)))
+    except ValueError:
+        page = 1
+    filters = sessions.SessionFilter(
+        reason_key=args.get("reason") or None,
+        outcome=outcome,
+        plan=args.get("plan") or None,
+        with_comment=bool(args.get("with_comment")),
+    )
+    rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)
+    return render(
+        "sessions.html",
+        "_sessions.html",
+        rows=rows,
+        page=page,
+        has_more=has_more,
+        filters=filters,
+        reasons=flow_config.all_reasons(g.site),
+        plans=sessions.site_plans(g.site),
+        outcomes=OUTCOMES,
+    )
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+def _settings_context(**extra):
+    return {
+        "reasons": flow_config.all_reasons(g.site),
+        "offers": flow_config.all_offers(g.site),
+        "public_url": current_app.config["KEEPKIT_PUBLIC_URL"] or request.host_url.rstrip("/"),
+        **extra,
+    }
+
+
+@bp.get("/sites/<site_key>/settings")
+@site_view
+def settings():
+    return render_template("settings.html", **_settings_context())
+
+
+def _labels(prefix: str) -> dict:
+    return {loc: request.form.get(f"{prefix}_{loc}", "") for loc in SUPPORTED_LOCALES}
+
+
+@bp.route("/sites/<site_key>/reasons/new", methods=["GET", "POST"], defaults={"reason_id": None})
+@bp.route("/sites/<site_key>/reasons/<int:reason_id>", methods=["GET", "POST"])
+@site_view
+def reason_form(reason_id: int | None):
+    reason = flow_config.get_reason(g.site, reason_id) if reason_id else None
+    error = None
+    if request.method == "POST":
+        try:
+            flow_config.save_reason(
+                g.site,
+                reason,
+                labels=_labels("label"),
+                followup=_labels("followup"),
+                requires_text=bool(request.form.get("requires_text")),
+                is_missing_feature=bool(request.form.get("is_missing_feature")),
+            )
+        except KeepkitError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash("Reason saved.")
+            return redirect(url_for("admin.settings", site_key=g.site.key) + "#reasons")
+    return render_template(
+        "reason_form.html", reason=reason, error=error, locales=SUPPORTED_LOCALES, form=request.form
+    ), (422 if error else 200)
+
+
+@bp.post("/sites/<site_key>/<kind>/<int:item_id>/<action>")
+@site_view
+def item_action(kind: str, item_id: int, action: str):
+    """Reorder, archive or restore a reason or an offer; htmx swaps the list."""
+    getter = {"reasons": flow_config.get_reason, "offers": flow_config.get_offer}.get(kind)
+    if getter is None or action not in ("up", "down", "archive", "restore"):
+        abort(404)
+    item = getter(g.site, item_id)
+    if action in ("up", "down"):
+        flow_config.move(g.site, item, -1 if action == "up" else 1)
+    else:
+        flow_config.set_archived(item, action == "archive")
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return render(f"_{kind}.html", f"_{kind}.html", **_settings_context())
+    return redirect(url_for("admin.settings", site_key=g.site.key) + f"#{kind}")
+
+
+def _offer_form_data() -> dict:
+    form = request.form
+    data = {k: form.get(k) for k in (
+        "type", "discount_percent", "discount_months", "pause_months", "target_plan",
+        "contact_url", "plans", "min_mrr", "max_mrr",
+    )}  # fmt: skip
+    data["reason_ids"] = form.getlist("reason_ids")
+    data["texts"] = {
+        loc: {f: form.get(f"{f}_{loc}", "") for f in ("title", "body", "cta")}
+        for loc in SUPPORTED_LOCALES
+    }
+    return data
+
+
+@bp.route("/sites/<site_key>/offers/new", methods=["GET", "POST"], defaults={"offer_id": None})
+@bp.route("/sites/<site_key>/offers/<int:offer_id>", methods=["GET", "POST"])
+@site_view
+def offer_form(offer_id: int | None):
+    offer = flow_config.get_offer(g.site, offer_id) if offer_id else None
+    error = None
+    if request.method == "POST":
+        try:
+            flow_config.save_offer(g.site, offer, _offer_form_data())
+        except KeepkitError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash("Offer saved.")
+            return redirect(url_for("admin.settings", site_key=g.site.key) + "#offers")
+    return render_template(
+        "offer_form.html",
+        offer=offer,
+        error=error,
+        locales=SUPPORTED_LOCALES,
+        types=OFFER_TYPES,
+        reasons=flow_config.all_reasons(g.site),
+        form=request.form,
+    ), (422 if error else 200)
+
+
+@bp.post("/sites/<site_key>/origins")
+@site_view
+def add_origin():
+    try:
+        sites.add_origin(g.site, request.form.get("origin", ""))
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("Origin added.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#origins")
+
+
+@bp.post("/sites/<site_key>/origins/<int:origin_id>/delete")
+@site_view
+def remove_origin(origin_id: int):
+    sites.remove_origin(g.site, origin_id)
+    db.session.commit()
+    flash("Origin removed.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#origins")
+
+
+@bp.post("/sites/<site_key>/secret/<action>")
+@site_view
+def secret(action: str):
+    if action == "rotate":
+        sites.rotate_secret(g.site)
+        message = (
+            "New signing secret created. Tokens signed with the previous one keep working "
+            "until you retire it."
+        )
+    elif action == "retire":
+        sites.retire_secondary_secret(g.site)
+        message = "Previous secret retired: only the current secret verifies tokens now."
+    else:
+        abort(404)
+    db.session.commit()
+    flash(message)
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#secrets")
+
+
+@bp.post("/sites/<site_key>/api-keys")
+@site_view
+def create_api_key():
+    plain = sites.create_api_key(g.site)
+    db.session.commit()
+    return render_template("settings.html", **_settings_context(new_api_key=plain))
+
+
+@bp.post("/sites/<site_key>/api-keys/<int:key_id>/revoke")
+@site_view
+def revoke_api_key(key_id: int):
+    sites.revoke_api_key(g.site, key_id)
+    db.session.commit()
+    flash("API key revoked.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#api-keys")

@@ -1,0 +1,178 @@
+"""Marshmallow schemas for the public widget API and the data API.
+
+Inputs reject unknown fields; outputs list their fields explicitly. No schema queries the
+database.
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, post_dump, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
+
+
+class Input(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --- widget API ---------------------------------------------------------------------------
+
+
+class WidgetAuth(Input):
+    token = fields.String(
+        required=True, metadata={"description": "Customer JWT signed by the host backend"}
+    )
+
+
+class StartInput(WidgetAuth):
+    locale = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=35))
+    session = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Client-generated UUID; a retry with the same id is a no-op"},
+    )
+
+
+class AnswerInput(WidgetAuth):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    comment = fields.String(load_default=None, allow_none=True)
+    followup_answer = fields.String(load_default=None, allow_none=True)
+
+
+class CompleteInput(WidgetAuth):
+    outcome = fields.String(
+        required=True, validate=validate.OneOf(["cancelled", "saved", "dismissed"])
+    )
+    offer = fields.String(load_default=None, allow_none=True)
+
+
+class ReasonOut(Schema):
+    id = fields.String()
+    label = fields.String()
+    requires_text = fields.Boolean()
+    followup = fields.String(allow_none=True)
+
+
+class OfferOut(Schema):
+    id = fields.String()
+    type = fields.String()
+    title = fields.String()
+    body = fields.String()
+    cta = fields.String()
+    percent = fields.Integer(metadata={"description": "discount only"})
+    months = fields.Integer(metadata={"description": "discount and pause"})
+    plan = fields.String(metadata={"description": "switch_plan only"})
+    url = fields.String(metadata={"description": "contact only"})
+
+    @post_dump
+    def _drop_empty(self, data, **kwargs):
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class SiteOut(Schema):
+    name = fields.String()
+    brand_color = fields.String()
+
+
+class StartOut(Schema):
+    session = fields.String()
+    locale = fields.String()
+    site = fields.Nested(SiteOut)
+    reasons = fields.List(fields.Nested(ReasonOut))
+
+
+class AnswerOut(Schema):
+    session = fields.String()
+    offer = fields.Nested(OfferOut, allow_none=True)
+
+
+class ReasonRef(Schema):
+    id = fields.String()
+    label = fields.String()
+
+
+class ResultOut(Schema):
+    outcome = fields.String()
+    reason = fields.Nested(ReasonRef, allow_none=True)
+    comment = fields.String(allow_none=True)
+    offer = fields.Nested(OfferOut, allow_none=True)
+    session = fields.String()
+    receipt = fields.String(
+        metadata={"description": "HS256 JWT of {sub, session, outcome, offer}, site secret"}
+    )
+
+
+# --- data API ----------------------------------------------------------------------------
+
+
+class RangeQuery(Input):
+    from_ = fields.Date(data_key="from", load_default=None, format="%Y-%m-%d")
+    to = fields.Date(load_default=None, format="%Y-%m-%d")
+
+    @validates_schema
+    def _order(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise SchemaError("'from' must not be after 'to'", "from")
+
+
+class SessionsQuery(RangeQuery):
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class ReasonsQuery(RangeQuery):
+    plan = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+class SessionOut(Schema):
+    id = fields.String(attribute="public_id")
+    customer_id = fields.Function(lambda s: s.customer.external_id)
+    plan = fields.String(allow_none=True)
+    mrr = fields.Integer()
+    currency = fields.String()
+    reason = fields.Function(
+        lambda s: {"id": s.reason.key, "label": s.reason.labels.get("en")} if s.reason else None
+    )
+    comment = fields.String(allow_none=True)
+    followup_answer = fields.String(allow_none=True)
+    offers_shown = fields.List(fields.String())
+    offer = fields.Function(
+        lambda s: {"id": s.offer.key, "type": s.offer.type} if s.offer else None
+    )
+    outcome = fields.String(allow_none=True)
+    locale = fields.String()
+    attributes = fields.Dict()
+    started_at = fields.AwareDateTime(format="iso")
+    answered_at = fields.AwareDateTime(format="iso", allow_none=True)
+    completed_at = fields.AwareDateTime(format="iso", allow_none=True)
+
+
+class SessionPage(Schema):
+    items = fields.List(fields.Nested(SessionOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class RankingItem(Schema):
+    reason_id = fields.String(allow_none=True)
+    reason = fields.String()
+    archived = fields.Boolean()
+    cancelled = fields.Integer()
+    lost_mrr = fields.Integer()
+    share = fields.Float()
+    average_mrr = fields.Integer()
+
+
+class RankingOut(Schema):
+    currency = fields.String()
+    total_lost_mrr = fields.Integer()
+    items = fields.List(fields.Nested(RankingItem))
+
+
+class ErrorBody(Schema):
+    code = fields.String()
+    message = fields.String()
+    details = fields.Dict()
+
+
+class ErrorOut(Schema):
+    error = fields.Nested(ErrorBody)

@@ -1,0 +1,130 @@
+"""Public widget API: cookie-less, site key + customer token + Origin allowlist + CORS."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter.util import get_remote_address
+
+from widget_server.api.schemas import (
+    AnswerInput,
+    AnswerOut,
+    CompleteInput,
+    ResultOut,
+    StartInput,
+    StartOut,
+)
+from widget_server.errors import Forbidden, ValidationError
+from widget_server.extensions import db, limiter
+from widget_server.services import flow, sites
+from widget_server.services.tokens import verify_customer_token
+
+bp = Blueprint("widget_api", __name__, url_prefix="/api/v1/widget/<site_key>")
+
+
+def _rate_key() -> str:
+    return f"widget:{get_remote_address()}:{request.view_args.get('site_key', '')}"
+
+
+limiter.limit(lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"], key_func=_rate_key)(bp)
+
+
+@bp.url_value_preprocessor
+def _load_site(endpoint, values):
+    g.site = sites.get_site(values.pop("site_key"))
+
+
+@bp.before_request
+def _check_origin():
+    origin = request.headers.get("Origin")
+    own = request.host_url.rstrip("/")
+    if origin and origin != own and not sites.origin_allowed(g.site, origin):
+        raise Forbidden(
+            f"Origin {origin} is not allowed for this site; add it in the Keepkit admin "
+            "(Settings → Allowed origins)",
+            code="origin_not_allowed",
+        )
+    if request.method == "OPTIONS":
+        return current_app.response_class(status=204)
+    return None
+
+
+@bp.after_request
+def _cors(response):
+    # Rejected origins never reach a view (see _check_origin); echoing the origin on the
+    # error lets the developer read why.
+    origin = request.headers.get("Origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    response.vary.add("Origin")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _body(schema):
+    """Parse the JSON body. ``text/plain`` is accepted so browsers skip the CORS preflight."""
+    raw = request.get_data(cache=False, as_text=True)
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError as exc:
+        raise ValidationError("The request body is not valid JSON", code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise ValidationError("The request body must be a JSON object", code="invalid_json")
+    return schema.load(data)
+
+
+def _customer(data):
+    return verify_customer_token(g.site, data["token"])
+
+
+@bp.route("/sessions", methods=["POST", "OPTIONS"])
+def start():
+    """Start the flow: verify the token, create the session, return the reasons."""
+    data = _body(StartInput())
+    claims = _customer(data)
+    session, created = flow.start_session(
+        g.site, claims, locale=data["locale"], public_id=data["session"]
+    )
+    body = {
+        "session": session.public_id,
+        "locale": session.locale,
+        "site": {"name": g.site.name, "brand_color": g.site.brand_color},
+        "reasons": [flow.reason_view(r, session.locale) for r in flow.active_reasons(g.site)],
+    }
+    db.session.commit()
+    return jsonify(StartOut().dump(body)), 201 if created else 200
+
+
+@bp.route("/sessions/<session_id>/answer", methods=["POST", "OPTIONS"])
+def answer(session_id: str):
+    """Record the reason and comment; returns the save offer to show, if any."""
+    data = _body(AnswerInput())
+    session = flow.get_session(g.site, _customer(data), session_id)
+    offer = flow.answer_session(
+        g.site,
+        session,
+        reason_key=data["reason"],
+        comment=data["comment"],
+        followup_answer=data["followup_answer"],
+    )
+    body = {
+        "session": session.public_id,
+        "offer": flow.offer_view(offer, session.locale) if offer else None,
+    }
+    db.session.commit()
+    return jsonify(AnswerOut().dump(body))
+
+
+@bp.route("/sessions/<session_id>/complete", methods=["POST", "OPTIONS"])
+def complete(session_id: str):
+    """Close the flow with an outcome; returns the Result with a signed receipt."""
+    data = _body(CompleteInput())
+    session = flow.get_session(g.site, _customer(data), session_id)
+    flow.complete_session(g.site, session, outcome=data["outcome"], offer_key=data["offer"])
+    result = flow.session_result(g.site, session)
+    db.session.commit()
+    return jsonify(ResultOut().dump(result))

@@ -1,0 +1,185 @@
+"""The ``keepkit`` command: a Flask CLI group with one sub-group per area."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from widget_server import create_app
+from widget_server.errors import KeepkitError
+from widget_server.extensions import db
+
+
+def _create_app():
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli():
+    """Keepkit: cancellation flow, public roadmap and churn insights.
+
+    Configuration comes from KEEPKIT_* environment variables (see the README).
+    """
+
+
+def _fail(exc: KeepkitError):
+    db.session.rollback()
+    raise click.ClickException(exc.message)
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@cli.group()
+def users():
+    """Admin users."""
+
+
+@users.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--site", "site_keys", multiple=True, help="Limit the admin to these sites (default: all)."
+)
+def create_admin(email, password_stdin, site_keys):
+    """Create an admin. The password is prompted (hidden, confirmed) unless --password-stdin."""
+    from widget_server.services import sites, users
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        site_rows = [sites.get_site(key) for key in site_keys]
+        user = users.create_admin(email, password, owner=not site_rows, sites=site_rows)
+    except KeepkitError as exc:
+        _fail(exc)
+    db.session.commit()
+    scope = "all sites" if user.is_owner else ", ".join(s.name for s in site_rows)
+    click.echo(f"Admin {user.email} created ({scope}).")
+
+
+# --- sites -------------------------------------------------------------------------------
+
+
+@cli.group("sites")
+def sites_group():
+    """Sites (one per product that embeds Keepkit)."""
+
+
+@sites_group.command("create")
+@click.option("--name", required=True)
+@click.option("--origin", "origins", multiple=True, help="Allowed origin, repeatable.")
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--locale", default="en", show_default=True, type=click.Choice(["en", "de", "fi"]))
+@click.option("--json", "as_json", is_flag=True, help="Print the keys as one JSON object.")
+def create_site(name, origins, currency, locale, as_json):
+    """Create a site; prints its site key, token signing secret and a data API key."""
+    from widget_server.services import sites
+
+    try:
+        site, api_key = sites.create_site(
+            name, list(origins), currency=currency, default_locale=locale
+        )
+    except KeepkitError as exc:
+        _fail(exc)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"key": site.key, "secret": site.secret_primary, "api_key": api_key}))
+        return
+    click.echo(f"Site {site.name!r} created.")
+    click.echo(f"  site key:        {site.key}")
+    click.echo(f"  signing secret:  {site.secret_primary}")
+    click.echo(f"  data API key:    {api_key}   (shown once)")
+
+
+@sites_group.command("list")
+def list_sites():
+    """List sites with their keys."""
+    import sqlalchemy as sa
+
+    from widget_server.models import Site
+
+    for site in db.session.scalars(sa.select(Site).order_by(Site.name)):
+        origins = ", ".join(o.origin for o in site.origins) or "no origins"
+        click.echo(f"{site.key}  {site.name}  ({origins})")
+
+
+# --- seed --------------------------------------------------------------------------------
+
+
+def _refuse_in_production():
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException(
+            "Refusing to write demo data in production (set KEEPKIT_ENV=development)."
+        )
+
+
+@cli.command()
+@click.option("--site", "site_key", required=True)
+@click.option("--sessions", "total", type=click.IntRange(1, 10_000_000), default=5000)
+def seed(site_key, total):
+    """Top a site up to N realistic demo sessions (idempotent)."""
+    from widget_server.services import seed as seeding
+    from widget_server.services import sites
+
+    _refuse_in_production()
+    try:
+        site = sites.get_site(site_key)
+    except KeepkitError as exc:
+        _fail(exc)
+    started = time.perf_counter()
+
+    def progress(done, todo):
+        db.session.commit()
+        click.echo(f"\r  {done:,}/{todo:,} sessions", nl=False, err=True)
+
+    added = seeding.seed_sessions(site, total, progress=progress)
+    db.session.commit()
+    elapsed = time.perf_counter() - started
+    click.echo(("\n" if added else "") + f"Added {added:,} sessions in {elapsed:.1f}s.")
+
+
+# --- demo --------------------------------------------------------------------------------
+
+
+@cli.command(with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--sessions", "total", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
+def demo(host, port, total, no_serve):
+    """Start Keepkit on SQLite with demo data and an "Acme" host page."""
+    from flask_migrate import upgrade
+
+    from widget_server.demo import prepare_demo
+
+    os.environ.setdefault("KEEPKIT_ENV", "demo")
+    app = create_app(
+        {"ENV": os.environ["KEEPKIT_ENV"], "KEEPKIT_PUBLIC_URL": f"http://{host}:{port}"}
+    )
+    with app.app_context():
+        upgrade()
+        password = secrets.token_urlsafe(12)
+        info = prepare_demo([f"http://{host}:{port}", f"http://localhost:{port}"], total, password)
+        db.session.commit()
+    base = f"http://{host}:{port}"
+    click.echo("")
+    click.echo("Keepkit demo is ready.")
+    click.echo(f"  Admin:      {base}/admin/   email {info['email']}   password {password}")
+    click.echo(f"  Acme app:   {base}/demo/acme   (click 'Cancel subscription')")
+    click.echo(
+        f"  Site key:   {info['site_key']}   database {app.config['SQLALCHEMY_DATABASE_URI']}"
+    )
+    if not no_serve:
+        from werkzeug.serving import run_simple
+
+        # app.run() is a no-op inside a Flask CLI command; serve directly instead.
+        run_simple(host, port, app, threaded=True)

@@ -1,0 +1,25 @@
+"""Typed models, one module per aggregate. Importing this package registers them all."""
+
+from widget_server.models.base import Base, utcnow
+from widget_server.models.customer import Customer
+from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
+from widget_server.models.session import OUTCOMES, CancellationSession
+from widget_server.models.site import ApiKey, Site, SiteOrigin
+from widget_server.models.user import AdminUser, site_admins
+
+__all__ = [
+    "OFFER_TYPES",
+    "OUTCOMES",
+    "AdminUser",
+    "ApiKey",
+    "Base",
+    "CancellationSession",
+    "Customer",
+    "Offer",
+    "Reason",
+    "Site",
+    "SiteOrigin",
+    "offer_reasons",
+    "site_admins",
+    "utcnow",
+]

@@ -1,0 +1,60 @@
+"""Cancellation sessions: one run of the cancellation flow by one customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from widget_server.models.base import Base, utcnow
+
+OUTCOMES = ("cancelled", "saved", "dismissed")
+
+
+class CancellationSession(Base):
+    """Plan, MRR, currency and attributes are snapshots taken when the flow started, so later
+    token refreshes do not rewrite history."""
+
+    __tablename__ = "cancellation_sessions"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "outcome IS NULL OR outcome IN ('cancelled', 'saved', 'dismissed')", name="outcome"
+        ),
+        # The ranking: WHERE site_id = ? AND outcome = ? AND completed_at BETWEEN ? AND ?
+        # GROUP BY reason_id, SUM(mrr) -- answered from this index alone.
+        sa.Index(
+            "ix_cancellation_sessions_ranking",
+            "site_id",
+            "outcome",
+            "completed_at",
+            "reason_id",
+            "mrr",
+        ),
+        sa.Index("ix_cancellation_sessions_site_started", "site_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    plan: Mapped[str | None] = mapped_column(sa.String(100))
+    mrr: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    attributes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    locale: Mapped[str] = mapped_column(sa.String(8), default="en")
+    reason_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reasons.id"))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    followup_answer: Mapped[str | None] = mapped_column(sa.Text)
+    offers_shown: Mapped[list] = mapped_column(sa.JSON, default=list)
+    offer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offers.id"))
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    customer = relationship("Customer")
+    reason = relationship("Reason")
+    offer = relationship("Offer")

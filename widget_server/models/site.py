@@ -1,0 +1,67 @@
+"""Sites (one per SaaS product embedding Keepkit), their origins and data API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from widget_server.models.base import Base, utcnow
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    # Customer tokens may be signed with either secret (rotation); receipts use the primary.
+    secret_primary: Mapped[str] = mapped_column(sa.String(128))
+    secret_secondary: Mapped[str | None] = mapped_column(sa.String(128))
+    default_locale: Mapped[str] = mapped_column(sa.String(8), default="en")
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
+    brand_color: Mapped[str] = mapped_column(sa.String(7), default="#4f46e5")
+    # A customer who accepted a discount within this many days is not offered another.
+    discount_window_days: Mapped[int] = mapped_column(default=365)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    origins: Mapped[list[SiteOrigin]] = relationship(
+        back_populates="site", cascade="all, delete-orphan", order_by="SiteOrigin.origin"
+    )
+    api_keys: Mapped[list[ApiKey]] = relationship(
+        back_populates="site", cascade="all, delete-orphan", order_by="ApiKey.id"
+    )
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.secret_primary, self.secret_secondary) if s]
+
+
+class SiteOrigin(Base):
+    """An origin (scheme://host[:port]) allowed to embed the widgets and call the widget API."""
+
+    __tablename__ = "site_origins"
+    __table_args__ = (sa.UniqueConstraint("site_id", "origin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(sa.String(255))
+
+    site: Mapped[Site] = relationship(back_populates="origins")
+
+
+class ApiKey(Base):
+    """A data API key. Only a SHA-256 digest is stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    site: Mapped[Site] = relationship(back_populates="api_keys")

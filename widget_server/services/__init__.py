@@ -1,0 +1,1 @@
+"""Business rules: plain functions with explicit arguments. They flush, never commit."""

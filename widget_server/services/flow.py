@@ -1,0 +1,309 @@
+"""The cancellation flow: start a session, record the answer, pick an offer, complete."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from widget_server.errors import Conflict, NotFound, ValidationError
+from widget_server.extensions import db
+from widget_server.models import CancellationSession, Customer, Offer, Reason, Site, utcnow
+from widget_server.services.customers import upsert_customer
+from widget_server.services.locales import pick_locale, translate
+from widget_server.services.tokens import CustomerClaims, issue_receipt
+
+MAX_COMMENT = 2000
+
+
+def active_reasons(site: Site) -> list[Reason]:
+    query = (
+        sa.select(Reason)
+        .where(Reason.site_id == site.id, Reason.archived_at.is_(None))
+        .order_by(Reason.position, Reason.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def reason_view(reason: Reason, locale: str) -> dict:
+    return {
+        "id": reason.key,
+        "label": translate(reason.labels, locale),
+        "requires_text": reason.requires_text,
+        "followup": translate(reason.followup, locale),
+    }
+
+
+def offer_view(offer: Offer, locale: str) -> dict:
+    texts = translate(offer.texts, locale) or {}
+    view = {
+        "id": offer.key,
+        "type": offer.type,
+        "title": texts.get("title", ""),
+        "body": texts.get("body", ""),
+        "cta": texts.get("cta", ""),
+    }
+    extra = {
+        "discount": {"percent": offer.discount_percent, "months": offer.discount_months},
+        "pause": {"months": offer.pause_months},
+        "switch_plan": {"plan": offer.target_plan},
+        "contact": {"url": offer.contact_url},
+    }.get(offer.type, {})
+    view.update(extra)
+    return view
+
+
+def _recent_discount(site: Site, customer_id: int, exclude_session: int) -> bool:
+    since = utcnow() - timedelta(days=site.discount_window_days)
+    query = (
+        sa.select(sa.func.count())
+        .select_from(CancellationSession)
+        .join(Offer, Offer.id == CancellationSession.offer_id)
+        .where(
+            CancellationSession.customer_id == customer_id,
+            CancellationSession.outcome == "saved",
+            CancellationSession.id != exclude_session,
+            CancellationSession.completed_at >= since,
+            Offer.type == "discount",
+        )
+    )
+    return db.session.scalar(query) > 0
+
+
+def eligible_offer(site: Site, session: CancellationSession, reason: Reason) -> Offer | None:
+    """The first active offer for ``reason`` that targets the session's plan and MRR.
+
+    A customer who accepted a discount within the site's window gets no second discount.
+    """
+    query = (
+        sa.select(Offer)
+        .where(
+            Offer.site_id == site.id,
+            Offer.archived_at.is_(None),
+            Offer.reasons.any(Reason.id == reason.id),
+        )
+        .order_by(Offer.position, Offer.id)
+    )
+    discount_checked = None
+    for offer in db.session.scalars(query):
+        if offer.plans and session.plan not in offer.plans:
+            continue
+        if offer.min_mrr is not None and session.mrr < offer.min_mrr:
+            continue
+        if offer.max_mrr is not None and session.mrr > offer.max_mrr:
+            continue
+        if offer.type == "discount":
+            if discount_checked is None:
+                discount_checked = _recent_discount(site, session.customer_id, session.id)
+            if discount_checked:
+                continue
+        return offer
+    return None
+
+
+def start_session(
+    site: Site, claims: CustomerClaims, *, locale: str | None, public_id: str | None = None
+) -> tuple[CancellationSession, bool]:
+    """Start (or, for a retried request with the same ``public_id``, return) a session.
+
+    Returns the session and whether it was created.
+
+    :raises ValidationError: ``invalid_session_id`` when ``public_id`` is not a UUID.
+    :raises Conflict: ``session_conflict`` when the id belongs to another customer or site.
+    """
+    if public_id is not None:
+        try:
+            public_id = str(uuid.UUID(public_id))
+        except ValueError as exc:
+            raise ValidationError("'session' must be a UUID", code="invalid_session_id") from exc
+        existing = _by_public_id(public_id)
+        if existing is not None:
+            return _check_owner(existing, site, claims), False
+    customer = upsert_customer(site, claims)
+    tenure_days = None
+    if customer.signed_up_at is not None:
+        tenure_days = max(0, (utcnow() - customer.signed_up_at).days)
+    attributes = dict(customer.attributes)
+    if tenure_days is not None:
+        attributes.setdefault("tenure_days", tenure_days)
+    session = CancellationSession(
+        public_id=public_id or str(uuid.uuid4()),
+        site_id=site.id,
+        customer_id=customer.id,
+        plan=customer.plan,
+        mrr=customer.mrr,
+        currency=customer.currency,
+        attributes=attributes,
+        locale=pick_locale(locale, site.default_locale),
+        offers_shown=[],
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(session)
+    except IntegrityError:
+        # The same request raced with itself; the other copy won.
+        existing = _by_public_id(session.public_id)
+        if existing is None:
+            raise
+        return _check_owner(existing, site, claims), False
+    return session, True
+
+
+def _by_public_id(public_id: str) -> CancellationSession | None:
+    return db.session.scalar(
+        sa.select(CancellationSession).where(CancellationSession.public_id == public_id)
+    )
+
+
+def _check_owner(session: CancellationSession, site: Site, claims: CustomerClaims):
+    if session.site_id != site.id or session.customer.external_id != claims.sub:
+        raise Conflict(
+            "This session id is already used by another customer", code="session_conflict"
+        )
+    return session
+
+
+def get_session(site: Site, claims: CustomerClaims, public_id: str) -> CancellationSession:
+    """:raises NotFound: ``session_not_found`` unless the customer owns such a session."""
+    try:
+        public_id = str(uuid.UUID(str(public_id)))
+    except ValueError:
+        public_id = ""
+    session = db.session.scalar(
+        sa.select(CancellationSession)
+        .join(Customer, Customer.id == CancellationSession.customer_id)
+        .where(
+            CancellationSession.public_id == public_id,
+            CancellationSession.site_id == site.id,
+            Customer.external_id == claims.sub,
+        )
+    )
+    if session is None:
+        raise NotFound("No such cancellation session for this customer", code="session_not_found")
+    return session
+
+
+def _clean_text(value: str | None, field: str) -> str | None:
+    value = (value or "").strip()
+    if len(value) > MAX_COMMENT:
+        raise ValidationError(
+            f"'{field}' may be at most {MAX_COMMENT} characters",
+            code="text_too_long",
+            details={field: f"at most {MAX_COMMENT} characters"},
+        )
+    return value or None
+
+
+def answer_session(
+    site: Site,
+    session: CancellationSession,
+    *,
+    reason_key: str,
+    comment: str | None = None,
+    followup_answer: str | None = None,
+) -> Offer | None:
+    """Record the reason (and comment) and return the save offer to show, if any.
+
+    Answering again before completing replaces the answer (the customer went back).
+
+    :raises Conflict: ``session_completed`` once the session has an outcome.
+    :raises ValidationError: ``unknown_reason`` or ``comment_required`` or ``text_too_long``.
+    """
+    if session.outcome is not None:
+        raise Conflict("This session is already completed", code="session_completed")
+    reason = db.session.scalar(
+        sa.select(Reason).where(
+            Reason.site_id == site.id, Reason.key == reason_key, Reason.archived_at.is_(None)
+        )
+    )
+    if reason is None:
+        raise ValidationError(
+            f"{reason_key!r} is not one of this site's reasons",
+            code="unknown_reason",
+            details={"reason": "unknown"},
+        )
+    comment = _clean_text(comment, "comment")
+    followup_answer = _clean_text(followup_answer, "followup_answer")
+    if reason.requires_text and not comment:
+        raise ValidationError(
+            "Please tell us the reason in a few words",
+            code="comment_required",
+            details={"comment": "required for this reason"},
+        )
+    offer = eligible_offer(site, session, reason)
+    session.reason_id = reason.id
+    session.comment = comment
+    session.followup_answer = followup_answer
+    session.answered_at = utcnow()
+    shown = list(session.offers_shown or [])
+    if offer is not None and offer.key not in shown:
+        shown.append(offer.key)
+    session.offers_shown = shown
+    db.session.flush()
+    return offer
+
+
+def complete_session(
+    site: Site, session: CancellationSession, *, outcome: str, offer_key: str | None = None
+) -> CancellationSession:
+    """Close the session with an outcome. Replaying the same completion changes nothing.
+
+    :raises ValidationError: ``invalid_outcome``, ``offer_required``, ``offer_not_shown``.
+    :raises Conflict: ``session_completed`` when it was completed differently before.
+    """
+    if outcome not in ("cancelled", "saved", "dismissed"):
+        raise ValidationError(
+            "outcome must be cancelled, saved or dismissed", code="invalid_outcome"
+        )
+    offer = None
+    if outcome == "saved":
+        if not offer_key:
+            raise ValidationError("A saved outcome needs the accepted offer", code="offer_required")
+        if offer_key not in (session.offers_shown or []):
+            raise ValidationError(
+                f"Offer {offer_key!r} was not shown in this session", code="offer_not_shown"
+            )
+        offer = db.session.scalar(
+            sa.select(Offer).where(Offer.site_id == site.id, Offer.key == offer_key)
+        )
+        if offer is None:
+            raise ValidationError(f"Offer {offer_key!r} no longer exists", code="offer_not_shown")
+    if session.outcome is not None:
+        same_offer = (session.offer.key if session.offer else None) == (
+            offer.key if offer else None
+        )
+        if session.outcome == outcome and same_offer:
+            return session
+        raise Conflict(
+            f"This session was already completed as {session.outcome!r}", code="session_completed"
+        )
+    session.outcome = outcome
+    session.offer_id = offer.id if offer else None
+    session.offer = offer
+    session.completed_at = utcnow()
+    db.session.flush()
+    return session
+
+
+def session_result(site: Site, session: CancellationSession) -> dict:
+    """The ``Result`` object the widget resolves with (see the integration contract)."""
+    locale = session.locale
+    reason = session.reason
+    offer_key = session.offer.key if session.offer else None
+    return {
+        "outcome": session.outcome,
+        "reason": {"id": reason.key, "label": translate(reason.labels, locale)} if reason else None,
+        "comment": session.comment,
+        "offer": offer_view(session.offer, locale) if session.offer else None,
+        "session": session.public_id,
+        "receipt": issue_receipt(
+            site,
+            sub=session.customer.external_id,
+            session=session.public_id,
+            outcome=session.outcome,
+            offer=offer_key,
+            issued_at=session.completed_at,
+        ),
+    }

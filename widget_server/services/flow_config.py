@@ -1,0 +1,229 @@
+"""Editing a site's reasons and offers (admin settings)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from widget_server.errors import NotFound, ValidationError
+from widget_server.extensions import db
+from widget_server.models import OFFER_TYPES, Offer, Reason, Site, utcnow
+from widget_server.services.locales import SUPPORTED_LOCALES
+
+MAX_LABEL = 120
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48]
+    return slug or "item"
+
+
+def _unique_key(model, site: Site, base: str) -> str:
+    taken = set(db.session.scalars(sa.select(model.key).where(model.site_id == site.id)))
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+def _clean_labels(labels: dict, what: str, *, required: bool = True) -> dict | None:
+    cleaned = {
+        loc: (labels.get(loc) or "").strip()
+        for loc in SUPPORTED_LOCALES
+        if (labels.get(loc) or "").strip()
+    }
+    if required and "en" not in cleaned:
+        raise ValidationError(f"The {what} needs an English text", code="label_required")
+    for loc, text in cleaned.items():
+        if len(text) > MAX_LABEL * 2:
+            raise ValidationError(f"The {what} ({loc}) is too long", code="label_too_long")
+    return cleaned or None
+
+
+def _get(model, site: Site, item_id: int):
+    item = db.session.get(model, item_id)
+    if item is None or item.site_id != site.id:
+        raise NotFound(f"No such {model.__name__.lower()}", code="not_found")
+    return item
+
+
+def get_reason(site: Site, reason_id: int) -> Reason:
+    """:raises NotFound: unless the reason belongs to the site."""
+    return _get(Reason, site, reason_id)
+
+
+def get_offer(site: Site, offer_id: int) -> Offer:
+    """:raises NotFound: unless the offer belongs to the site."""
+    return _get(Offer, site, offer_id)
+
+
+def all_reasons(site: Site) -> list[Reason]:
+    query = sa.select(Reason).where(Reason.site_id == site.id)
+    return list(
+        db.session.scalars(query.order_by(Reason.archived_at.is_not(None), Reason.position))
+    )
+
+
+def all_offers(site: Site) -> list[Offer]:
+    query = sa.select(Offer).where(Offer.site_id == site.id)
+    return list(db.session.scalars(query.order_by(Offer.archived_at.is_not(None), Offer.position)))
+
+
+def save_reason(
+    site: Site,
+    reason: Reason | None,
+    *,
+    labels: dict,
+    followup: dict,
+    requires_text: bool,
+    is_missing_feature: bool,
+) -> Reason:
+    """Create (``reason=None``) or update a reason. The key never changes once set.
+
+    :raises ValidationError: ``label_required`` / ``label_too_long``.
+    """
+    clean = _clean_labels(labels, "reason label")
+    if reason is None:
+        position = db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(Reason.position), -1)).where(
+                Reason.site_id == site.id
+            )
+        )
+        reason = Reason(
+            site_id=site.id,
+            key=_unique_key(Reason, site, _slug(clean["en"])),
+            position=position + 1,
+        )
+        db.session.add(reason)
+    reason.labels = clean
+    reason.followup = _clean_labels(followup, "follow-up question", required=False)
+    reason.requires_text = requires_text
+    reason.is_missing_feature = is_missing_feature
+    db.session.flush()
+    return reason
+
+
+def set_archived(item: Reason | Offer, archived: bool) -> None:
+    """Archive (hide from customers, keep history) or restore a reason or offer."""
+    item.archived_at = utcnow() if archived else None
+    db.session.flush()
+
+
+def move(site: Site, item: Reason | Offer, direction: int) -> None:
+    """Swap ``item`` with its neighbour among the active items (``direction`` is -1 or +1)."""
+    model = type(item)
+    items = list(
+        db.session.scalars(
+            sa.select(model)
+            .where(model.site_id == site.id, model.archived_at.is_(None))
+            .order_by(model.position, model.id)
+        )
+    )
+    index = next((i for i, it in enumerate(items) if it.id == item.id), None)
+    if index is None:
+        return
+    target = index + direction
+    if 0 <= target < len(items):
+        items[index], items[target] = items[target], items[index]
+    for position, it in enumerate(items):
+        it.position = position
+    db.session.flush()
+
+
+def _int_in(value, lo: int, hi: int, field: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not lo <= number <= hi:
+        raise ValidationError(
+            f"{field} must be a whole number from {lo} to {hi}",
+            code="invalid_offer",
+            details={field: f"{lo}-{hi}"},
+        )
+    return number
+
+
+def _money(value, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = round(float(value) * 100)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise ValidationError(f"{field} must be an amount such as 49.00", code="invalid_offer")
+    return number
+
+
+def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
+    """Create or update an offer from form-like ``data``.
+
+    Keys: type, texts {locale: {title, body, cta}}, discount_percent, discount_months,
+    pause_months, target_plan, contact_url, plans (comma separated), min_mrr, max_mrr
+    (major units, e.g. 49.00), reason_ids.
+
+    :raises ValidationError: ``invalid_offer`` naming the field at fault.
+    """
+    kind = data.get("type")
+    if kind not in OFFER_TYPES:
+        raise ValidationError(f"type must be one of {', '.join(OFFER_TYPES)}", code="invalid_offer")
+    texts = {}
+    for loc in SUPPORTED_LOCALES:
+        entry = {k: (v or "").strip() for k, v in (data.get("texts", {}).get(loc) or {}).items()}
+        if entry.get("title"):
+            texts[loc] = {k: entry.get(k, "")[:400] for k in ("title", "body", "cta")}
+    if "en" not in texts:
+        raise ValidationError("The offer needs an English title", code="invalid_offer")
+    fields = dict.fromkeys(
+        ("discount_percent", "discount_months", "pause_months", "target_plan", "contact_url")
+    )
+    if kind == "discount":
+        fields["discount_percent"] = _int_in(data.get("discount_percent"), 1, 100, "discount %")
+        fields["discount_months"] = _int_in(data.get("discount_months"), 1, 36, "months")
+    elif kind == "pause":
+        fields["pause_months"] = _int_in(data.get("pause_months"), 1, 12, "pause months")
+    elif kind == "switch_plan":
+        plan = (data.get("target_plan") or "").strip()
+        if not plan:
+            raise ValidationError("Name the plan to switch to", code="invalid_offer")
+        fields["target_plan"] = plan[:100]
+    elif kind == "contact":
+        url = (data.get("contact_url") or "").strip()
+        if urlsplit(url).scheme not in ("http", "https", "mailto") or len(url) > 500:
+            raise ValidationError(
+                "The contact link must start with https://, http:// or mailto:",
+                code="invalid_offer",
+            )
+        fields["contact_url"] = url
+    plans = [p.strip() for p in (data.get("plans") or "").split(",") if p.strip()]
+    min_mrr = _money(data.get("min_mrr"), "minimum MRR")
+    max_mrr = _money(data.get("max_mrr"), "maximum MRR")
+    if min_mrr is not None and max_mrr is not None and min_mrr > max_mrr:
+        raise ValidationError("The minimum MRR is above the maximum", code="invalid_offer")
+    reason_ids = {int(r) for r in data.get("reason_ids", []) if str(r).isdigit()}
+    reasons = list(
+        db.session.scalars(
+            sa.select(Reason).where(Reason.site_id == site.id, Reason.id.in_(reason_ids))
+        )
+    )
+    if offer is None:
+        position = db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(Offer.position), -1)).where(
+                Offer.site_id == site.id
+            )
+        )
+        base = _slug(texts["en"]["title"])
+        offer = Offer(site_id=site.id, key=_unique_key(Offer, site, base), position=position + 1)
+        db.session.add(offer)
+    offer.type = kind
+    offer.texts = texts
+    for name, value in fields.items():
+        setattr(offer, name, value)
+    offer.plans = plans or None
+    offer.min_mrr, offer.max_mrr = min_mrr, max_mrr
+    offer.reasons = reasons
+    db.session.flush()
+    return offer

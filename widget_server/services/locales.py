@@ -1,0 +1,24 @@
+"""Locale negotiation shared by the widget API and the hosted pages."""
+
+from __future__ import annotations
+
+SUPPORTED_LOCALES = ("en", "de", "fi")
+
+
+def pick_locale(requested: str | None, default: str = "en") -> str:
+    """Map a BCP 47 tag such as ``de-AT`` to a supported locale, else the site default."""
+    if requested:
+        base = requested.strip().replace("_", "-").split("-")[0].lower()
+        if base in SUPPORTED_LOCALES:
+            return base
+    return default if default in SUPPORTED_LOCALES else "en"
+
+
+def translate(texts: dict | None, locale: str, fallback: str = "en"):
+    """Pick ``texts[locale]``, falling back to English, then to any translation."""
+    if not texts:
+        return None
+    for key in (locale, fallback, "en"):
+        if texts.get(key):
+            return texts[key]
+    return next(iter(texts.values()))

@@ -1,0 +1,225 @@
+"""Realistic demo data: plans, a reason mix that depends on the plan, comments in several
+languages, saves through offers, spread over the last 12 months.
+
+Rows are written with bulk inserts in batches, so a million sessions take minutes.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from widget_server.extensions import db
+from widget_server.models import CancellationSession, Customer, Offer, Reason, Site, utcnow
+
+SEED_PREFIX = "seed-"
+BATCH = 5000
+PLANS = [  # name, base MRR in cents, weight
+    ("Starter", 2900, 45),
+    ("Growth", 9900, 30),
+    ("Business", 29900, 18),
+    ("Enterprise", 99900, 7),
+]
+REASON_WEIGHTS = {  # per plan: the reasons customers on it give most
+    "Starter": {"too_expensive": 34, "switching": 12, "shutting_down": 14, "technical_issues": 8,
+                "not_sure_how": 16, "missing_features": 9, "other": 7},
+    "Growth": {"too_expensive": 20, "switching": 18, "shutting_down": 9, "technical_issues": 13,
+               "not_sure_how": 8, "missing_features": 24, "other": 8},
+    "Business": {"too_expensive": 12, "switching": 22, "shutting_down": 6, "technical_issues": 17,
+                 "not_sure_how": 4, "missing_features": 33, "other": 6},
+    "Enterprise": {"too_expensive": 10, "switching": 26, "shutting_down": 5,
+                   "technical_issues": 20, "not_sure_how": 2, "missing_features": 32, "other": 5},
+}  # fmt: skip
+COMMENTS = {
+    "too_expensive": [
+        ("en", "We are a small team and the price went up too much."),
+        ("en", "Budget cuts this quarter, we have to drop tools."),
+        ("de", "Für unser kleines Team leider zu teuer."),
+        ("fi", "Hinta nousi liikaa meidän budjettiin."),
+    ],
+    "switching": [
+        ("en", "Moving to a tool our parent company already pays for."),
+        ("en", "Found something with a better mobile app."),
+        ("de", "Wir wechseln zu einem Anbieter mit Servern in Deutschland."),
+    ],
+    "shutting_down": [
+        ("en", "We are closing the business at the end of the month."),
+        ("de", "Wir stellen den Betrieb ein."),
+    ],
+    "technical_issues": [
+        ("en", "The sync kept failing and support was slow."),
+        ("en", "Too many outages in the last two months."),
+        ("de", "Der Export bricht bei großen Dateien ab."),
+    ],
+    "not_sure_how": [
+        ("en", "Never figured out how to set up the integrations."),
+        ("de", "Die Einrichtung war zu kompliziert für uns."),
+    ],
+    "missing_features": [
+        ("en", "We need SSO with Okta."),
+        ("en", "No API access to the reports."),
+        ("en", "Missing a Salesforce integration."),
+        ("de", "Uns fehlt eine DATEV-Schnittstelle."),
+        ("de", "Ohne Zwei-Faktor-Anmeldung dürfen wir es nicht nutzen."),
+        ("fi", "Tarvitsemme suomenkielisen käyttöliittymän."),
+    ],
+    "other": [
+        ("en", "The project we used it for has ended."),
+        ("de", "Wir brauchen es nur noch saisonal."),
+        ("en", "Our champion left the company."),
+    ],
+}
+FIRST = [
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hannu",
+    "Ida",
+    "Jonas",
+    "Kaisa",
+    "Lukas",
+    "Mia",
+    "Noah",
+    "Olivia",
+]
+LAST = [
+    "Becker",
+    "Chen",
+    "Fischer",
+    "Garcia",
+    "Korhonen",
+    "Laine",
+    "Müller",
+    "Nguyen",
+    "Olsen",
+    "Patel",
+    "Schmidt",
+    "Weber",
+]
+COMPANY = [
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Tyrell",
+    "Wonka",
+    "Aperture",
+]
+
+
+def seeded_count(site: Site) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(CancellationSession)
+        .join(Customer, Customer.id == CancellationSession.customer_id)
+        .where(Customer.site_id == site.id, Customer.external_id.startswith(SEED_PREFIX))
+    )
+
+
+def seed_sessions(site: Site, total: int, *, progress=None) -> int:
+    """Top the site up to ``total`` seeded sessions (idempotent). Returns how many were added.
+
+    ``progress(done, todo)`` is called after each batch.
+    """
+    existing = seeded_count(site)
+    todo = max(0, total - existing)
+    reasons = {
+        r.key: r for r in db.session.scalars(sa.select(Reason).where(Reason.site_id == site.id))
+    }
+    offers = list(
+        db.session.scalars(
+            sa.select(Offer).where(Offer.site_id == site.id, Offer.archived_at.is_(None))
+        )
+    )
+    offer_for = {}
+    for offer in sorted(offers, key=lambda o: o.position):
+        for reason in offer.reasons:
+            offer_for.setdefault(reason.key, offer)
+    now = utcnow()
+    done = 0
+    while done < todo:
+        size = min(BATCH, todo - done)
+        _seed_batch(site, existing + done, size, reasons, offer_for, now)
+        done += size
+        if progress:
+            progress(done, todo)
+    return todo
+
+
+def _seed_batch(site, start, size, reasons, offer_for, now):
+    rng = random.Random(f"{site.key}:{start}")
+    customers, sessions = [], []
+    for i in range(start, start + size):
+        plan, base, _ = rng.choices(PLANS, weights=[p[2] for p in PLANS])[0]
+        mrr = base * rng.choice((1, 1, 1, 2, 3)) + rng.choice((0, 0, 500, 1000))
+        days_ago = min(364, int(rng.triangular(0, 365, 60)))
+        started = now - timedelta(days=days_ago, seconds=rng.randrange(86400))
+        signed_up = started - timedelta(days=rng.randrange(14, 1500))
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        company = f"{rng.choice(COMPANY)} {rng.randrange(1, 400)}"
+        customers.append(
+            {
+                "site_id": site.id,
+                "external_id": f"{SEED_PREFIX}{i}",
+                "email": f"customer{i}@example.com",
+                "name": name,
+                "company": company,
+                "plan": plan,
+                "mrr": mrr,
+                "currency": site.currency,
+                "signed_up_at": signed_up,
+                "attributes": {"seats": mrr // base, "region": rng.choice(("EU", "US", "APAC"))},
+                "created_at": started,
+                "updated_at": started,
+            }
+        )
+        weights = REASON_WEIGHTS[plan]
+        key = rng.choices(list(weights), weights=list(weights.values()))[0]
+        reason = reasons.get(key)
+        offer = offer_for.get(key)
+        roll = rng.random()
+        outcome = "dismissed" if roll < 0.15 else "saved" if offer and roll < 0.37 else "cancelled"
+        locale, comment = rng.choice(COMMENTS[key])
+        has_comment = key == "other" or rng.random() < 0.45
+        sessions.append(
+            {
+                "public_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "site_id": site.id,
+                "plan": plan,
+                "mrr": mrr,
+                "currency": site.currency,
+                "attributes": customers[-1]["attributes"]
+                | {"tenure_days": (started - signed_up).days},
+                "locale": locale if has_comment else rng.choice(("en", "en", "de", "fi")),
+                "reason_id": reason.id if reason else None,
+                "comment": comment if has_comment else None,
+                "offers_shown": [offer.key] if offer else [],
+                "offer_id": offer.id if offer and outcome == "saved" else None,
+                "outcome": outcome,
+                "started_at": started,
+                "answered_at": started + timedelta(seconds=20),
+                "completed_at": started + timedelta(seconds=rng.randrange(25, 180)),
+            }
+        )
+    db.session.execute(sa.insert(Customer), customers)
+    ids = dict(
+        db.session.execute(
+            sa.select(Customer.external_id, Customer.id).where(
+                Customer.site_id == site.id,
+                Customer.external_id.in_([c["external_id"] for c in customers]),
+            )
+        ).all()
+    )
+    for customer, session in zip(customers, sessions, strict=True):
+        session["customer_id"] = ids[customer["external_id"]]
+    db.session.execute(sa.insert(CancellationSession), sessions)

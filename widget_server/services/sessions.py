@@ -1,0 +1,77 @@
+"""Listing cancellation sessions for the admin and the data API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from widget_server.extensions import db
+from widget_server.models import CancellationSession, Customer, Reason, Site
+from widget_server.services.insights import Period
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    period: Period | None = None
+    reason_key: str | None = None
+    outcome: str | None = None
+    plan: str | None = None
+    with_comment: bool = False
+
+
+def sessions_query(site: Site, filters: SessionFilter) -> sa.Select:
+    """A select of the site's sessions matching ``filters`` (customer, reason, offer loaded)."""
+    s = CancellationSession
+    query = (
+        sa.select(s)
+        .where(s.site_id == site.id)
+        .options(joinedload(s.customer), joinedload(s.reason), joinedload(s.offer))
+    )
+    if filters.period is not None:
+        lower, upper = filters.period.bounds
+        query = query.where(s.started_at >= lower, s.started_at < upper)
+    if filters.reason_key:
+        query = query.join(Reason, Reason.id == s.reason_id).where(Reason.key == filters.reason_key)
+    if filters.outcome == "open":
+        query = query.where(s.outcome.is_(None))
+    elif filters.outcome:
+        query = query.where(s.outcome == filters.outcome)
+    if filters.plan:
+        query = query.where(s.plan == filters.plan)
+    if filters.with_comment:
+        query = query.where(s.comment.is_not(None))
+    return query
+
+
+def page_after(query: sa.Select, after_id: int | None, limit: int) -> tuple[list, int | None]:
+    """Keyset pagination in id order. Returns the rows and the id to continue after, if any."""
+    s = CancellationSession
+    if after_id is not None:
+        query = query.where(s.id > after_id)
+    rows = list(db.session.scalars(query.order_by(s.id).limit(limit + 1)).unique())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
+
+
+def page_newest(query: sa.Select, page: int, per_page: int) -> tuple[list, bool]:
+    """Offset pages, newest first, for the admin list. Returns rows and whether more exist."""
+    s = CancellationSession
+    query = query.order_by(s.started_at.desc(), s.id.desc())
+    rows = list(
+        db.session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)).unique()
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def site_plans(site: Site) -> list[str]:
+    """The plans seen among the site's customers, for filter menus."""
+    query = (
+        sa.select(Customer.plan)
+        .where(Customer.site_id == site.id, Customer.plan.is_not(None))
+        .distinct()
+        .order_by(Customer.plan)
+    )
+    return list(db.session.scalars(query))

@@ -1,0 +1,173 @@
+"""Sites: creation with defaults, origins, signing secrets and data API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from widget_server.errors import Conflict, NotFound, Unauthorized, ValidationError
+from widget_server.extensions import db
+from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
+from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
+
+API_KEY_PREFIX = "kk_live_"
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def normalize_origin(value: str) -> str:
+    """Return ``scheme://host[:port]`` for a URL or origin.
+
+    :raises ValidationError: when it is not an http(s) origin.
+    """
+    parts = urlsplit((value or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            f"{value!r} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
+            code="invalid_origin",
+        )
+    host = parts.hostname.lower()
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError(f"{value!r} has an invalid port", code="invalid_origin") from exc
+    suffix = f":{port}" if port and port != default_port else ""
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+def create_site(
+    name: str, origins: list[str], *, currency: str = "USD", default_locale: str = "en"
+) -> tuple[Site, str]:
+    """Create a site with the default reasons and offers and one data API key.
+
+    Returns the site and the plain API key (only its digest is stored).
+
+    :raises ValidationError: for an empty name, a bad origin or currency.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("A site needs a name", code="invalid_name")
+    currency = (currency or "").upper()
+    if not _CURRENCY.match(currency):
+        raise ValidationError(
+            "currency must be an ISO 4217 code such as USD", code="invalid_currency"
+        )
+    site = Site(
+        key="site_" + secrets.token_hex(8),
+        name=name,
+        secret_primary=new_secret(),
+        currency=currency,
+        default_locale=default_locale,
+    )
+    for origin in dict.fromkeys(normalize_origin(o) for o in origins):
+        site.origins.append(SiteOrigin(origin=origin))
+    db.session.add(site)
+    db.session.flush()
+    reasons = {}
+    for position, spec in enumerate(DEFAULT_REASONS):
+        reason = Reason(
+            site_id=site.id,
+            key=spec["key"],
+            position=position,
+            labels=spec["labels"],
+            followup=spec.get("followup"),
+            requires_text=spec.get("requires_text", False),
+            is_missing_feature=spec.get("is_missing_feature", False),
+        )
+        reasons[spec["key"]] = reason
+        db.session.add(reason)
+    for position, spec in enumerate(DEFAULT_OFFERS):
+        fields = {k: v for k, v in spec.items() if k != "reasons"}
+        offer = Offer(site_id=site.id, position=position, **fields)
+        offer.reasons = [reasons[key] for key in spec["reasons"]]
+        db.session.add(offer)
+    api_key = create_api_key(site)
+    db.session.flush()
+    return site, api_key
+
+
+def get_site(key: str) -> Site:
+    """:raises NotFound: when no site has this key."""
+    site = db.session.scalar(sa.select(Site).where(Site.key == key))
+    if site is None:
+        raise NotFound(f"No site with key {key!r}", code="site_not_found")
+    return site
+
+
+def add_origin(site: Site, value: str) -> SiteOrigin:
+    """:raises ValidationError: bad origin. :raises Conflict: already allowed."""
+    origin = normalize_origin(value)
+    if any(o.origin == origin for o in site.origins):
+        raise Conflict(f"{origin} is already allowed", code="origin_exists")
+    row = SiteOrigin(origin=origin)
+    site.origins.append(row)
+    db.session.flush()
+    return row
+
+
+def remove_origin(site: Site, origin_id: int) -> None:
+    """:raises NotFound: when the origin does not belong to the site."""
+    row = next((o for o in site.origins if o.id == origin_id), None)
+    if row is None:
+        raise NotFound("No such origin", code="origin_not_found")
+    site.origins.remove(row)
+    db.session.flush()
+
+
+def origin_allowed(site: Site, origin: str) -> bool:
+    try:
+        origin = normalize_origin(origin)
+    except ValidationError:
+        return False
+    return any(o.origin == origin for o in site.origins)
+
+
+def rotate_secret(site: Site) -> str:
+    """Start a secret rotation: a new primary; the old one keeps verifying tokens."""
+    site.secret_secondary = site.secret_primary
+    site.secret_primary = new_secret()
+    db.session.flush()
+    return site.secret_primary
+
+
+def retire_secondary_secret(site: Site) -> None:
+    """Finish a rotation: tokens signed with the previous secret stop working."""
+    site.secret_secondary = None
+    db.session.flush()
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(site: Site) -> str:
+    """Create a data API key and return it in plain text (stored as a digest only)."""
+    plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    site.api_keys.append(ApiKey(prefix=plain[: len(API_KEY_PREFIX) + 4], digest=_digest(plain)))
+    db.session.flush()
+    return plain
+
+
+def revoke_api_key(site: Site, key_id: int) -> None:
+    """:raises NotFound: when the key does not belong to the site."""
+    row = next((k for k in site.api_keys if k.id == key_id and k.revoked_at is None), None)
+    if row is None:
+        raise NotFound("No such active API key", code="api_key_not_found")
+    row.revoked_at = utcnow()
+    db.session.flush()
+
+
+def site_for_api_key(plain: str) -> Site:
+    """:raises Unauthorized: for an unknown or revoked key."""
+    row = db.session.scalar(sa.select(ApiKey).where(ApiKey.digest == _digest(plain or "")))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("The API key is unknown or revoked", code="invalid_api_key")
+    return row.site

@@ -51,7 +51,10 @@ class DevelopmentConfig(Config):
 class TestingConfig(DevelopmentConfig):
     ENV_NAME = "testing"
     TESTING = True
-    RATELIMIT_ENABLED = False
+    # Limits stay on (so tests can exercise them) but high; a test lowers one to check it.
+    KEEPKIT_WIDGET_RATE_LIMIT = "100000 per minute"
+    KEEPKIT_DATA_RATE_LIMIT = "100000 per minute"
+    KEEPKIT_LOGIN_RATE_LIMIT = "100000 per minute"
 
 
 CONFIGS = {

@@ -17,6 +17,13 @@ class KeepkitError(Exception):
         self.details = details
 
 
+class BadRequest(KeepkitError):
+    """The request cannot be read at all (not JSON, a cursor we did not issue)."""
+
+    code = "bad_request"
+    status = 400
+
+
 class ValidationError(KeepkitError):
     code = "validation_error"
     status = 422

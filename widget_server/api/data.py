@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, jsonify, request
 
 from widget_server.api.schemas import RankingOut, ReasonsQuery, SessionPage, SessionsQuery
-from widget_server.errors import Unauthorized, ValidationError
+from widget_server.errors import BadRequest, Unauthorized, ValidationError
 from widget_server.extensions import limiter
 from widget_server.models import utcnow
 from widget_server.services import insights, sessions, sites
@@ -58,9 +58,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
             raise ValueError(raw)
         return int(value)
     except ValueError as exc:
-        raise ValidationError(
-            "The cursor is not one this API returned", code="invalid_cursor"
-        ) from exc
+        raise BadRequest("The cursor is not one this API returned", code="invalid_cursor") from exc
 
 
 @bp.get("/sessions")

@@ -15,7 +15,7 @@ from widget_server.api.schemas import (
     StartInput,
     StartOut,
 )
-from widget_server.errors import Forbidden, ValidationError
+from widget_server.errors import BadRequest, Forbidden
 from widget_server.extensions import db, limiter
 from widget_server.services import flow, sites
 from widget_server.services.tokens import verify_customer_token
@@ -71,9 +71,9 @@ def _body(schema):
     try:
         data = json.loads(raw) if raw else None
     except ValueError as exc:
-        raise ValidationError("The request body is not valid JSON", code="invalid_json") from exc
+        raise BadRequest("The request body is not valid JSON", code="invalid_json") from exc
     if not isinstance(data, dict):
-        raise ValidationError("The request body must be a JSON object", code="invalid_json")
+        raise BadRequest("The request body must be a JSON object", code="invalid_json")
     return schema.load(data)
 
 

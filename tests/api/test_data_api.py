@@ -1,0 +1,148 @@
+from datetime import date, timedelta
+
+import pytest
+
+from tests.factories import make_site, make_token
+from widget_server.models import utcnow
+from widget_server.services import flow
+from widget_server.services.tokens import verify_customer_token
+
+
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def cancel(site, sub, reason, mrr, *, plan="Growth", outcome="cancelled", days_ago=0):
+    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, plan=plan))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key=reason, comment=f"comment {sub}")
+    flow.complete_session(site, session, outcome=outcome)
+    session.completed_at = session.started_at = utcnow() - timedelta(days=days_ago)
+    return session
+
+
+@pytest.fixture
+def history(db, site):
+    # Hand-computed: too_expensive loses 3 x 2900 = 8700; missing_features 2 x 29900 = 59800;
+    # switching 9900. Dismissed and old sessions do not count.
+    for i in range(3):
+        cancel(site, f"s{i}", "too_expensive", 2900, plan="Starter")
+    cancel(site, "b1", "missing_features", 29900, plan="Business")
+    cancel(site, "b2", "missing_features", 29900, plan="Business")
+    cancel(site, "g1", "switching", 9900)
+    cancel(site, "d1", "switching", 50000, outcome="dismissed")
+    cancel(site, "old", "switching", 70000, days_ago=90)
+    db.session.flush()
+
+
+def test_reasons_ranking_by_lost_revenue(client, api_key, history):
+    response = client.get("/api/v1/insights/reasons", headers=auth(api_key))
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["currency"] == "USD"
+    assert data["total_lost_mrr"] == 8700 + 59800 + 9900
+    rows = [
+        (i["reason_id"], i["cancelled"], i["lost_mrr"], i["average_mrr"]) for i in data["items"]
+    ]
+    assert rows == [
+        ("missing_features", 2, 59800, 29900),
+        ("switching", 1, 9900, 9900),
+        ("too_expensive", 3, 8700, 2900),
+    ]
+    assert data["items"][0]["share"] == round(59800 / 78400, 4)
+    assert data["items"][0]["reason"] == "Missing features I need"
+
+
+def test_ranking_filters_by_plan_and_dates(client, api_key, history):
+    starter = client.get("/api/v1/insights/reasons?plan=Starter", headers=auth(api_key)).get_json()
+    assert [(i["reason_id"], i["lost_mrr"]) for i in starter["items"]] == [("too_expensive", 8700)]
+    old = (date.today() - timedelta(days=90)).isoformat()
+    window = client.get(f"/api/v1/insights/reasons?from={old}&to={old}", headers=auth(api_key))
+    assert window.get_json()["total_lost_mrr"] == 70000
+
+
+def test_sessions_are_paginated_with_a_cursor(client, api_key, history):
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "/api/v1/sessions?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        data = client.get(query, headers=auth(api_key)).get_json()
+        seen += data["items"]
+        pages += 1
+        cursor = data["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 3 and len(seen) == 7  # the 90-day-old session is outside the default range
+    assert len({s["id"] for s in seen}) == 7
+    first = seen[0]
+    assert set(first) >= {
+        "id", "customer_id", "plan", "mrr", "currency", "reason", "comment", "offer", "outcome",
+        "started_at", "completed_at",
+    }  # fmt: skip
+    assert first["customer_id"] == "s0" and first["reason"]["id"] == "too_expensive"
+    assert first["started_at"].endswith("+00:00")
+
+
+def test_api_key_belongs_to_one_site(client, db, api_key, history):
+    _, other_key = make_site("Other")
+    data = client.get("/api/v1/sessions", headers=auth(other_key)).get_json()
+    assert data == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, "missing_api_key"),
+        (auth("kk_live_nope"), "invalid_api_key"),
+        ({"Authorization": "Basic x"}, "missing_api_key"),
+    ],  # fmt: skip
+)
+def test_missing_or_bad_key(client, db, headers, code):
+    response = client.get("/api/v1/sessions", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_revoked_key_stops_working(client, db, site, api_key):
+    from widget_server.services import sites
+
+    sites.revoke_api_key(site, site.api_keys[-1].id)
+    assert client.get("/api/v1/sessions", headers=auth(api_key)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [
+        ("from=2026-13-01", 422, "from"),
+        ("from=2026-02-01&to=2026-01-01", 422, "from"),
+        ("limit=0", 422, "limit"),
+        ("limit=5000", 422, "limit"),
+        ("bogus=1", 422, "bogus"),
+        ("cursor=%%%", 400, None),
+    ],
+)
+def test_bad_queries(client, api_key, query, status, field):
+    response = client.get(f"/api/v1/sessions?{query}", headers=auth(api_key))
+    assert response.status_code == status
+    error = response.get_json()["error"]
+    if field:
+        assert field in error["details"]
+
+
+def test_method_not_allowed_uses_envelope(client, api_key):
+    response = client.delete("/api/v1/sessions", headers=auth(api_key))
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_openapi_document_covers_both_apis(client, db):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert {
+        "/api/v1/widget/{site_key}/sessions",
+        "/api/v1/widget/{site_key}/sessions/{session_id}/answer",
+        "/api/v1/widget/{site_key}/sessions/{session_id}/complete",
+        "/api/v1/sessions",
+        "/api/v1/insights/reasons",
+    } <= set(spec["paths"])
+    result = spec["components"]["schemas"]["ResultOut"]["properties"]
+    assert {"outcome", "reason", "comment", "offer", "session", "receipt"} <= set(result)

@@ -1,0 +1,117 @@
+"""Fixtures: a session-wide app, a per-test transaction, clients and factories.
+
+The database comes from ``KEEPKIT_TEST_DATABASE_URL`` (default: a SQLite file in a temporary
+directory). In CI (``CI`` set) an unreachable database fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import make_admin, make_site
+from widget_server import create_app
+from widget_server.config import normalize_database_url
+from widget_server.extensions import db as _db
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("KEEPKIT_TEST_DATABASE_URL")
+    if not url:
+        return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    url = normalize_database_url(url)
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"Test database {url} is unreachable in CI: {exc}") from exc
+        pytest.skip(f"Test database {url} is unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = _database_url(tmp_path_factory)
+    app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield app
+    with app.app_context():
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """Each test runs in a transaction that is rolled back; app commits become savepoints."""
+    with app.app_context():
+        engine = _db.engines[None]
+        conn = engine.connect()
+        outer = conn.begin()
+        _db.engines[None] = conn
+        _db.session.configure(join_transaction_mode="create_savepoint")
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            outer.rollback()
+            conn.close()
+            _db.engines[None] = engine
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def site(db):
+    site, _ = make_site()
+    return site
+
+
+@pytest.fixture
+def api_key(db, site):
+    from widget_server.services.sites import create_api_key
+
+    return create_api_key(site)
+
+
+def csrf_token(client, path="/admin/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client, email="pm@example.com", password="correct horse battery"):
+    token = csrf_token(client)
+    return client.post(
+        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+@pytest.fixture
+def admin(db, site):
+    return make_admin()
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    response = login(client)
+    assert response.status_code == 302
+    return client

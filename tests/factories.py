@@ -1,0 +1,33 @@
+"""Plain factory functions for tests."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+
+from widget_server.extensions import db
+from widget_server.services import sites, users
+
+ORIGIN = "https://app.example.com"
+
+
+def make_site(name: str = "Acme", origins=(ORIGIN,), currency: str = "USD"):
+    """A site with the default reasons and offers; returns (site, api_key)."""
+    site, api_key = sites.create_site(name, list(origins), currency=currency)
+    db.session.flush()
+    return site, api_key
+
+
+def make_token(site_or_secret, sub: str = "cust-1", *, lifetime: int = 3600, alg="HS256", **claims):
+    """A customer token as a host backend would sign it."""
+    secret = getattr(site_or_secret, "secret_primary", site_or_secret)
+    now = int(time.time())
+    payload = {"sub": sub, "exp": now + lifetime, "iat": now, "plan": "Growth", "mrr": 9900}
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, secret, algorithm=alg)
+
+
+def make_admin(email: str = "pm@example.com", password: str = "correct horse battery", **kw):
+    return users.create_admin(email, password, **kw)

@@ -1,0 +1,104 @@
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from tests.factories import make_site, make_token
+from widget_server.models import CancellationSession, Customer, Offer, Reason, utcnow
+from widget_server.services import flow, flow_config
+from widget_server.services.tokens import verify_customer_token
+
+
+def claims(site, sub="cust-1", **kw):
+    return verify_customer_token(site, make_token(site, sub, **kw))
+
+
+def run(site, sub="cust-1", reason="too_expensive", outcome="cancelled", **kw):
+    session, _ = flow.start_session(site, claims(site, sub, **kw), locale="en")
+    offer = flow.answer_session(site, session, reason_key=reason, comment="x")
+    flow.complete_session(
+        site, session, outcome=outcome, offer_key=offer.key if outcome == "saved" else None
+    )
+    return session, offer
+
+
+def test_new_site_gets_default_reasons_and_offers(db, site):
+    keys = [r.key for r in flow.active_reasons(site)]
+    assert keys == [
+        "too_expensive", "switching", "shutting_down", "technical_issues", "not_sure_how",
+        "missing_features", "other",
+    ]  # fmt: skip
+    other = db.session.scalar(sa.select(Reason).where(Reason.key == "other"))
+    assert other.requires_text
+    types = set(db.session.scalars(sa.select(Offer.type).where(Offer.site_id == site.id)))
+    assert {"discount", "pause"} <= types
+
+
+def test_start_snapshots_plan_and_mrr(db, site):
+    session, created = flow.start_session(site, claims(site, plan="Pro", mrr=12345), locale="de-AT")
+    assert created and session.plan == "Pro" and session.mrr == 12345 and session.locale == "de"
+    flow.start_session(site, claims(site, plan="Starter", mrr=100), locale=None)
+    db.session.refresh(session)
+    assert session.mrr == 12345  # history is not rewritten by a later token
+    customer = db.session.scalar(sa.select(Customer).where(Customer.external_id == "cust-1"))
+    assert customer.mrr == 100 and customer.plan == "Starter"
+
+
+def test_start_is_idempotent_for_the_same_session_id(db, site):
+    sid = "9b2e8c1a-0c4f-4c1e-9a57-3c3c1b3e2f10"
+    first, created = flow.start_session(site, claims(site), locale="en", public_id=sid)
+    again, created_again = flow.start_session(site, claims(site), locale="en", public_id=sid)
+    assert created and not created_again and first.id == again.id
+
+
+def test_answer_picks_the_matching_offer_and_records_it(db, site):
+    session, offer = run(site, outcome="dismissed")
+    assert offer.type == "discount"
+    assert session.offers_shown == [offer.key]
+
+
+def test_no_second_discount_within_the_window(db, site):
+    run(site, outcome="saved")
+    session, offer = run(site, outcome="dismissed")
+    assert offer is None or offer.type != "discount"
+    # Outside the window the discount is offered again.
+    saved = db.session.scalar(
+        sa.select(CancellationSession).where(CancellationSession.outcome == "saved")
+    )
+    saved.completed_at = utcnow() - timedelta(days=site.discount_window_days + 1)
+    db.session.flush()
+    _, offer = run(site, outcome="dismissed")
+    assert offer.type == "discount"
+
+
+def test_offer_targeting_by_plan_and_mrr(db, site):
+    discount = db.session.scalar(sa.select(Offer).where(Offer.type == "discount"))
+    discount.plans = ["Business"]
+    discount.min_mrr = 10000
+    db.session.flush()
+    _, offer = run(site, "a", plan="Business", mrr=20000, outcome="dismissed")
+    assert offer is not None
+    _, offer = run(site, "b", plan="Growth", mrr=20000, outcome="dismissed")
+    assert offer is None
+    _, offer = run(site, "c", plan="Business", mrr=5000, outcome="dismissed")
+    assert offer is None
+
+
+def test_archived_and_renamed_reasons_keep_history(db, site):
+    session, _ = run(site, reason="switching")
+    reason = session.reason
+    flow_config.save_reason(
+        site, reason, labels={"en": "Moved to a competitor"}, followup={},
+        requires_text=False, is_missing_feature=False,
+    )  # fmt: skip
+    flow_config.set_archived(reason, True)
+    db.session.refresh(session)
+    assert session.reason.key == "switching"
+    assert session.reason.labels["en"] == "Moved to a competitor"
+    assert "switching" not in [r.key for r in flow.active_reasons(site)]
+
+
+def test_sites_do_not_see_each_others_offers(db, site):
+    other, _ = make_site("Other")
+    session, _ = flow.start_session(other, claims(other), locale="en")
+    offer = flow.answer_session(other, session, reason_key="too_expensive")
+    assert offer.site_id == other.id

@@ -75,9 +75,18 @@ def test_sessions_are_paginated_with_a_cursor(client, api_key, history):
     assert len({s["id"] for s in seen}) == 7
     first = seen[0]
     assert set(first) >= {
-        "id", "customer_id", "plan", "mrr", "currency", "reason", "comment", "offer", "outcome",
-        "started_at", "completed_at",
-    }  # fmt: skip
+        "id",
+        "customer_id",
+        "plan",
+        "mrr",
+        "currency",
+        "reason",
+        "comment",
+        "offer",
+        "outcome",
+        "started_at",
+        "completed_at",
+    }
     assert first["customer_id"] == "s0" and first["reason"]["id"] == "too_expensive"
     assert first["started_at"].endswith("+00:00")
 
@@ -94,7 +103,7 @@ def test_api_key_belongs_to_one_site(client, db, api_key, history):
         ({}, "missing_api_key"),
         (auth("kk_live_nope"), "invalid_api_key"),
         ({"Authorization": "Basic x"}, "missing_api_key"),
-    ],  # fmt: skip
+    ],
 )
 def test_missing_or_bad_key(client, db, headers, code):
     response = client.get("/api/v1/sessions", headers=headers)

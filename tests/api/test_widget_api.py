@@ -32,15 +32,27 @@ def test_full_flow_to_saved_with_receipt(client, db, site):
     data = response.get_json()
     assert data["locale"] == "fi"
     assert data["reasons"][0] == {
-        "id": "too_expensive", "label": "Liian kallis", "requires_text": False,
+        "id": "too_expensive",
+        "label": "Liian kallis",
+        "requires_text": False,
         "followup": "Mikä olisi sinulle reilu hinta?",
-    }  # fmt: skip
+    }
     sid = data["session"]
     token = make_token(site)
-    answer = post(client, site, f"/sessions/{sid}/answer", {"token": token, "reason": "too_expensive", "comment": "Hinta <b>nousi</b>"})  # fmt: skip
+    answer = post(
+        client,
+        site,
+        f"/sessions/{sid}/answer",
+        {"token": token, "reason": "too_expensive", "comment": "Hinta <b>nousi</b>"},
+    )
     offer = answer.get_json()["offer"]
     assert offer["type"] == "discount" and offer["percent"] == 30 and offer["months"] == 3
-    done = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "saved", "offer": offer["id"]})  # fmt: skip
+    done = post(
+        client,
+        site,
+        f"/sessions/{sid}/complete",
+        {"token": token, "outcome": "saved", "offer": offer["id"]},
+    )
     assert done.status_code == 200
     result = done.get_json()
     assert result["outcome"] == "saved"
@@ -49,9 +61,12 @@ def test_full_flow_to_saved_with_receipt(client, db, site):
     assert result["offer"]["id"] == offer["id"] and result["session"] == sid
     receipt = jwt.decode(result["receipt"], site.secret_primary, algorithms=["HS256"])
     assert receipt == {
-        "sub": "cust-1", "session": sid, "outcome": "saved", "offer": offer["id"],
+        "sub": "cust-1",
+        "session": sid,
+        "outcome": "saved",
+        "offer": offer["id"],
         "iat": receipt["iat"],
-    }  # fmt: skip
+    }
 
 
 def test_cancel_without_offer_and_dismiss(client, db, site):
@@ -59,14 +74,22 @@ def test_cancel_without_offer_and_dismiss(client, db, site):
     token = make_token(site)
     answer = post(client, site, f"/sessions/{sid}/answer", {"token": token, "reason": "switching"})
     assert answer.get_json()["offer"] is None
-    result = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "cancelled"})  # fmt: skip
+    result = post(
+        client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "cancelled"}
+    )
     assert result.get_json()["outcome"] == "cancelled"
     other = start(client, site).get_json()["session"]
-    dismissed = post(client, site, f"/sessions/{other}/complete", {"token": token, "outcome": "dismissed"})  # fmt: skip
+    dismissed = post(
+        client, site, f"/sessions/{other}/complete", {"token": token, "outcome": "dismissed"}
+    )
     assert dismissed.get_json() | {"receipt": None} == {
-        "outcome": "dismissed", "reason": None, "comment": None, "offer": None,
-        "session": other, "receipt": None,
-    }  # fmt: skip
+        "outcome": "dismissed",
+        "reason": None,
+        "comment": None,
+        "offer": None,
+        "session": other,
+        "receipt": None,
+    }
 
 
 def test_retries_never_duplicate(client, db, site):
@@ -80,7 +103,9 @@ def test_retries_never_duplicate(client, db, site):
     one = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "cancelled"})
     two = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "cancelled"})
     assert two.status_code == 200 and one.get_json() == two.get_json()
-    changed = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "dismissed"})  # fmt: skip
+    changed = post(
+        client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "dismissed"}
+    )
     assert changed.status_code == 409
     assert changed.get_json()["error"]["code"] == "session_completed"
     late = post(client, site, f"/sessions/{sid}/answer", {"token": token, "reason": "other"})
@@ -93,7 +118,12 @@ def test_session_id_of_another_customer_conflicts(client, db, site):
     response = start(client, site, session=sid, token=make_token(site, "someone-else"))
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "session_conflict"
-    other = post(client, site, f"/sessions/{sid}/complete", {"token": make_token(site, "someone-else"), "outcome": "dismissed"})  # fmt: skip
+    other = post(
+        client,
+        site,
+        f"/sessions/{sid}/complete",
+        {"token": make_token(site, "someone-else"), "outcome": "dismissed"},
+    )
     assert other.status_code == 404
 
 
@@ -156,7 +186,12 @@ def test_answer_validation(client, db, site):
     assert other.status_code == 422 and other.get_json()["error"]["code"] == "comment_required"
     long = answer(reason="switching", comment="x" * 2001)
     assert long.get_json()["error"]["code"] == "text_too_long"
-    saved = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "saved", "offer": "discount_30"})  # fmt: skip
+    saved = post(
+        client,
+        site,
+        f"/sessions/{sid}/complete",
+        {"token": token, "outcome": "saved", "offer": "discount_30"},
+    )
     assert saved.status_code == 422 and saved.get_json()["error"]["code"] == "offer_not_shown"
     bad = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "maybe"})
     assert bad.status_code == 422 and "outcome" in bad.get_json()["error"]["details"]
@@ -182,7 +217,9 @@ def test_cors_and_origin_allowlist(client, db, site):
 
 
 def test_json_content_type_is_accepted_too(client, db, site):
-    response = post(client, site, "/sessions", {"token": make_token(site)}, content_type="application/json")  # fmt: skip
+    response = post(
+        client, site, "/sessions", {"token": make_token(site)}, content_type="application/json"
+    )
     assert response.status_code == 201
 
 
@@ -191,7 +228,9 @@ def test_unknown_site_and_method_use_the_envelope(client, db):
     assert missing.status_code == 404
     assert missing.get_json()["error"]["code"] == "site_not_found"
     wrong = client.get("/api/v1/nowhere")
-    assert wrong.get_json() == {"error": {"code": "not_found", "message": wrong.get_json()["error"]["message"]}}  # fmt: skip
+    assert wrong.get_json() == {
+        "error": {"code": "not_found", "message": wrong.get_json()["error"]["message"]}
+    }
 
 
 def test_rate_limit_on_public_endpoints(app, client, db, site, monkeypatch):

@@ -24,9 +24,14 @@ def run(site, sub="cust-1", reason="too_expensive", outcome="cancelled", **kw):
 def test_new_site_gets_default_reasons_and_offers(db, site):
     keys = [r.key for r in flow.active_reasons(site)]
     assert keys == [
-        "too_expensive", "switching", "shutting_down", "technical_issues", "not_sure_how",
-        "missing_features", "other",
-    ]  # fmt: skip
+        "too_expensive",
+        "switching",
+        "shutting_down",
+        "technical_issues",
+        "not_sure_how",
+        "missing_features",
+        "other",
+    ]
     other = db.session.scalar(sa.select(Reason).where(Reason.key == "other"))
     assert other.requires_text
     types = set(db.session.scalars(sa.select(Offer.type).where(Offer.site_id == site.id)))
@@ -58,7 +63,7 @@ def test_answer_picks_the_matching_offer_and_records_it(db, site):
 
 def test_no_second_discount_within_the_window(db, site):
     run(site, outcome="saved")
-    session, offer = run(site, outcome="dismissed")
+    _, offer = run(site, outcome="dismissed")
     assert offer is None or offer.type != "discount"
     # Outside the window the discount is offered again.
     saved = db.session.scalar(
@@ -87,9 +92,13 @@ def test_archived_and_renamed_reasons_keep_history(db, site):
     session, _ = run(site, reason="switching")
     reason = session.reason
     flow_config.save_reason(
-        site, reason, labels={"en": "Moved to a competitor"}, followup={},
-        requires_text=False, is_missing_feature=False,
-    )  # fmt: skip
+        site,
+        reason,
+        labels={"en": "Moved to a competitor"},
+        followup={},
+        requires_text=False,
+        is_missing_feature=False,
+    )
     flow_config.set_archived(reason, True)
     db.session.refresh(session)
     assert session.reason.key == "switching"

@@ -17,9 +17,17 @@ def code_of(site, token, **kw):
 
 def test_valid_token_gives_claims(site):
     token = make_token(
-        site, "c-9", email="a@b.co", company="acct-1", plan="Pro", mrr=4999, currency="EUR",
-        signed_up_at=1_600_000_000, attributes={"seats": 4, "beta": True}, unknown_claim="x",
-    )  # fmt: skip
+        site,
+        "c-9",
+        email="a@b.co",
+        company="acct-1",
+        plan="Pro",
+        mrr=4999,
+        currency="EUR",
+        signed_up_at=1_600_000_000,
+        attributes={"seats": 4, "beta": True},
+        unknown_claim="x",
+    )
     claims = verify_customer_token(site, token)
     assert (claims.sub, claims.plan, claims.mrr, claims.currency) == ("c-9", "Pro", 4999, "EUR")
     assert claims.company == "acct-1"

@@ -86,7 +86,9 @@ def site(db):
 def api_key(db, site):
     from widget_server.services.sites import create_api_key
 
-    return create_api_key(site)
+    key = create_api_key(site)
+    db.session.commit()
+    return key
 
 
 def csrf_token(client, path="/admin/login") -> str:

@@ -15,7 +15,7 @@ ORIGIN = "https://app.example.com"
 def make_site(name: str = "Acme", origins=(ORIGIN,), currency: str = "USD"):
     """A site with the default reasons and offers; returns (site, api_key)."""
     site, api_key = sites.create_site(name, list(origins), currency=currency)
-    db.session.flush()
+    db.session.commit()  # inside the test's outer transaction: rolled back after the test
     return site, api_key
 
 
@@ -30,4 +30,6 @@ def make_token(site_or_secret, sub: str = "cust-1", *, lifetime: int = 3600, alg
 
 
 def make_admin(email: str = "pm@example.com", password: str = "correct horse battery", **kw):
-    return users.create_admin(email, password, **kw)
+    user = users.create_admin(email, password, **kw)
+    db.session.commit()
+    return user

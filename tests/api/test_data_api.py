@@ -32,7 +32,7 @@ def history(db, site):
     cancel(site, "g1", "switching", 9900)
     cancel(site, "d1", "switching", 50000, outcome="dismissed")
     cancel(site, "old", "switching", 70000, days_ago=90)
-    db.session.flush()
+    db.session.commit()
 
 
 def test_reasons_ranking_by_lost_revenue(client, api_key, history):

@@ -1,0 +1,210 @@
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import csrf_token, login
+from tests.factories import make_admin, make_site, make_token
+from widget_server.extensions import db
+from widget_server.models import CancellationSession, Offer, Reason
+from widget_server.services import flow
+from widget_server.services.tokens import verify_customer_token
+
+
+def add_cancellation(site, reason="too_expensive", mrr=9900, comment="<script>alert(1)</script>"):
+    claims = verify_customer_token(site, make_token(site, f"c{mrr}{reason}", mrr=mrr))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key=reason, comment=comment)
+    flow.complete_session(site, session, outcome="cancelled")
+    db.session.commit()
+    return session
+
+
+def token_of(client, site):
+    return csrf_token(client, f"/admin/sites/{site.key}/settings")
+
+
+@pytest.mark.parametrize("page", ["", "sessions", "settings"])
+def test_anonymous_users_are_sent_to_login(client, site, page):
+    response = client.get(f"/admin/sites/{site.key}/{page}")
+    assert response.status_code == 302
+    assert "/admin/login?next=" in response.headers["Location"]
+    htmx = client.get(f"/admin/sites/{site.key}/{page}", headers={"HX-Request": "true"})
+    assert htmx.status_code == 401 and "/admin/login" in htmx.headers["HX-Redirect"]
+
+
+def test_login_logout_and_wrong_password(client, admin, site):
+    bad = login(client, password="wrong password!")
+    assert bad.status_code == 401 and "Wrong email or password" in bad.get_data(as_text=True)
+    ok = login(client)
+    assert ok.status_code == 302
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get(f"/admin/sites/{site.key}/").status_code == 200
+    client.post("/admin/logout", data={"csrf_token": token_of(client, site)})
+    assert client.get(f"/admin/sites/{site.key}/").status_code == 302
+
+
+def test_login_follows_only_local_next(client, admin):
+    token = csrf_token(client)
+    creds = {"email": "pm@example.com", "password": "correct horse battery", "csrf_token": token}
+    response = client.post("/admin/login?next=https://evil.test/x", data=creds)
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_login_requires_csrf(client, admin):
+    response = client.post(
+        "/admin/login", data={"email": "pm@example.com", "password": "correct horse battery"}
+    )
+    assert response.status_code == 400
+
+
+def test_admins_see_only_their_sites(client, db, site):
+    other, _ = make_site("Other")
+    make_admin("scoped@example.com", sites=[other], owner=False)
+    login(client, "scoped@example.com")
+    assert client.get(f"/admin/sites/{other.key}/").status_code == 200
+    for page in ("", "sessions", "settings"):
+        assert client.get(f"/admin/sites/{site.key}/{page}").status_code == 404
+    response = client.post(
+        f"/admin/sites/{site.key}/secret/rotate",
+        data={"csrf_token": csrf_token(client, f"/admin/sites/{other.key}/settings")},
+    )
+    assert response.status_code == 404
+
+
+def test_dashboard_ranks_reasons_by_lost_revenue(admin_client, db, site):
+    add_cancellation(site, "too_expensive", 2900)
+    add_cancellation(site, "missing_features", 29900)
+    html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
+    assert html.index("Missing features I need") < html.index("Too expensive")
+    assert "299.00 USD" in html and "328.00 USD" in html
+    assert "91.2%" in html  # 29900 / 32800
+
+
+def test_dashboard_range_updates_in_place(admin_client, db, site):
+    add_cancellation(site)
+    url = f"/admin/sites/{site.key}/?from=2020-01-01&to=2020-01-31"
+    fragment = admin_client.get(url, headers={"HX-Request": "true"})
+    assert "HX-Request" in fragment.headers["Vary"]
+    html = fragment.get_data(as_text=True)
+    assert "<html" not in html and "No cancellations in this period" in html
+    full = admin_client.get(url).get_data(as_text=True)
+    assert "<html" in full and 'hx-target="#ranking"' in full
+    bad = admin_client.get(f"/admin/sites/{site.key}/?from=2020-02-01&to=2020-01-01")
+    assert "start date is after the end date" in bad.get_data(as_text=True)
+
+
+def test_sessions_list_filters_and_escapes_comments(admin_client, site):
+    add_cancellation(site, "too_expensive", 2900)
+    add_cancellation(site, "switching", 9900, comment="Moving to Globex")
+    html = admin_client.get(f"/admin/sites/{site.key}/sessions").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    filtered = admin_client.get(
+        f"/admin/sites/{site.key}/sessions?reason=switching", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "Moving to Globex" in filtered and "alert(1)" not in filtered
+
+
+def test_sessions_list_paginates(admin_client, db, site):
+    for i in range(52):
+        add_cancellation(site, "switching", 100 + i, comment=f"comment number {i}")
+    first = admin_client.get(f"/admin/sites/{site.key}/sessions").get_data(as_text=True)
+    assert first.count("comment number") == 50 and "Older" in first
+    second = admin_client.get(f"/admin/sites/{site.key}/sessions?page=2").get_data(as_text=True)
+    assert second.count("comment number") == 2 and "Newer" in second
+
+
+def test_mutations_require_csrf(admin_client, db, site):
+    before = site.secret_primary
+    response = admin_client.post(f"/admin/sites/{site.key}/secret/rotate")
+    assert response.status_code == 400
+    db.session.refresh(site)
+    assert site.secret_primary == before
+
+
+def test_create_edit_reorder_and_archive_reasons(admin_client, db, site):
+    token = token_of(admin_client, site)
+    created = admin_client.post(
+        f"/admin/sites/{site.key}/reasons/new",
+        data={"csrf_token": token, "label_en": "Seasonal business", "label_de": "Saisonal"},
+    )
+    assert created.status_code == 302
+    reason = db.session.scalar(sa.select(Reason).where(Reason.key == "seasonal_business"))
+    assert reason.labels == {"en": "Seasonal business", "de": "Saisonal"}
+    empty = admin_client.post(
+        f"/admin/sites/{site.key}/reasons/{reason.id}", data={"csrf_token": token, "label_en": ""}
+    )
+    assert empty.status_code == 422 and "English text" in empty.get_data(as_text=True)
+    up = admin_client.post(
+        f"/admin/sites/{site.key}/reasons/{reason.id}/up",
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
+    assert up.status_code == 200 and "<html" not in up.get_data(as_text=True)
+    order = [r.key for r in flow.active_reasons(site)]
+    assert order.index("seasonal_business") == order.index("other") - 1
+    admin_client.post(
+        f"/admin/sites/{site.key}/reasons/{reason.id}/archive", headers={"X-CSRFToken": token}
+    )
+    assert "seasonal_business" not in [r.key for r in flow.active_reasons(site)]
+
+
+def test_offer_form_validates_and_saves(admin_client, db, site):
+    token = token_of(admin_client, site)
+    reason = db.session.scalar(sa.select(Reason).where(Reason.key == "switching"))
+    data = {
+        "csrf_token": token,
+        "type": "discount",
+        "title_en": "Half price",
+        "discount_percent": "150",
+    }
+    bad = admin_client.post(f"/admin/sites/{site.key}/offers/new", data=data)
+    assert bad.status_code == 422 and "discount %" in bad.get_data(as_text=True)
+    data |= {"discount_percent": "50", "discount_months": "2", "reason_ids": [str(reason.id)]}
+    data |= {"plans": "Growth, Business", "min_mrr": "49.00"}
+    assert admin_client.post(f"/admin/sites/{site.key}/offers/new", data=data).status_code == 302
+    offer = db.session.scalar(sa.select(Offer).where(Offer.key == "half_price"))
+    assert offer.discount_percent == 50 and offer.plans == ["Growth", "Business"]
+    assert offer.min_mrr == 4900 and [r.key for r in offer.reasons] == ["switching"]
+
+
+def test_origins_secret_rotation_and_api_keys(admin_client, db, site):
+    token = token_of(admin_client, site)
+    base = f"/admin/sites/{site.key}"
+    admin_client.post(
+        f"{base}/origins", data={"csrf_token": token, "origin": "https://new.example.com/path"}
+    )
+    assert "https://new.example.com" in [o.origin for o in site.origins]
+    bad = admin_client.post(
+        f"{base}/origins",
+        data={"csrf_token": token, "origin": "javascript:x"},
+        follow_redirects=True,
+    )
+    assert "is not an origin" in bad.get_data(as_text=True)
+    old = site.secret_primary
+    admin_client.post(f"{base}/secret/rotate", data={"csrf_token": token})
+    db.session.refresh(site)
+    assert site.secret_secondary == old and site.secret_primary != old
+    page = admin_client.post(f"{base}/api-keys", data={"csrf_token": token}).get_data(as_text=True)
+    new_key = re.search(r'id="new-api-key">([^<]+)<', page).group(1)
+    assert (
+        admin_client.get(
+            "/api/v1/sessions", headers={"Authorization": f"Bearer {new_key}"}
+        ).status_code
+        == 200
+    )
+
+
+def test_settings_shows_the_embed_snippet(admin_client, site):
+    html = admin_client.get(f"/admin/sites/{site.key}/settings").get_data(as_text=True)
+    assert f'data-site="{site.key}"' in html.replace("&#34;", '"') or (
+        f"data-site=&#34;{site.key}&#34;" in html or f'data-site="{site.key}"' in html
+    )
+    assert "/widget/v1/keepkit.js" in html and 'data-copy="#snippet"' in html
+
+
+def test_session_counts_unchanged_by_admin_views(admin_client, db, site):
+    add_cancellation(site)
+    admin_client.get(f"/admin/sites/{site.key}/")
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(CancellationSession))
+    assert total == 1

@@ -21,7 +21,14 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
+    register_commands(app)
     return app
+
+
+def register_commands(app: Flask) -> None:
+    from widget_server import cli
+
+    cli.register_commands(app)
 
 
 def register_extensions(app: Flask) -> None:

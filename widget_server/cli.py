@@ -10,7 +10,7 @@ import time
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 
 from widget_server import create_app
 from widget_server.errors import KeepkitError
@@ -29,6 +29,12 @@ def cli():
     """
 
 
+def register_commands(app) -> None:
+    """Attach the app-bound command groups to ``app.cli`` (``keepkit`` finds them there)."""
+    for command in (users, sites_group, seed):
+        app.cli.add_command(command)
+
+
 def _fail(exc: KeepkitError):
     db.session.rollback()
     raise click.ClickException(exc.message)
@@ -37,12 +43,13 @@ def _fail(exc: KeepkitError):
 # --- users -------------------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def users():
     """Admin users."""
 
 
 @users.command("create-admin")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option(
@@ -69,12 +76,13 @@ def create_admin(email, password_stdin, site_keys):
 # --- sites -------------------------------------------------------------------------------
 
 
-@cli.group("sites")
+@click.group("sites")
 def sites_group():
     """Sites (one per product that embeds Keepkit)."""
 
 
 @sites_group.command("create")
+@with_appcontext
 @click.option("--name", required=True)
 @click.option("--origin", "origins", multiple=True, help="Allowed origin, repeatable.")
 @click.option("--currency", default="USD", show_default=True)
@@ -101,6 +109,7 @@ def create_site(name, origins, currency, locale, as_json):
 
 
 @sites_group.command("list")
+@with_appcontext
 def list_sites():
     """List sites with their keys."""
     import sqlalchemy as sa
@@ -122,9 +131,10 @@ def _refuse_in_production():
         )
 
 
-@cli.command()
+@click.command()
 @click.option("--site", "site_key", required=True)
 @click.option("--sessions", "total", type=click.IntRange(1, 10_000_000), default=5000)
+@with_appcontext
 def seed(site_key, total):
     """Top a site up to N realistic demo sessions (idempotent)."""
     from widget_server.services import seed as seeding

@@ -1,0 +1,34 @@
+# Keepkit developer commands. `make demo` and `make test` are the two a new user needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start Keepkit on SQLite with demo data; prints where to log in.
+demo: $(STAMP)
+	KEEPKIT_ENV=demo KEEPKIT_DATABASE_URL=$${KEEPKIT_DATABASE_URL:-sqlite:///$(CURDIR)/instance/demo.db} $(BIN)/keepkit demo
+
+## The whole test suite: lint, then pytest on SQLite and on PostgreSQL (browser tests included).
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) instance/demo.db .pytest_cache .ruff_cache

@@ -1,0 +1,88 @@
+import json
+
+import sqlalchemy as sa
+
+from widget_server.models import AdminUser, CancellationSession, Customer, Site
+from widget_server.services import sites
+
+
+def test_sites_create_json_prints_working_keys(runner, db, client):
+    result = runner.invoke(
+        args=["sites", "create", "--name", "Shop", "--origin", "https://shop.test", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    keys = json.loads(result.output)
+    assert set(keys) == {"key", "secret", "api_key"}
+    site = sites.get_site(keys["key"])
+    assert site.secret_primary == keys["secret"]
+    assert [o.origin for o in site.origins] == ["https://shop.test"]
+    response = client.get(
+        "/api/v1/sessions", headers={"Authorization": f"Bearer {keys['api_key']}"}
+    )
+    assert response.status_code == 200
+
+
+def test_sites_create_rejects_bad_origin(runner, db):
+    result = runner.invoke(args=["sites", "create", "--name", "X", "--origin", "ftp://x"])
+    assert result.exit_code != 0 and "is not an origin" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 0
+
+
+def test_create_admin_from_stdin(runner, db):
+    result = runner.invoke(
+        args=["users", "create-admin", "--email", "Boss@Example.com", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(sa.select(AdminUser))
+    assert user.email == "boss@example.com" and user.is_owner
+    again = runner.invoke(
+        args=["users", "create-admin", "--email", "boss@example.com", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert again.exit_code != 0 and "exists already" in again.output
+    short = runner.invoke(
+        args=["users", "create-admin", "--email", "x@example.com", "--password-stdin"], input="x\n"
+    )
+    assert short.exit_code != 0 and "at least 10" in short.output
+
+
+def test_create_admin_prompts_with_confirmation(runner, db):
+    result = runner.invoke(
+        args=["users", "create-admin", "--email", "p@example.com"],
+        input="secret password 1\nsecret password 1\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "secret password 1" not in result.output
+
+
+def test_seed_is_idempotent_and_realistic(runner, db, site):
+    first = runner.invoke(args=["seed", "--site", site.key, "--sessions", "300"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(args=["seed", "--site", site.key, "--sessions", "300"])
+    assert "Added 0 sessions" in second.output
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(CancellationSession))
+    assert count == 300
+    plans = set(db.session.scalars(sa.select(Customer.plan).distinct()))
+    assert len(plans) >= 3
+    outcomes = set(db.session.scalars(sa.select(CancellationSession.outcome).distinct()))
+    assert outcomes == {"cancelled", "saved", "dismissed"}
+    locales = set(
+        db.session.scalars(
+            sa.select(CancellationSession.locale)
+            .where(CancellationSession.comment.is_not(None))
+            .distinct()
+        )
+    )
+    assert {"en", "de"} <= locales
+
+
+def test_seed_refuses_in_production(app, runner, db, site, monkeypatch):
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    result = runner.invoke(args=["seed", "--site", site.key, "--sessions", "5"])
+    assert result.exit_code != 0 and "Refusing" in result.output
+
+
+def test_seed_unknown_site(runner, db):
+    result = runner.invoke(args=["seed", "--site", "nope", "--sessions", "5"])
+    assert result.exit_code != 0 and "No site" in result.output

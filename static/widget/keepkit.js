@@ -204,7 +204,7 @@
             h("label", { class: "fld" }, [cLabel, comment]), err,
             h("div", { class: "row" }, h("button", { type: "submit", class: "pri", "data-kk": "next" }, t.next))
           ])
-        ]);
+        ], list.querySelector("input"));
       }
 
       function offerStep(o) {

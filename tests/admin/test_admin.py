@@ -208,3 +208,12 @@ def test_session_counts_unchanged_by_admin_views(admin_client, db, site):
     admin_client.get(f"/admin/sites/{site.key}/")
     total = db.session.scalar(sa.select(sa.func.count()).select_from(CancellationSession))
     assert total == 1
+
+
+def test_login_is_rate_limited(app, client, admin, monkeypatch):
+    from widget_server.extensions import limiter
+
+    monkeypatch.setitem(app.config, "KEEPKIT_LOGIN_RATE_LIMIT", "3 per minute")
+    limiter.reset()
+    statuses = [login(client, password="wrong password!").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]

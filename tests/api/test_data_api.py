@@ -155,3 +155,19 @@ def test_openapi_document_covers_both_apis(client, db):
     } <= set(spec["paths"])
     result = spec["components"]["schemas"]["ResultOut"]["properties"]
     assert {"outcome", "reason", "comment", "offer", "session", "receipt"} <= set(result)
+
+
+def test_unexpected_errors_use_the_envelope_without_details(client, api_key, monkeypatch, caplog):
+    from widget_server.services import insights
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(insights, "reason_ranking", boom)
+    response = client.get("/api/v1/insights/reasons", headers=auth(api_key))
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side"}
+    }
+    assert "hunter2" not in response.get_data(as_text=True)
+    assert "Unhandled error" in caplog.text

@@ -217,3 +217,23 @@ def test_login_is_rate_limited(app, client, admin, monkeypatch):
     limiter.reset()
     statuses = [login(client, password="wrong password!").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
+
+
+def test_general_settings(admin_client, db, site):
+    token = token_of(admin_client, site)
+    data = {
+        "csrf_token": token, "name": "Acme EU", "default_locale": "de", "currency": "eur",
+        "brand_color": "#112233", "discount_window_days": "90",
+    }  # fmt: skip
+    admin_client.post(f"/admin/sites/{site.key}/general", data=data)
+    db.session.refresh(site)
+    assert (site.name, site.default_locale, site.currency) == ("Acme EU", "de", "EUR")
+    assert (site.brand_color, site.discount_window_days) == ("#112233", 90)
+    bad = admin_client.post(
+        f"/admin/sites/{site.key}/general",
+        data=data | {"brand_color": "red", "name": "Changed"},
+        follow_redirects=True,
+    )
+    assert "Use a colour like #4f46e5" in bad.get_data(as_text=True)
+    db.session.refresh(site)
+    assert site.name == "Acme EU"

@@ -297,6 +297,28 @@ def offer_form(offer_id: int | None):
     ), (422 if error else 200)
 
 
+@bp.post("/sites/<site_key>/general")
+@site_view
+def general():
+    form = request.form
+    try:
+        sites.update_site(
+            g.site,
+            name=form.get("name", ""),
+            default_locale=form.get("default_locale", ""),
+            currency=form.get("currency", ""),
+            brand_color=form.get("brand_color", ""),
+            discount_window_days=form.get("discount_window_days"),
+        )
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("Settings saved.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#general")
+
+
 @bp.post("/sites/<site_key>/origins")
 @site_view
 def add_origin():

@@ -94,6 +94,45 @@ def create_site(
     return site, api_key
 
 
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def update_site(
+    site: Site,
+    *,
+    name: str,
+    default_locale: str,
+    currency: str,
+    brand_color: str,
+    discount_window_days,
+) -> None:
+    """Change a site's general settings.
+
+    :raises ValidationError: naming the field at fault.
+    """
+    from widget_server.services.locales import SUPPORTED_LOCALES
+
+    name = (name or "").strip()
+    currency = (currency or "").strip().upper()
+    try:
+        window = int(discount_window_days)
+    except (TypeError, ValueError):
+        window = -1
+    checks = [
+        (bool(name) and len(name) <= 200, "name", "A site needs a name (at most 200 characters)"),
+        (default_locale in SUPPORTED_LOCALES, "default_locale", "Choose en, de or fi"),
+        (bool(_CURRENCY.match(currency)), "currency", "Use an ISO 4217 code such as EUR"),
+        (bool(_COLOR.match(brand_color or "")), "brand_color", "Use a colour like #4f46e5"),
+        (0 <= window <= 3650, "discount_window_days", "Use 0 to 3650 days"),
+    ]
+    for ok, field, message in checks:
+        if not ok:
+            raise ValidationError(message, code="invalid_site", details={field: message})
+    site.name, site.default_locale, site.currency = name, default_locale, currency
+    site.brand_color, site.discount_window_days = brand_color.lower(), window
+    db.session.flush()
+
+
 def get_site(key: str) -> Site:
     """:raises NotFound: when no site has this key."""
     site = db.session.scalar(sa.select(Site).where(Site.key == key))

@@ -1,4 +1,5 @@
 import re
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -237,3 +238,11 @@ def test_general_settings(admin_client, db, site):
     assert "Use a colour like #4f46e5" in bad.get_data(as_text=True)
     db.session.refresh(site)
     assert site.name == "Acme EU"
+
+
+def test_preset_range_updates_the_date_fields_too(admin_client, site):
+    fragment = admin_client.get(
+        f"/admin/sites/{site.key}/?range=7d", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    start = (date.today() - timedelta(days=6)).isoformat()
+    assert re.search(rf'id="f-from" name="from" value="{start}" hx-swap-oob="true"', fragment)

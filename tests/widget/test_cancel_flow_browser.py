@@ -253,3 +253,26 @@ def test_budget_one_round_trip_and_no_third_parties(page, keepkit_server, host_s
     assert [r.method for r in api_calls] == ["POST"]  # no CORS preflight, one round trip
     total = sum(len(gzip.compress(r.response().body(), 9)) for r in keepkit)
     assert total <= 8 * 1024, f"{total} bytes gzip"
+
+
+def test_hosted_page_works_without_javascript(browser, live_app, keepkit_server, live_site):
+    context = browser.new_context(java_script_enabled=False, locale="fi-FI")
+    page = context.new_page()
+    try:
+        token = make_token(live_site["secret"], "nojs", plan="Growth", mrr=9900)
+        page.goto(f"{keepkit_server.url}/c/{live_site['key']}?token={token}")
+        assert page.locator("h1").text_content() == "Ennen kuin lähdet"
+        page.click('[data-kk="reason"][data-kk-id="too_expensive"]')
+        page.click('[data-kk="next"]')
+        page.click('[data-kk="decline-offer"]')
+        page.click('[data-kk="confirm-cancel"]')
+        assert page.locator("[data-kk-outcome]").get_attribute("data-kk-outcome") == "cancelled"
+    finally:
+        context.close()
+    with live_app.app_context():
+        row = db.session.scalar(
+            sa.select(CancellationSession).where(
+                CancellationSession.customer.has(external_id="nojs")
+            )
+        )
+        assert (row.outcome, row.reason.key, row.locale) == ("cancelled", "too_expensive", "fi")

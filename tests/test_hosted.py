@@ -1,0 +1,72 @@
+"""The hosted, JavaScript-free cancellation page."""
+
+import re
+
+import sqlalchemy as sa
+
+from tests.factories import make_token
+from widget_server.models import CancellationSession
+
+
+def fields(html: str) -> dict:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def test_no_js_flow_to_cancelled(client, db, site):
+    token = make_token(site, "web-1", mrr=4900)
+    page = client.get(f"/c/{site.key}?token={token}", headers={"Accept-Language": "de-DE,de"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Warum kündigen Sie?" in html
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp  # no script may run
+    assert "<script" not in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CancellationSession)) == 0
+    hidden = fields(html)
+    data = hidden | {"reason": "switching", "followup_switching": "Globex", "comment": "<i>x</i>"}
+    answer = client.post(f"/c/{site.key}", data=data)
+    html = answer.get_data(as_text=True)
+    assert "Kündigung bestätigen" in html
+    replay = client.post(f"/c/{site.key}", data=data)
+    assert replay.status_code == 200  # a resubmitted form does not create a second session
+    action = re.search(r'action="([^"]+/complete)"', html).group(1)
+    done = client.post(action, data=fields(html) | {"outcome": "cancelled"})
+    assert done.status_code == 200 and 'data-kk-outcome="cancelled"' in done.get_data(as_text=True)
+    session = db.session.scalar(sa.select(CancellationSession))
+    assert (session.outcome, session.mrr, session.followup_answer) == ("cancelled", 4900, "Globex")
+    assert session.locale == "de"
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(CancellationSession))
+    assert count == 1
+
+
+def test_no_js_flow_through_offer_and_decline(client, db, site):
+    token = make_token(site)
+    hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+    html = client.post(f"/c/{site.key}", data=hidden | {"reason": "too_expensive"}).get_data(
+        as_text=True
+    )
+    assert "30% off" in html and 'data-kk="accept-offer"' in html
+    decline = re.search(r'action="([^"]+/confirm)"', html).group(1)
+    confirm = client.post(decline, data={"token": token}).get_data(as_text=True)
+    assert 'data-kk="confirm-cancel"' in confirm
+    accept = re.search(r'action="([^"]+/complete)"', html).group(1)
+    saved = client.post(accept, data={"token": token, "outcome": "saved", "offer": "discount_30"})
+    assert 'data-kk-outcome="saved"' in saved.get_data(as_text=True)
+
+
+def test_other_without_text_is_asked_again(client, db, site):
+    token = make_token(site)
+    hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+    response = client.post(f"/c/{site.key}", data=hidden | {"reason": "other", "comment": " "})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Please tell us the reason in a few words" in html and 'aria-invalid="true"' in html
+    session = db.session.scalar(sa.select(CancellationSession))
+    assert session is None
+
+
+def test_bad_or_missing_token(client, db, site):
+    for query in ("", "?token=nope", f"?token={make_token(site, lifetime=-3600)}"):
+        response = client.get(f"/c/{site.key}{query}")
+        assert response.status_code == 401
+        assert "no longer valid" in response.get_data(as_text=True)
+    assert client.get("/c/unknown-site?token=x").status_code == 404

@@ -1,0 +1,182 @@
+"""The hosted cancellation page ``/c/<site_key>?token=…``: the same flow, server-rendered,
+usable without JavaScript (the fallback when the script is blocked; also for email links).
+
+Like the widget API it is cookie-less and authenticated by the customer token alone; the token
+travels in a hidden field, so CSRF does not apply (nobody else can submit for the customer).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, g, make_response, render_template, request
+
+from widget_server.errors import InvalidToken, KeepkitError
+from widget_server.extensions import db
+from widget_server.services import flow, sites
+from widget_server.services.locales import pick_locale
+from widget_server.services.tokens import verify_customer_token
+
+bp = Blueprint("hosted", __name__, url_prefix="/c")
+
+STRINGS = {
+    "en": {
+        "title": "Before you go", "ask": "Why are you cancelling?", "next": "Continue",
+        "comment": "Anything else you want to tell us? (optional)",
+        "decline": "No thanks, continue cancelling", "confirm_title": "Confirm cancellation",
+        "confirm_body": "Your subscription will be cancelled.", "confirm": "Cancel subscription",
+        "keep": "Keep my subscription", "offer": "An offer for you", "back": "Back",
+        "done_cancelled": "Your subscription is cancelled. Thank you for your feedback.",
+        "done_saved": "Thank you for staying! We will apply the offer to your account.",
+        "done_dismissed": "Nothing has changed: your subscription continues.",
+        "invalid": "This link is no longer valid. Please open the cancellation page again "
+        "from your account.",
+    },
+    "de": {
+        "title": "Bevor Sie gehen", "ask": "Warum kündigen Sie?", "next": "Weiter",
+        "comment": "Möchten Sie uns noch etwas sagen? (optional)",
+        "decline": "Nein danke, weiter kündigen", "confirm_title": "Kündigung bestätigen",
+        "confirm_body": "Ihr Abonnement wird gekündigt.", "confirm": "Abonnement kündigen",
+        "keep": "Abonnement behalten", "offer": "Ein Angebot für Sie", "back": "Zurück",
+        "done_cancelled": "Ihr Abonnement ist gekündigt. Danke für Ihre Rückmeldung.",
+        "done_saved": "Schön, dass Sie bleiben! Wir wenden das Angebot auf Ihr Konto an.",
+        "done_dismissed": "Es hat sich nichts geändert: Ihr Abonnement läuft weiter.",
+        "invalid": "Dieser Link ist nicht mehr gültig. Bitte öffnen Sie die Kündigungsseite "
+        "erneut aus Ihrem Konto.",
+    },
+    "fi": {
+        "title": "Ennen kuin lähdet", "ask": "Miksi peruutat tilauksen?", "next": "Jatka",
+        "comment": "Haluatko kertoa meille vielä jotain? (valinnainen)",
+        "decline": "Ei kiitos, jatka peruutusta", "confirm_title": "Vahvista peruutus",
+        "confirm_body": "Tilauksesi peruutetaan.", "confirm": "Peruuta tilaus",
+        "keep": "Pidä tilaus", "offer": "Tarjous sinulle", "back": "Takaisin",
+        "done_cancelled": "Tilauksesi on peruutettu. Kiitos palautteestasi.",
+        "done_saved": "Kiva, että jäät! Lisäämme tarjouksen tilillesi.",
+        "done_dismissed": "Mikään ei muuttunut: tilauksesi jatkuu.",
+        "invalid": "Tämä linkki ei ole enää voimassa. Avaa peruutussivu uudelleen tililtäsi.",
+    },
+}  # fmt: skip
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@bp.url_value_preprocessor
+def _load_site(endpoint, values):
+    g.site = sites.get_site(values.pop("site_key"))
+
+
+@bp.after_request
+def _headers(response):
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries a token
+    return response
+
+
+def _page(template: str, locale: str, status: int = 200, **context):
+    strings = STRINGS[locale]
+    html = render_template(template, site=g.site, locale=locale, t=strings, **context)
+    return make_response(html, status)
+
+
+def _claims(locale: str):
+    token = request.values.get("token", "")
+    try:
+        return token, verify_customer_token(g.site, token)
+    except InvalidToken as exc:
+        raise _Invalid(locale, exc) from exc
+
+
+class _Invalid(Exception):
+    def __init__(self, locale: str, error: InvalidToken):
+        self.locale, self.error = locale, error
+
+
+@bp.errorhandler(_Invalid)
+def _invalid(exc: _Invalid):
+    return _page("hosted/invalid.html", exc.locale, 401, code=exc.error.code)
+
+
+def _locale() -> str:
+    requested = request.values.get("locale") or request.accept_languages.best
+    return pick_locale(requested, g.site.default_locale)
+
+
+@bp.get("/<site_key>")
+def start():
+    """The reasons form. Nothing is stored until the customer submits it."""
+    locale = _locale()
+    token, _ = _claims(locale)
+    return _page(
+        "hosted/reasons.html",
+        locale,
+        token=token,
+        session_id=str(uuid.uuid4()),
+        reasons=[flow.reason_view(r, locale) for r in flow.active_reasons(g.site)],
+        error=None,
+        chosen=None,
+        comment="",
+    )
+
+
+@bp.post("/<site_key>")
+def answer():
+    """Start (idempotently, by the form's session id) and answer; then the offer or confirm."""
+    locale = _locale()
+    token, claims = _claims(locale)
+    form = request.form
+    try:
+        session, _ = flow.start_session(
+            g.site, claims, locale=locale, public_id=form.get("session")
+        )
+        offer = flow.answer_session(
+            g.site,
+            session,
+            reason_key=form.get("reason", ""),
+            comment=form.get("comment"),
+            # Each reason's follow-up has its own field; the chosen reason's counts.
+            followup_answer=form.get(f"followup_{form.get('reason', '')}"),
+        )
+    except KeepkitError as exc:
+        db.session.rollback()
+        return _page(
+            "hosted/reasons.html",
+            locale,
+            422,
+            token=token,
+            session_id=form.get("session") or str(uuid.uuid4()),
+            reasons=[flow.reason_view(r, locale) for r in flow.active_reasons(g.site)],
+            error=exc.message if exc.code != "unknown_reason" else STRINGS[locale]["ask"],
+            chosen=form.get("reason"),
+            comment=form.get("comment", ""),
+        )
+    db.session.commit()
+    offer_view = flow.offer_view(offer, locale) if offer else None
+    return _page("hosted/decide.html", locale, token=token, session=session, offer=offer_view)
+
+
+@bp.post("/<site_key>/<session_id>/confirm")
+def confirm(session_id: str):
+    """The customer declined the offer: show the confirmation step."""
+    locale = _locale()
+    token, claims = _claims(locale)
+    session = flow.get_session(g.site, claims, session_id)
+    return _page("hosted/decide.html", locale, token=token, session=session, offer=None)
+
+
+@bp.post("/<site_key>/<session_id>/complete")
+def complete(session_id: str):
+    locale = _locale()
+    _, claims = _claims(locale)
+    session = flow.get_session(g.site, claims, session_id)
+    outcome = request.form.get("outcome", "")
+    try:
+        flow.complete_session(g.site, session, outcome=outcome, offer_key=request.form.get("offer"))
+    except KeepkitError as exc:
+        db.session.rollback()
+        return _page("hosted/invalid.html", locale, exc.status, code=exc.code)
+    db.session.commit()
+    return _page("hosted/done.html", locale, outcome=session.outcome, offer=session.offer)

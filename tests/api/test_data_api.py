@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from tests.factories import make_site, make_token
 from widget_server.models import utcnow
@@ -171,3 +172,24 @@ def test_unexpected_errors_use_the_envelope_without_details(client, api_key, mon
     }
     assert "hunter2" not in response.get_data(as_text=True)
     assert "Unhandled error" in caplog.text
+
+
+def test_ranking_is_one_query(db, site, history):
+    from widget_server.services import insights
+
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.startswith(("SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    db.session.refresh(site)  # the fixture's commit expired it; loading it is not the ranking
+
+    bind = db.engines[None]  # the test's connection
+    sa.event.listen(bind, "before_cursor_execute", record)
+    try:
+        ranking = insights.reason_ranking(site, insights.Period.last_days(30))
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", record)
+    assert len(ranking["items"]) == 3
+    assert len(statements) == 1, statements

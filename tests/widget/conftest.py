@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import uuid
 from urllib.parse import parse_qs
 
 import pytest
-import sqlalchemy as sa
 from werkzeug.serving import make_server
 
+from tests.databases import empty_database
 from widget_server import create_app
-from widget_server.config import normalize_database_url
 from widget_server.extensions import db
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,21 +43,8 @@ class Server:
 
 @pytest.fixture(scope="session")
 def live_database(tmp_path_factory):
-    base = os.environ.get("KEEPKIT_TEST_DATABASE_URL")
-    if not base or base.startswith("sqlite"):
-        yield "sqlite:///" + str(tmp_path_factory.mktemp("live") / "live.db")
-        return
-    base = normalize_database_url(base)
-    name = f"keepkit_live_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with empty_database(tmp_path_factory.mktemp("live"), "live") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

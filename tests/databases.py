@@ -1,0 +1,36 @@
+"""Throw-away databases for tests that need one of their own (migrations, live servers)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from widget_server.config import normalize_database_url
+
+
+@contextmanager
+def empty_database(tmp_dir: Path, prefix: str):
+    """Yield the URL of a new, empty database of the kind under test, dropped afterwards.
+
+    SQLite: a file in ``tmp_dir``. PostgreSQL (``KEEPKIT_TEST_DATABASE_URL``): a fresh
+    database on the same server.
+    """
+    base = os.environ.get("KEEPKIT_TEST_DATABASE_URL")
+    if not base or base.startswith("sqlite"):
+        yield f"sqlite:///{tmp_dir}/{prefix}.db"
+        return
+    base = normalize_database_url(base)
+    name = f"keepkit_{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

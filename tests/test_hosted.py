@@ -70,3 +70,13 @@ def test_bad_or_missing_token(client, db, site):
         assert response.status_code == 401
         assert "no longer valid" in response.get_data(as_text=True)
     assert client.get("/c/unknown-site?token=x").status_code == 404
+
+
+def test_hosted_page_is_rate_limited(app, client, db, site, monkeypatch):
+    from widget_server.extensions import limiter
+
+    monkeypatch.setitem(app.config, "KEEPKIT_WIDGET_RATE_LIMIT", "2 per minute")
+    limiter.reset()
+    token = make_token(site)
+    statuses = [client.get(f"/c/{site.key}?token={token}").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

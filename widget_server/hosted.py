@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, g, make_response, render_template, request
+from flask import Blueprint, current_app, g, make_response, render_template, request
+from flask_limiter.util import get_remote_address
 
 from widget_server.errors import InvalidToken, KeepkitError
-from widget_server.extensions import db
+from widget_server.extensions import db, limiter
 from widget_server.services import flow, sites
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
 
 bp = Blueprint("hosted", __name__, url_prefix="/c")
+limiter.limit(
+    lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
+    key_func=lambda: f"hosted:{get_remote_address()}:{request.view_args.get('site_key', '')}",
+)(bp)
 
 STRINGS = {
     "en": {

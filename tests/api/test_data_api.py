@@ -112,6 +112,14 @@ def test_missing_or_bad_key(client, db, headers, code):
     assert response.get_json()["error"]["code"] == code
 
 
+def test_key_use_is_recorded(client, db, site, api_key):
+    row = site.api_keys[-1]
+    assert row.last_used_at is None
+    client.get("/api/v1/sessions", headers=auth(api_key))
+    db.session.refresh(row)
+    assert row.last_used_at is not None
+
+
 def test_revoked_key_stops_working(client, db, site, api_key):
     from widget_server.services import sites
 

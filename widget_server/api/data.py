@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from widget_server.api.schemas import RankingOut, ReasonsQuery, SessionPage, SessionsQuery
 from widget_server.errors import BadRequest, Unauthorized, ValidationError
-from widget_server.extensions import limiter
+from widget_server.extensions import db, limiter
 from widget_server.models import utcnow
 from widget_server.services import insights, sessions, sites
 
@@ -32,6 +32,7 @@ def _authenticate():
             "Send the site's data API key as 'Authorization: Bearer <key>'", code="missing_api_key"
         )
     g.site = sites.site_for_api_key(key.strip())
+    db.session.commit()  # last_used_at, if it changed; the data API writes nothing else
 
 
 def _period(data) -> insights.Period:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -204,9 +205,20 @@ def revoke_api_key(site: Site, key_id: int) -> None:
     db.session.flush()
 
 
+LAST_USED_GRANULARITY = timedelta(minutes=10)
+
+
 def site_for_api_key(plain: str) -> Site:
-    """:raises Unauthorized: for an unknown or revoked key."""
+    """The site a data API key belongs to; notes when the key was last used (to the nearest
+    ten minutes, so reads do not write on every request).
+
+    :raises Unauthorized: for an unknown or revoked key.
+    """
     row = db.session.scalar(sa.select(ApiKey).where(ApiKey.digest == _digest(plain or "")))
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The API key is unknown or revoked", code="invalid_api_key")
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
+        row.last_used_at = now
+        db.session.flush()
     return row.site

@@ -3,22 +3,40 @@
 from widget_server.models.base import Base, utcnow
 from widget_server.models.customer import Customer
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
+from widget_server.models.outbox import OutboxMessage
+from widget_server.models.roadmap import (
+    MODERATION,
+    STATUSES,
+    VOTABLE,
+    VOTE_SOURCES,
+    RoadmapItem,
+    Subscription,
+    Vote,
+)
 from widget_server.models.session import OUTCOMES, CancellationSession
 from widget_server.models.site import ApiKey, Site, SiteOrigin
 from widget_server.models.user import AdminUser, site_admins
 
 __all__ = [
+    "MODERATION",
     "OFFER_TYPES",
     "OUTCOMES",
+    "STATUSES",
+    "VOTABLE",
+    "VOTE_SOURCES",
     "AdminUser",
     "ApiKey",
     "Base",
     "CancellationSession",
     "Customer",
     "Offer",
+    "OutboxMessage",
     "Reason",
+    "RoadmapItem",
     "Site",
     "SiteOrigin",
+    "Subscription",
+    "Vote",
     "offer_reasons",
     "site_admins",
     "utcnow",

@@ -32,6 +32,10 @@ class CancellationSession(Base):
             "mrr",
         ),
         sa.Index("ix_cancellation_sessions_site_started", "site_id", "started_at"),
+        # Lost MRR per roadmap item: the cancelled sessions that pointed at it.
+        sa.Index(
+            "ix_cancellation_sessions_roadmap", "roadmap_item_id", "outcome", "mrr", "customer_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +52,10 @@ class CancellationSession(Base):
     reason_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reasons.id"))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     followup_answer: Mapped[str | None] = mapped_column(sa.Text)
+    # "Missing features": the roadmap item the customer said they needed.
+    roadmap_item_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("roadmap_items.id", ondelete="SET NULL")
+    )
     offers_shown: Mapped[list] = mapped_column(sa.JSON, default=list)
     offer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offers.id"))
     outcome: Mapped[str | None] = mapped_column(sa.String(16))
@@ -58,3 +66,4 @@ class CancellationSession(Base):
     customer = relationship("Customer")
     reason = relationship("Reason")
     offer = relationship("Offer")
+    roadmap_item = relationship("RoadmapItem")

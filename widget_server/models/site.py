@@ -24,6 +24,12 @@ class Site(Base):
     brand_color: Mapped[str] = mapped_column(sa.String(7), default="#4f46e5")
     # A customer who accepted a discount within this many days is not offered another.
     discount_window_days: Mapped[int] = mapped_column(default=365)
+    # Per-site labels for the stable roadmap status keys, e.g. {"shipped": "Done"}.
+    status_labels: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Off by default: voting needs a signed customer token.
+    anonymous_voting: Mapped[bool] = mapped_column(default=False)
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     origins: Mapped[list[SiteOrigin]] = relationship(

@@ -24,15 +24,43 @@ PLANS = [  # name, base MRR in cents, weight
     ("Enterprise", 99900, 7),
 ]
 REASON_WEIGHTS = {  # per plan: the reasons customers on it give most
-    "Starter": {"too_expensive": 34, "switching": 12, "shutting_down": 14, "technical_issues": 8,
-                "not_sure_how": 16, "missing_features": 9, "other": 7},
-    "Growth": {"too_expensive": 20, "switching": 18, "shutting_down": 9, "technical_issues": 13,
-               "not_sure_how": 8, "missing_features": 24, "other": 8},
-    "Business": {"too_expensive": 12, "switching": 22, "shutting_down": 6, "technical_issues": 17,
-                 "not_sure_how": 4, "missing_features": 33, "other": 6},
-    "Enterprise": {"too_expensive": 10, "switching": 26, "shutting_down": 5,
-                   "technical_issues": 20, "not_sure_how": 2, "missing_features": 32, "other": 5},
-}  # fmt: skip
+    "Starter": {
+        "too_expensive": 34,
+        "switching": 12,
+        "shutting_down": 14,
+        "technical_issues": 8,
+        "not_sure_how": 16,
+        "missing_features": 9,
+        "other": 7,
+    },
+    "Growth": {
+        "too_expensive": 20,
+        "switching": 18,
+        "shutting_down": 9,
+        "technical_issues": 13,
+        "not_sure_how": 8,
+        "missing_features": 24,
+        "other": 8,
+    },
+    "Business": {
+        "too_expensive": 12,
+        "switching": 22,
+        "shutting_down": 6,
+        "technical_issues": 17,
+        "not_sure_how": 4,
+        "missing_features": 33,
+        "other": 6,
+    },
+    "Enterprise": {
+        "too_expensive": 10,
+        "switching": 26,
+        "shutting_down": 5,
+        "technical_issues": 20,
+        "not_sure_how": 2,
+        "missing_features": 32,
+        "other": 5,
+    },
+}
 COMMENTS = {
     "too_expensive": [
         ("en", "We are a small team and the price went up too much."),

@@ -1,0 +1,74 @@
+"""Writing emails and webhooks to the outbox, in the caller's transaction.
+
+A message is identified by its ``dedupe_key``: enqueuing the same key twice is a no-op, which
+is what keeps a voter from getting two "shipped" emails for one item.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from widget_server.extensions import db
+from widget_server.models import OutboxMessage, Site, utcnow
+
+
+def _insert_ignore(rows: list[dict]) -> int:
+    if not rows:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(OutboxMessage)
+    now = utcnow()
+    for row in rows:
+        row.setdefault("state", "pending")
+        row.setdefault("attempts", 0)
+        row.setdefault("created_at", now)
+        row.setdefault("next_attempt_at", now)
+    result = db.session.execute(insert.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    return result.rowcount
+
+
+def enqueue_emails(site: Site, topic: str, messages: list[dict]) -> int:
+    """Queue emails. Each message: ``dedupe_key``, ``to`` and the template ``payload``.
+
+    Returns how many were new.
+    """
+    rows = [
+        {
+            "site_id": site.id,
+            "kind": "email",
+            "topic": topic,
+            "dedupe_key": m["dedupe_key"],
+            "recipient": m["to"],
+            "payload": m["payload"],
+        }
+        for m in messages
+        if m.get("to")
+    ]
+    return _insert_ignore(rows)
+
+
+def enqueue_webhook(site: Site, event: str, data: dict, *, dedupe_key: str) -> bool:
+    """Queue a webhook event if the site has a webhook URL. Returns whether one was queued."""
+    if not site.webhook_url:
+        return False
+    body = {"event": event, "created": int(utcnow().timestamp()), "data": data}
+    row = {
+        "site_id": site.id,
+        "kind": "webhook",
+        "topic": event,
+        "dedupe_key": f"webhook:{site.id}:{dedupe_key}",
+        "recipient": site.webhook_url,
+        "payload": body,
+    }
+    return _insert_ignore([row]) == 1
+
+
+def recent(site: Site, kind: str, limit: int = 50) -> list[OutboxMessage]:
+    query = (
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.site_id == site.id, OutboxMessage.kind == kind)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))

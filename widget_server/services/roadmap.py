@@ -1,0 +1,538 @@
+"""The public roadmap: items, votes (one per customer per item), rankings, suggestions,
+merging duplicates, and the notifications a status change sends."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from widget_server.errors import Conflict, NotFound, ValidationError
+from widget_server.extensions import db
+from widget_server.models import (
+    STATUSES,
+    VOTABLE,
+    VOTE_SOURCES,
+    CancellationSession,
+    Customer,
+    RoadmapItem,
+    Site,
+    Subscription,
+    Vote,
+    utcnow,
+)
+from widget_server.services import notifications
+from widget_server.services.locales import translate
+from widget_server.services.text import render_markdown
+
+STATUS_LABELS = {
+    "under_consideration": {"en": "Under consideration", "de": "In Prüfung", "fi": "Harkinnassa"},
+    "planned": {"en": "Planned", "de": "Geplant", "fi": "Suunniteltu"},
+    "in_progress": {"en": "In progress", "de": "In Arbeit", "fi": "Työn alla"},
+    "shipped": {"en": "Shipped", "de": "Veröffentlicht", "fi": "Julkaistu"},
+    "declined": {"en": "Declined", "de": "Abgelehnt", "fi": "Hylätty"},
+    "duplicate": {"en": "Duplicate", "de": "Duplikat", "fi": "Kaksoiskappale"},
+}
+NOTIFY_STATUSES = ("in_progress", "shipped")
+RECENTLY_SHIPPED_DAYS = 90
+SORTS = ("votes", "companies", "voters_mrr", "lost_mrr", "created")
+_TARGET = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
+
+
+def status_label(site: Site, status: str, locale: str) -> str:
+    custom = (site.status_labels or {}).get(status)
+    if isinstance(custom, dict):
+        custom = translate(custom, locale)
+    return custom or translate(STATUS_LABELS[status], locale)
+
+
+# --- items --------------------------------------------------------------------------------
+
+
+def get_item(site: Site, item_id) -> RoadmapItem:
+    """:raises NotFound: ``item_not_found`` unless the item belongs to the site."""
+    try:
+        item = db.session.get(RoadmapItem, int(item_id))
+    except (TypeError, ValueError):
+        item = None
+    if item is None or item.site_id != site.id:
+        raise NotFound("No such roadmap item", code="item_not_found")
+    return item
+
+
+def _clean_item_fields(fields: dict) -> dict:
+    clean = {}
+    if "title" in fields:
+        title = (fields["title"] or "").strip()
+        if not title or len(title) > 200:
+            raise ValidationError(
+                "A title of 1 to 200 characters is required",
+                code="invalid_item",
+                details={"title": "1-200 characters"},
+            )
+        clean["title"] = title
+    if "description" in fields:
+        description = fields["description"] or ""
+        if len(description) > 20000:
+            raise ValidationError(
+                "The description is too long", code="invalid_item", details={"description": "max"}
+            )
+        clean["description"] = description
+    if "target" in fields:
+        target = (fields["target"] or "").strip().upper() or None
+        if target and not _TARGET.match(target):
+            raise ValidationError(
+                "target must be a month (2026-03) or a quarter (2026-Q2)",
+                code="invalid_item",
+                details={"target": "YYYY-MM or YYYY-Qn"},
+            )
+        clean["target"] = target
+    if "tags" in fields:
+        tags = fields["tags"] or []
+        if isinstance(tags, str):
+            tags = tags.split(",")
+        tags = list(dict.fromkeys(t.strip().lower()[:40] for t in tags if str(t).strip()))
+        clean["tags"] = tags[:20]
+    if "public" in fields:
+        clean["public"] = bool(fields["public"])
+    if "status" in fields and fields["status"] not in STATUSES:
+        raise ValidationError(
+            f"status must be one of {', '.join(STATUSES)}",
+            code="invalid_status",
+            details={"status": "unknown"},
+        )
+    return clean
+
+
+def create_item(site: Site, **fields) -> RoadmapItem:
+    """Create a published (approved) item.
+
+    :raises ValidationError: ``invalid_item`` / ``invalid_status``.
+    """
+    fields.setdefault("title", "")
+    clean = _clean_item_fields(fields)
+    item = RoadmapItem(site_id=site.id, status=fields.get("status") or "under_consideration")
+    for name, value in clean.items():
+        setattr(item, name, value)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def update_item(site: Site, item: RoadmapItem, **fields) -> RoadmapItem:
+    """Update fields; a new ``status`` goes through :func:`change_status`.
+
+    :raises ValidationError: ``invalid_item`` / ``invalid_status``.
+    """
+    clean = _clean_item_fields(fields)
+    for name, value in clean.items():
+        setattr(item, name, value)
+    item.updated_at = utcnow()
+    if fields.get("status") and fields["status"] != item.status:
+        change_status(site, item, fields["status"])
+    db.session.flush()
+    return item
+
+
+def change_status(site: Site, item: RoadmapItem, status: str) -> int:
+    """Move an item to ``status`` and queue what that tells people, in this transaction:
+    voters' emails when work starts and when it ships, win-back emails to the customers who
+    cancelled for it when it ships, and the ``roadmap_item.status_changed`` webhook.
+
+    Returns the number of emails queued. Each (item, status, customer) email is queued once
+    ever, so moving back and forth does not spam anyone.
+
+    :raises ValidationError: ``invalid_status``.
+    """
+    if status not in STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", code="invalid_status")
+    previous = item.status
+    if previous == status:
+        return 0
+    item.status = status
+    item.status_changed_at = utcnow()
+    db.session.flush()
+    queued = 0
+    if status in NOTIFY_STATUSES:
+        voters = db.session.execute(
+            sa.select(Customer.id, Customer.email)
+            .join(Subscription, Subscription.customer_id == Customer.id)
+            .where(Subscription.item_id == item.id, Subscription.unsubscribed_at.is_(None))
+        ).all()
+        queued += notifications.enqueue_emails(
+            site,
+            f"roadmap.{status}",
+            [
+                {
+                    "dedupe_key": f"email:{item.id}:{status}:{cid}",
+                    "to": email,
+                    "payload": {
+                        "template": "status",
+                        "item_id": item.id,
+                        "status": status,
+                        "customer_id": cid,
+                    },
+                }
+                for cid, email in voters
+            ],
+        )
+    if status == "shipped":
+        churned = db.session.execute(
+            sa.select(Customer.id, Customer.email)
+            .join(CancellationSession, CancellationSession.customer_id == Customer.id)
+            .where(
+                CancellationSession.roadmap_item_id == item.id,
+                CancellationSession.outcome == "cancelled",
+            )
+            .distinct()
+        ).all()
+        queued += notifications.enqueue_emails(
+            site,
+            "roadmap.winback",
+            [
+                {
+                    "dedupe_key": f"email:{item.id}:winback:{cid}",
+                    "to": email,
+                    "payload": {"template": "winback", "item_id": item.id, "customer_id": cid},
+                }
+                for cid, email in churned
+            ],
+        )
+    notifications.enqueue_webhook(
+        site,
+        "roadmap_item.status_changed",
+        {"item": {"id": item.id, "title": item.title}, "from": previous, "to": status},
+        dedupe_key=f"status:{item.id}:{uuid.uuid4()}",
+    )
+    return queued
+
+
+# --- votes --------------------------------------------------------------------------------
+
+
+def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(model)
+    result = db.session.execute(
+        insert.values(**values).on_conflict_do_nothing(index_elements=conflict)
+    )
+    return result.rowcount == 1
+
+
+def check_votable(item: RoadmapItem) -> None:
+    """:raises Conflict: ``item_not_votable`` for shipped, declined, merged or hidden items."""
+    if item.status not in VOTABLE or item.merged_into_id or item.moderation != "approved":
+        raise Conflict(
+            f"Items that are {STATUS_LABELS[item.status]['en'].lower()} take no votes",
+            code="item_not_votable",
+        )
+    if not item.public:
+        raise NotFound("No such roadmap item", code="item_not_found")
+
+
+def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "widget") -> bool:
+    """Add the customer's vote (idempotent, race-free) and subscribe them to the item.
+
+    Returns whether a vote was added.
+
+    :raises Conflict: ``item_not_votable``. :raises ValidationError: ``invalid_source``.
+    """
+    if source not in VOTE_SOURCES:
+        raise ValidationError(
+            f"source must be one of {', '.join(VOTE_SOURCES)}", code="invalid_source"
+        )
+    check_votable(item)
+    added = _insert_ignore(
+        Vote,
+        {
+            "item_id": item.id,
+            "customer_id": customer.id,
+            "company": customer.company,
+            "source": source,
+            "created_at": utcnow(),
+        },
+        ["item_id", "customer_id"],
+    )
+    subscribe(item, customer)
+    if added:
+        notifications.enqueue_webhook(
+            site,
+            "vote.created",
+            {
+                "item": {"id": item.id, "title": item.title},
+                "customer": customer.external_id,
+                "source": source,
+            },
+            dedupe_key=f"vote:{uuid.uuid4()}",
+        )
+    return added
+
+
+def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
+    """Remove the customer's vote (idempotent). Returns whether one was removed."""
+    result = db.session.execute(
+        sa.delete(Vote).where(Vote.item_id == item.id, Vote.customer_id == customer.id)
+    )
+    removed = result.rowcount == 1
+    if removed:
+        notifications.enqueue_webhook(
+            site,
+            "vote.deleted",
+            {"item": {"id": item.id, "title": item.title}, "customer": customer.external_id},
+            dedupe_key=f"unvote:{uuid.uuid4()}",
+        )
+    return removed
+
+
+def subscribe(item: RoadmapItem, customer: Customer) -> None:
+    """Subscribe (again): a vote is consent, given with the text shown at vote time."""
+    if not _insert_ignore(
+        Subscription,
+        {"item_id": item.id, "customer_id": customer.id, "created_at": utcnow()},
+        ["item_id", "customer_id"],
+    ):
+        db.session.execute(
+            sa.update(Subscription)
+            .where(Subscription.item_id == item.id, Subscription.customer_id == customer.id)
+            .values(unsubscribed_at=None)
+        )
+
+
+def unsubscribe(site: Site, customer_id: int, item_id: int | None) -> int:
+    """Stop emails about one item (or every item when ``item_id`` is None)."""
+    query = sa.update(Subscription).where(
+        Subscription.customer_id == customer_id, Subscription.unsubscribed_at.is_(None)
+    )
+    if item_id is not None:
+        query = query.where(Subscription.item_id == item_id)
+    return db.session.execute(query.values(unsubscribed_at=utcnow())).rowcount
+
+
+# --- rankings and the board ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    public_only: bool = False
+    statuses: tuple[str, ...] | None = None
+    moderation: str | None = "approved"
+    include_merged: bool = False
+
+
+def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit: int = 500):
+    """Items with ``votes``, ``companies``, ``voters_mrr`` and ``lost_mrr`` (one query).
+
+    A vote counts once per customer; ``companies`` counts each company once (customers
+    without a company count alone); ``lost_mrr`` sums the MRR of cancelled sessions that
+    named the item.
+    """
+    if sort not in SORTS:
+        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", code="invalid_sort")
+    company_key = sa.func.coalesce(Vote.company, "customer:" + sa.cast(Vote.customer_id, sa.String))
+    votes = (
+        sa.select(
+            Vote.item_id,
+            sa.func.count().label("votes"),
+            sa.func.count(sa.distinct(company_key)).label("companies"),
+            sa.func.coalesce(sa.func.sum(Customer.mrr), 0).label("voters_mrr"),
+        )
+        .join(Customer, Customer.id == Vote.customer_id)
+        .group_by(Vote.item_id)
+        .subquery()
+    )
+    s = CancellationSession
+    lost = (
+        sa.select(
+            s.roadmap_item_id.label("item_id"),
+            sa.func.sum(s.mrr).label("lost_mrr"),
+            sa.func.count(sa.distinct(s.customer_id)).label("churned"),
+        )
+        .where(s.roadmap_item_id.is_not(None), s.outcome == "cancelled")
+        .group_by(s.roadmap_item_id)
+        .subquery()
+    )
+    columns = {
+        "votes": sa.func.coalesce(votes.c.votes, 0),
+        "companies": sa.func.coalesce(votes.c.companies, 0),
+        "voters_mrr": sa.func.coalesce(votes.c.voters_mrr, 0),
+        "lost_mrr": sa.func.coalesce(lost.c.lost_mrr, 0),
+        "churned": sa.func.coalesce(lost.c.churned, 0),
+    }
+    query = (
+        sa.select(RoadmapItem, *(c.label(n) for n, c in columns.items()))
+        .outerjoin(votes, votes.c.item_id == RoadmapItem.id)
+        .outerjoin(lost, lost.c.item_id == RoadmapItem.id)
+        .where(RoadmapItem.site_id == site.id)
+    )
+    if filters.public_only:
+        query = query.where(RoadmapItem.public.is_(True))
+    if filters.statuses:
+        query = query.where(RoadmapItem.status.in_(filters.statuses))
+    if filters.moderation:
+        query = query.where(RoadmapItem.moderation == filters.moderation)
+    if not filters.include_merged:
+        query = query.where(RoadmapItem.merged_into_id.is_(None))
+    order = RoadmapItem.created_at.desc() if sort == "created" else columns[sort].desc()
+    query = query.order_by(order, RoadmapItem.id.desc()).limit(limit)
+    return [
+        {"item": row[0], **{name: int(getattr(row, name)) for name in columns}}
+        for row in db.session.execute(query)
+    ]
+
+
+def item_view(site: Site, row: dict, locale: str, voted: bool = False) -> dict:
+    item = row["item"]
+    return {
+        "id": item.id,
+        "title": item.title,
+        "description_html": render_markdown(item.description),
+        "status": item.status,
+        "status_label": status_label(site, item.status, locale),
+        "target": item.target,
+        "tags": item.tags or [],
+        "votes": row["votes"],
+        "votable": item.status in VOTABLE,
+        "voted": voted,
+    }
+
+
+def board(site: Site, locale: str, customer: Customer | None = None) -> dict:
+    """The public board: ideas, planned, in progress and recently shipped items."""
+    shipped_since = utcnow() - timedelta(days=RECENTLY_SHIPPED_DAYS)
+    rows = items_with_stats(
+        site,
+        ItemFilter(
+            public_only=True, statuses=("under_consideration", "planned", "in_progress", "shipped")
+        ),
+    )
+    rows = [
+        r
+        for r in rows
+        if r["item"].status != "shipped" or r["item"].status_changed_at >= shipped_since
+    ]
+    mine = set()
+    if customer is not None:
+        mine = set(
+            db.session.scalars(sa.select(Vote.item_id).where(Vote.customer_id == customer.id))
+        )
+    columns = []
+    for status in ("under_consideration", "planned", "in_progress", "shipped"):
+        items = [
+            item_view(site, r, locale, r["item"].id in mine)
+            for r in rows
+            if r["item"].status == status
+        ]
+        columns.append(
+            {"status": status, "label": status_label(site, status, locale), "items": items}
+        )
+    return {"columns": columns}
+
+
+def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:
+    """Public items a leaving customer may say they needed (most voted first)."""
+    rows = items_with_stats(
+        site,
+        ItemFilter(public_only=True, statuses=("under_consideration", "planned", "in_progress")),
+        limit=limit,
+    )
+    return [{"id": r["item"].id, "title": r["item"].title} for r in rows]
+
+
+def similar(site: Site, text: str, limit: int = 5) -> list[dict]:
+    """Public items whose titles share words with ``text`` (for the suggest form)."""
+    words = [w for w in re.findall(r"\w{3,}", (text or "").lower())][:8]
+    if not words:
+        return []
+    matches = sum(
+        sa.case((sa.func.lower(RoadmapItem.title).contains(w, autoescape=True), 1), else_=0)
+        for w in words
+    )
+    query = (
+        sa.select(RoadmapItem.id, RoadmapItem.title, RoadmapItem.status, matches.label("score"))
+        .where(
+            RoadmapItem.site_id == site.id,
+            RoadmapItem.public.is_(True),
+            RoadmapItem.moderation == "approved",
+            RoadmapItem.merged_into_id.is_(None),
+            matches > 0,
+        )
+        .order_by(sa.desc("score"), RoadmapItem.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"id": row.id, "title": row.title, "status": row.status}
+        for row in db.session.execute(query)
+    ]
+
+
+# --- suggestions and moderation -----------------------------------------------------------
+
+
+def suggest(site: Site, customer: Customer, *, title: str, description: str = "") -> RoadmapItem:
+    """A customer's idea: waits in moderation, not public until approved. The suggester is
+    subscribed, and their vote is added when it is approved.
+
+    :raises ValidationError: ``invalid_item``.
+    """
+    item = create_item(site, title=title, description=description)
+    item.moderation = "pending"
+    item.suggested_by_id = customer.id
+    subscribe(item, customer)
+    db.session.flush()
+    return item
+
+
+def moderate(site: Site, item: RoadmapItem, approve: bool) -> None:
+    """Approve (publish, count the suggester's vote) or reject a suggestion."""
+    item.moderation = "approved" if approve else "rejected"
+    if approve and item.suggested_by is not None:
+        vote(site, item, item.suggested_by, source="widget")
+    db.session.flush()
+
+
+def merge(site: Site, duplicate: RoadmapItem, original: RoadmapItem) -> None:
+    """Fold ``duplicate`` into ``original``: voters and subscribers are united without double
+    votes, churned sessions point at the original, the duplicate keeps a pointer to it.
+
+    :raises ValidationError: ``invalid_merge`` when merging an item into itself or a chain.
+    """
+    if duplicate.id == original.id or original.merged_into_id or original.site_id != site.id:
+        raise ValidationError("Choose another, unmerged item to merge into", code="invalid_merge")
+    for model in (Vote, Subscription):
+        mine = sa.select(model.customer_id).where(model.item_id == original.id)
+        db.session.execute(
+            sa.update(model)
+            .where(model.item_id == duplicate.id, model.customer_id.not_in(mine))
+            .values(item_id=original.id)
+        )
+        db.session.execute(sa.delete(model).where(model.item_id == duplicate.id))
+    db.session.execute(
+        sa.update(CancellationSession)
+        .where(CancellationSession.roadmap_item_id == duplicate.id)
+        .values(roadmap_item_id=original.id)
+    )
+    duplicate.merged_into_id = original.id
+    duplicate.status = "duplicate"
+    duplicate.status_changed_at = utcnow()
+    db.session.flush()
+
+
+def voters(item: RoadmapItem) -> list[Vote]:
+    query = sa.select(Vote).where(Vote.item_id == item.id).order_by(Vote.created_at.desc())
+    return list(db.session.scalars(query))
+
+
+def churned_for(item: RoadmapItem) -> list[CancellationSession]:
+    query = (
+        sa.select(CancellationSession)
+        .where(
+            CancellationSession.roadmap_item_id == item.id,
+            CancellationSession.outcome == "cancelled",
+        )
+        .order_by(CancellationSession.completed_at.desc())
+    )
+    return list(db.session.scalars(query))

@@ -31,7 +31,7 @@ def cli():
 
 def register_commands(app) -> None:
     """Attach the app-bound command groups to ``app.cli`` (``keepkit`` finds them there)."""
-    for command in (users, sites_group, seed):
+    for command in (users, sites_group, seed, worker):
         app.cli.add_command(command)
 
 
@@ -155,6 +155,33 @@ def seed(site_key, total):
     db.session.commit()
     elapsed = time.perf_counter() - started
     click.echo(("\n" if added else "") + f"Added {added:,} sessions in {elapsed:.1f}s.")
+
+
+# --- worker ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Deliver everything that is due, then exit.")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds between polls when idle.")
+@with_appcontext
+def worker(once, poll):
+    """Deliver queued emails and webhooks (retries with backoff; safe to run several)."""
+    import logging
+
+    from widget_server import delivery
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not current_app.config["KEEPKIT_PUBLIC_URL"]:
+        raise click.ClickException("Set KEEPKIT_PUBLIC_URL: emails need absolute links.")
+    if once:
+        sent, failed = delivery.run_once()
+        click.echo(f"Delivered {sent}, failed {failed} (failed ones are retried later).")
+        return
+    click.echo("Keepkit worker running; Ctrl+C to stop.")
+    try:
+        delivery.run_forever(poll)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
 
 
 # --- demo --------------------------------------------------------------------------------

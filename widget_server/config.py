@@ -37,6 +37,8 @@ class Config:
     KEEPKIT_SMTP_USER = ""
     KEEPKIT_SMTP_PASSWORD = ""
     KEEPKIT_MAIL_FROM = "keepkit@localhost"
+    # Retry delays for outbox deliveries: base * 2**(attempt-1), at most an hour.
+    KEEPKIT_RETRY_BASE_SECONDS = 30
     # Browsers cache the widget script this long (the URL carries the major version).
     KEEPKIT_WIDGET_MAX_AGE = 86400
 
@@ -51,6 +53,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(DevelopmentConfig):
     ENV_NAME = "testing"
     TESTING = True
+    KEEPKIT_PUBLIC_URL = "http://keepkit.test"
     # Limits stay on (so tests can exercise them) but high; a test lowers one to check it.
     KEEPKIT_WIDGET_RATE_LIMIT = "100000 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "100000 per minute"

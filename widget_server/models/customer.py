@@ -25,5 +25,7 @@ class Customer(Base):
     currency: Mapped[str] = mapped_column(sa.String(3))
     signed_up_at: Mapped[datetime | None]
     attributes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The language of their last widget visit; emails to them use it.
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

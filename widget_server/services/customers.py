@@ -10,7 +10,7 @@ from widget_server.models import Customer, Site, utcnow
 from widget_server.services.tokens import CustomerClaims
 
 
-def upsert_customer(site: Site, claims: CustomerClaims) -> Customer:
+def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
     """Return the site's customer for ``claims.sub``, refreshed from the claims.
 
     Safe under concurrency: a parallel insert of the same customer is caught in a savepoint.
@@ -37,6 +37,8 @@ def upsert_customer(site: Site, claims: CustomerClaims) -> Customer:
     if claims.signed_up_at is not None:
         customer.signed_up_at = claims.signed_up_at
     customer.attributes = dict(claims.attributes)
+    if locale:
+        customer.locale = locale
     customer.updated_at = utcnow()
     db.session.flush()
     return customer

@@ -121,7 +121,8 @@ def start_session(
         existing = _by_public_id(public_id)
         if existing is not None:
             return _check_owner(existing, site, claims), False
-    customer = upsert_customer(site, claims)
+    locale = pick_locale(locale, site.default_locale)
+    customer = upsert_customer(site, claims, locale=locale)
     tenure_days = None
     if customer.signed_up_at is not None:
         tenure_days = max(0, (utcnow() - customer.signed_up_at).days)
@@ -136,7 +137,7 @@ def start_session(
         mrr=customer.mrr,
         currency=customer.currency,
         attributes=attributes,
-        locale=pick_locale(locale, site.default_locale),
+        locale=locale,
         offers_shown=[],
     )
     try:

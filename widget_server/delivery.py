@@ -1,0 +1,307 @@
+"""Delivering the outbox: emails over SMTP and signed webhooks over HTTP (``keepkit worker``).
+
+Messages are claimed with a lease: a worker killed mid-delivery leaves its messages in
+``sending``, and they become claimable again when the lease runs out. On PostgreSQL the claim
+uses ``FOR UPDATE SKIP LOCKED`` so several workers never take the same message; every claim is
+also a conditional update, which keeps SQLite (one writer at a time) correct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from widget_server.extensions import db
+from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
+from widget_server.services.locales import pick_locale, translate
+from widget_server.services.roadmap import status_label
+from widget_server.services.text import render_markdown
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 25
+MAX_BACKOFF_SECONDS = 3600
+
+SUBJECTS = {
+    "in_progress": {
+        "en": "We started working on “{title}”",
+        "de": "Wir arbeiten jetzt an „{title}“",
+        "fi": "Aloitimme työn: ”{title}”",
+    },
+    "shipped": {
+        "en": "“{title}” is live",
+        "de": "„{title}“ ist verfügbar",
+        "fi": "”{title}” on julkaistu",
+    },
+    "winback": {
+        "en": "You asked for “{title}”: it is here now",
+        "de": "Sie wollten „{title}“: jetzt gibt es das",
+        "fi": "Toivoit ominaisuutta ”{title}”: nyt se on täällä",
+    },
+}
+
+EMAIL_STRINGS = {
+    "en": {
+        "hi": "Hi", "started": "We have started working on an item you voted for:",
+        "shipped": "Something you voted for is now available:",
+        "winback": "When you left, you told us you needed this. It is here now:",
+        "come_back": "We would love to have you back.", "see": "See the roadmap",
+        "why": "You get this email because you voted for this item.",
+        "why_winback": "You get this email because you asked for this feature when you cancelled.",
+        "unsubscribe": "Unsubscribe",
+    },
+    "de": {
+        "hi": "Hallo", "started": "Wir arbeiten jetzt an etwas, wofür Sie gestimmt haben:",
+        "shipped": "Etwas, wofür Sie gestimmt haben, ist jetzt verfügbar:",
+        "winback": "Als Sie gekündigt haben, fehlte Ihnen das. Jetzt gibt es das:",
+        "come_back": "Wir würden uns freuen, Sie wiederzusehen.", "see": "Zur Roadmap",
+        "why": "Sie erhalten diese E-Mail, weil Sie für diesen Eintrag gestimmt haben.",
+        "why_winback": "Sie erhalten diese E-Mail, weil Sie sich diese Funktion bei Ihrer "
+        "Kündigung gewünscht haben.",
+        "unsubscribe": "Abmelden",
+    },
+    "fi": {
+        "hi": "Hei", "started": "Aloitimme työn kohteen parissa, jota äänestit:",
+        "shipped": "Äänestämäsi ominaisuus on nyt saatavilla:",
+        "winback": "Kun lähdit, kerroit tarvitsevasi tämän. Nyt se on täällä:",
+        "come_back": "Olisit lämpimästi tervetullut takaisin.", "see": "Katso tiekartta",
+        "why": "Saat tämän viestin, koska äänestit tätä kohdetta.",
+        "why_winback": "Saat tämän viestin, koska toivoit tätä ominaisuutta peruuttaessasi.",
+        "unsubscribe": "Peru tilaus",
+    },
+}  # fmt: skip
+
+
+class DeliveryError(Exception):
+    """A delivery failed and should be retried."""
+
+
+# --- unsubscribe links ---------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="keepkit-unsubscribe")
+
+
+def unsubscribe_token(site_id: int, customer_id: int, item_id: int | None) -> str:
+    return _serializer().dumps({"s": site_id, "c": customer_id, "i": item_id})
+
+
+def read_unsubscribe_token(token: str) -> dict | None:
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    return data if isinstance(data, dict) and {"s", "c", "i"} <= set(data) else None
+
+
+def _absolute(path: str) -> str:
+    base = current_app.config["KEEPKIT_PUBLIC_URL"].rstrip("/")
+    if not base:
+        raise DeliveryError("KEEPKIT_PUBLIC_URL is not set: emails need absolute links")
+    return base + path
+
+
+# --- claiming -----------------------------------------------------------------------------
+
+
+def claim(limit: int = 20) -> list[int]:
+    """Take up to ``limit`` due messages for this worker; returns their ids (committed)."""
+    now = utcnow()
+    due = sa.or_(
+        sa.and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now),
+        sa.and_(OutboxMessage.state == "sending", OutboxMessage.locked_until < now),
+    )
+    query = sa.select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    claimed = []
+    for message_id in ids:
+        result = db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, due)
+            .values(state="sending", locked_until=now + LEASE)
+        )
+        if result.rowcount == 1:
+            claimed.append(message_id)
+    db.session.commit()
+    return claimed
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = current_app.config["KEEPKIT_RETRY_BASE_SECONDS"]
+    return timedelta(seconds=min(base * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS))
+
+
+def process(message_id: int) -> bool:
+    """Deliver one claimed message and record the result. Returns whether it was sent."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.state != "sending":
+        return False
+    try:
+        if message.kind == "email":
+            send_email(message)
+        else:
+            send_webhook(message)
+    except DeliveryError as exc:
+        message.attempts += 1
+        message.last_error = str(exc)[:2000]
+        message.locked_until = None
+        if message.attempts >= MAX_ATTEMPTS:
+            message.state = "failed"
+        else:
+            message.state = "pending"
+            message.next_attempt_at = utcnow() + _backoff(message.attempts)
+        db.session.commit()
+        log.warning("Delivery of outbox message %s failed: %s", message.id, exc)
+        return False
+    message.state = "sent"
+    message.attempts += 1
+    message.sent_at = utcnow()
+    message.locked_until = None
+    message.last_error = None
+    db.session.commit()
+    return True
+
+
+def run_once(batch: int = 20) -> tuple[int, int]:
+    """Deliver everything that is due now. Returns (sent, failed)."""
+    sent = failed = 0
+    while ids := claim(batch):
+        for message_id in ids:
+            if process(message_id):
+                sent += 1
+            else:
+                failed += 1
+    return sent, failed
+
+
+def run_forever(poll_seconds: float = 2.0, should_stop=lambda: False) -> None:
+    while not should_stop():
+        sent, failed = run_once()
+        if sent or failed:
+            log.info("Outbox: %s sent, %s failed", sent, failed)
+        else:
+            time.sleep(poll_seconds)
+
+
+def resend(site: Site, message_id: int) -> None:
+    """Queue a message again (admin: resend a webhook or a failed email)."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.site_id != site.id:
+        from widget_server.errors import NotFound
+
+        raise NotFound("No such message", code="message_not_found")
+    message.state = "pending"
+    message.next_attempt_at = utcnow()
+    message.locked_until = None
+    db.session.flush()
+
+
+# --- email --------------------------------------------------------------------------------
+
+
+def build_email(message: OutboxMessage) -> EmailMessage:
+    payload = message.payload
+    site = db.session.get(Site, message.site_id)
+    item = db.session.get(RoadmapItem, payload["item_id"])
+    customer = db.session.get(Customer, payload["customer_id"])
+    if item is None or customer is None:
+        raise DeliveryError("the item or the customer no longer exists")
+    locale = pick_locale(customer.locale, site.default_locale)
+    kind = payload["template"]
+    status = payload.get("status", "shipped")
+    key = "winback" if kind == "winback" else status
+    subject = translate(SUBJECTS[key], locale).format(title=item.title)
+    token = unsubscribe_token(site.id, customer.id, None if kind == "winback" else item.id)
+    unsubscribe = _absolute(f"/u/{token}")
+    context = {
+        "site": site,
+        "item": item,
+        "description_html": render_markdown(item.description),
+        "customer": customer,
+        "kind": kind,
+        "status": status,
+        "status_label": status_label(site, status, locale),
+        "locale": locale,
+        "roadmap_url": _absolute(f"/roadmap/{site.key}"),
+        "unsubscribe_url": unsubscribe,
+        "subject": subject,
+        "t": EMAIL_STRINGS[locale],
+    }
+    email = EmailMessage()
+    email["Subject"] = subject
+    email["From"] = formataddr((site.name, current_app.config["KEEPKIT_MAIL_FROM"]))
+    email["To"] = message.recipient
+    domain = current_app.config["KEEPKIT_MAIL_FROM"].rpartition("@")[2] or "keepkit.local"
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=domain)
+    email["List-Unsubscribe"] = f"<{unsubscribe}>"
+    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.set_content(render_template("email/roadmap.txt", **context))
+    email.add_alternative(render_template("email/roadmap.html", **context), subtype="html")
+    return email
+
+
+def send_email(message: OutboxMessage) -> None:
+    email = build_email(message)
+    config = current_app.config
+    host, port = config["KEEPKIT_SMTP_HOST"], config["KEEPKIT_SMTP_PORT"]
+    try:
+        smtp_class = smtplib.SMTP_SSL if port == 465 else smtplib.SMTP
+        with smtp_class(host, port, timeout=30) as smtp:
+            if port != 465 and config["KEEPKIT_SMTP_USER"]:
+                smtp.starttls()
+            if config["KEEPKIT_SMTP_USER"]:
+                smtp.login(config["KEEPKIT_SMTP_USER"], config["KEEPKIT_SMTP_PASSWORD"])
+            smtp.send_message(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"SMTP {host}:{port}: {exc}") from exc
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Keepkit-Signature`` header: ``t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def send_webhook(message: OutboxMessage) -> None:
+    site = db.session.get(Site, message.site_id)
+    if not site.webhook_secret:
+        raise DeliveryError("the site has no webhook secret")
+    body = json.dumps({"id": message.id, **message.payload}, separators=(",", ":")).encode()
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked when the URL is saved
+        message.recipient,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Keepkit-Webhooks/1",
+            "Keepkit-Signature": sign(site.webhook_secret, int(time.time()), body),
+            "Keepkit-Event": message.topic,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            if not 200 <= response.status < 300:
+                raise DeliveryError(f"HTTP {response.status}")
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"HTTP {exc.code}") from exc
+    except (TimeoutError, urllib.error.URLError, OSError) as exc:
+        raise DeliveryError(f"{message.recipient}: {exc}") from exc

@@ -1,0 +1,80 @@
+"""Public pages: the roadmap as a page of its own, and one-click unsubscribe."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask_limiter.util import get_remote_address
+
+from widget_server.errors import KeepkitError
+from widget_server.extensions import db, limiter
+from widget_server.services import roadmap, sites
+from widget_server.services.locales import pick_locale
+
+bp = Blueprint("public", __name__)
+limiter.limit(
+    lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
+    key_func=lambda: f"public:{get_remote_address()}",
+)(bp)
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_STRINGS = {
+    "en": {"title": "Roadmap", "votes": "votes", "empty": "Nothing here yet.",
+           "unsubscribed": "You will get no more emails about this.",
+           "unsubscribed_all": "You will get no more roadmap emails from us.",
+           "invalid": "This unsubscribe link is not valid."},
+    "de": {"title": "Roadmap", "votes": "Stimmen", "empty": "Noch nichts hier.",
+           "unsubscribed": "Sie erhalten dazu keine E-Mails mehr.",
+           "unsubscribed_all": "Sie erhalten keine Roadmap-E-Mails mehr von uns.",
+           "invalid": "Dieser Abmeldelink ist ungültig."},
+    "fi": {"title": "Tiekartta", "votes": "ääntä", "empty": "Täällä ei ole vielä mitään.",
+           "unsubscribed": "Et saa tästä enää sähköposteja.",
+           "unsubscribed_all": "Et saa meiltä enää tiekarttaviestejä.",
+           "invalid": "Tämä peruutuslinkki ei ole voimassa."},
+}  # fmt: skip
+
+
+@bp.after_request
+def _headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    return response
+
+
+@bp.get("/roadmap/<site_key>")
+def roadmap_page(site_key: str):
+    """The public roadmap, server-rendered and readable without JavaScript."""
+    try:
+        site = sites.get_site(site_key)
+    except KeepkitError:
+        abort(404)
+    locale = pick_locale(
+        request.args.get("locale") or request.accept_languages.best, site.default_locale
+    )
+    board = roadmap.board(site, locale)
+    response = make_response(
+        render_template(
+            "public/roadmap.html", site=site, board=board, locale=locale, t=PAGE_STRINGS[locale]
+        )
+    )
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """One click (GET from the email, or POST per RFC 8058 from the mail client)."""
+    from widget_server.delivery import read_unsubscribe_token
+    from widget_server.models import Site
+
+    data = read_unsubscribe_token(token)
+    site = db.session.get(Site, data["s"]) if data else None
+    locale = pick_locale(request.accept_languages.best, site.default_locale if site else "en")
+    t = PAGE_STRINGS[locale]
+    if site is None:
+        return render_template("public/message.html", message=t["invalid"], locale=locale), 400
+    roadmap.unsubscribe(site, data["c"], data["i"])
+    db.session.commit()
+    message = t["unsubscribed"] if data["i"] else t["unsubscribed_all"]
+    return render_template("public/message.html", message=message, locale=locale, site=site)

@@ -35,6 +35,7 @@ def test_full_flow_to_saved_with_receipt(client, db, site):
         "id": "too_expensive",
         "label": "Liian kallis",
         "requires_text": False,
+        "missing_feature": False,
         "followup": "Mikä olisi sinulle reilu hinta?",
     }
     sid = data["session"]

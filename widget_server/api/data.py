@@ -7,11 +7,20 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from widget_server.api.schemas import RankingOut, ReasonsQuery, SessionPage, SessionsQuery
+from widget_server.api.schemas import (
+    RankingOut,
+    ReasonsQuery,
+    RoadmapItemIn,
+    RoadmapItemOut,
+    RoadmapItemPage,
+    RoadmapQuery,
+    SessionPage,
+    SessionsQuery,
+)
 from widget_server.errors import BadRequest, Unauthorized, ValidationError
 from widget_server.extensions import db, limiter
 from widget_server.models import utcnow
-from widget_server.services import insights, sessions, sites
+from widget_server.services import insights, roadmap, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
@@ -77,3 +86,50 @@ def reasons_ranking():
     data = ReasonsQuery().load(request.args)
     ranking = insights.reason_ranking(g.site, _period(data), plan=data["plan"])
     return jsonify(RankingOut().dump(ranking))
+
+
+def _item_with_stats(item_id: int) -> dict:
+    item = roadmap.get_item(g.site, item_id)
+    rows = roadmap.items_with_stats(
+        g.site, roadmap.ItemFilter(moderation=None, include_merged=True, ids=(item.id,))
+    )
+    return rows[0]
+
+
+@bp.get("/roadmap/items")
+def list_roadmap_items():
+    """Roadmap items with votes, companies, voters' MRR and lost MRR (``sort`` picks which)."""
+    data = RoadmapQuery().load(request.args)
+    statuses = tuple(data["status"].split(",")) if data["status"] else None
+    rows = roadmap.items_with_stats(
+        g.site, roadmap.ItemFilter(statuses=statuses, moderation=None), sort=data["sort"]
+    )
+    return jsonify(RoadmapItemPage().dump({"items": rows, "next_cursor": None}))
+
+
+@bp.post("/roadmap/items")
+def create_roadmap_item():
+    data = RoadmapItemIn().load(request.get_json(silent=True) or {})
+    item = roadmap.create_item(g.site, **data)
+    db.session.commit()
+    return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id))), 201
+
+
+@bp.get("/roadmap/items/<int:item_id>")
+def get_roadmap_item(item_id: int):
+    return jsonify(RoadmapItemOut().dump(_item_with_stats(item_id)))
+
+
+@bp.patch("/roadmap/items/<int:item_id>")
+def update_roadmap_item(item_id: int):
+    """Change fields; a new ``status`` notifies voters exactly as the admin does."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise BadRequest("Send a JSON object", code="invalid_json")
+    data = RoadmapItemIn(partial=True).load(payload)
+    for name in set(RoadmapItemIn().fields) - set(payload):
+        data.pop(name, None)  # partial: only what was sent changes
+    item = roadmap.get_item(g.site, item_id)
+    roadmap.update_item(g.site, item, **data)
+    db.session.commit()
+    return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id)))

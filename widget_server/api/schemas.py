@@ -35,6 +35,11 @@ class StartInput(WidgetAuth):
 
 class AnswerInput(WidgetAuth):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    roadmap_item = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "For a missing-feature reason: the roadmap item needed"},
+    )
     comment = fields.String(load_default=None, allow_none=True)
     followup_answer = fields.String(load_default=None, allow_none=True)
 
@@ -50,6 +55,7 @@ class ReasonOut(Schema):
     id = fields.String()
     label = fields.String()
     requires_text = fields.Boolean()
+    missing_feature = fields.Boolean()
     followup = fields.String(allow_none=True)
 
 
@@ -74,11 +80,20 @@ class SiteOut(Schema):
     brand_color = fields.String()
 
 
+class RoadmapChoiceOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+
+
 class StartOut(Schema):
     session = fields.String()
     locale = fields.String()
     site = fields.Nested(SiteOut)
     reasons = fields.List(fields.Nested(ReasonOut))
+    roadmap = fields.List(
+        fields.Nested(RoadmapChoiceOut),
+        metadata={"description": "Items offered for a missing-feature reason"},
+    )
 
 
 class AnswerOut(Schema):
@@ -176,3 +191,106 @@ class ErrorBody(Schema):
 
 class ErrorOut(Schema):
     error = fields.Nested(ErrorBody)
+
+
+# --- roadmap -----------------------------------------------------------------------------
+
+
+class BoardInput(Input):
+    token = fields.String(load_default=None, allow_none=True)
+    locale = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=35))
+
+
+class VoteInput(Input):
+    token = fields.String(load_default=None, allow_none=True)
+    anonymous_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Only where the site allows anonymous voting"},
+    )
+    vote = fields.Boolean(required=True, metadata={"description": "true: vote, false: unvote"})
+
+
+class SuggestionInput(WidgetAuth):
+    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class BoardItemOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    description_html = fields.String()
+    status = fields.String()
+    status_label = fields.String()
+    target = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    votes = fields.Integer()
+    votable = fields.Boolean()
+    voted = fields.Boolean()
+
+
+class BoardColumnOut(Schema):
+    status = fields.String()
+    label = fields.String()
+    items = fields.List(fields.Nested(BoardItemOut))
+
+
+class BoardOut(Schema):
+    locale = fields.String()
+    can_vote = fields.Boolean()
+    columns = fields.List(fields.Nested(BoardColumnOut))
+
+
+class VoteOut(Schema):
+    item_id = fields.Integer()
+    votes = fields.Integer()
+    voted = fields.Boolean()
+
+
+class SimilarOut(Schema):
+    items = fields.List(fields.Dict())
+
+
+class RoadmapItemIn(Input):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=20000))
+    status = fields.String(
+        load_default="under_consideration",
+        validate=validate.OneOf(
+            ["under_consideration", "planned", "in_progress", "shipped", "declined", "duplicate"]
+        ),
+    )
+    public = fields.Boolean(load_default=True)
+    target = fields.String(load_default=None, allow_none=True)
+    tags = fields.List(fields.String(validate=validate.Length(max=40)), load_default=list)
+
+
+class RoadmapItemOut(Schema):
+    id = fields.Integer(attribute="item.id")
+    title = fields.String(attribute="item.title")
+    description = fields.String(attribute="item.description")
+    status = fields.String(attribute="item.status")
+    public = fields.Boolean(attribute="item.public")
+    target = fields.String(attribute="item.target", allow_none=True)
+    tags = fields.List(fields.String(), attribute="item.tags")
+    moderation = fields.String(attribute="item.moderation")
+    merged_into = fields.Integer(attribute="item.merged_into_id", allow_none=True)
+    votes = fields.Integer()
+    companies = fields.Integer()
+    voters_mrr = fields.Integer()
+    lost_mrr = fields.Integer()
+    created_at = fields.AwareDateTime(attribute="item.created_at", format="iso")
+    updated_at = fields.AwareDateTime(attribute="item.updated_at", format="iso")
+
+
+class RoadmapItemPage(Schema):
+    items = fields.List(fields.Nested(RoadmapItemOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class RoadmapQuery(Input):
+    sort = fields.String(
+        load_default="votes",
+        validate=validate.OneOf(["votes", "companies", "voters_mrr", "lost_mrr", "created"]),
+    )
+    status = fields.String(load_default=None)

@@ -10,15 +10,23 @@ from flask_limiter.util import get_remote_address
 from widget_server.api.schemas import (
     AnswerInput,
     AnswerOut,
+    BoardInput,
+    BoardOut,
     CompleteInput,
     ResultOut,
+    SimilarOut,
     StartInput,
     StartOut,
+    SuggestionInput,
+    VoteInput,
+    VoteOut,
 )
-from widget_server.errors import BadRequest, Forbidden
+from widget_server.errors import BadRequest, Forbidden, Unauthorized
 from widget_server.extensions import db, limiter
-from widget_server.services import flow, sites
-from widget_server.services.tokens import verify_customer_token
+from widget_server.services import flow, roadmap, sites
+from widget_server.services.customers import upsert_customer
+from widget_server.services.locales import pick_locale
+from widget_server.services.tokens import CustomerClaims, verify_customer_token
 
 bp = Blueprint("widget_api", __name__, url_prefix="/api/v1/widget/<site_key>")
 
@@ -89,11 +97,15 @@ def start():
     session, created = flow.start_session(
         g.site, claims, locale=data["locale"], public_id=data["session"]
     )
+    reasons = flow.active_reasons(g.site)
     body = {
         "session": session.public_id,
         "locale": session.locale,
         "site": {"name": g.site.name, "brand_color": g.site.brand_color},
-        "reasons": [flow.reason_view(r, session.locale) for r in flow.active_reasons(g.site)],
+        "reasons": [flow.reason_view(r, session.locale) for r in reasons],
+        "roadmap": roadmap.missing_feature_items(g.site)
+        if any(r.is_missing_feature for r in reasons)
+        else [],
     }
     db.session.commit()
     return jsonify(StartOut().dump(body)), 201 if created else 200
@@ -110,6 +122,7 @@ def answer(session_id: str):
         reason_key=data["reason"],
         comment=data["comment"],
         followup_answer=data["followup_answer"],
+        roadmap_item_id=data["roadmap_item"],
     )
     body = {
         "session": session.public_id,
@@ -128,3 +141,69 @@ def complete(session_id: str):
     result = flow.session_result(g.site, session)
     db.session.commit()
     return jsonify(ResultOut().dump(result))
+
+
+# --- roadmap ------------------------------------------------------------------------------
+
+
+def _voter(data, locale: str | None = None):
+    """The customer behind a roadmap write: from the token, or (only where the site allows
+    anonymous voting) from the browser's anonymous id.
+
+    :raises Unauthorized: ``token_missing`` when neither is acceptable.
+    """
+    if data.get("token"):
+        return upsert_customer(g.site, verify_customer_token(g.site, data["token"]), locale=locale)
+    anonymous = data.get("anonymous_id")
+    if g.site.anonymous_voting and anonymous:
+        claims = CustomerClaims(sub=f"anonymous:{anonymous}", currency=g.site.currency)
+        return upsert_customer(g.site, claims, locale=locale)
+    raise Unauthorized("Voting needs a customer token", code="token_missing")
+
+
+@bp.route("/roadmap", methods=["POST", "OPTIONS"])
+def board():
+    """The public board; with a token, also which items this customer voted for."""
+    data = _body(BoardInput())
+    locale = pick_locale(data["locale"], g.site.default_locale)
+    customer = None
+    if data["token"]:
+        customer = upsert_customer(
+            g.site, verify_customer_token(g.site, data["token"]), locale=locale
+        )
+    body = roadmap.board(g.site, locale, customer)
+    body["locale"] = locale
+    body["can_vote"] = customer is not None or g.site.anonymous_voting
+    db.session.commit()
+    return jsonify(BoardOut().dump(body))
+
+
+@bp.route("/roadmap/items/<int:item_id>/vote", methods=["POST", "OPTIONS"])
+def vote(item_id: int):
+    """Vote (``"vote": true``) or take the vote back (``false``); idempotent either way."""
+    data = _body(VoteInput())
+    item = roadmap.get_item(g.site, item_id)
+    customer = _voter(data)
+    if data["vote"]:
+        roadmap.vote(g.site, item, customer)
+    else:
+        roadmap.unvote(g.site, item, customer)
+    db.session.commit()
+    return jsonify(VoteOut().dump(roadmap.vote_state(item, customer)))
+
+
+@bp.route("/roadmap/suggestions", methods=["POST", "OPTIONS"])
+def suggest():
+    """A customer's idea; it waits for moderation before anyone else sees it."""
+    data = _body(SuggestionInput())
+    customer = _voter(data)
+    item = roadmap.suggest(g.site, customer, title=data["title"], description=data["description"])
+    db.session.commit()
+    return jsonify({"id": item.id, "moderation": item.moderation}), 201
+
+
+@bp.get("/roadmap/similar")
+def similar():
+    """Existing public items that look like what the customer is typing."""
+    query = request.args.get("q", "")[:200]
+    return jsonify(SimilarOut().dump({"items": roadmap.similar(g.site, query)}))

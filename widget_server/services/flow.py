@@ -10,7 +10,15 @@ from sqlalchemy.exc import IntegrityError
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
-from widget_server.models import CancellationSession, Customer, Offer, Reason, Site, utcnow
+from widget_server.models import (
+    CancellationSession,
+    Customer,
+    Offer,
+    Reason,
+    RoadmapItem,
+    Site,
+    utcnow,
+)
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.tokens import CustomerClaims, issue_receipt
@@ -32,6 +40,7 @@ def reason_view(reason: Reason, locale: str) -> dict:
         "id": reason.key,
         "label": translate(reason.labels, locale),
         "requires_text": reason.requires_text,
+        "missing_feature": reason.is_missing_feature,
         "followup": translate(reason.followup, locale),
     }
 
@@ -204,13 +213,16 @@ def answer_session(
     reason_key: str,
     comment: str | None = None,
     followup_answer: str | None = None,
+    roadmap_item_id: int | None = None,
 ) -> Offer | None:
     """Record the reason (and comment) and return the save offer to show, if any.
 
     Answering again before completing replaces the answer (the customer went back).
 
     :raises Conflict: ``session_completed`` once the session has an outcome.
-    :raises ValidationError: ``unknown_reason`` or ``comment_required`` or ``text_too_long``.
+    :raises ValidationError: ``unknown_reason``, ``comment_required``, ``text_too_long`` or
+        ``unknown_roadmap_item`` (only public items of the site, only for a missing-feature
+        reason).
     """
     if session.outcome is not None:
         raise Conflict("This session is already completed", code="session_completed")
@@ -233,7 +245,23 @@ def answer_session(
             code="comment_required",
             details={"comment": "required for this reason"},
         )
+    if roadmap_item_id is not None:
+        item = db.session.get(RoadmapItem, roadmap_item_id)
+        if (
+            not reason.is_missing_feature
+            or item is None
+            or item.site_id != site.id
+            or not item.public
+            or item.moderation != "approved"
+        ):
+            raise ValidationError(
+                "roadmap_item must be a public roadmap item, with a missing-feature reason",
+                code="unknown_roadmap_item",
+                details={"roadmap_item": "unknown"},
+            )
+        roadmap_item_id = item.merged_into_id or item.id
     offer = eligible_offer(site, session, reason)
+    session.roadmap_item_id = roadmap_item_id
     session.reason_id = reason.id
     session.comment = comment
     session.followup_answer = followup_answer

@@ -288,6 +288,17 @@ def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
     return removed
 
 
+def vote_state(item: RoadmapItem, customer: Customer) -> dict:
+    """The item's vote count and whether this customer has voted (one query)."""
+    votes, voted = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.max(sa.case((Vote.customer_id == customer.id, 1))), 0),
+        ).where(Vote.item_id == item.id)
+    ).one()
+    return {"item_id": item.id, "votes": int(votes), "voted": bool(voted)}
+
+
 def subscribe(item: RoadmapItem, customer: Customer) -> None:
     """Subscribe (again): a vote is consent, given with the text shown at vote time."""
     if not _insert_ignore(
@@ -321,6 +332,7 @@ class ItemFilter:
     statuses: tuple[str, ...] | None = None
     moderation: str | None = "approved"
     include_merged: bool = False
+    ids: tuple[int, ...] | None = None
 
 
 def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit: int = 500):
@@ -376,6 +388,8 @@ def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit
         query = query.where(RoadmapItem.moderation == filters.moderation)
     if not filters.include_merged:
         query = query.where(RoadmapItem.merged_into_id.is_(None))
+    if filters.ids is not None:
+        query = query.where(RoadmapItem.id.in_(filters.ids))
     order = RoadmapItem.created_at.desc() if sort == "created" else columns[sort].desc()
     query = query.order_by(order, RoadmapItem.id.desc()).limit(limit)
     return [

@@ -24,8 +24,10 @@ def _insert_ignore(rows: list[dict]) -> int:
         row.setdefault("attempts", 0)
         row.setdefault("created_at", now)
         row.setdefault("next_attempt_at", now)
-    result = db.session.execute(insert.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
-    return result.rowcount
+    statement = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    # RETURNING lists only the rows inserted, so duplicates are not counted.
+    inserted = db.session.connection().execute(statement.returning(OutboxMessage.id), rows)
+    return len(inserted.all())
 
 
 def enqueue_emails(site: Site, topic: str, messages: list[dict]) -> int:

@@ -217,10 +217,9 @@ def change_status(site: Site, item: RoadmapItem, status: str) -> int:
 def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(model)
-    result = db.session.execute(
-        insert.values(**values).on_conflict_do_nothing(index_elements=conflict)
-    )
-    return result.rowcount == 1
+    statement = insert.values(**values).on_conflict_do_nothing(index_elements=conflict)
+    # RETURNING yields a row only when one was inserted.
+    return db.session.connection().execute(statement.returning(model.id)).first() is not None
 
 
 def check_votable(item: RoadmapItem) -> None:

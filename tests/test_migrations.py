@@ -25,3 +25,39 @@ def test_upgrade_to_head_matches_models(empty_database_url):
             diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == []
+
+
+FIRST_REVISION = "a5e185fb291d"
+ROWS = [
+    "INSERT INTO sites (id, key, name, secret_primary, default_locale, currency, brand_color, "
+    "discount_window_days, created_at) VALUES (1, 'site_x', 'X', 's', 'en', 'USD', '#000000', "
+    "365, '2026-01-01 00:00:00')",
+    "INSERT INTO reasons (id, site_id, key, position, labels, requires_text, is_missing_feature, "
+    "created_at) VALUES (1, 1, 'other', 0, '{\"en\": \"Other\"}', true, false, "
+    "'2026-01-01 00:00:00')",
+    "INSERT INTO customers (id, site_id, external_id, mrr, currency, attributes, created_at, "
+    "updated_at) VALUES (1, 1, 'c1', 9900, 'USD', '{}', '2026-01-01 00:00:00', "
+    "'2026-01-01 00:00:00')",
+    "INSERT INTO cancellation_sessions (id, public_id, site_id, customer_id, mrr, currency, "
+    "attributes, locale, reason_id, offers_shown, outcome, started_at, completed_at) VALUES "
+    "(1, 'p1', 1, 1, 9900, 'USD', '{}', 'en', 1, '[]', 'cancelled', '2026-01-01 00:00:00', "
+    "'2026-01-01 00:01:00')",
+]
+
+
+def test_upgrading_keeps_existing_data(empty_database_url):
+    """SQLite rebuilds tables in batch migrations; no cascade may delete the rows."""
+    app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade(revision=FIRST_REVISION)
+        with db.engine.begin() as conn:
+            for statement in ROWS:
+                conn.exec_driver_sql(statement)
+        upgrade()
+        with db.engine.connect() as conn:
+            counts = [
+                conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()  # noqa: S608
+                for table in ("sites", "reasons", "customers", "cancellation_sessions")
+            ]
+        db.engine.dispose()
+    assert counts == [1, 1, 1, 1]

@@ -1,0 +1,179 @@
+import json
+
+import sqlalchemy as sa
+
+from tests.factories import ORIGIN, make_token
+from widget_server.extensions import db as _db
+from widget_server.models import CancellationSession, OutboxMessage, RoadmapItem
+from widget_server.services import roadmap
+
+
+def widget(client, site, path, body, method="post"):
+    return client.post(
+        f"/api/v1/widget/{site.key}{path}",
+        data=json.dumps(body),
+        headers={"Origin": ORIGIN},
+        content_type="text/plain",
+    )
+
+
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def items(db, site):
+    made = [
+        roadmap.create_item(site, title="SSO", status="planned", description="**Okta** <b>x</b>"),
+        roadmap.create_item(site, title="Dark mode", status="in_progress"),
+        roadmap.create_item(site, title="CSV export", status="shipped"),
+        roadmap.create_item(site, title="Secret", public=False),
+    ]
+    db.session.commit()
+    return made
+
+
+def test_board_without_token_and_with_votes(client, db, site):
+    sso, *_ = items(db, site)
+    board = widget(client, site, "/roadmap", {}).get_json()
+    assert board["can_vote"] is False
+    columns = {c["status"]: [i["title"] for i in c["items"]] for c in board["columns"]}
+    assert columns == {
+        "under_consideration": [],
+        "planned": ["SSO"],
+        "in_progress": ["Dark mode"],
+        "shipped": ["CSV export"],
+    }
+    planned = board["columns"][1]["items"][0]
+    assert planned["description_html"] == "<p><strong>Okta</strong> &lt;b&gt;x&lt;/b&gt;</p>\n"
+    token = make_token(site, "voter", company="acme")
+    vote = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": True})
+    assert vote.get_json() == {"item_id": sso.id, "votes": 1, "voted": True}
+    again = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": True})
+    assert again.get_json()["votes"] == 1
+    mine = widget(client, site, "/roadmap", {"token": token, "locale": "de"}).get_json()
+    assert mine["can_vote"] is True and mine["columns"][1]["label"] == "Geplant"
+    assert mine["columns"][1]["items"][0]["voted"] is True
+    off = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": False})
+    assert off.get_json() == {"item_id": sso.id, "votes": 0, "voted": False}
+
+
+def test_vote_errors(client, db, site):
+    sso, _, shipped, secret = items(db, site)
+    token = make_token(site, "voter")
+    no_token = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"vote": True})
+    assert no_token.status_code == 401 and no_token.get_json()["error"]["code"] == "token_missing"
+    closed = widget(
+        client, site, f"/roadmap/items/{shipped.id}/vote", {"token": token, "vote": True}
+    )
+    assert closed.status_code == 409
+    assert closed.get_json()["error"]["code"] == "item_not_votable"
+    hidden = widget(
+        client, site, f"/roadmap/items/{secret.id}/vote", {"token": token, "vote": True}
+    )
+    assert hidden.status_code == 404
+    missing = widget(client, site, "/roadmap/items/999999/vote", {"token": token, "vote": True})
+    assert missing.status_code == 404
+    bad = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": "maybe"})
+    assert bad.status_code == 422
+
+
+def test_anonymous_voting_is_a_site_option(client, db, site):
+    sso, *_ = items(db, site)
+    anon = "0b7f2c8e-2e52-4a3c-9a67-1f3f0c2a9d11"
+    refused = widget(
+        client, site, f"/roadmap/items/{sso.id}/vote", {"anonymous_id": anon, "vote": True}
+    )
+    assert refused.status_code == 401
+    site.anonymous_voting = True
+    db.session.commit()
+    ok = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"anonymous_id": anon, "vote": True})
+    assert ok.get_json()["votes"] == 1
+
+
+def test_suggestions_and_similar(client, db, site):
+    items(db, site)
+    token = make_token(site, "ideas")
+    created = widget(
+        client, site, "/roadmap/suggestions", {"token": token, "title": "Okta SSO please"}
+    )
+    assert created.status_code == 201 and created.get_json()["moderation"] == "pending"
+    short = widget(client, site, "/roadmap/suggestions", {"token": token, "title": "x"})
+    assert short.status_code == 422
+    similar = client.get(f"/api/v1/widget/{site.key}/roadmap/similar?q=sso+for+okta")
+    assert [i["title"] for i in similar.get_json()["items"]] == ["SSO"]
+
+
+def test_cancel_flow_offers_roadmap_items(client, db, site):
+    sso, *_ = items(db, site)
+    token = make_token(site, "leaver", mrr=29900)
+    start = widget(client, site, "/sessions", {"token": token}).get_json()
+    assert {"id": sso.id, "title": "SSO"} in start["roadmap"]
+    missing = next(r for r in start["reasons"] if r["missing_feature"])
+    sid = start["session"]
+    widget(
+        client,
+        site,
+        f"/sessions/{sid}/answer",
+        {"token": token, "reason": missing["id"], "roadmap_item": sso.id},
+    )
+    widget(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "cancelled"})
+    session = db.session.scalar(sa.select(CancellationSession))
+    assert session.roadmap_item_id == sso.id
+
+
+def test_data_api_roadmap_items(client, db, site, api_key):
+    created = client.post(
+        "/api/v1/roadmap/items",
+        json={"title": "Audit log", "status": "planned", "tags": ["security"]},
+        headers=auth(api_key),
+    )
+    assert created.status_code == 201
+    item = created.get_json()
+    assert {
+        k: item[k] for k in ("title", "status", "votes", "companies", "voters_mrr", "lost_mrr")
+    } == {
+        "title": "Audit log",
+        "status": "planned",
+        "votes": 0,
+        "companies": 0,
+        "voters_mrr": 0,
+        "lost_mrr": 0,
+    }
+    listed = client.get("/api/v1/roadmap/items?sort=lost_mrr", headers=auth(api_key)).get_json()
+    assert [i["id"] for i in listed["items"]] == [item["id"]] and listed["next_cursor"] is None
+    bad = client.post("/api/v1/roadmap/items", json={"title": ""}, headers=auth(api_key))
+    assert bad.status_code == 422 and "title" in bad.get_json()["error"]["details"]
+    bad_sort = client.get("/api/v1/roadmap/items?sort=random", headers=auth(api_key))
+    assert bad_sort.status_code == 422
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(RoadmapItem)) == 1
+
+
+def test_data_api_patch_status_notifies_like_the_admin(client, db, site, api_key):
+    sso, *_ = items(db, site)
+    token = make_token(site, "fan", email="fan@example.com")
+    widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": True})
+    response = client.patch(
+        f"/api/v1/roadmap/items/{sso.id}", json={"status": "in_progress"}, headers=auth(api_key)
+    )
+    assert response.status_code == 200 and response.get_json()["status"] == "in_progress"
+    assert response.get_json()["title"] == "SSO"  # untouched fields stay
+    queued = list(_db.session.scalars(sa.select(OutboxMessage.recipient)))
+    assert queued == ["fan@example.com"]
+    bad = client.patch(
+        f"/api/v1/roadmap/items/{sso.id}", json={"status": "done"}, headers=auth(api_key)
+    )
+    assert bad.status_code == 422
+    other = client.patch(
+        "/api/v1/roadmap/items/999999", json={"status": "planned"}, headers=auth(api_key)
+    )
+    assert other.status_code == 404 and other.get_json()["error"]["code"] == "item_not_found"
+
+
+def test_public_roadmap_page_without_javascript(client, db, site):
+    items(db, site)
+    response = client.get(f"/roadmap/{site.key}", headers={"Accept-Language": "fi"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<script" not in html
+    assert "Suunniteltu" in html and "SSO" in html and "Secret" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert client.get("/roadmap/nope").status_code == 404

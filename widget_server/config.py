@@ -39,6 +39,9 @@ class Config:
     KEEPKIT_MAIL_FROM = "keepkit@localhost"
     # Retry delays for outbox deliveries: base * 2**(attempt-1), at most an hour.
     KEEPKIT_RETRY_BASE_SECONDS = 30
+    # A claimed message is retried by another worker when its worker has not finished it
+    # within this time (e.g. it was killed mid-delivery).
+    KEEPKIT_OUTBOX_LEASE_SECONDS = 300
     # Browsers cache the widget script this long (the URL carries the major version).
     KEEPKIT_WIDGET_MAX_AGE = 86400
 
@@ -79,6 +82,8 @@ _ENV_KEYS = {
     "KEEPKIT_SMTP_PASSWORD": "KEEPKIT_SMTP_PASSWORD",
     "KEEPKIT_MAIL_FROM": "KEEPKIT_MAIL_FROM",
     "KEEPKIT_WIDGET_RATE_LIMIT": "KEEPKIT_WIDGET_RATE_LIMIT",
+    "KEEPKIT_OUTBOX_LEASE_SECONDS": "KEEPKIT_OUTBOX_LEASE_SECONDS",
+    "KEEPKIT_RETRY_BASE_SECONDS": "KEEPKIT_RETRY_BASE_SECONDS",
 }
 
 
@@ -103,7 +108,8 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
         if environ.get(env_key):
             settings[setting] = environ[env_key]
     settings.update(overrides)
-    settings["KEEPKIT_SMTP_PORT"] = int(settings["KEEPKIT_SMTP_PORT"])
+    for key in ("KEEPKIT_SMTP_PORT", "KEEPKIT_OUTBOX_LEASE_SECONDS", "KEEPKIT_RETRY_BASE_SECONDS"):
+        settings[key] = int(settings[key])
     if not settings["SQLALCHEMY_DATABASE_URI"]:
         settings["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(ROOT / "instance" / "keepkit.db")
     settings["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(

@@ -31,7 +31,6 @@ from widget_server.services.roadmap import status_label
 from widget_server.services.text import render_markdown
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 25
 MAX_BACKOFF_SECONDS = 3600
 
@@ -121,6 +120,7 @@ def _absolute(path: str) -> str:
 def claim(limit: int = 20) -> list[int]:
     """Take up to ``limit`` due messages for this worker; returns their ids (committed)."""
     now = utcnow()
+    lease = timedelta(seconds=current_app.config["KEEPKIT_OUTBOX_LEASE_SECONDS"])
     due = sa.or_(
         sa.and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now),
         sa.and_(OutboxMessage.state == "sending", OutboxMessage.locked_until < now),
@@ -134,7 +134,7 @@ def claim(limit: int = 20) -> list[int]:
         result = db.session.execute(
             sa.update(OutboxMessage)
             .where(OutboxMessage.id == message_id, due)
-            .values(state="sending", locked_until=now + LEASE)
+            .values(state="sending", locked_until=now + lease)
         )
         if result.rowcount == 1:
             claimed.append(message_id)

@@ -1,0 +1,140 @@
+"""Delivering the outbox in-process, against a real SMTP server and webhook receiver."""
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from tests.delivery.conftest import SmtpServer, free_port
+from tests.factories import make_token
+from widget_server import delivery
+from widget_server.models import OutboxMessage, Subscription, utcnow
+from widget_server.services import flow, roadmap
+from widget_server.services.customers import upsert_customer
+from widget_server.services.tokens import verify_customer_token
+
+
+def voter(site, sub, *, name="Ann <b>", locale="de"):
+    claims = verify_customer_token(
+        site, make_token(site, sub, email=f"{sub}@example.com", name=name)
+    )
+    return upsert_customer(site, claims, locale=locale)
+
+
+def item_with_voter(db, site, title="Dark <script>mode</script>"):
+    item = roadmap.create_item(site, title=title, description="Finally **dark**.")
+    fan = voter(site, "fan")
+    roadmap.vote(site, item, fan)
+    db.session.commit()
+    return item, fan
+
+
+def messages(db):
+    return list(db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_status_email_is_translated_escaped_and_unsubscribable(client, db, site, smtp):
+    item, fan = item_with_voter(db, site)
+    roadmap.change_status(site, item, "in_progress")
+    db.session.commit()
+    assert delivery.run_once() == (1, 0)
+    [email] = smtp.sink.messages
+    assert email["To"] == "fan@example.com"
+    assert email["Subject"] == "Wir arbeiten jetzt an „Dark <script>mode</script>“"
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = email.get_body(("html",)).get_content()
+    text = email.get_body(("plain",)).get_content()
+    assert "Dark &lt;script&gt;mode&lt;/script&gt;" in html and "<script>" not in html
+    assert "Hallo Ann &lt;b&gt;" in html and "In Arbeit" in html
+    assert "Hallo Ann <b>," in text and "Dark <script>mode</script> (In Arbeit)" in text
+    link = re.search(r"<(http://keepkit\.test(/u/[^>]+))>", email["List-Unsubscribe"]).group(2)
+    assert link in html and link in text
+    assert delivery.run_once() == (0, 0)  # nothing twice
+    # One click (RFC 8058 POST from the mail client) unsubscribes from this item.
+    assert client.post(link).status_code == 200
+    sub = db.session.scalar(sa.select(Subscription).where(Subscription.customer_id == fan.id))
+    assert sub.unsubscribed_at is not None
+    roadmap.change_status(site, item, "shipped")
+    db.session.commit()
+    assert delivery.run_once() == (0, 0)
+    assert client.get("/u/forged-token").status_code == 400
+
+
+def test_winback_when_the_missing_feature_ships(db, site, smtp):
+    item = roadmap.create_item(site, title="SSO")
+    claims = verify_customer_token(site, make_token(site, "gone", email="gone@example.com"))
+    session, _ = flow.start_session(site, claims, locale="fi")
+    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
+    flow.complete_session(site, session, outcome="cancelled")
+    roadmap.change_status(site, item, "shipped")
+    db.session.commit()
+    assert delivery.run_once() == (1, 0)
+    [email] = smtp.sink.messages
+    assert email["Subject"] == "Toivoit ominaisuutta ”SSO”: nyt se on täällä"
+    assert "Kun lähdit, kerroit tarvitsevasi tämän" in email.get_body(("plain",)).get_content()
+
+
+def test_smtp_down_then_back_delivers_once(app, db, site, monkeypatch):
+    port = free_port()
+    monkeypatch.setitem(app.config, "KEEPKIT_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "KEEPKIT_SMTP_PORT", port)
+    item, _ = item_with_voter(db, site)
+    roadmap.change_status(site, item, "in_progress")
+    db.session.commit()
+    assert delivery.run_once() == (0, 1)
+    [message] = messages(db)
+    assert (message.state, message.attempts) == ("pending", 1)
+    assert "Connection refused" in message.last_error
+    assert message.next_attempt_at > utcnow() + timedelta(seconds=20)  # backed off
+    server = SmtpServer(port).start()
+    try:
+        assert delivery.run_once() == (0, 0)  # not due yet
+        message.next_attempt_at = utcnow()
+        db.session.commit()
+        assert delivery.run_once() == (1, 0)
+        assert delivery.run_once() == (0, 0)
+        assert len(server.sink.messages) == 1
+    finally:
+        server.stop()
+    db.session.refresh(message)
+    assert (message.state, message.attempts, message.last_error) == ("sent", 2, None)
+
+
+def test_a_killed_workers_messages_are_retried_after_the_lease(db, site, smtp):
+    item, _ = item_with_voter(db, site)
+    roadmap.change_status(site, item, "in_progress")
+    db.session.commit()
+    claimed = delivery.claim()  # ... and the worker dies before delivering
+    assert len(claimed) == 1
+    assert delivery.run_once() == (0, 0)  # still leased to the dead worker
+    [message] = messages(db)
+    message.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert delivery.run_once() == (1, 0)
+    assert len(smtp.sink.messages) == 1
+
+
+def test_webhooks_are_signed_and_retried(db, site, receiver):
+    site.webhook_url, site.webhook_secret = receiver.url, "whsec_test"
+    item = roadmap.create_item(site, title="API")
+    db.session.commit()
+    receiver.replies = [500]
+    roadmap.vote(site, item, voter(site, "hooked"))
+    db.session.commit()
+    assert delivery.run_once() == (0, 1)
+    [message] = messages(db)
+    message.next_attempt_at = utcnow()
+    db.session.commit()
+    assert delivery.run_once() == (1, 0)
+    assert len(receiver.requests) == 2
+    headers, body = receiver.requests[-1]
+    # Verify as a receiver would: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
+    parts = dict(p.split("=", 1) for p in headers["Keepkit-Signature"].split(","))
+    expected = hmac.new(b"whsec_test", f"{parts['t']}.".encode() + body, hashlib.sha256)
+    assert hmac.compare_digest(parts["v1"], expected.hexdigest())
+    event = json.loads(body)
+    assert event["event"] == "vote.created" and event["data"]["customer"] == "hooked"
+    assert headers["Keepkit-Event"] == "vote.created"

@@ -118,26 +118,28 @@ def _absolute(path: str) -> str:
 
 
 def claim(limit: int = 20) -> list[int]:
-    """Take up to ``limit`` due messages for this worker; returns their ids (committed)."""
+    """Take up to ``limit`` due messages for this worker; returns their ids (committed).
+
+    One ``UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) RETURNING id``: a
+    transaction that starts with its write never deadlocks on SQLite's lock upgrade, and on
+    PostgreSQL concurrent workers skip each other's rows.
+    """
     now = utcnow()
     lease = timedelta(seconds=current_app.config["KEEPKIT_OUTBOX_LEASE_SECONDS"])
     due = sa.or_(
         sa.and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now),
         sa.and_(OutboxMessage.state == "sending", OutboxMessage.locked_until < now),
     )
-    query = sa.select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+    candidates = sa.select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    claimed = []
-    for message_id in ids:
-        result = db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, due)
-            .values(state="sending", locked_until=now + lease)
-        )
-        if result.rowcount == 1:
-            claimed.append(message_id)
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
+        .values(state="sending", locked_until=now + lease)
+        .returning(OutboxMessage.id)
+    )
+    claimed = sorted(db.session.connection().execute(statement).scalars())
     db.session.commit()
     return claimed
 
@@ -147,34 +149,47 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS))
 
 
+def _record(message_id: int, **values) -> None:
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == "sending")
+        .values(attempts=OutboxMessage.attempts + 1, locked_until=None, **values)
+    )
+    db.session.commit()
+
+
 def process(message_id: int) -> bool:
-    """Deliver one claimed message and record the result. Returns whether it was sent."""
+    """Deliver one claimed message and record the result. Returns whether it was sent.
+
+    The reads end (commit) before any network I/O, so no transaction is held open while
+    talking to an SMTP server or a webhook receiver.
+    """
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.state != "sending":
+        db.session.commit()
         return False
+    attempts = message.attempts + 1
     try:
         if message.kind == "email":
-            send_email(message)
+            email = build_email(message)
+            db.session.commit()
+            send_email(email)
         else:
-            send_webhook(message)
+            request = build_webhook(message)
+            db.session.commit()
+            send_webhook(request)
     except DeliveryError as exc:
-        message.attempts += 1
-        message.last_error = str(exc)[:2000]
-        message.locked_until = None
-        if message.attempts >= MAX_ATTEMPTS:
-            message.state = "failed"
-        else:
-            message.state = "pending"
-            message.next_attempt_at = utcnow() + _backoff(message.attempts)
-        db.session.commit()
-        log.warning("Delivery of outbox message %s failed: %s", message.id, exc)
+        db.session.rollback()
+        failed = attempts >= MAX_ATTEMPTS
+        _record(
+            message_id,
+            state="failed" if failed else "pending",
+            last_error=str(exc)[:2000],
+            next_attempt_at=utcnow() + _backoff(attempts),
+        )
+        log.warning("Delivery of outbox message %s failed: %s", message_id, exc)
         return False
-    message.state = "sent"
-    message.attempts += 1
-    message.sent_at = utcnow()
-    message.locked_until = None
-    message.last_error = None
-    db.session.commit()
+    _record(message_id, state="sent", sent_at=utcnow(), last_error=None)
     return True
 
 
@@ -256,8 +271,7 @@ def build_email(message: OutboxMessage) -> EmailMessage:
     return email
 
 
-def send_email(message: OutboxMessage) -> None:
-    email = build_email(message)
+def send_email(email: EmailMessage) -> None:
     config = current_app.config
     host, port = config["KEEPKIT_SMTP_HOST"], config["KEEPKIT_SMTP_PORT"]
     try:
@@ -281,12 +295,12 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def send_webhook(message: OutboxMessage) -> None:
+def build_webhook(message: OutboxMessage) -> urllib.request.Request:
     site = db.session.get(Site, message.site_id)
     if not site.webhook_secret:
         raise DeliveryError("the site has no webhook secret")
     body = json.dumps({"id": message.id, **message.payload}, separators=(",", ":")).encode()
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked when the URL is saved
+    return urllib.request.Request(  # noqa: S310 - http(s) only, checked when the URL is saved
         message.recipient,
         data=body,
         method="POST",
@@ -297,6 +311,9 @@ def send_webhook(message: OutboxMessage) -> None:
             "Keepkit-Event": message.topic,
         },
     )
+
+
+def send_webhook(request: urllib.request.Request) -> None:
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             if not 200 <= response.status < 300:
@@ -304,4 +321,4 @@ def send_webhook(message: OutboxMessage) -> None:
     except urllib.error.HTTPError as exc:
         raise DeliveryError(f"HTTP {exc.code}") from exc
     except (TimeoutError, urllib.error.URLError, OSError) as exc:
-        raise DeliveryError(f"{message.recipient}: {exc}") from exc
+        raise DeliveryError(f"{request.full_url}: {exc}") from exc

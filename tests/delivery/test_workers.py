@@ -1,0 +1,115 @@
+"""Real ``keepkit worker`` processes on a committed database: killed mid-delivery and
+restarted, and several at once (each message is delivered exactly once)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.databases import empty_database
+from tests.delivery.conftest import SmtpServer, wait_for
+from tests.factories import make_site, make_token
+from widget_server import create_app
+from widget_server.extensions import db
+from widget_server.models import OutboxMessage
+from widget_server.services import roadmap
+from widget_server.services.customers import upsert_customer
+from widget_server.services.tokens import verify_customer_token
+
+KEEPKIT = str(Path(sys.executable).parent / "keepkit")
+
+
+@pytest.fixture
+def committed(tmp_path):
+    with empty_database(tmp_path, "workers") as url:
+        app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            db.create_all()
+        yield app, url
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def queue_emails(app, count: int) -> None:
+    with app.app_context():
+        site, _ = make_site("Workers")
+        item = roadmap.create_item(site, title="Reports")
+        for i in range(count):
+            claims = verify_customer_token(site, make_token(site, f"v{i}", email=f"v{i}@ex.com"))
+            roadmap.vote(site, item, upsert_customer(site, claims))
+        roadmap.change_status(site, item, "in_progress")
+        db.session.commit()
+
+
+def states(app) -> dict:
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)
+        )
+        result = dict(rows.all())
+        db.session.remove()
+        return result
+
+
+def worker(url: str, smtp_port: int, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPKIT_")}
+    env |= {
+        "KEEPKIT_ENV": "testing",
+        "KEEPKIT_DATABASE_URL": url,
+        "KEEPKIT_SMTP_HOST": "127.0.0.1",
+        "KEEPKIT_SMTP_PORT": str(smtp_port),
+        "KEEPKIT_OUTBOX_LEASE_SECONDS": "2",
+    }
+    return subprocess.Popen(
+        [KEEPKIT, "worker", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def test_worker_killed_mid_delivery_and_restarted(committed):
+    app, url = committed
+    queue_emails(app, 1)
+    smtp = SmtpServer().start()
+    try:
+        smtp.sink.stall = 5  # the server stops answering in the middle of the transaction
+        first = worker(url, smtp.port, "--poll", "0.2")
+        assert wait_for(smtp.sink.rcpt_seen.is_set), "worker never reached the SMTP server"
+        first.kill()
+        first.communicate(timeout=10)
+        assert states(app) == {"sending": 1}
+        smtp.sink.stall = 0
+        early = worker(url, smtp.port, "--once")
+        early.communicate(timeout=30)
+        assert smtp.sink.messages == []  # the lease still protects the message
+        time.sleep(2.2)  # the lease runs out
+        again = worker(url, smtp.port, "--once")
+        output = again.communicate(timeout=60)[0].decode()
+        assert again.returncode == 0, output
+        assert len(smtp.sink.messages) == 1
+        assert states(app) == {"sent": 1}
+    finally:
+        smtp.stop()
+
+
+def test_several_workers_deliver_each_message_once(committed):
+    app, url = committed
+    queue_emails(app, 60)
+    smtp = SmtpServer().start()
+    try:
+        workers = [worker(url, smtp.port, "--once") for _ in range(3)]
+        outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
+        assert all(w.returncode == 0 for w in workers), outputs
+        ids = [m["Message-ID"] for m in smtp.sink.messages]
+        assert len(ids) == 60 and len(set(ids)) == 60
+        assert sorted(m["To"] for m in smtp.sink.messages) == sorted(
+            f"v{i}@ex.com" for i in range(60)
+        )
+        assert states(app) == {"sent": 60}
+    finally:
+        smtp.stop()

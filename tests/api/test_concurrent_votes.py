@@ -1,0 +1,90 @@
+"""200 voters at once through the HTTP API: the counts come out exact."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from tests.databases import empty_database
+from tests.factories import make_site, make_token
+from tests.widget.conftest import Server
+from widget_server import create_app
+from widget_server.extensions import db
+from widget_server.models import Vote
+from widget_server.services import roadmap
+
+VOTERS = 200
+
+
+@pytest.fixture
+def live(tmp_path):
+    with empty_database(tmp_path, "votes") as url:
+        app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            db.create_all()
+        server = Server(app)
+        yield app, server.url
+        server.stop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "text/plain"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+        return json.load(response)
+
+
+def test_two_hundred_concurrent_voters(live):
+    app, base = live
+    with app.app_context():
+        site, _ = make_site("Votes")
+        a = roadmap.create_item(site, title="A", status="planned")
+        b = roadmap.create_item(site, title="B", status="planned")
+        db.session.commit()
+        key, secret, a_id, b_id = site.key, site.secret_primary, a.id, b.id
+    tokens = [make_token(secret, f"v{i}", company=f"co{i % 50}") for i in range(VOTERS)]
+    errors = []
+    barrier = threading.Barrier(VOTERS)
+
+    def voter(i: int):
+        try:
+            barrier.wait(30)
+            vote = f"{base}/api/v1/widget/{key}/roadmap/items/{{}}/vote"
+            post(vote.format(a_id), {"token": tokens[i], "vote": True})
+            post(vote.format(b_id), {"token": tokens[i], "vote": True})
+            post(vote.format(a_id), {"token": tokens[i], "vote": True})  # a retry: no-op
+            if i % 2:
+                post(vote.format(b_id), {"token": tokens[i], "vote": False})
+        except Exception as exc:  # collected and reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=voter, args=(i,)) for i in range(VOTERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    with app.app_context():
+        stats = {
+            r["item"].title: (r["votes"], r["companies"])
+            for r in roadmap.items_with_stats(site_by_key(key), roadmap.ItemFilter())
+        }
+        rows = db.session.scalar(sa.select(sa.func.count()).select_from(Vote))
+        db.session.remove()
+    # Even-numbered voters keep their vote on B; they belong to the 25 even companies.
+    assert stats == {"A": (VOTERS, 50), "B": (VOTERS // 2, 25)}
+    assert rows == VOTERS + VOTERS // 2
+
+
+def site_by_key(key):
+    from widget_server.services.sites import get_site
+
+    return get_site(key)

@@ -1,7 +1,9 @@
-"""Serves the embeddable widget script from static/widget/ under a versioned URL.
+"""Serves the embeddable widget from static/widget/ under versioned URLs.
 
-The script and its stylesheet are bundled once at start-up (the CSS is inlined into the
-script, so the browser downloads one file), lightly minified, and pre-compressed.
+``keepkit.js`` is a small loader; it loads ``cancel.js`` or ``roadmap.js`` on first use.
+Each part is bundled once per process (its stylesheet inlined, so a part is one download),
+lightly minified and pre-compressed. The loader carries the parts' content hashes, so the
+parts are served immutable for a year.
 """
 
 from __future__ import annotations
@@ -53,9 +55,16 @@ def bundle(name: str) -> str:
     return _minify_js(js)
 
 
+PARTS = ("cancel", "roadmap")
+
+
 @cache
 def asset(name: str) -> Asset:
-    body = bundle(name).encode()
+    text = bundle(name)
+    if name == "keepkit":
+        for part in PARTS:
+            text = text.replace(f"__KEEPKIT_V_{part.upper()}__", asset(part).etag)
+    body = text.encode()
     return Asset(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:16])
 
 
@@ -84,6 +93,6 @@ def _serve(name: str):
     return response
 
 
-@bp.get("/widget/v1/keepkit.js")
-def keepkit_js():
-    return _serve("keepkit")
+@bp.get("/widget/v1/<any(keepkit, cancel, roadmap):name>.js")
+def widget_js(name: str):
+    return _serve(name)

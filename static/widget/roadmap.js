@@ -1,0 +1,152 @@
+// Keepkit roadmap board, loaded by keepkit.js on the first roadmap() call.
+// Renders into an open Shadow DOM inside the target; roadmap.css is inlined at __KEEPKIT_CSS__.
+(function (K, w, d) {
+  "use strict";
+  var h = K._.h, api = K._.api;
+  var CSS = `__KEEPKIT_CSS__`;
+  var STR = {
+    en: {
+      vote: "Vote for", unvote: "Remove your vote for", votes: "votes", empty: "Nothing here yet.",
+      consent: "Voting subscribes you to an email when work on the item starts and when it ships. Every email has a one-click unsubscribe.",
+      login: "Sign in to vote.", suggest: "Suggest an idea", title: "Your idea", details: "Details (optional)",
+      send: "Send idea", similar: "Similar ideas already on the board:", thanks: "Thank you! We will review your idea.",
+      failed: "The roadmap could not be loaded."
+    },
+    de: {
+      vote: "Stimme für", unvote: "Stimme zurückziehen für", votes: "Stimmen", empty: "Noch nichts hier.",
+      consent: "Mit Ihrer Stimme erhalten Sie eine E-Mail, wenn die Arbeit daran beginnt und wenn es fertig ist. Jede E-Mail lässt sich mit einem Klick abbestellen.",
+      login: "Melden Sie sich an, um abzustimmen.", suggest: "Idee vorschlagen", title: "Ihre Idee", details: "Details (optional)",
+      send: "Idee senden", similar: "Ähnliche Ideen gibt es schon:", thanks: "Danke! Wir prüfen Ihre Idee.",
+      failed: "Die Roadmap konnte nicht geladen werden."
+    },
+    fi: {
+      vote: "Äänestä", unvote: "Peru äänesi", votes: "ääntä", empty: "Täällä ei ole vielä mitään.",
+      consent: "Äänestämällä saat sähköpostin, kun työ alkaa ja kun se julkaistaan. Jokaisen viestin voi perua yhdellä klikkauksella.",
+      login: "Kirjaudu sisään äänestääksesi.", suggest: "Ehdota ideaa", title: "Ideasi", details: "Lisätiedot (valinnainen)",
+      send: "Lähetä idea", similar: "Samankaltaisia ideoita on jo:", thanks: "Kiitos! Käymme ideasi läpi.",
+      failed: "Tiekarttaa ei voitu ladata."
+    }
+  };
+
+  function anonymousId() {
+    try {
+      var id = localStorage.getItem("keepkit-anon");
+      if (!id && w.crypto && crypto.randomUUID) localStorage.setItem("keepkit-anon", (id = crypto.randomUUID()));
+      return id;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  K._roadmap = function (target, opts, first) {
+    var host = h("keepkit-roadmap", { "data-keepkit": "" });
+    var root = host.attachShadow({ mode: "open" });
+    var wrap = h("div", { class: "kk" });
+    var status = h("p", { class: "err", role: "alert" });
+    root.append(h("style", {}, CSS), wrap);
+    target.replaceChildren(host);
+    var t = STR[K._.lang(opts.locale, STR)];
+    var token = opts.token || null;
+
+    function render(board) {
+      t = STR[K._.lang(board.locale, STR)];
+      var cols = h("div", { class: "cols" });
+      board.columns.forEach(function (col) {
+        var list = h("ul", { "aria-labelledby": "kk-c-" + col.status });
+        col.items.forEach(function (it) { list.append(item(it, board.can_vote)); });
+        cols.append(h("section", {}, [
+          h("h2", { id: "kk-c-" + col.status }, [col.label, h("span", {}, String(col.items.length))]),
+          col.items.length ? list : h("p", { class: "empty" }, t.empty)
+        ]));
+      });
+      var parts = [status, cols];
+      parts.unshift(h("p", { class: "note" }, board.can_vote ? t.consent : t.login));
+      if (board.can_vote) parts.push(suggestForm());
+      wrap.replaceChildren.apply(wrap, parts);
+    }
+
+    function item(it, canVote) {
+      var count = h("b", { "data-kk": "vote-count" }, String(it.votes));
+      var button = h("button", {
+        type: "button", class: "v", "data-kk": "vote", "aria-pressed": String(it.voted),
+        "aria-label": (it.voted ? t.unvote : t.vote) + " " + it.title,
+        disabled: !it.votable || !canVote, onclick: function () { toggle(it, button, count); }
+      }, [count, h("span", {}, t.votes)]);
+      var desc = h("div");
+      desc.innerHTML = it.description_html;  // sanitised on the server (markdown-it + nh3)
+      var meta = [it.status_label].concat(it.target ? [it.target] : [], it.tags || []).join(" · ");
+      return h("li", { class: "it", "data-kk": "item", "data-kk-id": it.id }, [
+        it.votable ? button : h("span", { class: "v" }, [count, h("span", {}, t.votes)]),
+        h("div", {}, [h("h3", {}, it.title), desc, h("p", { class: "meta" }, meta)])
+      ]);
+    }
+
+    function toggle(it, button, count) {
+      var want = !it.voted;
+      // Immediate feedback; the server's answer then sets the exact count.
+      it.voted = want;
+      button.setAttribute("aria-pressed", String(want));
+      button.setAttribute("aria-label", (want ? t.unvote : t.vote) + " " + it.title);
+      count.textContent = String(it.votes + (want ? 1 : -1));
+      var body = { token: token, vote: want, anonymous_id: token ? null : anonymousId() };
+      api("/roadmap/items/" + it.id + "/vote", body).then(function (res) {
+        it.votes = res.votes;
+        it.voted = res.voted;
+        count.textContent = String(res.votes);
+        button.setAttribute("aria-pressed", String(res.voted));
+        status.textContent = "";
+      }, function (err) {
+        it.voted = !want;
+        button.setAttribute("aria-pressed", String(!want));
+        count.textContent = String(it.votes);
+        status.textContent = err.message.replace(/^Keepkit: /, "");
+      });
+    }
+
+    function suggestForm() {
+      var title = h("input", { name: "title", required: true, minlength: "3", maxlength: "200" });
+      var details = h("textarea", { name: "description", rows: "3", maxlength: "5000" });
+      var sim = h("div", { class: "sim", role: "status" });
+      var timer;
+      var form = h("form", { hidden: true, onsubmit: function (e) {
+        e.preventDefault();
+        api("/roadmap/suggestions", { token: token, title: title.value.trim(), description: details.value.trim() })
+          .then(function () {
+            form.replaceChildren(h("p", { role: "status" }, t.thanks));
+          }, function (err) { status.textContent = err.message.replace(/^Keepkit: /, ""); });
+      } }, [
+        h("label", {}, [t.title, title]), sim, h("label", {}, [t.details, details]),
+        h("button", { type: "submit", class: "pri" }, t.send)
+      ]);
+      title.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          var q = title.value.trim();
+          if (q.length < 3) return sim.replaceChildren();
+          api("/roadmap/similar?q=" + encodeURIComponent(q), null, "GET").then(function (res) {
+            sim.replaceChildren.apply(sim, res.items.length ? [t.similar, h("ul", {}, res.items.map(function (i) {
+              return h("li", {}, i.title);
+            }))] : []);
+          }, function () {});
+        }, 250);
+      });
+      var open = h("button", { type: "button", class: "sec", "data-kk": "suggest", "aria-expanded": "false", onclick: function () {
+        form.hidden = !form.hidden;
+        open.setAttribute("aria-expanded", String(!form.hidden));
+        if (!form.hidden) title.focus();
+      } }, t.suggest);
+      return h("div", {}, [open, form]);
+    }
+
+    function reload() {
+      return api("/roadmap", { token: token, locale: opts.locale || navigator.language || null }).then(render);
+    }
+
+    return first.then(render, function (err) {
+      wrap.replaceChildren(h("p", { class: "err", role: "alert" }, t.failed));
+      throw err;
+    }).then(function () {
+      return { reload: reload, destroy: function () { host.remove(); } };
+    });
+  };
+})(window.Keepkit, window, document);

@@ -78,6 +78,7 @@ HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <input id="before" aria-label="Something before">
 <button id="cancel" type="button">Cancel subscription</button>
 <pre id="result"></pre>
+<div id="board"></div>
 <script>
 window.openFlow = function () {{
   var opts = {{ token: {token!r} }};
@@ -88,6 +89,12 @@ window.openFlow = function () {{
   }}, function (e) {{ document.getElementById("result").textContent = "ERROR " + e.message; }});
 }};
 document.getElementById("cancel").addEventListener("click", window.openFlow);
+window.showRoadmap = function (withToken) {{
+  var opts = withToken ? {{ token: {token!r} }} : {{}};
+  if ({locale!r}) opts.locale = {locale!r};
+  return Keepkit.roadmap("#board", opts).then(function () {{ window.boardReady = true; }},
+    function (e) {{ document.getElementById("result").textContent = "ERROR " + e.message; }});
+}};
 </script></body></html>"""
 
 AGGRESSIVE_CSS = """

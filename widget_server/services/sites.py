@@ -134,6 +134,21 @@ def update_site(
     db.session.flush()
 
 
+def set_webhook(site: Site, url: str | None) -> None:
+    """Set (or clear, with None) the site's webhook URL.
+
+    :raises ValidationError: ``invalid_webhook_url`` unless it is an http(s) URL.
+    """
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+            raise ValidationError(
+                "The webhook URL must be an http(s) URL", code="invalid_webhook_url"
+            )
+    site.webhook_url = url
+    db.session.flush()
+
+
 def get_site(key: str) -> Site:
     """:raises NotFound: when no site has this key."""
     site = db.session.scalar(sa.select(Site).where(Site.key == key))

@@ -1,0 +1,164 @@
+import re
+
+import sqlalchemy as sa
+
+from tests.admin.test_admin import token_of
+from tests.factories import make_site, make_token
+from widget_server.extensions import db
+from widget_server.models import OutboxMessage, RoadmapItem, Vote
+from widget_server.services import flow, roadmap
+from widget_server.services.customers import upsert_customer
+from widget_server.services.tokens import verify_customer_token
+
+
+def voter(site, sub, mrr=1000, company=None):
+    claims = verify_customer_token(
+        site, make_token(site, sub, mrr=mrr, company=company, email=f"{sub}@example.com")
+    )
+    return upsert_customer(site, claims)
+
+
+def setup_items(site):
+    big = roadmap.create_item(site, title="SSO <b>now</b>", status="planned")
+    small = roadmap.create_item(site, title="Themes", status="planned")
+    for i in range(3):
+        roadmap.vote(site, small, voter(site, f"s{i}", mrr=100, company="same"))
+    roadmap.vote(site, big, voter(site, "whale", mrr=99900))
+    claims = verify_customer_token(site, make_token(site, "gone", mrr=50000, email="gone@ex.com"))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=big.id)
+    flow.complete_session(site, session, outcome="cancelled")
+    db.session.commit()
+    return big, small
+
+
+def titles(html):
+    return re.findall(r'/roadmap/\d+">([^<]+)</a>', html)
+
+
+def test_items_sort_by_each_measure(admin_client, site):
+    setup_items(site)
+    base = f"/admin/sites/{site.key}/roadmap"
+    assert titles(admin_client.get(base).get_data(as_text=True)) == [
+        "Themes",
+        "SSO &lt;b&gt;now&lt;/b&gt;",
+    ]
+    for sort in ("voters_mrr", "lost_mrr"):
+        html = admin_client.get(f"{base}?sort={sort}", headers={"HX-Request": "true"}).get_data(
+            as_text=True
+        )
+        assert titles(html)[0] == "SSO &lt;b&gt;now&lt;/b&gt;" and "<html" not in html
+    html = admin_client.get(f"{base}?sort=companies").get_data(as_text=True)
+    assert "500.00 USD" in html  # lost MRR of the churned customer
+
+
+def test_inline_status_change_queues_emails(admin_client, site):
+    big, _ = setup_items(site)
+    token = token_of(admin_client, site)
+    response = admin_client.post(
+        f"/admin/sites/{site.key}/roadmap/{big.id}/status",
+        data={"status": "shipped"},
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.startswith(f'<tr id="item-{big.id}">') and "2 emails queued" in html
+    recipients = set(db.session.scalars(sa.select(OutboxMessage.recipient)))
+    assert recipients == {"whale@example.com", "gone@ex.com"}
+    bad = admin_client.post(
+        f"/admin/sites/{site.key}/roadmap/{big.id}/status",
+        data={"status": "nope"},
+        headers={"X-CSRFToken": token},
+    )
+    assert bad.status_code == 422
+
+
+def test_item_page_lists_voters_and_churned(admin_client, site):
+    big, _ = setup_items(site)
+    html = admin_client.get(f"/admin/sites/{site.key}/roadmap/{big.id}").get_data(as_text=True)
+    assert "whale@example.com" in html and "999.00 USD" in html
+    assert "gone@ex.com" in html and "500.00 USD" in html
+
+
+def test_vote_on_behalf_and_merge(admin_client, site):
+    big, small = setup_items(site)
+    token = token_of(admin_client, site)
+    base = f"/admin/sites/{site.key}/roadmap"
+    admin_client.post(
+        f"{base}/{small.id}/vote",
+        data={"csrf_token": token, "customer": "whale@example.com", "source": "sales"},
+    )
+    sources = dict(
+        db.session.execute(
+            sa.select(Vote.customer_id, Vote.source).where(Vote.item_id == small.id)
+        ).all()
+    )
+    assert "sales" in sources.values()
+    unknown = admin_client.post(
+        f"{base}/{small.id}/vote",
+        data={"csrf_token": token, "customer": "nobody"},
+        follow_redirects=True,
+    )
+    assert "No customer with id or email" in unknown.get_data(as_text=True)
+    admin_client.post(f"{base}/{small.id}/merge", data={"csrf_token": token, "into": str(big.id)})
+    db.session.refresh(small)
+    assert small.merged_into_id == big.id and small.status == "duplicate"
+    [row] = roadmap.items_with_stats(site, roadmap.ItemFilter(ids=(big.id,)))
+    assert row["votes"] == 4  # whale voted on both: counted once
+
+
+def test_moderation_queue(admin_client, site):
+    author = voter(site, "author")
+    idea = roadmap.suggest(site, author, title="Zapier <i>integration</i>")
+    db.session.commit()
+    html = admin_client.get(f"/admin/sites/{site.key}/roadmap").get_data(as_text=True)
+    assert "Zapier &lt;i&gt;integration&lt;/i&gt;" in html and "author@example.com" in html
+    token = token_of(admin_client, site)
+    admin_client.post(
+        f"/admin/sites/{site.key}/roadmap/{idea.id}/approve", data={"csrf_token": token}
+    )
+    db.session.refresh(idea)
+    assert idea.moderation == "approved"
+
+
+def test_outbox_page_and_resend(admin_client, site):
+    site.webhook_url, site.webhook_secret = "https://hooks.example.com/x", "whsec"
+    item = roadmap.create_item(site, title="API")
+    roadmap.vote(site, item, voter(site, "v"))
+    db.session.commit()
+    message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "webhook"))
+    message.state = "sent"
+    db.session.commit()
+    html = admin_client.get(f"/admin/sites/{site.key}/outbox").get_data(as_text=True)
+    assert "vote.created" in html and "sent" in html
+    token = token_of(admin_client, site)
+    admin_client.post(
+        f"/admin/sites/{site.key}/outbox/{message.id}/resend", data={"csrf_token": token}
+    )
+    db.session.refresh(message)
+    assert message.state == "pending"
+
+
+def test_webhook_settings(admin_client, site):
+    token = token_of(admin_client, site)
+    admin_client.post(
+        f"/admin/sites/{site.key}/webhook", data={"csrf_token": token, "webhook_url": "ftp://x"}
+    )
+    db.session.refresh(site)
+    assert site.webhook_url is None
+    admin_client.post(
+        f"/admin/sites/{site.key}/webhook",
+        data={"csrf_token": token, "webhook_url": "https://a.example.com/h"},
+    )
+    db.session.refresh(site)
+    assert site.webhook_url == "https://a.example.com/h" and site.webhook_secret.startswith(
+        "whsec_"
+    )
+
+
+def test_other_sites_items_are_not_reachable(admin_client, site):
+    other, _ = make_site("Other")
+    theirs = roadmap.create_item(other, title="Theirs")
+    db.session.commit()
+    assert admin_client.get(f"/admin/sites/{site.key}/roadmap/{theirs.id}").status_code == 404
+    assert db.session.get(RoadmapItem, theirs.id).title == "Theirs"

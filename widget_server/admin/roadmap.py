@@ -1,0 +1,214 @@
+"""Admin: the roadmap (items, moderation, votes on behalf) and the outbox (emails, webhooks)."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from widget_server import delivery
+from widget_server.admin.views import bp, render, site_view
+from widget_server.errors import KeepkitError
+from widget_server.extensions import db
+from widget_server.models import STATUSES, VOTE_SOURCES, Customer
+from widget_server.services import notifications, roadmap, sites
+
+
+def _rows(sort: str, status: str | None):
+    statuses = (status,) if status in STATUSES else None
+    return roadmap.items_with_stats(g.site, roadmap.ItemFilter(statuses=statuses), sort=sort)
+
+
+@bp.get("/sites/<site_key>/roadmap")
+@site_view
+def roadmap_items():
+    sort = request.args.get("sort") if request.args.get("sort") in roadmap.SORTS else "votes"
+    status = request.args.get("status") or None
+    pending = roadmap.items_with_stats(g.site, roadmap.ItemFilter(moderation="pending"))
+    return render(
+        "roadmap.html",
+        "_roadmap_table.html",
+        rows=_rows(sort, status),
+        sort=sort,
+        status=status,
+        statuses=STATUSES,
+        pending=pending,
+        label=lambda s: roadmap.status_label(g.site, s, "en"),
+    )
+
+
+def _item_fields(form) -> dict:
+    return {
+        "title": form.get("title", ""),
+        "description": form.get("description", ""),
+        "status": form.get("status") or "under_consideration",
+        "public": bool(form.get("public")),
+        "target": form.get("target", ""),
+        "tags": form.get("tags", ""),
+    }
+
+
+@bp.post("/sites/<site_key>/roadmap")
+@site_view
+def roadmap_create():
+    try:
+        item = roadmap.create_item(g.site, **_item_fields(request.form))
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.roadmap_items", site_key=g.site.key))
+    db.session.commit()
+    flash("Item created.")
+    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+
+
+@bp.post("/sites/<site_key>/roadmap/<int:item_id>/status")
+@site_view
+def roadmap_status(item_id: int):
+    """Inline status change (htmx swaps the row); voters are notified through the outbox."""
+    item = roadmap.get_item(g.site, item_id)
+    try:
+        queued = roadmap.change_status(g.site, item, request.form.get("status", ""))
+    except KeepkitError as exc:
+        db.session.rollback()
+        abort(422, exc.message)
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        [row] = roadmap.items_with_stats(
+            g.site, roadmap.ItemFilter(ids=(item.id,), moderation=None, include_merged=True)
+        )
+        return render(
+            "_roadmap_row.html",
+            "_roadmap_row.html",
+            row=row,
+            statuses=STATUSES,
+            queued=queued,
+            label=lambda s: roadmap.status_label(g.site, s, "en"),
+        )
+    flash(f"Status changed; {queued} emails queued.")
+    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+
+
+@bp.route("/sites/<site_key>/roadmap/<int:item_id>", methods=["GET", "POST"])
+@site_view
+def roadmap_item(item_id: int):
+    item = roadmap.get_item(g.site, item_id)
+    error = None
+    if request.method == "POST":
+        try:
+            roadmap.update_item(g.site, item, **_item_fields(request.form))
+        except KeepkitError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash("Item saved.")
+            return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+    [row] = roadmap.items_with_stats(
+        g.site, roadmap.ItemFilter(ids=(item.id,), moderation=None, include_merged=True)
+    )
+    others = [
+        r["item"]
+        for r in roadmap.items_with_stats(g.site, roadmap.ItemFilter(), sort="created")
+        if r["item"].id != item.id
+    ]
+    return render_template(
+        "roadmap_item.html",
+        row=row,
+        item=item,
+        error=error,
+        statuses=STATUSES,
+        sources=VOTE_SOURCES[1:],
+        voters=roadmap.voters(item),
+        churned=roadmap.churned_for(item),
+        others=others,
+        label=lambda s: roadmap.status_label(g.site, s, "en"),
+    ), (422 if error else 200)
+
+
+@bp.post("/sites/<site_key>/roadmap/<int:item_id>/merge")
+@site_view
+def roadmap_merge(item_id: int):
+    duplicate = roadmap.get_item(g.site, item_id)
+    try:
+        original = roadmap.get_item(g.site, request.form.get("into", ""))
+        roadmap.merge(g.site, duplicate, original)
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item_id))
+    db.session.commit()
+    flash(f"Merged into “{original.title}”: voters and subscribers united.")
+    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=original.id))
+
+
+@bp.post("/sites/<site_key>/roadmap/<int:item_id>/vote")
+@site_view
+def roadmap_vote_on_behalf(item_id: int):
+    """Record a vote a customer gave through support or sales."""
+    item = roadmap.get_item(g.site, item_id)
+    who = (request.form.get("customer") or "").strip()
+    customer = db.session.scalar(
+        sa.select(Customer).where(
+            Customer.site_id == g.site.id,
+            sa.or_(Customer.external_id == who, sa.func.lower(Customer.email) == who.lower()),
+        )
+    )
+    try:
+        if customer is None:
+            raise KeepkitError(f"No customer with id or email {who!r} has used Keepkit yet.")
+        added = roadmap.vote(g.site, item, customer, source=request.form.get("source", "support"))
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("Vote recorded." if added else "That customer had already voted.")
+    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+
+
+@bp.post("/sites/<site_key>/roadmap/<int:item_id>/<any(approve, reject):decision>")
+@site_view
+def roadmap_moderate(item_id: int, decision: str):
+    item = roadmap.get_item(g.site, item_id)
+    roadmap.moderate(g.site, item, approve=decision == "approve")
+    db.session.commit()
+    flash("Suggestion approved and published." if decision == "approve" else "Suggestion rejected.")
+    return redirect(url_for("admin.roadmap_items", site_key=g.site.key) + "#moderation")
+
+
+@bp.get("/sites/<site_key>/outbox")
+@site_view
+def outbox():
+    return render_template(
+        "outbox.html",
+        emails=notifications.recent(g.site, "email"),
+        webhooks=notifications.recent(g.site, "webhook"),
+    )
+
+
+@bp.post("/sites/<site_key>/outbox/<int:message_id>/resend")
+@site_view
+def outbox_resend(message_id: int):
+    delivery.resend(g.site, message_id)
+    db.session.commit()
+    flash("Queued again; the worker delivers it shortly.")
+    return redirect(url_for("admin.outbox", site_key=g.site.key))
+
+
+@bp.post("/sites/<site_key>/webhook")
+@site_view
+def webhook_settings():
+    url = (request.form.get("webhook_url") or "").strip()
+    try:
+        sites.set_webhook(g.site, url or None)
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        if request.form.get("new_secret") or (url and not g.site.webhook_secret):
+            g.site.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+        db.session.commit()
+        flash("Webhook settings saved.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#webhook")

@@ -138,3 +138,20 @@ def test_webhooks_are_signed_and_retried(db, site, receiver):
     event = json.loads(body)
     assert event["event"] == "vote.created" and event["data"]["customer"] == "hooked"
     assert headers["Keepkit-Event"] == "vote.created"
+
+
+def test_cancellation_completed_webhook(db, site, receiver):
+    site.webhook_url, site.webhook_secret = receiver.url, "whsec_test"
+    claims = verify_customer_token(site, make_token(site, "leaver", mrr=4900, plan="Pro"))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="switching", comment="Globex")
+    flow.complete_session(site, session, outcome="cancelled")
+    flow.complete_session(site, session, outcome="cancelled")  # a retried request
+    db.session.commit()
+    assert delivery.run_once() == (1, 0)
+    event = json.loads(receiver.requests[0][1])
+    assert event["event"] == "cancellation.completed"
+    data = event["data"]
+    assert (data["outcome"], data["mrr"], data["customer"]["id"], data["reason"]["id"]) == (
+        "cancelled", 4900, "leaver", "switching",
+    )  # fmt: skip

@@ -19,6 +19,7 @@ from widget_server.models import (
     Site,
     utcnow,
 )
+from widget_server.services import notifications
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.tokens import CustomerClaims, issue_receipt
@@ -313,6 +314,28 @@ def complete_session(
     session.offer = offer
     session.completed_at = utcnow()
     db.session.flush()
+    reason = session.reason
+    notifications.enqueue_webhook(
+        site,
+        "cancellation.completed",
+        {
+            "session": session.public_id,
+            "outcome": outcome,
+            "reason": {"id": reason.key, "label": reason.labels.get("en")} if reason else None,
+            "comment": session.comment,
+            "offer": {"id": offer.key, "type": offer.type} if offer else None,
+            "roadmap_item": session.roadmap_item_id,
+            "customer": {
+                "id": session.customer.external_id,
+                "email": session.customer.email,
+                "company": session.customer.company,
+                "plan": session.plan,
+            },
+            "mrr": session.mrr,
+            "currency": session.currency,
+        },
+        dedupe_key=f"completed:{session.public_id}",
+    )
     return session
 
 

@@ -161,6 +161,10 @@ def test_openapi_document_covers_both_apis(client, db):
         "/api/v1/widget/{site_key}/sessions/{session_id}/complete",
         "/api/v1/sessions",
         "/api/v1/insights/reasons",
+        "/api/v1/roadmap/items",
+        "/api/v1/roadmap/items/{item_id}",
+        "/api/v1/widget/{site_key}/roadmap",
+        "/api/v1/widget/{site_key}/roadmap/items/{item_id}/vote",
     } <= set(spec["paths"])
     result = spec["components"]["schemas"]["ResultOut"]["properties"]
     assert {"outcome", "reason", "comment", "offer", "session", "receipt"} <= set(result)

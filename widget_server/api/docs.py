@@ -60,7 +60,8 @@ def build_spec() -> dict:
     spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
     for name in (
         "StartInput", "StartOut", "AnswerInput", "AnswerOut", "CompleteInput", "ResultOut",
-        "SessionPage", "RankingOut",
+        "SessionPage", "RankingOut", "BoardInput", "BoardOut", "VoteInput", "VoteOut",
+        "SuggestionInput", "SuggestionOut", "RoadmapItemIn", "RoadmapItemOut", "RoadmapItemPage",
     ):  # fmt: skip
         spec.components.schema(name, schema=getattr(schemas, name))
     spec.components.schema("Error", schema=schemas.ErrorOut)
@@ -118,6 +119,62 @@ def build_spec() -> dict:
                 ],
                 "responses": {"200": _json("RankingOut", "The ranking"), **_errors()},
             }
+        },
+    )
+    item = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    spec.path(
+        path="/api/v1/widget/{site_key}/roadmap",
+        parameters=[site],
+        operations=_widget_op("The public board (token optional)", "BoardInput", "BoardOut"),
+    )
+    spec.path(
+        path="/api/v1/widget/{site_key}/roadmap/items/{item_id}/vote",
+        parameters=[site, item],
+        operations=_widget_op("Vote (true) or unvote (false), idempotent", "VoteInput", "VoteOut"),
+    )
+    spec.path(
+        path="/api/v1/widget/{site_key}/roadmap/suggestions",
+        parameters=[site],
+        operations=_widget_op(
+            "Suggest an idea (moderated)", "SuggestionInput", "SuggestionOut", "201"
+        ),
+    )
+    secured = {"tags": ["data"], "security": [{"apiKey": []}]}
+    spec.path(
+        path="/api/v1/roadmap/items",
+        operations={
+            "get": {
+                **secured,
+                "summary": "Roadmap items with votes, companies, voters' MRR and lost MRR",
+                "parameters": [
+                    {"name": "sort", "in": "query", "schema": {"type": "string"}},
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _json("RoadmapItemPage", "Items"), **_errors()},
+            },
+            "post": {
+                **secured,
+                "summary": "Create an item",
+                "requestBody": {"content": {"application/json": {"schema": "RoadmapItemIn"}}},
+                "responses": {"201": _json("RoadmapItemOut", "Created"), **_errors()},
+            },
+        },
+    )
+    spec.path(
+        path="/api/v1/roadmap/items/{item_id}",
+        parameters=[item],
+        operations={
+            "get": {
+                **secured,
+                "summary": "One item",
+                "responses": {"200": _json("RoadmapItemOut", "The item"), **_errors()},
+            },
+            "patch": {
+                **secured,
+                "summary": "Change fields; a new status notifies voters",
+                "requestBody": {"content": {"application/json": {"schema": "RoadmapItemIn"}}},
+                "responses": {"200": _json("RoadmapItemOut", "Updated"), **_errors()},
+            },
         },
     )
     return spec.to_dict()

@@ -247,6 +247,11 @@ class VoteOut(Schema):
     voted = fields.Boolean()
 
 
+class SuggestionOut(Schema):
+    id = fields.Integer()
+    moderation = fields.String(metadata={"description": "pending until an admin approves it"})
+
+
 class SimilarOut(Schema):
     items = fields.List(fields.Dict())
 

@@ -18,6 +18,7 @@ from widget_server.api.schemas import (
     StartInput,
     StartOut,
     SuggestionInput,
+    SuggestionOut,
     VoteInput,
     VoteOut,
 )
@@ -199,7 +200,7 @@ def suggest():
     customer = _voter(data)
     item = roadmap.suggest(g.site, customer, title=data["title"], description=data["description"])
     db.session.commit()
-    return jsonify({"id": item.id, "moderation": item.moderation}), 201
+    return jsonify(SuggestionOut().dump(item)), 201
 
 
 @bp.get("/roadmap/similar")

@@ -35,6 +35,10 @@ def prepare_demo(origins: list[str], total: int, password: str) -> dict:
         users.create_admin(DEMO_EMAIL, password)
     else:
         user.password_hash = generate_password_hash(password)
+    fresh = seed.seeded_count(site) == 0
+    if fresh:
+        seed.seed_sessions(site, min(total, 400))  # customers to vote with
+        seed.seed_roadmap(site)
     seed.seed_sessions(site, total)
     return {"site_key": site.key, "email": DEMO_EMAIL}
 

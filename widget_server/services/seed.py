@@ -13,7 +13,16 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from widget_server.extensions import db
-from widget_server.models import CancellationSession, Customer, Offer, Reason, Site, utcnow
+from widget_server.models import (
+    CancellationSession,
+    Customer,
+    Offer,
+    Reason,
+    RoadmapItem,
+    Site,
+    Vote,
+    utcnow,
+)
 
 SEED_PREFIX = "seed-"
 BATCH = 5000
@@ -173,18 +182,27 @@ def seed_sessions(site: Site, total: int, *, progress=None) -> int:
     for offer in sorted(offers, key=lambda o: o.position):
         for reason in offer.reasons:
             offer_for.setdefault(reason.key, offer)
+    items = list(
+        db.session.scalars(
+            sa.select(RoadmapItem.id).where(
+                RoadmapItem.site_id == site.id,
+                RoadmapItem.public.is_(True),
+                RoadmapItem.status.in_(("under_consideration", "planned", "in_progress")),
+            )
+        )
+    )
     now = utcnow()
     done = 0
     while done < todo:
         size = min(BATCH, todo - done)
-        _seed_batch(site, existing + done, size, reasons, offer_for, now)
+        _seed_batch(site, existing + done, size, reasons, offer_for, now, items)
         done += size
         if progress:
             progress(done, todo)
     return todo
 
 
-def _seed_batch(site, start, size, reasons, offer_for, now):
+def _seed_batch(site, start, size, reasons, offer_for, now, items):
     rng = random.Random(f"{site.key}:{start}")
     customers, sessions = [], []
     for i in range(start, start + size):
@@ -232,6 +250,11 @@ def _seed_batch(site, start, size, reasons, offer_for, now):
                 "reason_id": reason.id if reason else None,
                 "comment": comment if has_comment else None,
                 "offers_shown": [offer.key] if offer else [],
+                # Most customers missing a feature point at a roadmap item (skewed: the first
+                # items are the most wanted).
+                "roadmap_item_id": items[min(int(rng.expovariate(0.6)), len(items) - 1)]
+                if items and key == "missing_features" and rng.random() < 0.7
+                else None,
                 "offer_id": offer.id if offer and outcome == "saved" else None,
                 "outcome": outcome,
                 "started_at": started,
@@ -251,3 +274,47 @@ def _seed_batch(site, start, size, reasons, offer_for, now):
     for customer, session in zip(customers, sessions, strict=True):
         session["customer_id"] = ids[customer["external_id"]]
     db.session.execute(sa.insert(CancellationSession), sessions)
+
+
+DEMO_ITEMS = [
+    ("Single sign-on (Okta, Azure AD)", "planned", "2026-Q1", "Sign in with your identity "
+     "provider. SAML and OIDC."),
+    ("Salesforce integration", "in_progress", None, "Sync accounts and opportunities both ways."),
+    ("Public API for reports", "under_consideration", None, "Read every report over a REST API."),
+    ("Two-factor authentication", "planned", "2026-02", "TOTP apps and security keys."),
+    ("Dark mode", "under_consideration", None, ""),
+    ("CSV export of dashboards", "shipped", None, "Export any dashboard as CSV."),
+]  # fmt: skip
+
+
+def seed_roadmap(site: Site, voters: int = 400) -> int:
+    """Create the demo roadmap items (once) and votes from seeded customers. Returns the
+    number of items created."""
+    existing = db.session.scalar(sa.select(sa.func.count()).where(RoadmapItem.site_id == site.id))
+    if existing:
+        return 0
+    items = []
+    for title, status, target, description in DEMO_ITEMS:
+        item = RoadmapItem(
+            site_id=site.id, title=title, status=status, target=target, description=description
+        )
+        db.session.add(item)
+        items.append(item)
+    db.session.flush()
+    rng = random.Random(f"{site.key}:roadmap")
+    customers = db.session.execute(
+        sa.select(Customer.id, Customer.company)
+        .where(Customer.site_id == site.id, Customer.external_id.startswith(SEED_PREFIX))
+        .limit(voters)
+    ).all()
+    votable = [i for i in items if i.status != "shipped"]
+    rows = {}
+    for customer_id, company in customers:
+        for item in rng.sample(votable, rng.randint(1, 3)):
+            rows[(item.id, customer_id)] = {
+                "item_id": item.id, "customer_id": customer_id, "company": company,
+                "source": "widget", "created_at": utcnow(),
+            }  # fmt: skip
+    if rows:
+        db.session.execute(sa.insert(Vote), list(rows.values()))
+    return len(items)

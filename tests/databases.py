@@ -34,3 +34,22 @@ def empty_database(tmp_dir: Path, prefix: str):
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@contextmanager
+def committed_app(tmp_dir: Path, prefix: str):
+    """An app on its own empty database with the tables created, for tests whose work must
+    really commit (other processes, other threads)."""
+    from widget_server import create_app
+    from widget_server.extensions import db
+
+    with empty_database(tmp_dir, prefix) as url:
+        app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            db.create_all()
+        try:
+            yield app, url
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

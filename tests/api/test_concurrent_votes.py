@@ -9,10 +9,9 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from tests.databases import empty_database
+from tests.databases import committed_app
 from tests.factories import make_site, make_token
 from tests.widget.conftest import Server
-from widget_server import create_app
 from widget_server.extensions import db
 from widget_server.models import Vote
 from widget_server.services import roadmap
@@ -22,16 +21,10 @@ VOTERS = 200
 
 @pytest.fixture
 def live(tmp_path):
-    with empty_database(tmp_path, "votes") as url:
-        app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
-        with app.app_context():
-            db.create_all()
+    with committed_app(tmp_path, "votes") as (app, _):
         server = Server(app)
         yield app, server.url
         server.stop()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def post(url: str, body: dict) -> dict:

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.databases import empty_database
+from tests.databases import committed_app
 from tests.delivery.conftest import SmtpServer, wait_for
 from tests.factories import make_site, make_token
-from widget_server import create_app
 from widget_server.extensions import db
 from widget_server.models import OutboxMessage
 from widget_server.services import roadmap
@@ -27,14 +26,8 @@ KEEPKIT = str(Path(sys.executable).parent / "keepkit")
 
 @pytest.fixture
 def committed(tmp_path):
-    with empty_database(tmp_path, "workers") as url:
-        app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
-        with app.app_context():
-            db.create_all()
+    with committed_app(tmp_path, "workers") as (app, url):
         yield app, url
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def queue_emails(app, count: int) -> None:

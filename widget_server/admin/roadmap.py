@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
-import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from widget_server import delivery
 from widget_server.admin.views import bp, render, site_view
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
-from widget_server.models import STATUSES, VOTE_SOURCES, Customer
+from widget_server.models import STATUSES, VOTE_SOURCES
 from widget_server.services import notifications, roadmap, sites
+from widget_server.services.customers import find_customer
 
 
 def _rows(sort: str, status: str | None):
@@ -75,13 +73,10 @@ def roadmap_status(item_id: int):
         abort(422, exc.message)
     db.session.commit()
     if request.headers.get("HX-Request"):
-        [row] = roadmap.items_with_stats(
-            g.site, roadmap.ItemFilter(ids=(item.id,), moderation=None, include_merged=True)
-        )
         return render(
             "_roadmap_row.html",
             "_roadmap_row.html",
-            row=row,
+            row=roadmap.item_stats(g.site, item),
             statuses=STATUSES,
             queued=queued,
             label=lambda s: roadmap.status_label(g.site, s, "en"),
@@ -105,9 +100,7 @@ def roadmap_item(item_id: int):
             db.session.commit()
             flash("Item saved.")
             return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
-    [row] = roadmap.items_with_stats(
-        g.site, roadmap.ItemFilter(ids=(item.id,), moderation=None, include_merged=True)
-    )
+    row = roadmap.item_stats(g.site, item)
     others = [
         r["item"]
         for r in roadmap.items_with_stats(g.site, roadmap.ItemFilter(), sort="created")
@@ -149,12 +142,7 @@ def roadmap_vote_on_behalf(item_id: int):
     """Record a vote a customer gave through support or sales."""
     item = roadmap.get_item(g.site, item_id)
     who = (request.form.get("customer") or "").strip()
-    customer = db.session.scalar(
-        sa.select(Customer).where(
-            Customer.site_id == g.site.id,
-            sa.or_(Customer.external_id == who, sa.func.lower(Customer.email) == who.lower()),
-        )
-    )
+    customer = find_customer(g.site, who)
     try:
         if customer is None:
             raise KeepkitError(f"No customer with id or email {who!r} has used Keepkit yet.")
@@ -202,13 +190,11 @@ def outbox_resend(message_id: int):
 def webhook_settings():
     url = (request.form.get("webhook_url") or "").strip()
     try:
-        sites.set_webhook(g.site, url or None)
+        sites.set_webhook(g.site, url or None, new_secret=bool(request.form.get("new_secret")))
     except KeepkitError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        if request.form.get("new_secret") or (url and not g.site.webhook_secret):
-            g.site.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
         db.session.commit()
         flash("Webhook settings saved.")
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#webhook")

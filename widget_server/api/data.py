@@ -89,11 +89,7 @@ def reasons_ranking():
 
 
 def _item_with_stats(item_id: int) -> dict:
-    item = roadmap.get_item(g.site, item_id)
-    rows = roadmap.items_with_stats(
-        g.site, roadmap.ItemFilter(moderation=None, include_merged=True, ids=(item.id,))
-    )
-    return rows[0]
+    return roadmap.item_stats(g.site, roadmap.get_item(g.site, item_id))
 
 
 @bp.get("/roadmap/items")

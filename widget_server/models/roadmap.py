@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from widget_server.models.base import Base, utcnow
 
@@ -51,41 +51,38 @@ class RoadmapItem(Base):
     suggested_by = relationship("Customer")
 
 
-class Vote(Base):
+class _ItemCustomer:
+    """One row per (item, customer): votes and subscriptions."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("roadmap_items.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @declared_attr
+    def customer(cls):
+        return relationship("Customer")
+
+
+class Vote(_ItemCustomer, Base):
     """One vote per customer per item (the unique constraint makes toggling race-free)."""
 
     __tablename__ = "votes"
     __table_args__ = (sa.UniqueConstraint("item_id", "customer_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("roadmap_items.id", ondelete="CASCADE"), index=True
-    )
-    customer_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
     # The customer's company when they voted: votes also count once per company.
     company: Mapped[str | None] = mapped_column(sa.String(255))
     source: Mapped[str] = mapped_column(sa.String(10), default="widget")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    customer = relationship("Customer")
 
 
-class Subscription(Base):
+class Subscription(_ItemCustomer, Base):
     """A customer who wants to hear when an item starts and ships."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (sa.UniqueConstraint("item_id", "customer_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("roadmap_items.id", ondelete="CASCADE"), index=True
-    )
-    customer_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     unsubscribed_at: Mapped[datetime | None]
-
-    customer = relationship("Customer")

@@ -42,3 +42,18 @@ def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = 
     customer.updated_at = utcnow()
     db.session.flush()
     return customer
+
+
+def find_customer(site: Site, who: str) -> Customer | None:
+    """A customer of the site by external id or (case-insensitive) email."""
+    who = (who or "").strip()
+    if not who:
+        return None
+    return db.session.scalar(
+        sa.select(Customer)
+        .where(
+            Customer.site_id == site.id,
+            sa.or_(Customer.external_id == who, sa.func.lower(Customer.email) == who.lower()),
+        )
+        .limit(1)
+    )

@@ -397,6 +397,12 @@ def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit
     ]
 
 
+def item_stats(site: Site, item: RoadmapItem) -> dict:
+    """One item with its measures, whatever its moderation or merge state."""
+    [row] = items_with_stats(site, ItemFilter(ids=(item.id,), moderation=None, include_merged=True))
+    return row
+
+
 def item_view(site: Site, row: dict, locale: str, voted: bool = False) -> dict:
     item = row["item"]
     return {

@@ -134,8 +134,9 @@ def update_site(
     db.session.flush()
 
 
-def set_webhook(site: Site, url: str | None) -> None:
-    """Set (or clear, with None) the site's webhook URL.
+def set_webhook(site: Site, url: str | None, *, new_secret: bool = False) -> None:
+    """Set (or clear, with None) the site's webhook URL; a signing secret is created with the
+    first URL, or anew when ``new_secret``.
 
     :raises ValidationError: ``invalid_webhook_url`` unless it is an http(s) URL.
     """
@@ -146,6 +147,8 @@ def set_webhook(site: Site, url: str | None) -> None:
                 "The webhook URL must be an http(s) URL", code="invalid_webhook_url"
             )
     site.webhook_url = url
+    if new_secret or (url and not site.webhook_secret):
+        site.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
     db.session.flush()
 
 

@@ -60,7 +60,8 @@ def test_vote_unvote_and_returning_voter(page, live_app, keepkit_server, host_se
     vote = item.locator('[data-kk="vote"]')
     assert vote.get_attribute("aria-pressed") == "false"
     assert vote.get_attribute("aria-label") == "Vote for Okta SSO"
-    vote.click()
+    with page.expect_response(lambda r: r.url.endswith("/vote")):
+        vote.click()  # the count changes at once; the server's answer follows
     page.wait_for_function(
         f"""() => document.querySelector('keepkit-roadmap').shadowRoot
             .querySelector('[data-kk-id="{sso}"] [data-kk=vote-count]').textContent === '1'"""
@@ -71,7 +72,8 @@ def test_vote_unvote_and_returning_voter(page, live_app, keepkit_server, host_se
     open_board(page, keepkit_server, host_server, board_site)
     vote = page.locator(f'[data-kk="item"][data-kk-id="{sso}"] [data-kk="vote"]')
     assert vote.get_attribute("aria-pressed") == "true"
-    vote.press("Enter")  # keyboard works too
+    with page.expect_response(lambda r: r.url.endswith("/vote")):
+        vote.press("Enter")  # keyboard works too
     pressed = f"""document.querySelector('keepkit-roadmap').shadowRoot
         .querySelector('[data-kk-id="{sso}"] [data-kk=vote]').getAttribute('aria-pressed')"""
     page.wait_for_function(f"() => {pressed} === 'false'")

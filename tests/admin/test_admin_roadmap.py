@@ -162,3 +162,18 @@ def test_other_sites_items_are_not_reachable(admin_client, site):
     db.session.commit()
     assert admin_client.get(f"/admin/sites/{site.key}/roadmap/{theirs.id}").status_code == 404
     assert db.session.get(RoadmapItem, theirs.id).title == "Theirs"
+
+
+def test_status_labels_and_anonymous_voting(admin_client, site):
+    token = token_of(admin_client, site)
+    data = {"csrf_token": token, "label_shipped_en": "Done!", "anonymous_voting": "1"}
+    admin_client.post(f"/admin/sites/{site.key}/roadmap-options", data=data)
+    db.session.refresh(site)
+    assert site.status_labels == {"shipped": {"en": "Done!"}} and site.anonymous_voting
+    assert roadmap.status_label(site, "shipped", "en") == "Done!"
+    assert roadmap.status_label(site, "shipped", "de") == "Veröffentlicht"  # not customised
+    assert roadmap.status_label(site, "planned", "de") == "Geplant"
+    too_long = data | {"label_planned_en": "x" * 41}
+    admin_client.post(f"/admin/sites/{site.key}/roadmap-options", data=too_long)
+    db.session.refresh(site)
+    assert "planned" not in site.status_labels

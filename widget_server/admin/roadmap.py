@@ -11,6 +11,7 @@ from widget_server.extensions import db
 from widget_server.models import STATUSES, VOTE_SOURCES
 from widget_server.services import notifications, roadmap, sites
 from widget_server.services.customers import find_customer
+from widget_server.services.locales import SUPPORTED_LOCALES
 
 
 def _rows(sort: str, status: str | None):
@@ -198,3 +199,23 @@ def webhook_settings():
         db.session.commit()
         flash("Webhook settings saved.")
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#webhook")
+
+
+@bp.post("/sites/<site_key>/roadmap-options")
+@site_view
+def roadmap_options():
+    labels = {
+        status: {loc: request.form.get(f"label_{status}_{loc}", "") for loc in SUPPORTED_LOCALES}
+        for status in STATUSES
+    }
+    try:
+        roadmap.set_roadmap_options(
+            g.site, labels=labels, anonymous_voting=bool(request.form.get("anonymous_voting"))
+        )
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("Roadmap settings saved.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#roadmap")

@@ -23,9 +23,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from widget_server.admin.formatting import money, percent
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
-from widget_server.models import OFFER_TYPES, OUTCOMES, AdminUser
+from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
 from widget_server.services import flow_config, insights, sessions, sites, users
 from widget_server.services.locales import SUPPORTED_LOCALES
+from widget_server.services.roadmap import STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -196,6 +197,9 @@ def _settings_context(**extra):
         "reasons": flow_config.all_reasons(g.site),
         "offers": flow_config.all_offers(g.site),
         "public_url": current_app.config["KEEPKIT_PUBLIC_URL"] or request.host_url.rstrip("/"),
+        "statuses": STATUSES,
+        "default_labels": STATUS_LABELS,
+        "locales": SUPPORTED_LOCALES,
         **extra,
     }
 

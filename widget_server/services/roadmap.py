@@ -44,10 +44,29 @@ _TARGET = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
 
 
 def status_label(site: Site, status: str, locale: str) -> str:
-    custom = (site.status_labels or {}).get(status)
-    if isinstance(custom, dict):
-        custom = translate(custom, locale)
-    return custom or translate(STATUS_LABELS[status], locale)
+    """The site's own label for ``status`` in ``locale``, else the built-in one."""
+    custom = (site.status_labels or {}).get(status) or {}
+    return custom.get(locale) or translate(STATUS_LABELS[status], locale)
+
+
+def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> None:
+    """Per-site status labels (``{status: {locale: label}}``; blank means the default) and
+    whether voting without a token is allowed.
+
+    :raises ValidationError: ``invalid_label`` for an unknown status or a label over 40 chars.
+    """
+    clean = {}
+    for status, texts in labels.items():
+        if status not in STATUSES or not isinstance(texts, dict):
+            raise ValidationError(f"Unknown status {status!r}", code="invalid_label")
+        texts = {loc: (v or "").strip() for loc, v in texts.items() if (v or "").strip()}
+        if any(len(v) > 40 for v in texts.values()):
+            raise ValidationError("Status labels are at most 40 characters", code="invalid_label")
+        if texts:
+            clean[status] = texts
+    site.status_labels = clean
+    site.anonymous_voting = anonymous_voting
+    db.session.flush()
 
 
 # --- items --------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ class CancellationSession(Base):
     mrr: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     currency: Mapped[str] = mapped_column(sa.String(3))
     attributes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Days since the customer signed up, when the flow started (tenure segments).
+    tenure_days: Mapped[int | None]
     locale: Mapped[str] = mapped_column(sa.String(8), default="en")
     reason_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reasons.id"))
     comment: Mapped[str | None] = mapped_column(sa.Text)

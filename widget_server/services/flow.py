@@ -136,9 +136,6 @@ def start_session(
     tenure_days = None
     if customer.signed_up_at is not None:
         tenure_days = max(0, (utcnow() - customer.signed_up_at).days)
-    attributes = dict(customer.attributes)
-    if tenure_days is not None:
-        attributes.setdefault("tenure_days", tenure_days)
     session = CancellationSession(
         public_id=public_id or str(uuid.uuid4()),
         site_id=site.id,
@@ -146,7 +143,8 @@ def start_session(
         plan=customer.plan,
         mrr=customer.mrr,
         currency=customer.currency,
-        attributes=attributes,
+        attributes=dict(customer.attributes),
+        tenure_days=tenure_days,
         locale=locale,
         offers_shown=[],
     )

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from widget_server.extensions import db
-from widget_server.models import CancellationSession, Reason, Site
+from widget_server.models import CancellationSession, Customer, Offer, Reason, Site
 from widget_server.services.locales import translate
 
 
@@ -79,3 +79,235 @@ def reason_ranking(site: Site, period: Period, *, plan: str | None = None, local
             }
         )
     return {"currency": site.currency, "total_lost_mrr": total, "items": items}
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+SEGMENTS = ("plan", "tenure", "mrr")
+TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
+MRR_BANDS = ((5000, "under 50"), (20000, "50-200"), (100000, "200-1,000"))  # minor units
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the numbers are about: a date range (by completion), optionally a plan and one
+    custom attribute value."""
+
+    period: Period
+    plan: str | None = None
+    attribute: str | None = None
+    value: str | None = None
+
+    def previous(self) -> Filter:
+        days = (self.period.end - self.period.start).days + 1
+        end = self.period.start - timedelta(days=1)
+        return Filter(Period(end - timedelta(days=days - 1), end), self.plan, self.attribute,
+                      self.value)  # fmt: skip
+
+
+def _where(site: Site, filters: Filter) -> list:
+    s = CancellationSession
+    lower, upper = filters.period.bounds
+    conditions = [s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper]
+    if filters.plan:
+        conditions.append(s.plan == filters.plan)
+    if filters.attribute:
+        conditions.append(s.attributes[filters.attribute].as_string() == (filters.value or ""))
+    return conditions
+
+
+def _rate(saved: int, cancelled: int) -> float:
+    decided = saved + cancelled
+    return round(saved / decided, 4) if decided else 0.0
+
+
+def summary(site: Site, filters: Filter) -> dict:
+    """Totals for the period in one query. A dismissed flow is neither a save nor a
+    cancellation; the save rate is saves / (saves + cancellations). Net saved MRR subtracts
+    the discount given (a 30% discount keeps 70% of the MRR while it runs)."""
+    s = CancellationSession
+    is_cancelled = s.outcome == "cancelled"
+    is_saved = s.outcome == "saved"
+    kept = s.mrr * (100 - sa.func.coalesce(Offer.discount_percent, 0)) / 100
+    row = db.session.execute(
+        sa.select(
+            sa.func.count().label("completed"),
+            sa.func.coalesce(sa.func.sum(sa.case((is_cancelled, 1), else_=0)), 0).label(
+                "cancelled"
+            ),
+            sa.func.coalesce(sa.func.sum(sa.case((is_cancelled, s.mrr), else_=0)), 0).label("lost"),
+            sa.func.coalesce(sa.func.sum(sa.case((is_saved, 1), else_=0)), 0).label("saved"),
+            sa.func.coalesce(sa.func.sum(sa.case((is_saved, s.mrr), else_=0)), 0).label("gross"),
+            sa.func.coalesce(sa.func.sum(sa.case((is_saved, kept), else_=0)), 0).label("net"),
+        )
+        .select_from(s)
+        .outerjoin(Offer, Offer.id == s.offer_id)
+        .where(*_where(site, filters))
+    ).one()
+    cancelled, saved = int(row.cancelled), int(row.saved)
+    return {
+        "currency": site.currency,
+        "completed": int(row.completed),
+        "cancelled": cancelled,
+        "dismissed": int(row.completed) - cancelled - saved,
+        "lost_mrr": int(row.lost),
+        "saved": saved,
+        "saved_mrr": int(row.gross),
+        "saved_mrr_net": round(float(row.net)),
+        "save_rate": _rate(saved, cancelled),
+    }
+
+
+def with_change(site: Site, filters: Filter) -> dict:
+    """The summary, the previous period of the same length, and the change between them."""
+    current, previous = summary(site, filters), summary(site, filters.previous())
+    change = {}
+    for key in ("cancelled", "lost_mrr", "saved", "saved_mrr", "save_rate"):
+        before = previous[key]
+        change[key] = round((current[key] - before) / before, 4) if before else None
+    return {"current": current, "previous": previous, "change": change}
+
+
+def _month(column):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
+
+
+def trend(site: Site, filters: Filter) -> dict:
+    """Lost MRR per month and reason (for the stacked chart), one query."""
+    s = CancellationSession
+    month = _month(s.completed_at).label("month")
+    rows = db.session.execute(
+        sa.select(month, s.reason_id, sa.func.sum(s.mrr).label("lost"))
+        .where(*_where(site, filters), s.outcome == "cancelled")
+        .group_by(month, s.reason_id)
+        .order_by(month)
+    ).all()
+    reasons = {
+        r.id: r for r in db.session.scalars(sa.select(Reason).where(Reason.site_id == site.id))
+    }
+    months = []
+    start, end = filters.period.start.replace(day=1), filters.period.end
+    while start <= end:
+        months.append(start.strftime("%Y-%m"))
+        start = (start + timedelta(days=32)).replace(day=1)
+    series: dict = {}
+    for row in rows:
+        reason = reasons.get(row.reason_id)
+        key = reason.key if reason else None
+        label = translate(reason.labels, site.default_locale) if reason else "No reason given"
+        entry = series.setdefault(key, {"reason_id": key, "reason": label, "values": {}})
+        entry["values"][row.month] = int(row.lost)
+    ordered = sorted(series.values(), key=lambda e: -sum(e["values"].values()))
+    for entry in ordered:
+        entry["values"] = [entry["values"].get(m, 0) for m in months]
+    return {"currency": site.currency, "months": months, "series": ordered}
+
+
+def offer_performance(site: Site, filters: Filter) -> list[dict]:
+    """Per offer: sessions it was shown in, accepted, save rate among them, MRR kept."""
+    s = CancellationSession
+    offers = list(
+        db.session.scalars(
+            sa.select(Offer).where(Offer.site_id == site.id).order_by(Offer.position)
+        )
+    )
+    if not offers:
+        return []
+    shown_text = sa.cast(s.offers_shown, sa.Text)
+    columns = []
+    for offer in offers:
+        shown = shown_text.like(f'%"{offer.key}"%')
+        columns += [
+            sa.func.coalesce(sa.func.sum(sa.case((shown, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((s.offer_id == offer.id, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((s.offer_id == offer.id, s.mrr), else_=0)), 0),
+        ]
+    row = db.session.execute(sa.select(*columns).where(*_where(site, filters))).one()
+    result = []
+    for i, offer in enumerate(offers):
+        shown, accepted, kept = (int(v) for v in row[i * 3 : i * 3 + 3])
+        texts = translate(offer.texts, site.default_locale) or {}
+        result.append(
+            {
+                "offer_id": offer.key, "offer": texts.get("title", offer.key), "type": offer.type,
+                "shown": shown, "accepted": accepted,
+                "save_rate": round(accepted / shown, 4) if shown else 0.0, "mrr_kept": kept,
+                "archived": offer.archived_at is not None,
+            }
+        )  # fmt: skip
+    return result
+
+
+def _band(column, bands, last: str):
+    return sa.case(
+        (column.is_(None), "unknown"),
+        *((column < limit, label) for limit, label in bands),
+        else_=last,
+    )
+
+
+def segment_expression(by: str):
+    """The SQL expression a breakdown groups by. ``by``: plan, tenure, mrr or attr:<key>.
+
+    :raises ValidationError: ``invalid_segment``.
+    """
+    from widget_server.errors import ValidationError
+
+    s = CancellationSession
+    if by == "plan":
+        return sa.func.coalesce(s.plan, "no plan")
+    if by == "tenure":
+        return _band(s.tenure_days, TENURE_BANDS, "over 1 year")
+    if by == "mrr":
+        return _band(s.mrr, MRR_BANDS, "1,000 and more")
+    if by.startswith("attr:") and 0 < len(by) - 5 <= 64:
+        return sa.func.coalesce(s.attributes[by[5:]].as_string(), "not set")
+    raise ValidationError(
+        "by must be plan, tenure, mrr or attr:<attribute>", code="invalid_segment"
+    )
+
+
+def breakdown(site: Site, filters: Filter, by: str) -> dict:
+    """Churn by segment (one query), ranked by lost MRR."""
+    s = CancellationSession
+    segment = segment_expression(by).label("segment")
+    lost = sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "cancelled", s.mrr), else_=0)), 0)
+    rows = db.session.execute(
+        sa.select(
+            segment,
+            sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "cancelled", 1), else_=0)), 0).label(
+                "cancelled"
+            ),
+            sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "saved", 1), else_=0)), 0).label(
+                "saved"
+            ),
+            lost.label("lost"),
+        )
+        .where(*_where(site, filters))
+        .group_by(segment)
+        .order_by(lost.desc())
+    ).all()
+    total = sum(int(r.lost) for r in rows)
+    return {
+        "by": by,
+        "currency": site.currency,
+        "items": [
+            {
+                "segment": str(r.segment), "cancelled": int(r.cancelled), "saved": int(r.saved),
+                "lost_mrr": int(r.lost), "share": round(int(r.lost) / total, 4) if total else 0.0,
+                "save_rate": _rate(int(r.saved), int(r.cancelled)),
+            }
+            for r in rows
+        ],
+    }  # fmt: skip
+
+
+def attribute_keys(site: Site, limit: int = 20) -> list[str]:
+    """Custom attribute names seen on the site's customers (for the segment menu)."""
+    keys: set[str] = set()
+    sample = sa.select(Customer.attributes).where(Customer.site_id == site.id).limit(200)
+    for attributes in db.session.scalars(sample):
+        keys.update(k for k in (attributes or {}) if isinstance(k, str))
+    return sorted(keys)[:limit]

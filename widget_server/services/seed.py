@@ -244,8 +244,8 @@ def _seed_batch(site, start, size, reasons, offer_for, now, items):
                 "plan": plan,
                 "mrr": mrr,
                 "currency": site.currency,
-                "attributes": customers[-1]["attributes"]
-                | {"tenure_days": (started - signed_up).days},
+                "attributes": customers[-1]["attributes"],
+                "tenure_days": (started - signed_up).days,
                 "locale": locale if has_comment else rng.choice(("en", "en", "de", "fi")),
                 "reason_id": reason.id if reason else None,
                 "comment": comment if has_comment else None,

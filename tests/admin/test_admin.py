@@ -246,3 +246,42 @@ def test_preset_range_updates_the_date_fields_too(admin_client, site):
     ).get_data(as_text=True)
     start = (date.today() - timedelta(days=6)).isoformat()
     assert re.search(rf'id="f-from" name="from" value="{start}" hx-swap-oob="true"', fragment)
+
+
+def test_dashboard_shows_insights_with_a_bounded_number_of_queries(admin_client, db, site):
+    def count_queries(url):
+        statements = []
+        bind = db.engines[None]
+
+        def record(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        sa.event.listen(bind, "before_cursor_execute", record)
+        try:
+            response = admin_client.get(url)
+        finally:
+            sa.event.remove(bind, "before_cursor_execute", record)
+        return response, len(statements)
+
+    add_cancellation(site, "too_expensive", 2900)
+    _, few = count_queries(f"/admin/sites/{site.key}/?by=tenure")
+    for i in range(30):
+        add_cancellation(site, "switching", 1000 + i, comment=f"c{i}")
+    large, many = count_queries(f"/admin/sites/{site.key}/?by=tenure")
+    html = large.get_data(as_text=True)
+    assert "Save rate" in html and "<svg" in html and "Churn by tenure" in html
+    assert few == many <= 20  # no query per session, reason or month
+
+
+def test_drill_down_and_comment_search(admin_client, site):
+    add_cancellation(site, "switching", 9900, comment="Moved to Globex for the API")
+    add_cancellation(site, "switching", 9900, comment="Too slow")
+    html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
+    link = re.search(r'href="(/admin/sites/[^"]+/sessions\?[^"]*reason=switching[^"]*)"', html)
+    drilled = admin_client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Moved to Globex" in drilled and "Too slow" in drilled
+    found = admin_client.get(
+        f"/admin/sites/{site.key}/sessions?q=globex", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "Moved to Globex" in found and "Too slow" not in found

@@ -15,3 +15,16 @@ def money(amount: int | None, currency: str) -> str:
 
 def percent(share: float) -> str:
     return f"{share * 100:.1f}%"
+
+
+def short_money(amount: float, currency: str) -> str:
+    """Whole major units for chart axes, e.g. ``"1,235 USD"``."""
+    major = amount if currency in ZERO_DECIMAL else amount / 100
+    return f"{major:,.0f} {currency}"
+
+
+def change(value: float | None) -> str:
+    """A relative change for humans: ``+12.5%``, ``-3.0%``, or ``new`` when there was none."""
+    if value is None:
+        return "new"
+    return f"{value * 100:+.1f}%"

@@ -20,10 +20,11 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from widget_server.admin.formatting import money, percent
+from widget_server.admin.formatting import change, money, percent, short_money
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
+from widget_server.reports import charts
 from widget_server.services import flow_config, insights, sessions, sites, users
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.roadmap import STATUS_LABELS
@@ -40,6 +41,11 @@ def _money(amount, currency):
 @bp.app_template_filter("percent")
 def _percent(share):
     return percent(share)
+
+
+@bp.app_template_filter("change")
+def _change(value):
+    return change(value)
 
 
 @login_manager.user_loader
@@ -143,20 +149,52 @@ def _parse_period(args) -> tuple[insights.Period, str | None]:
     return insights.Period(start, end), None
 
 
+def parse_filter(args) -> tuple[insights.Filter, str | None]:
+    """Dashboard filters from the query string: range/from/to, plan, segment (attr=value)."""
+    period, error = _parse_period(args)
+    attribute, value = None, None
+    if "=" in (args.get("segment") or ""):
+        attribute, value = args["segment"].split("=", 1)
+    return insights.Filter(period, args.get("plan") or None, attribute or None, value), error
+
+
+def dashboard_context(site, filters: insights.Filter, by: str) -> dict:
+    """Everything the dashboard (and the PDF report) shows, each part one SQL query."""
+    trend = insights.trend(site, filters)
+    return {
+        "ranking": insights.reason_ranking(
+            site, filters.period, plan=filters.plan, attribute=filters.attribute,
+            value=filters.value,
+        ),
+        "summary": insights.with_change(site, filters),
+        "chart": charts.stacked_bars(trend, lambda v: short_money(v, site.currency)),
+        "currency": site.currency,
+        "offers": insights.offer_performance(site, filters),
+        "breakdown": insights.breakdown(site, filters, by),
+    }  # fmt: skip
+
+
 @bp.get("/sites/<site_key>/")
 @site_view
 def dashboard():
-    period, error = _parse_period(request.args)
-    plan = request.args.get("plan") or None
-    ranking = insights.reason_ranking(g.site, period, plan=plan)
+    filters, error = parse_filter(request.args)
+    by = request.args.get("by") or "plan"
+    try:
+        context = dashboard_context(g.site, filters, by)
+    except KeepkitError as exc:
+        context, error = dashboard_context(g.site, filters, "plan"), exc.message
+        by = "plan"
     return render(
         "dashboard.html",
         "_ranking.html",
-        period=period,
-        plan=plan,
+        period=filters.period,
+        plan=filters.plan,
+        filters=filters,
+        by=by,
         plans=sessions.site_plans(g.site),
-        ranking=ranking,
+        attributes=insights.attribute_keys(g.site),
         error=error,
+        **context,
     )
 
 
@@ -169,11 +207,16 @@ def session_list():
         page = max(1, int(args.get("page", 1)))
     except ValueError:
         page = 1
+    completed = None
+    if args.get("from") or args.get("to"):
+        completed, _ = _parse_period(args)
     filters = sessions.SessionFilter(
         reason_key=args.get("reason") or None,
         outcome=outcome,
         plan=args.get("plan") or None,
         with_comment=bool(args.get("with_comment")),
+        completed=completed,
+        search=(args.get("q") or "").strip() or None,
     )
     rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)
     return render(

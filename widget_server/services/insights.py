@@ -31,7 +31,15 @@ class Period:
         return cls(today - timedelta(days=days - 1), today)
 
 
-def reason_ranking(site: Site, period: Period, *, plan: str | None = None, locale=None) -> dict:
+def reason_ranking(
+    site: Site,
+    period: Period,
+    *,
+    plan: str | None = None,
+    attribute: str | None = None,
+    value: str | None = None,
+    locale=None,
+) -> dict:
     """Cancelled sessions grouped by reason, ranked by lost MRR (one query).
 
     Amounts are the MRR snapshots at cancellation, in minor units.
@@ -46,6 +54,8 @@ def reason_ranking(site: Site, period: Period, *, plan: str | None = None, local
     ]
     if plan:
         conditions.append(s.plan == plan)
+    if attribute:
+        conditions.append(s.attributes[attribute].as_string() == (value or ""))
     agg = (
         sa.select(
             s.reason_id,

@@ -19,6 +19,9 @@ class SessionFilter:
     outcome: str | None = None
     plan: str | None = None
     with_comment: bool = False
+    # Drill-down from the dashboard: sessions completed in this range.
+    completed: Period | None = None
+    search: str | None = None
 
 
 def sessions_query(site: Site, filters: SessionFilter) -> sa.Select:
@@ -42,6 +45,11 @@ def sessions_query(site: Site, filters: SessionFilter) -> sa.Select:
         query = query.where(s.plan == filters.plan)
     if filters.with_comment:
         query = query.where(s.comment.is_not(None))
+    if filters.completed is not None:
+        lower, upper = filters.completed.bounds
+        query = query.where(s.completed_at >= lower, s.completed_at < upper)
+    if filters.search:
+        query = query.where(s.comment.icontains(filters.search[:200], autoescape=True))
     return query
 
 

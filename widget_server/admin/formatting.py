@@ -18,8 +18,11 @@ def percent(share: float) -> str:
 
 
 def short_money(amount: float, currency: str) -> str:
-    """Whole major units for chart axes, e.g. ``"1,235 USD"``."""
+    """Compact major units for chart axes: ``"950 USD"``, ``"12.5k USD"``, ``"1.2M USD"``."""
     major = amount if currency in ZERO_DECIMAL else amount / 100
+    for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if abs(major) >= limit:
+            return f"{major / limit:,.1f}".rstrip("0").rstrip(".") + f"{suffix} {currency}"
     return f"{major:,.0f} {currency}"
 
 

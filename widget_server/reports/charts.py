@@ -8,7 +8,7 @@ from dataclasses import dataclass
 PALETTE = ("#4f46e5", "#0891b2", "#d97706", "#dc2626", "#059669", "#7c3aed", "#db2777",
            "#65a30d", "#475569")  # fmt: skip
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 76, 12, 12, 34
 
 
 @dataclass(frozen=True)

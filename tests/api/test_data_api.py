@@ -205,3 +205,55 @@ def test_ranking_is_one_query(db, site, history):
         sa.event.remove(bind, "before_cursor_execute", record)
     assert len(ranking["items"]) == 3
     assert len(statements) == 1, statements
+
+
+def test_insights_json(client, api_key, history):
+    summary = client.get("/api/v1/insights/summary", headers=auth(api_key)).get_json()
+    assert summary["current"]["lost_mrr"] == 78400 and summary["current"]["cancelled"] == 6
+    segments = client.get("/api/v1/insights/segments?by=plan", headers=auth(api_key)).get_json()
+    assert [(i["segment"], i["lost_mrr"]) for i in segments["items"]] == [
+        ("Business", 59800), ("Growth", 9900), ("Starter", 8700),
+    ]  # fmt: skip
+    starter = client.get("/api/v1/insights/summary?plan=Starter", headers=auth(api_key))
+    assert starter.get_json()["current"]["lost_mrr"] == 8700
+    offers = client.get("/api/v1/insights/offers", headers=auth(api_key)).get_json()
+    assert offers["items"][0]["offer_id"] == "discount_30" and offers["items"][0]["shown"] == 3
+    trend = client.get("/api/v1/insights/trend", headers=auth(api_key)).get_json()
+    assert sum(sum(s["values"]) for s in trend["series"]) == 78400
+    bad = client.get("/api/v1/insights/segments?by=zodiac", headers=auth(api_key))
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_segment"
+    bad_segment = client.get("/api/v1/insights/summary?segment=region", headers=auth(api_key))
+    assert bad_segment.status_code == 422
+
+
+def test_csv_export_round_trip(admin_client, client, db, site, history):
+    import csv
+    import io
+
+    from widget_server.models import CancellationSession
+
+    response = admin_client.get(f"/admin/sites/{site.key}/sessions.csv?outcome=cancelled")
+    assert (
+        response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    expected = db.session.scalars(
+        sa.select(CancellationSession).where(CancellationSession.outcome == "cancelled")
+    ).all()
+    assert sorted(r["session_id"] for r in rows) == sorted(s.public_id for s in expected)
+    assert sum(int(r["mrr"]) for r in rows) == sum(s.mrr for s in expected)
+    first = next(r for r in rows if r["customer_id"] == "s0")
+    assert (first["reason_id"], first["comment"], first["plan"]) == (
+        "too_expensive",
+        "comment s0",
+        "Starter",
+    )
+
+
+def test_csv_neutralises_formulas(admin_client, db, site):
+    claims = verify_customer_token(site, make_token(site, "=HYPERLINK(1)", mrr=1))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="other", comment="=cmd|' /C calc'!A0")
+    db.session.commit()
+    text = admin_client.get(f"/admin/sites/{site.key}/sessions.csv").get_data(as_text=True)
+    assert "'=cmd|" in text and "'=HYPERLINK(1)" in text

@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -24,7 +25,7 @@ from widget_server.admin.formatting import change, money, percent, short_money
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
-from widget_server.reports import charts
+from widget_server.reports import charts, csv_export
 from widget_server.services import flow_config, insights, sessions, sites, users
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.roadmap import STATUS_LABELS
@@ -198,19 +199,12 @@ def dashboard():
     )
 
 
-@bp.get("/sites/<site_key>/sessions")
-@site_view
-def session_list():
-    args = request.args
+def _session_filter(args) -> sessions.SessionFilter:
     outcome = args.get("outcome") if args.get("outcome") in (*OUTCOMES, "open") else None
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
     completed = None
     if args.get("from") or args.get("to"):
         completed, _ = _parse_period(args)
-    filters = sessions.SessionFilter(
+    return sessions.SessionFilter(
         reason_key=args.get("reason") or None,
         outcome=outcome,
         plan=args.get("plan") or None,
@@ -218,6 +212,30 @@ def session_list():
         completed=completed,
         search=(args.get("q") or "").strip() or None,
     )
+
+
+@bp.get("/sites/<site_key>/sessions.csv")
+@site_view
+def session_csv():
+    """All sessions matching the list's filters, streamed."""
+    query = sessions.sessions_query(g.site, _session_filter(request.args))
+    response = current_app.response_class(
+        stream_with_context(csv_export.stream_csv(query)), mimetype="text/csv"
+    )
+    name = f"keepkit-sessions-{g.site.key}-{date.today().isoformat()}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.get("/sites/<site_key>/sessions")
+@site_view
+def session_list():
+    args = request.args
+    try:
+        page = max(1, int(args.get("page", 1)))
+    except ValueError:
+        page = 1
+    filters = _session_filter(args)
     rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)
     return render(
         "sessions.html",

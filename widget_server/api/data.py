@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, jsonify, request
 
 from widget_server.api.schemas import (
+    InsightsQuery,
     RankingOut,
     ReasonsQuery,
     RoadmapItemIn,
@@ -78,6 +79,41 @@ def list_sessions():
     query = sessions.sessions_query(g.site, sessions.SessionFilter(period=_period(data)))
     rows, last = sessions.page_after(query, _decode_cursor(data["cursor"]), data["limit"])
     return jsonify(SessionPage().dump({"items": rows, "next_cursor": _encode_cursor(last)}))
+
+
+def _insights_filter() -> insights.Filter:
+    data = InsightsQuery().load(request.args)
+    attribute, value = data["segment"].split("=", 1) if data["segment"] else (None, None)
+    g.insights_by = data["by"]
+    return insights.Filter(_period(data), data["plan"], attribute, value)
+
+
+@bp.get("/insights/summary")
+def insights_summary():
+    """Totals for the range with the previous period of the same length and the change."""
+    return jsonify(insights.with_change(g.site, _insights_filter()))
+
+
+@bp.get("/insights/segments")
+def insights_segments():
+    """Churn by plan, tenure band, MRR band or a custom attribute (``by=attr:region``)."""
+    filters = _insights_filter()
+    return jsonify(insights.breakdown(g.site, filters, g.insights_by))
+
+
+@bp.get("/insights/offers")
+def insights_offers():
+    """Per save offer: shown, accepted, save rate, MRR kept."""
+    filters = _insights_filter()
+    return jsonify(
+        {"currency": g.site.currency, "items": insights.offer_performance(g.site, filters)}
+    )
+
+
+@bp.get("/insights/trend")
+def insights_trend():
+    """Lost MRR per month and reason."""
+    return jsonify(insights.trend(g.site, _insights_filter()))
 
 
 @bp.get("/insights/reasons")

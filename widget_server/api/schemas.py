@@ -299,3 +299,15 @@ class RoadmapQuery(Input):
         validate=validate.OneOf(["votes", "companies", "voters_mrr", "lost_mrr", "created"]),
     )
     status = fields.String(load_default=None)
+
+
+class InsightsQuery(RangeQuery):
+    plan = fields.String(load_default=None, validate=validate.Length(max=100))
+    segment = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[^=]{1,64}=.{0,255}$", error="use attribute=value"),
+        metadata={"description": "A custom attribute filter, e.g. region=EU"},
+    )
+    by = fields.String(
+        load_default="plan", metadata={"description": "plan, tenure, mrr or attr:<attribute>"}
+    )

@@ -31,7 +31,7 @@ def cli():
 
 def register_commands(app) -> None:
     """Attach the app-bound command groups to ``app.cli`` (``keepkit`` finds them there)."""
-    for command in (users, sites_group, seed, worker):
+    for command in (users, sites_group, seed, worker, reports):
         app.cli.add_command(command)
 
 
@@ -155,6 +155,46 @@ def seed(site_key, total):
     db.session.commit()
     elapsed = time.perf_counter() - started
     click.echo(("\n" if added else "") + f"Added {added:,} sessions in {elapsed:.1f}s.")
+
+
+# --- reports -----------------------------------------------------------------------------
+
+
+@click.group()
+def reports():
+    """Reports."""
+
+
+@reports.command("pdf")
+@click.option("--site", "site_key", required=True)
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="Default: 30 days ago.")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.option("--plan", default=None)
+@click.option("--size", type=click.Choice(["A4", "Letter"]), default="A4", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True)
+@with_appcontext
+def report_pdf(site_key, start, end, plan, size, output):
+    """Write the "Cancellation insights" PDF for a date range."""
+    from datetime import timedelta
+
+    from widget_server.models import utcnow
+    from widget_server.reports.pdf import render_pdf
+    from widget_server.services import insights, sites
+
+    try:
+        site = sites.get_site(site_key)
+    except KeepkitError as exc:
+        _fail(exc)
+    end_day = end.date() if end else utcnow().date()
+    start_day = start.date() if start else end_day - timedelta(days=29)
+    if start_day > end_day:
+        raise click.ClickException("--from must not be after --to")
+    started = time.perf_counter()
+    pdf = render_pdf(site, insights.Filter(insights.Period(start_day, end_day), plan), size)
+    with open(output, "wb") as handle:
+        handle.write(pdf)
+    elapsed = time.perf_counter() - started
+    click.echo(f"Wrote {output} ({len(pdf) / 1024:.0f} KB) in {elapsed:.1f}s.")
 
 
 # --- worker ------------------------------------------------------------------------------

@@ -10,3 +10,38 @@ document.addEventListener("click", function (event) {
     setTimeout(function () { button.textContent = old; }, 1500);
   });
 });
+
+// Downloads that take a moment (the PDF report): show progress, then save the file.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("[data-download]");
+  if (!link || link.getAttribute("aria-busy") === "true") return;
+  event.preventDefault();
+  var status = document.querySelector(".download-status");
+  var label = link.textContent;
+  // The dashboard's filters may have changed in place since the page loaded.
+  var url = new URL(link.href, location.href);
+  var current = new URLSearchParams(location.search);
+  current.forEach(function (value, key) { if (key !== "size") url.searchParams.set(key, value); });
+  link.setAttribute("aria-busy", "true");
+  link.textContent = "Preparing PDF…";
+  if (status) status.textContent = "Preparing the PDF report…";
+  fetch(url, { credentials: "same-origin" }).then(function (response) {
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    var name = (response.headers.get("Content-Disposition") || "").split('filename="')[1];
+    return response.blob().then(function (blob) {
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = name ? name.replace('"', "") : "keepkit-report.pdf";
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+      if (status) status.textContent = "Report downloaded.";
+    });
+  }).catch(function (error) {
+    if (status) status.textContent = "The report could not be created (" + error.message + "). Please try again.";
+  }).then(function () {
+    link.removeAttribute("aria-busy");
+    link.textContent = label;
+  });
+});

@@ -21,11 +21,12 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from widget_server.admin.formatting import change, money, percent, short_money
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
-from widget_server.reports import charts, csv_export
+from widget_server.reports import csv_export
+from widget_server.reports.data import dashboard_context
+from widget_server.reports.formatting import change, money, percent
 from widget_server.services import flow_config, insights, sessions, sites, users
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.roadmap import STATUS_LABELS
@@ -159,22 +160,6 @@ def parse_filter(args) -> tuple[insights.Filter, str | None]:
     return insights.Filter(period, args.get("plan") or None, attribute or None, value), error
 
 
-def dashboard_context(site, filters: insights.Filter, by: str) -> dict:
-    """Everything the dashboard (and the PDF report) shows, each part one SQL query."""
-    trend = insights.trend(site, filters)
-    return {
-        "ranking": insights.reason_ranking(
-            site, filters.period, plan=filters.plan, attribute=filters.attribute,
-            value=filters.value,
-        ),
-        "summary": insights.with_change(site, filters),
-        "chart": charts.stacked_bars(trend, lambda v: short_money(v, site.currency)),
-        "currency": site.currency,
-        "offers": insights.offer_performance(site, filters),
-        "breakdown": insights.breakdown(site, filters, by),
-    }  # fmt: skip
-
-
 @bp.get("/sites/<site_key>/")
 @site_view
 def dashboard():
@@ -212,6 +197,20 @@ def _session_filter(args) -> sessions.SessionFilter:
         completed=completed,
         search=(args.get("q") or "").strip() or None,
     )
+
+
+@bp.get("/sites/<site_key>/report.pdf")
+@site_view
+def report_pdf():
+    """The PDF report for the dashboard's current filters."""
+    from widget_server.reports.pdf import render_pdf
+
+    filters, _ = parse_filter(request.args)
+    pdf = render_pdf(g.site, filters, request.args.get("size", "A4"))
+    response = current_app.response_class(pdf, mimetype="application/pdf")
+    name = f"keepkit-insights-{g.site.key}-{filters.period.start}-{filters.period.end}.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.get("/sites/<site_key>/sessions.csv")

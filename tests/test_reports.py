@@ -1,0 +1,70 @@
+"""The PDF report: its text has the right figures; it fetches nothing; CLI and admin."""
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from tests.services.test_insights import book, last30, run  # noqa: F401 - fixture and helpers
+from widget_server.reports import pdf
+
+
+def text_of(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_pdf_has_the_figures(app, db, site, book):  # noqa: F811
+    run(site, "quote", "missing_features", "cancelled", 100, plan="Business")
+    db.session.commit()
+    with app.test_request_context():
+        data = pdf.render_pdf(site, last30(), "Letter")
+    assert data.startswith(b"%PDF")
+    text = text_of(data)
+    assert "Acme · Cancellation insights" in text
+    assert "428.00 USD" in text  # lost MRR: 42,700 + 100 cents
+    assert "Missing features I need" in text and "Page 1 of" in text
+    assert "33.3%" in text  # save rate with the extra cancellation: 2 / (2 + 4)
+
+
+def test_user_text_cannot_make_the_pdf_fetch_anything(app, db, site, monkeypatch):
+    run(site, "evil", "switching", "cancelled", 500)
+    from widget_server.models import CancellationSession
+
+    session = db.session.query(CancellationSession).one()
+    session.comment = '<img src="http://127.0.0.1:9/x.png"> <b>bold</b>'
+    db.session.commit()
+    fetched = []
+    monkeypatch.setattr(
+        pdf.NoFetching, "fetch", lambda self, url, headers=None: fetched.append(url)
+    )
+    with app.test_request_context():
+        html = pdf.render_html(site, last30())
+        pdf.render_pdf(site, last30())
+    assert "&lt;img src=" in html and "<img" not in html
+    assert fetched == []
+
+
+def test_fetcher_refuses_urls():
+    with pytest.raises(ValueError, match="fetch nothing"):
+        pdf.NoFetching().fetch("http://127.0.0.1:9/logo.png")
+
+
+def test_cli_writes_the_report(runner, db, site, book, tmp_path):  # noqa: F811
+    target = tmp_path / "report.pdf"
+    result = runner.invoke(args=["reports", "pdf", "--site", site.key, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "427.00 USD" in text_of(target.read_bytes())
+    bad = runner.invoke(
+        args=["reports", "pdf", "--site", site.key, "--from", "2026-02-01", "--to", "2026-01-01",
+              "-o", str(target)]
+    )  # fmt: skip
+    assert bad.exit_code != 0 and "--from must not be after --to" in bad.output
+
+
+def test_admin_downloads_the_report(admin_client, site, book):  # noqa: F811
+    response = admin_client.get(f"/admin/sites/{site.key}/report.pdf?range=30d")
+    assert response.mimetype == "application/pdf"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert "427.00 USD" in text_of(response.data)
+    page = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
+    assert "data-download" in page and "report.pdf" in page

@@ -1,0 +1,70 @@
+"""What the dashboard and the PDF report show, gathered from the insight queries."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from widget_server.extensions import db
+from widget_server.models import CancellationSession, Reason, Site
+from widget_server.reports import charts
+from widget_server.reports.formatting import short_money
+from widget_server.services import insights, roadmap
+
+
+def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") -> dict:
+    """Ranking, summary with change, trend chart, offers and one breakdown; each one query.
+
+    :raises ValidationError: ``invalid_segment`` for an unknown ``by``.
+    """
+    trend = insights.trend(site, filters)
+    return {
+        "ranking": insights.reason_ranking(
+            site, filters.period, plan=filters.plan, attribute=filters.attribute,
+            value=filters.value,
+        ),
+        "summary": insights.with_change(site, filters),
+        "chart": charts.stacked_bars(trend, lambda v: short_money(v, site.currency)),
+        "currency": site.currency,
+        "offers": insights.offer_performance(site, filters),
+        "breakdown": insights.breakdown(site, filters, by),
+    }  # fmt: skip
+
+
+def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], per_reason=4):
+    """The latest comments of cancelled sessions for each of ``reason_keys`` (one query)."""
+    s = CancellationSession
+    lower, upper = filters.period.bounds
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=s.reason_id, order_by=s.completed_at.desc())
+        .label("rank")
+    )
+    inner = (
+        sa.select(Reason.key, s.comment, s.mrr, s.plan, rank)
+        .join(Reason, Reason.id == s.reason_id)
+        .where(
+            s.site_id == site.id, s.outcome == "cancelled", s.comment.is_not(None),
+            s.completed_at >= lower, s.completed_at < upper, Reason.key.in_(reason_keys),
+        )
+        .subquery()
+    )  # fmt: skip
+    rows = db.session.execute(sa.select(inner).where(inner.c.rank <= per_reason)).all()
+    grouped: dict[str, list] = {key: [] for key in reason_keys}
+    for row in rows:
+        grouped[row.key].append({"comment": row.comment, "mrr": row.mrr, "plan": row.plan})
+    return grouped
+
+
+def report_context(site: Site, filters: insights.Filter) -> dict:
+    """The PDF report: the dashboard's numbers, top comments and the roadmap rankings."""
+    context = dashboard_context(site, filters, "plan")
+    top_reasons = [i["reason_id"] for i in context["ranking"]["items"][:3] if i["reason_id"]]
+    context["comments"] = top_comments(site, filters, top_reasons)
+    context["by_tenure"] = insights.breakdown(site, filters, "tenure")
+    open_items = roadmap.ItemFilter(statuses=("under_consideration", "planned", "in_progress"))
+    context["roadmap_lost"] = roadmap.items_with_stats(site, open_items, sort="lost_mrr", limit=8)
+    context["roadmap_voters"] = roadmap.items_with_stats(
+        site, open_items, sort="voters_mrr", limit=8
+    )
+    context["filters"] = filters
+    return context

@@ -1,0 +1,44 @@
+"""The "Cancellation insights" PDF: report data → HTML (Jinja, autoescaped) → PDF (WeasyPrint).
+
+Everything the report shows is inline (CSS, SVG charts); the URL fetcher refuses every URL,
+so rendering never reaches the network, whatever a customer typed into a comment.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from widget_server.models import Site, utcnow
+from widget_server.reports.data import report_context
+from widget_server.services import insights
+
+log = logging.getLogger(__name__)
+PAGE_SIZES = ("A4", "Letter")
+
+
+class NoFetching(URLFetcher):
+    """Refuses every resource: the report is self-contained."""
+
+    def fetch(self, url, headers=None):
+        log.warning("PDF report: refused to fetch %s", url[:200])
+        raise ValueError(f"Keepkit reports fetch nothing ({url[:80]})")
+
+
+def render_html(site: Site, filters: insights.Filter, page_size: str = "A4") -> str:
+    return render_template(
+        "reports/insights.html",
+        site=site,
+        page_size=page_size if page_size in PAGE_SIZES else "A4",
+        generated=utcnow(),
+        **report_context(site, filters),
+    )
+
+
+def render_pdf(site: Site, filters: insights.Filter, page_size: str = "A4") -> bytes:
+    """The report as PDF bytes."""
+    html = render_html(site, filters, page_size)
+    return HTML(string=html, base_url="keepkit-report:/", url_fetcher=NoFetching()).write_pdf()

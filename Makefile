@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test lint format install clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,12 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance/demo.db .pytest_cache .ruff_cache
+
+## Benchmarks (not part of the test suite): 1,000,000 sessions into SQLite and PostgreSQL.
+BENCH_SESSIONS ?= 1000000
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432
+bench: $(STAMP)
+	rm -f /tmp/keepkit-bench.db
+	$(BIN)/python scripts/bench.py --database sqlite:////tmp/keepkit-bench.db --sessions $(BENCH_SESSIONS)
+	psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS keepkit_bench" -c "CREATE DATABASE keepkit_bench"
+	$(BIN)/python scripts/bench.py --database $(BENCH_PG)/keepkit_bench --sessions $(BENCH_SESSIONS)

@@ -257,3 +257,15 @@ def test_csv_neutralises_formulas(admin_client, db, site):
     db.session.commit()
     text = admin_client.get(f"/admin/sites/{site.key}/sessions.csv").get_data(as_text=True)
     assert "'=cmd|" in text and "'=HYPERLINK(1)" in text
+
+
+def test_csv_export_streams_more_than_one_batch(admin_client, db, site):
+    from widget_server.reports.csv_export import BATCH
+    from widget_server.services import seed
+
+    seed.seed_sessions(site, BATCH * 2 + 7)
+    db.session.commit()
+    response = admin_client.get(f"/admin/sites/{site.key}/sessions.csv")
+    assert response.is_streamed
+    lines = response.get_data(as_text=True).splitlines()
+    assert len(lines) == BATCH * 2 + 7 + 1  # rows + header

@@ -1,0 +1,116 @@
+"""Keepkit benchmark: seed N sessions into a fresh database and time what product managers
+wait for. Run through `make bench` (SQLite and PostgreSQL) or directly:
+
+    python scripts/bench.py --database sqlite:////tmp/bench.db --sessions 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask_migrate import upgrade
+
+from widget_server import create_app
+from widget_server.extensions import db
+from widget_server.reports import csv_export, pdf
+from widget_server.reports.data import dashboard_context
+from widget_server.services import insights, seed, sessions, sites, users
+
+
+def timed(fn, repeat: int = 5) -> float:
+    """Median wall time in milliseconds over ``repeat`` runs (after one warm-up)."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def show(label: str, milliseconds: float) -> None:
+    print(f"{label}: {milliseconds:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    args = parser.parse_args()
+    os.environ["KEEPKIT_ENV"] = "development"
+    app = create_app({"ENV": "development", "SQLALCHEMY_DATABASE_URI": args.database})
+    print(f"# Keepkit benchmark: {args.sessions:,} sessions on {args.database.split(':')[0]}")
+    print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores")
+    with app.app_context():
+        upgrade()
+        site, _ = sites.create_site("Bench", [])
+        users.create_admin("bench@example.com", "bench-password-123")
+        db.session.commit()
+        started = time.perf_counter()
+        seed.seed_sessions(site, args.sessions, progress=lambda done, todo: db.session.commit())
+        seed.seed_roadmap(site)
+        db.session.commit()
+        print(f"seeding: {time.perf_counter() - started:.1f} s")
+        year = insights.Filter(insights.Period.last_days(365))
+        month = insights.Filter(insights.Period.last_days(30))
+        ranking, breakdown = insights.reason_ranking, insights.breakdown
+        show("reasons ranking, 12 months", timed(lambda: ranking(site, year.period)))
+        show("reasons ranking, 30 days", timed(lambda: ranking(site, month.period)))
+        show("dashboard data, 12 months", timed(lambda: dashboard_context(site, year), 3))
+        for by in ("plan", "tenure", "mrr", "attr:region"):
+            show(f"segments by {by}, 12 months", timed(lambda by=by: breakdown(site, year, by), 3))
+        key = site.key
+    client = app.test_client()
+    with client:
+        client.get("/admin/login")
+        from tests.conftest import csrf_token  # the same helper the tests use
+
+        token = csrf_token(client)
+        client.post(
+            "/admin/login",
+            data={
+                "email": "bench@example.com",
+                "password": "bench-password-123",
+                "csrf_token": token,
+            },
+        )
+        page = f"/admin/sites/{key}/?range=12m"
+        show("dashboard page, 12 months", timed(lambda: client.get(page), 3))
+    with app.test_request_context():
+        site = sites.get_site(key)
+        query = sessions.sessions_query(site, sessions.SessionFilter())
+        started, rows = time.perf_counter(), 0
+        for chunk in csv_export.stream_csv(query):
+            rows += chunk.count("\n")
+        elapsed = time.perf_counter() - started
+        # Memory in a second pass: tracemalloc slows Python down too much to time with it.
+        tracemalloc.start()
+        for _ in csv_export.stream_csv(query):
+            pass
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(
+            f"CSV export: {rows:,} lines in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s, "
+            f"peak Python memory {peak / 2**20:.1f} MiB"
+        )
+        started = time.perf_counter()
+        data = pdf.render_pdf(sites.get_site(key), insights.Filter(insights.Period.last_days(365)))
+        print(
+            f"PDF report, 12 months: {time.perf_counter() - started:.2f} s ({len(data) // 1024} KB)"
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS: {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

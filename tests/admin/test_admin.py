@@ -285,3 +285,19 @@ def test_drill_down_and_comment_search(admin_client, site):
         f"/admin/sites/{site.key}/sessions?q=globex", headers={"HX-Request": "true"}
     ).get_data(as_text=True)
     assert "Moved to Globex" in found and "Too slow" not in found
+
+
+SITE_PAGES = [
+    "", "sessions", "sessions.csv", "report.pdf", "settings", "roadmap", "outbox",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("page", SITE_PAGES)
+def test_every_site_page_is_for_that_sites_admins_only(client, db, site, page):
+    anonymous = client.get(f"/admin/sites/{site.key}/{page}")
+    assert anonymous.status_code == 302 and "/admin/login" in anonymous.headers["Location"]
+    other, _ = make_site("Other")
+    make_admin("scoped@example.com", sites=[other], owner=False)
+    login(client, "scoped@example.com")
+    assert client.get(f"/admin/sites/{site.key}/{page}").status_code == 404
+    assert client.get(f"/admin/sites/{other.key}/{page}").status_code == 200

@@ -301,3 +301,24 @@ def test_every_site_page_is_for_that_sites_admins_only(client, db, site, page):
     login(client, "scoped@example.com")
     assert client.get(f"/admin/sites/{site.key}/{page}").status_code == 404
     assert client.get(f"/admin/sites/{other.key}/{page}").status_code == 200
+
+
+def test_exchange_rates_in_settings_and_on_the_dashboard(admin_client, db, site):
+    claims = verify_customer_token(site, make_token(site, "eu", mrr=10000, currency="EUR"))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="switching")
+    flow.complete_session(site, session, outcome="cancelled")
+    db.session.commit()
+    html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
+    assert "1 sessions are in currencies without an exchange rate" in html
+    settings = admin_client.get(f"/admin/sites/{site.key}/settings").get_data(as_text=True)
+    assert "No rate yet for: EUR." in settings
+    token = token_of(admin_client, site)
+    admin_client.post(
+        f"/admin/sites/{site.key}/rates",
+        data={"csrf_token": token, "currency": "EUR", "rate": "1,10"},
+    )
+    html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
+    assert (
+        "110.00 USD" in html and "converted to USD at the rates set in Settings (EUR 1.1)" in html
+    )

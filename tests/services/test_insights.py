@@ -54,7 +54,7 @@ def test_summary_and_change(db, site, book):
     data = insights.with_change(site, last30())
     assert data["current"] == {
         "currency": "USD", "completed": 6, "cancelled": 3, "dismissed": 1, "lost_mrr": 42700,
-        "saved": 2, "saved_mrr": 14800, "saved_mrr_net": 10360, "save_rate": 0.4,
+        "saved": 2, "saved_mrr": 14800, "saved_mrr_net": 10360, "save_rate": 0.4, "unconverted": 0,
     }  # fmt: skip
     assert data["previous"]["lost_mrr"] == 10000
     assert data["change"]["lost_mrr"] == 3.27 and data["change"]["saved"] is None
@@ -120,3 +120,37 @@ def test_renamed_and_archived_reasons_keep_their_history(db, site, book):
 def test_previous_period_has_the_same_length():
     f = insights.Filter(insights.Period(date(2026, 3, 1), date(2026, 3, 31)))
     assert f.previous().period == insights.Period(date(2026, 1, 29), date(2026, 2, 28))
+
+
+def test_several_currencies_are_converted_at_the_admins_rates(db, site):
+    from widget_server.services import money, roadmap
+
+    def pay(sub, mrr, currency, reason="switching"):
+        claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, currency=currency))
+        session, _ = flow.start_session(site, claims, locale="en")
+        flow.answer_session(site, session, reason_key=reason)
+        flow.complete_session(site, session, outcome="cancelled")
+
+    pay("usd", 10000, "USD")
+    pay("eur", 10000, "EUR")
+    pay("gbp", 10000, "GBP")
+    db.session.commit()
+    before = insights.summary(site, last30())
+    assert (before["lost_mrr"], before["unconverted"]) == (10000, 2)  # never mixed unconverted
+    assert money.currencies_without_rate(site) == ["EUR", "GBP"]
+    money.set_rate(site, "eur", "1.08")
+    money.set_rate(site, "GBP", 1.27)
+    after = insights.summary(site, last30())
+    assert (after["lost_mrr"], after["unconverted"]) == (10000 + 10800 + 12700, 0)
+    [row] = insights.reason_ranking(site, insights.Period.last_days(30))["items"]
+    assert (row["lost_mrr"], row["average_mrr"]) == (33500, 11167)
+    bands = {
+        i["segment"]: i["cancelled"] for i in insights.breakdown(site, last30(), "mrr")["items"]
+    }
+    assert bands == {"50-200": 3}
+    item = roadmap.create_item(site, title="x")
+    assert roadmap.item_stats(site, item)["voters_mrr"] == 0
+    with pytest.raises(ValidationError):
+        money.set_rate(site, "USD", 1)
+    with pytest.raises(ValidationError):
+        money.set_rate(site, "EUR", "-2")

@@ -24,10 +24,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
-from widget_server.reports import csv_export
+from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
-from widget_server.reports.formatting import change, money, percent
-from widget_server.services import flow_config, insights, sessions, sites, users
+from widget_server.services import flow_config, insights, money, sessions, sites, users
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.roadmap import STATUS_LABELS
 
@@ -37,17 +36,17 @@ PER_PAGE = 50
 
 @bp.app_template_filter("money")
 def _money(amount, currency):
-    return money(amount, currency)
+    return formatting.money(amount, currency)
 
 
 @bp.app_template_filter("percent")
 def _percent(share):
-    return percent(share)
+    return formatting.percent(share)
 
 
 @bp.app_template_filter("change")
 def _change(value):
-    return change(value)
+    return formatting.change(value)
 
 
 @login_manager.user_loader
@@ -180,6 +179,7 @@ def dashboard():
         plans=sessions.site_plans(g.site),
         attributes=insights.attribute_keys(g.site),
         error=error,
+        rates=money.rates(g.site),
         **context,
     )
 
@@ -259,6 +259,8 @@ def _settings_context(**extra):
         "public_url": current_app.config["KEEPKIT_PUBLIC_URL"] or request.host_url.rstrip("/"),
         "statuses": STATUSES,
         "default_labels": STATUS_LABELS,
+        "rates": money.rates(g.site),
+        "missing_rates": money.currencies_without_rate(g.site),
         "locales": SUPPORTED_LOCALES,
         **extra,
     }
@@ -381,6 +383,24 @@ def general():
         db.session.commit()
         flash("Settings saved.")
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#general")
+
+
+@bp.post("/sites/<site_key>/rates")
+@site_view
+def set_rate():
+    form = request.form
+    try:
+        if form.get("remove"):
+            money.remove_rate(g.site, form["remove"])
+        else:
+            money.set_rate(g.site, form.get("currency", ""), form.get("rate", ""))
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("Exchange rates saved; the dashboard and reports use them now.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#currencies")
 
 
 @bp.post("/sites/<site_key>/origins")

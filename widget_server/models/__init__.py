@@ -14,7 +14,7 @@ from widget_server.models.roadmap import (
     Vote,
 )
 from widget_server.models.session import OUTCOMES, CancellationSession
-from widget_server.models.site import ApiKey, Site, SiteOrigin
+from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import AdminUser, site_admins
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Base",
     "CancellationSession",
     "Customer",
+    "ExchangeRate",
     "Offer",
     "OutboxMessage",
     "Reason",

@@ -71,3 +71,17 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
 
     site: Mapped[Site] = relationship(back_populates="api_keys")
+
+
+class ExchangeRate(Base):
+    """How much one minor unit of ``currency`` is worth in minor units of the site's currency
+    (e.g. EUR → USD 1.08). Maintained by the site's admins; the insights convert with it."""
+
+    __tablename__ = "exchange_rates"
+    __table_args__ = (sa.UniqueConstraint("site_id", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    rate: Mapped[float] = mapped_column(sa.Float)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

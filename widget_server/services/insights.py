@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Customer, Offer, Reason, Site
 from widget_server.services.locales import translate
+from widget_server.services.money import converted
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,13 @@ def reason_ranking(
         conditions.append(s.plan == plan)
     if attribute:
         conditions.append(s.attributes[attribute].as_string() == (value or ""))
+    mrr = converted(site, s.mrr, s.currency)
     agg = (
         sa.select(
             s.reason_id,
             sa.func.count().label("cancelled"),
-            sa.func.sum(s.mrr).label("lost_mrr"),
+            sa.func.count(mrr).label("priced"),  # with an amount in the site's currency
+            sa.func.sum(mrr).label("lost_mrr"),
         )
         .where(*conditions)
         .group_by(s.reason_id)
@@ -85,7 +88,7 @@ def reason_ranking(
                 "cancelled": int(row.cancelled),
                 "lost_mrr": lost_mrr,
                 "share": round(lost_mrr / total, 4) if total else 0.0,
-                "average_mrr": round(lost_mrr / row.cancelled) if row.cancelled else 0,
+                "average_mrr": round(lost_mrr / row.priced) if row.priced else 0,
             }
         )
     return {"currency": site.currency, "total_lost_mrr": total, "items": items}
@@ -138,17 +141,21 @@ def summary(site: Site, filters: Filter) -> dict:
     s = CancellationSession
     is_cancelled = s.outcome == "cancelled"
     is_saved = s.outcome == "saved"
-    kept = s.mrr * (100 - sa.func.coalesce(Offer.discount_percent, 0)) / 100
+    mrr = converted(site, s.mrr, s.currency)
+    kept = mrr * (100 - sa.func.coalesce(Offer.discount_percent, 0)) / 100
     row = db.session.execute(
         sa.select(
             sa.func.count().label("completed"),
             sa.func.coalesce(sa.func.sum(sa.case((is_cancelled, 1), else_=0)), 0).label(
                 "cancelled"
             ),
-            sa.func.coalesce(sa.func.sum(sa.case((is_cancelled, s.mrr), else_=0)), 0).label("lost"),
+            sa.func.coalesce(sa.func.sum(sa.case((is_cancelled, mrr), else_=0)), 0).label("lost"),
             sa.func.coalesce(sa.func.sum(sa.case((is_saved, 1), else_=0)), 0).label("saved"),
-            sa.func.coalesce(sa.func.sum(sa.case((is_saved, s.mrr), else_=0)), 0).label("gross"),
+            sa.func.coalesce(sa.func.sum(sa.case((is_saved, mrr), else_=0)), 0).label("gross"),
             sa.func.coalesce(sa.func.sum(sa.case((is_saved, kept), else_=0)), 0).label("net"),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((s.outcome != "dismissed", sa.case((mrr.is_(None), 1))))), 0
+            ).label("unconverted"),
         )
         .select_from(s)
         .outerjoin(Offer, Offer.id == s.offer_id)
@@ -165,6 +172,8 @@ def summary(site: Site, filters: Filter) -> dict:
         "saved_mrr": int(row.gross),
         "saved_mrr_net": round(float(row.net)),
         "save_rate": _rate(saved, cancelled),
+        # Saves and cancellations in a currency without a rate: not in the amounts.
+        "unconverted": int(row.unconverted),
     }
 
 
@@ -189,7 +198,7 @@ def trend(site: Site, filters: Filter) -> dict:
     s = CancellationSession
     month = _month(s.completed_at).label("month")
     rows = db.session.execute(
-        sa.select(month, s.reason_id, sa.func.sum(s.mrr).label("lost"))
+        sa.select(month, s.reason_id, sa.func.sum(converted(site, s.mrr, s.currency)).label("lost"))
         .where(*_where(site, filters), s.outcome == "cancelled")
         .group_by(month, s.reason_id)
         .order_by(month)
@@ -208,7 +217,7 @@ def trend(site: Site, filters: Filter) -> dict:
         key = reason.key if reason else None
         label = translate(reason.labels, site.default_locale) if reason else "No reason given"
         entry = series.setdefault(key, {"reason_id": key, "reason": label, "values": {}})
-        entry["values"][row.month] = int(row.lost)
+        entry["values"][row.month] = int(row.lost or 0)
     ordered = sorted(series.values(), key=lambda e: -sum(e["values"].values()))
     for entry in ordered:
         entry["values"] = [entry["values"].get(m, 0) for m in months]
@@ -226,13 +235,14 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
     if not offers:
         return []
     shown_text = sa.cast(s.offers_shown, sa.Text)
+    mrr = converted(site, s.mrr, s.currency)
     columns = []
     for offer in offers:
         shown = shown_text.like(f'%"{offer.key}"%')
         columns += [
             sa.func.coalesce(sa.func.sum(sa.case((shown, 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((s.offer_id == offer.id, 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((s.offer_id == offer.id, s.mrr), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((s.offer_id == offer.id, mrr), else_=0)), 0),
         ]
     row = db.session.execute(sa.select(*columns).where(*_where(site, filters))).one()
     result = []
@@ -258,7 +268,7 @@ def _band(column, bands, last: str):
     )
 
 
-def segment_expression(by: str):
+def segment_expression(site: Site, by: str):
     """The SQL expression a breakdown groups by. ``by``: plan, tenure, mrr or attr:<key>.
 
     :raises ValidationError: ``invalid_segment``.
@@ -271,7 +281,7 @@ def segment_expression(by: str):
     if by == "tenure":
         return _band(s.tenure_days, TENURE_BANDS, "over 1 year")
     if by == "mrr":
-        return _band(s.mrr, MRR_BANDS, "1,000 and more")
+        return _band(converted(site, s.mrr, s.currency), MRR_BANDS, "1,000 and more")
     if by.startswith("attr:") and 0 < len(by) - 5 <= 64:
         return sa.func.coalesce(s.attributes[by[5:]].as_string(), "not set")
     raise ValidationError(
@@ -282,8 +292,9 @@ def segment_expression(by: str):
 def breakdown(site: Site, filters: Filter, by: str) -> dict:
     """Churn by segment (one query), ranked by lost MRR."""
     s = CancellationSession
-    segment = segment_expression(by).label("segment")
-    lost = sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "cancelled", s.mrr), else_=0)), 0)
+    segment = segment_expression(site, by).label("segment")
+    mrr = converted(site, s.mrr, s.currency)
+    lost = sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "cancelled", mrr), else_=0)), 0)
     rows = db.session.execute(
         sa.select(
             segment,

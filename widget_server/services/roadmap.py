@@ -27,6 +27,7 @@ from widget_server.models import (
 )
 from widget_server.services import notifications
 from widget_server.services.locales import translate
+from widget_server.services.money import converted
 from widget_server.services.text import render_markdown
 
 STATUS_LABELS = {
@@ -368,7 +369,9 @@ def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit
             Vote.item_id,
             sa.func.count().label("votes"),
             sa.func.count(sa.distinct(company_key)).label("companies"),
-            sa.func.coalesce(sa.func.sum(Customer.mrr), 0).label("voters_mrr"),
+            sa.func.coalesce(
+                sa.func.sum(converted(site, Customer.mrr, Customer.currency)), 0
+            ).label("voters_mrr"),
         )
         .join(Customer, Customer.id == Vote.customer_id)
         .group_by(Vote.item_id)
@@ -378,7 +381,7 @@ def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit
     lost = (
         sa.select(
             s.roadmap_item_id.label("item_id"),
-            sa.func.sum(s.mrr).label("lost_mrr"),
+            sa.func.sum(converted(site, s.mrr, s.currency)).label("lost_mrr"),
             sa.func.count(sa.distinct(s.customer_id)).label("churned"),
         )
         .where(s.roadmap_item_id.is_not(None), s.outcome == "cancelled")

@@ -1,0 +1,85 @@
+"""Amounts in the site's currency: exchange rates maintained by the site's admins."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from widget_server.errors import ValidationError
+from widget_server.extensions import db
+from widget_server.models import Customer, ExchangeRate, Site, utcnow
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def converted(site: Site, amount, currency):
+    """SQL: ``amount`` (minor units in ``currency``) in the site's currency, or NULL when no
+    rate is set. The rate is looked up only for rows in another currency (CASE short-circuits),
+    so single-currency sites pay nothing for it."""
+    rate = (
+        sa.select(ExchangeRate.rate)
+        .where(ExchangeRate.site_id == site.id, ExchangeRate.currency == currency)
+        .scalar_subquery()
+    )
+    return sa.case((currency == site.currency, amount), else_=sa.func.round(amount * rate))
+
+
+def rates(site: Site) -> list[ExchangeRate]:
+    query = sa.select(ExchangeRate).where(ExchangeRate.site_id == site.id)
+    return list(db.session.scalars(query.order_by(ExchangeRate.currency)))
+
+
+def currencies_without_rate(site: Site) -> list[str]:
+    """Currencies the site's customers pay in that have no rate yet."""
+    have = sa.select(ExchangeRate.currency).where(ExchangeRate.site_id == site.id)
+    query = (
+        sa.select(Customer.currency)
+        .where(
+            Customer.site_id == site.id,
+            Customer.currency != site.currency,
+            Customer.currency.not_in(have),
+        )
+        .distinct()
+        .order_by(Customer.currency)
+    )
+    return list(db.session.scalars(query))
+
+
+def set_rate(site: Site, currency: str, rate) -> ExchangeRate:
+    """Create or update the rate for ``currency`` (units of the site's currency per unit).
+
+    :raises ValidationError: ``invalid_rate``.
+    """
+    currency = (currency or "").strip().upper()
+    try:
+        value = float(str(rate).replace(",", "."))
+    except ValueError:
+        value = -1.0
+    if not _CURRENCY.match(currency) or currency == site.currency:
+        raise ValidationError(
+            f"Use an ISO 4217 code other than {site.currency}, e.g. EUR", code="invalid_rate"
+        )
+    if not 0 < value < 1_000_000:
+        raise ValidationError(
+            "The rate must be a positive number such as 1.08", code="invalid_rate"
+        )
+    row = db.session.scalar(
+        sa.select(ExchangeRate).where(
+            ExchangeRate.site_id == site.id, ExchangeRate.currency == currency
+        )
+    )
+    if row is None:
+        row = ExchangeRate(site_id=site.id, currency=currency)
+        db.session.add(row)
+    row.rate, row.updated_at = value, utcnow()
+    db.session.flush()
+    return row
+
+
+def remove_rate(site: Site, currency: str) -> None:
+    db.session.execute(
+        sa.delete(ExchangeRate).where(
+            ExchangeRate.site_id == site.id, ExchangeRate.currency == currency
+        )
+    )

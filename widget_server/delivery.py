@@ -100,11 +100,14 @@ def unsubscribe_token(site_id: int, customer_id: int, item_id: int | None) -> st
 
 
 def read_unsubscribe_token(token: str) -> dict | None:
+    """``{"s", "c", "i"}`` (a customer's roadmap emails) or ``{"a"}`` (an admin's digest)."""
     try:
         data = _serializer().loads(token)
     except BadSignature:
         return None
-    return data if isinstance(data, dict) and {"s", "c", "i"} <= set(data) else None
+    if isinstance(data, dict) and ({"s", "c", "i"} <= set(data) or set(data) == {"a"}):
+        return data
+    return None
 
 
 def _absolute(path: str) -> str:
@@ -194,7 +197,12 @@ def process(message_id: int) -> bool:
 
 
 def run_once(batch: int = 20) -> tuple[int, int]:
-    """Deliver everything that is due now. Returns (sent, failed)."""
+    """Queue this week's digests (once per week), then deliver everything that is due now.
+    Returns (sent, failed)."""
+    from widget_server.services.digests import enqueue_due
+
+    enqueue_due(utcnow())
+    db.session.commit()
     sent = failed = 0
     while ids := claim(batch):
         for message_id in ids:
@@ -230,8 +238,43 @@ def resend(site: Site, message_id: int) -> None:
 # --- email --------------------------------------------------------------------------------
 
 
+def build_digest(message: OutboxMessage) -> EmailMessage:
+    """The weekly digest: a short summary in the body and the PDF report attached."""
+    from datetime import date
+
+    from widget_server.reports.pdf import render_pdf
+    from widget_server.services import insights
+
+    payload = message.payload
+    site = db.session.get(Site, message.site_id)
+    period = insights.Period(date.fromisoformat(payload["from"]), date.fromisoformat(payload["to"]))
+    filters = insights.Filter(period)
+    summary = insights.summary(site, filters)
+    token = _serializer().dumps({"a": payload["user_id"]})
+    unsubscribe = _absolute(f"/u/{token}")
+    context = {"site": site, "period": period, "summary": summary, "unsubscribe_url": unsubscribe,
+               "dashboard_url": _absolute(f"/admin/sites/{site.key}/")}  # fmt: skip
+    email = EmailMessage()
+    email["Subject"] = f"Cancellation insights for {site.name}: {period.start} to {period.end}"
+    email["From"] = formataddr(("Keepkit", current_app.config["KEEPKIT_MAIL_FROM"]))
+    email["To"] = message.recipient
+    domain = current_app.config["KEEPKIT_MAIL_FROM"].rpartition("@")[2] or "keepkit.local"
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=domain)
+    email["List-Unsubscribe"] = f"<{unsubscribe}>"
+    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.set_content(render_template("email/digest.txt", **context))
+    email.add_alternative(render_template("email/digest.html", **context), subtype="html")
+    name = f"keepkit-insights-{period.start}-{period.end}.pdf"
+    email.add_attachment(
+        render_pdf(site, filters), maintype="application", subtype="pdf", filename=name
+    )
+    return email
+
+
 def build_email(message: OutboxMessage) -> EmailMessage:
     payload = message.payload
+    if payload.get("template") == "digest":
+        return build_digest(message)
     site = db.session.get(Site, message.site_id)
     item = db.session.get(RoadmapItem, payload["item_id"])
     customer = db.session.get(Customer, payload["customer_id"])

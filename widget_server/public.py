@@ -69,6 +69,16 @@ def unsubscribe(token: str):
     from widget_server.models import Site
 
     data = read_unsubscribe_token(token)
+    if data and "a" in data:
+        from widget_server.models import AdminUser
+
+        admin = db.session.get(AdminUser, data["a"])
+        if admin is not None:
+            admin.weekly_digest = False
+            db.session.commit()
+        return render_template(
+            "public/message.html", message="You will get no more weekly digests.", locale="en"
+        )
     site = db.session.get(Site, data["s"]) if data else None
     locale = pick_locale(request.accept_languages.best, site.default_locale if site else "en")
     t = PAGE_STRINGS[locale]

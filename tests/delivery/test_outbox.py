@@ -155,3 +155,44 @@ def test_cancellation_completed_webhook(db, site, receiver):
     assert (data["outcome"], data["mrr"], data["customer"]["id"], data["reason"]["id"]) == (
         "cancelled", 4900, "leaver", "switching",
     )  # fmt: skip
+
+
+def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
+    import io
+
+    from pypdf import PdfReader
+
+    from tests.factories import make_admin
+    from widget_server.services import digests
+
+    admin = make_admin("pm@example.com")
+    quiet = make_admin("quiet@example.com")
+    digests.set_weekly_digest(admin, True)
+    claims = verify_customer_token(site, make_token(site, "gone", mrr=12300))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="switching")
+    flow.complete_session(site, session, outcome="cancelled")
+    session.completed_at = utcnow() - timedelta(days=utcnow().weekday() + 3)  # last week
+    db.session.commit()
+    assert delivery.run_once() == (1, 0)
+    assert delivery.run_once() == (0, 0)  # once a week
+    [email] = smtp.sink.messages
+    assert email["To"] == "pm@example.com" and quiet.email not in email["To"]
+    assert "Lost MRR 123.00 USD from 1 cancellations." in email.get_body(("plain",)).get_content()
+    [attachment] = list(email.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    pdf_text = PdfReader(io.BytesIO(attachment.get_content())).pages[0].extract_text()
+    assert "123.00 USD" in pdf_text
+    link = re.search(r"<http://keepkit\.test(/u/[^>]+)>", email["List-Unsubscribe"]).group(1)
+    assert client.post(link).status_code == 200
+    db.session.refresh(admin)
+    assert admin.weekly_digest is False
+
+
+def test_admin_opts_in_to_the_digest(admin_client, db, admin, site):
+    from tests.admin.test_admin import token_of
+
+    token = token_of(admin_client, site)
+    admin_client.post("/admin/digest", data={"csrf_token": token, "weekly_digest": "1"})
+    db.session.refresh(admin)
+    assert admin.weekly_digest is True

@@ -150,6 +150,19 @@ def _parse_period(args) -> tuple[insights.Period, str | None]:
     return insights.Period(start, end), None
 
 
+@bp.post("/digest")
+@login_required
+def digest():
+    """Opt in to (or out of) the weekly PDF digest of every site this admin sees."""
+    from widget_server.services.digests import set_weekly_digest
+
+    enabled = bool(request.form.get("weekly_digest"))
+    set_weekly_digest(current_user, enabled)
+    db.session.commit()
+    flash("You will get the PDF report every Monday." if enabled else "Weekly digest turned off.")
+    return redirect(_safe_next(request.form.get("next")))
+
+
 def parse_filter(args) -> tuple[insights.Filter, str | None]:
     """Dashboard filters from the query string: range/from/to, plan, segment (attr=value)."""
     period, error = _parse_period(args)

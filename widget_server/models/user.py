@@ -27,6 +27,8 @@ class AdminUser(UserMixin, Base):
     # Owners see every site; other admins only the sites they are members of.
     is_owner: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    # Opted in to the weekly "Cancellation insights" PDF by email.
+    weekly_digest: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sites = relationship("Site", secondary=site_admins, order_by="Site.name")

@@ -128,21 +128,26 @@ def _locale() -> str:
     return pick_locale(requested, g.site.default_locale)
 
 
+def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):
+    return _page(
+        "hosted/reasons.html",
+        locale,
+        status,
+        token=token,
+        session_id=session_id,
+        reasons=[flow.reason_view(r, locale) for r in flow.active_reasons(g.site)],
+        error=error,
+        chosen=chosen,
+        comment=comment,
+    )
+
+
 @bp.get("/<site_key>")
 def start():
     """The reasons form. Nothing is stored until the customer submits it."""
     locale = _locale()
     token, _ = _claims(locale)
-    return _page(
-        "hosted/reasons.html",
-        locale,
-        token=token,
-        session_id=str(uuid.uuid4()),
-        reasons=[flow.reason_view(r, locale) for r in flow.active_reasons(g.site)],
-        error=None,
-        chosen=None,
-        comment="",
-    )
+    return _reasons_page(locale, token, str(uuid.uuid4()))
 
 
 @bp.post("/<site_key>")
@@ -165,13 +170,11 @@ def answer():
         )
     except KeepkitError as exc:
         db.session.rollback()
-        return _page(
-            "hosted/reasons.html",
+        return _reasons_page(
             locale,
-            422,
-            token=token,
-            session_id=form.get("session") or str(uuid.uuid4()),
-            reasons=[flow.reason_view(r, locale) for r in flow.active_reasons(g.site)],
+            token,
+            form.get("session") or str(uuid.uuid4()),
+            status=422,
             error=exc.message if exc.code != "unknown_reason" else STRINGS[locale]["ask"],
             chosen=form.get("reason"),
             comment=form.get("comment", ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from widget_server import delivery
-from widget_server.admin.views import bp, render, site_view
+from widget_server.admin.views import bp, commit_or_flash, render, site_view
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
 from widget_server.models import STATUSES, VOTE_SOURCES
@@ -190,14 +190,12 @@ def outbox_resend(message_id: int):
 @site_view
 def webhook_settings():
     url = (request.form.get("webhook_url") or "").strip()
-    try:
-        sites.set_webhook(g.site, url or None, new_secret=bool(request.form.get("new_secret")))
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash("Webhook settings saved.")
+    commit_or_flash(
+        lambda: sites.set_webhook(
+            g.site, url or None, new_secret=bool(request.form.get("new_secret"))
+        ),
+        "Webhook settings saved.",
+    )
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#webhook")
 
 
@@ -208,14 +206,10 @@ def roadmap_options():
         status: {loc: request.form.get(f"label_{status}_{loc}", "") for loc in SUPPORTED_LOCALES}
         for status in STATUSES
     }
-    try:
-        roadmap.set_roadmap_options(
+    commit_or_flash(
+        lambda: roadmap.set_roadmap_options(
             g.site, labels=labels, anonymous_voting=bool(request.form.get("anonymous_voting"))
-        )
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash("Roadmap settings saved.")
+        ),
+        "Roadmap settings saved.",
+    )
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#roadmap")

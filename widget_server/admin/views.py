@@ -73,6 +73,20 @@ def _safe_next(value: str | None) -> str:
     return url_for("admin.index")
 
 
+def commit_or_flash(action, success: str) -> bool:
+    """Run ``action`` (service calls) as the request's unit of work: commit and flash
+    ``success``, or roll back and flash the domain error. Returns whether it succeeded."""
+    try:
+        action()
+    except KeepkitError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return False
+    db.session.commit()
+    flash(success)
+    return True
+
+
 def render(template: str, partial: str | None = None, **context):
     """Render the page, or only its fragment for htmx requests (``Vary: HX-Request``)."""
     is_htmx = request.headers.get("HX-Request") and partial
@@ -380,21 +394,17 @@ def offer_form(offer_id: int | None):
 @site_view
 def general():
     form = request.form
-    try:
-        sites.update_site(
+    commit_or_flash(
+        lambda: sites.update_site(
             g.site,
             name=form.get("name", ""),
             default_locale=form.get("default_locale", ""),
             currency=form.get("currency", ""),
             brand_color=form.get("brand_color", ""),
             discount_window_days=form.get("discount_window_days"),
-        )
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash("Settings saved.")
+        ),
+        "Settings saved.",
+    )
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#general")
 
 
@@ -402,31 +412,22 @@ def general():
 @site_view
 def set_rate():
     form = request.form
-    try:
-        if form.get("remove"):
-            money.remove_rate(g.site, form["remove"])
-        else:
-            money.set_rate(g.site, form.get("currency", ""), form.get("rate", ""))
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if form.get("remove"):
+        commit_or_flash(lambda: money.remove_rate(g.site, form["remove"]), "Rate removed.")
     else:
-        db.session.commit()
-        flash("Exchange rates saved; the dashboard and reports use them now.")
+        commit_or_flash(
+            lambda: money.set_rate(g.site, form.get("currency", ""), form.get("rate", "")),
+            "Exchange rates saved; the dashboard and reports use them now.",
+        )
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#currencies")
 
 
 @bp.post("/sites/<site_key>/origins")
 @site_view
 def add_origin():
-    try:
-        sites.add_origin(g.site, request.form.get("origin", ""))
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash("Origin added.")
+    commit_or_flash(
+        lambda: sites.add_origin(g.site, request.form.get("origin", "")), "Origin added."
+    )
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#origins")
 
 

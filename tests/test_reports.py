@@ -68,3 +68,41 @@ def test_admin_downloads_the_report(admin_client, site, book):  # noqa: F811
     assert "427.00 USD" in text_of(response.data)
     page = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert "data-download" in page and "report.pdf" in page
+
+
+def tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x4f\x46\xe5")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
+    from tests.admin.test_admin import token_of
+
+    token = token_of(admin_client, site)
+    bad = admin_client.post(
+        f"/admin/sites/{site.key}/logo",
+        data={"csrf_token": token, "logo": (io.BytesIO(b"GIF89a..."), "x.gif")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "must be a PNG or JPEG" in bad.get_data(as_text=True)
+    admin_client.post(
+        f"/admin/sites/{site.key}/logo",
+        data={"csrf_token": token, "logo": (io.BytesIO(tiny_png()), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    db.session.refresh(site)
+    assert site.logo.startswith("data:image/png;base64,")
+    with app.test_request_context():
+        data = pdf.render_pdf(site, last30())
+    assert len(PdfReader(io.BytesIO(data)).pages[0].images) == 1

@@ -408,6 +408,20 @@ def general():
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#general")
 
 
+@bp.post("/sites/<site_key>/logo")
+@site_view
+def logo():
+    upload = request.files.get("logo")
+    if request.form.get("remove"):
+        commit_or_flash(lambda: sites.set_logo(g.site, None), "Logo removed.")
+    elif upload is None or not upload.filename:
+        flash("Choose a PNG or JPEG file.", "error")
+    else:
+        data = upload.read(sites.MAX_LOGO_BYTES + 1)
+        commit_or_flash(lambda: sites.set_logo(g.site, data), "Logo saved; reports show it.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#general")
+
+
 @bp.post("/sites/<site_key>/rates")
 @site_view
 def set_rate():

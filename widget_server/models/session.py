@@ -22,13 +22,14 @@ class CancellationSession(Base):
             "outcome IS NULL OR outcome IN ('cancelled', 'saved', 'dismissed')", name="outcome"
         ),
         # The ranking: WHERE site_id = ? AND outcome = ? AND completed_at BETWEEN ? AND ?
-        # GROUP BY reason_id, SUM(mrr) -- answered from this index alone.
+        # GROUP BY reason_id, SUM(mrr converted by currency) -- answered from this index alone.
         sa.Index(
             "ix_cancellation_sessions_ranking",
             "site_id",
             "outcome",
             "completed_at",
             "reason_id",
+            "currency",
             "mrr",
         ),
         sa.Index("ix_cancellation_sessions_site_started", "site_id", "started_at"),

@@ -22,6 +22,8 @@ class Site(Base):
     default_locale: Mapped[str] = mapped_column(sa.String(8), default="en")
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
     brand_color: Mapped[str] = mapped_column(sa.String(7), default="#4f46e5")
+    # The site's logo as a data: URI (PNG or JPEG), so reports embed it without fetching.
+    logo: Mapped[str | None] = mapped_column(sa.Text)
     # A customer who accepted a discount within this many days is not offered another.
     discount_window_days: Mapped[int] = mapped_column(default=365)
     # Per-site labels for the stable roadmap status keys, e.g. {"shipped": "Done"}.

@@ -21,9 +21,12 @@ PAGE_SIZES = ("A4", "Letter")
 
 
 class NoFetching(URLFetcher):
-    """Refuses every resource: the report is self-contained."""
+    """Refuses every resource but inline ``data:`` URLs (the site's logo): the report is
+    self-contained."""
 
     def fetch(self, url, headers=None):
+        if url.startswith("data:image/"):
+            return super().fetch(url, headers)
         log.warning("PDF report: refused to fetch %s", url[:200])
         raise ValueError(f"Keepkit reports fetch nothing ({url[:80]})")
 

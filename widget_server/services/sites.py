@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -149,6 +150,28 @@ def set_webhook(site: Site, url: str | None, *, new_secret: bool = False) -> Non
     site.webhook_url = url
     if new_secret or (url and not site.webhook_secret):
         site.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+    db.session.flush()
+
+
+MAX_LOGO_BYTES = 200 * 1024
+_LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def set_logo(site: Site, data: bytes | None) -> None:
+    """Store (or with None, remove) the site's logo, shown on PDF reports.
+
+    :raises ValidationError: ``invalid_logo`` unless it is a PNG or JPEG of at most 200 KB.
+    """
+    if data is None:
+        site.logo = None
+        db.session.flush()
+        return
+    kind = next((t for magic, t in _LOGO_TYPES.items() if data.startswith(magic)), None)
+    if kind is None or len(data) > MAX_LOGO_BYTES:
+        raise ValidationError(
+            "The logo must be a PNG or JPEG of at most 200 KB", code="invalid_logo"
+        )
+    site.logo = f"data:{kind};base64," + base64.b64encode(data).decode()
     db.session.flush()
 
 

@@ -61,6 +61,7 @@ def main() -> None:
         seed.seed_roadmap(site)
         db.session.commit()
         print(f"seeding: {time.perf_counter() - started:.1f} s")
+        seed.analyze()
         year = insights.Filter(insights.Period.last_days(365))
         month = insights.Filter(insights.Period.last_days(30))
         ranking, breakdown = insights.reason_ranking, insights.breakdown

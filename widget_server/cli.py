@@ -153,6 +153,8 @@ def seed(site_key, total):
 
     added = seeding.seed_sessions(site, total, progress=progress)
     db.session.commit()
+    if added:
+        seeding.analyze()
     elapsed = time.perf_counter() - started
     click.echo(("\n" if added else "") + f"Added {added:,} sessions in {elapsed:.1f}s.")
 

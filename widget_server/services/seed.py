@@ -318,3 +318,10 @@ def seed_roadmap(site: Site, voters: int = 400) -> int:
     if rows:
         db.session.execute(sa.insert(Vote), list(rows.values()))
     return len(items)
+
+
+def analyze() -> None:
+    """Refresh the planner's statistics after a bulk load (PostgreSQL and SQLite)."""
+    connection = db.session.connection()
+    connection.exec_driver_sql("ANALYZE")
+    db.session.commit()

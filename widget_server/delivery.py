@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
 from widget_server.services.locales import pick_locale, translate
@@ -223,11 +224,12 @@ def run_forever(poll_seconds: float = 2.0, should_stop=lambda: False) -> None:
 
 
 def resend(site: Site, message_id: int) -> None:
-    """Queue a message again (admin: resend a webhook or a failed email)."""
+    """Queue a message again (admin: resend a webhook or a failed email).
+
+    :raises NotFound: ``message_not_found`` unless the message belongs to the site.
+    """
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.site_id != site.id:
-        from widget_server.errors import NotFound
-
         raise NotFound("No such message", code="message_not_found")
     message.state = "pending"
     message.next_attempt_at = utcnow()

@@ -80,3 +80,20 @@ def test_hosted_page_is_rate_limited(app, client, db, site, monkeypatch):
     token = make_token(site)
     statuses = [client.get(f"/c/{site.key}?token={token}").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def test_no_js_flow_links_a_roadmap_item(client, db, site):
+    from widget_server.services import roadmap
+
+    item = roadmap.create_item(site, title="Okta <SSO>", status="planned")
+    db.session.commit()
+    token = make_token(site, "needs-sso")
+    html = client.get(f"/c/{site.key}?token={token}").get_data(as_text=True)
+    assert f'data-kk="roadmap-item" data-kk-id="{item.id}"' in html and "Okta &lt;SSO&gt;" in html
+    assert "Which of these did you need? (optional)" in html
+    data = fields(html) | {"reason": "missing_features", "roadmap_item": str(item.id)}
+    page = client.post(f"/c/{site.key}", data=data).get_data(as_text=True)
+    action = re.search(r'action="([^"]+/complete)"', page).group(1)
+    client.post(action, data=fields(page) | {"outcome": "cancelled"})
+    session = db.session.scalar(sa.select(CancellationSession))
+    assert (session.outcome, session.roadmap_item_id) == ("cancelled", item.id)

@@ -14,7 +14,7 @@ from flask_limiter.util import get_remote_address
 
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import db, limiter
-from widget_server.services import flow, sites
+from widget_server.services import flow, roadmap, sites
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
 
@@ -27,6 +27,7 @@ limiter.limit(
 STRINGS = {
     "en": {
         "title": "Before you go",
+        "which": "Which of these did you need? (optional)",
         "ask": "Why are you cancelling?",
         "next": "Continue",
         "comment": "Anything else you want to tell us? (optional)",
@@ -45,6 +46,7 @@ STRINGS = {
     },
     "de": {
         "title": "Bevor Sie gehen",
+        "which": "Welche davon hat Ihnen gefehlt? (optional)",
         "ask": "Warum kündigen Sie?",
         "next": "Weiter",
         "comment": "Möchten Sie uns noch etwas sagen? (optional)",
@@ -63,6 +65,7 @@ STRINGS = {
     },
     "fi": {
         "title": "Ennen kuin lähdet",
+        "which": "Mitä näistä tarvitsit? (valinnainen)",
         "ask": "Miksi peruutat tilauksen?",
         "next": "Jatka",
         "comment": "Haluatko kertoa meille vielä jotain? (valinnainen)",
@@ -128,6 +131,15 @@ def _locale() -> str:
     return pick_locale(requested, g.site.default_locale)
 
 
+def _roadmap_item(form) -> int | None:
+    """The roadmap item picked for a missing-feature reason, if any (ignored otherwise)."""
+    value = form.get("roadmap_item", "")
+    reason = next((r for r in flow.active_reasons(g.site) if r.key == form.get("reason")), None)
+    if not value.isdigit() or reason is None or not reason.is_missing_feature:
+        return None
+    return int(value)
+
+
 def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):
     return _page(
         "hosted/reasons.html",
@@ -136,6 +148,7 @@ def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=N
         token=token,
         session_id=session_id,
         reasons=[flow.reason_view(r, locale) for r in flow.active_reasons(g.site)],
+        roadmap_items=roadmap.missing_feature_items(g.site),
         error=error,
         chosen=chosen,
         comment=comment,
@@ -167,6 +180,7 @@ def answer():
             comment=form.get("comment"),
             # Each reason's follow-up has its own field; the chosen reason's counts.
             followup_answer=form.get(f"followup_{form.get('reason', '')}"),
+            roadmap_item_id=_roadmap_item(form),
         )
     except KeepkitError as exc:
         db.session.rollback()

@@ -177,3 +177,24 @@ def test_public_roadmap_page_without_javascript(client, db, site):
     assert "Suunniteltu" in html and "SSO" in html and "Secret" not in html
     assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert client.get("/roadmap/nope").status_code == 404
+
+
+def test_data_api_roadmap_pagination(client, db, site, api_key):
+    for i in range(5):
+        roadmap.create_item(site, title=f"Item {i}")
+    db.session.commit()
+    seen, cursor = [], None
+    while True:
+        url = "/api/v1/roadmap/items?limit=2&sort=created" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url, headers=auth(api_key)).get_json()
+        seen += [i["title"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"Item {i}" for i in reversed(range(5))]
+    session_cursor = client.get("/api/v1/sessions?limit=1", headers=auth(api_key)).get_json()
+    wrong = client.get(
+        f"/api/v1/roadmap/items?cursor={session_cursor['next_cursor'] or 'czox'}",
+        headers=auth(api_key),
+    )
+    assert wrong.status_code == 400 and wrong.get_json()["error"]["code"] == "invalid_cursor"

@@ -53,19 +53,20 @@ def _period(data) -> insights.Period:
     return insights.Period(start, end)
 
 
-def _encode_cursor(last_id: int | None) -> str | None:
-    if last_id is None:
+def _encode_cursor(position: int | None, kind: str = "s") -> str | None:
+    """An opaque cursor: ``s`` continues after a session id, ``r`` at a roadmap offset."""
+    if position is None:
         return None
-    return base64.urlsafe_b64encode(f"s:{last_id}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None) -> int | None:
+def _decode_cursor(cursor: str | None, kind: str = "s") -> int | None:
     if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "s":
+        if prefix != kind or int(value) < 0:
             raise ValueError(raw)
         return int(value)
     except ValueError as exc:
@@ -133,10 +134,19 @@ def list_roadmap_items():
     """Roadmap items with votes, companies, voters' MRR and lost MRR (``sort`` picks which)."""
     data = RoadmapQuery().load(request.args)
     statuses = tuple(data["status"].split(",")) if data["status"] else None
+    offset = _decode_cursor(data["cursor"], "r") or 0
     rows = roadmap.items_with_stats(
-        g.site, roadmap.ItemFilter(statuses=statuses, moderation=None), sort=data["sort"]
+        g.site,
+        roadmap.ItemFilter(statuses=statuses, moderation=None),
+        sort=data["sort"],
+        limit=data["limit"] + 1,
+        offset=offset,
     )
-    return jsonify(RoadmapItemPage().dump({"items": rows, "next_cursor": None}))
+    more = len(rows) > data["limit"]
+    next_cursor = _encode_cursor(offset + data["limit"], "r") if more else None
+    return jsonify(
+        RoadmapItemPage().dump({"items": rows[: data["limit"]], "next_cursor": next_cursor})
+    )
 
 
 @bp.post("/roadmap/items")

@@ -149,6 +149,12 @@ def build_spec() -> dict:
                 "parameters": [
                     {"name": "sort", "in": "query", "schema": {"type": "string"}},
                     {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
                 ],
                 "responses": {"200": _json("RoadmapItemPage", "Items"), **_errors()},
             },

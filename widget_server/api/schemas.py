@@ -294,6 +294,8 @@ class RoadmapItemPage(Schema):
 
 
 class RoadmapQuery(Input):
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     sort = fields.String(
         load_default="votes",
         validate=validate.OneOf(["votes", "companies", "voters_mrr", "lost_mrr", "created"]),

@@ -354,7 +354,9 @@ class ItemFilter:
     ids: tuple[int, ...] | None = None
 
 
-def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit: int = 500):
+def items_with_stats(
+    site: Site, filters: ItemFilter, sort: str = "votes", limit: int = 500, offset: int = 0
+):
     """Items with ``votes``, ``companies``, ``voters_mrr`` and ``lost_mrr`` (one query).
 
     A vote counts once per customer; ``companies`` counts each company once (customers
@@ -412,7 +414,7 @@ def items_with_stats(site: Site, filters: ItemFilter, sort: str = "votes", limit
     if filters.ids is not None:
         query = query.where(RoadmapItem.id.in_(filters.ids))
     order = RoadmapItem.created_at.desc() if sort == "created" else columns[sort].desc()
-    query = query.order_by(order, RoadmapItem.id.desc()).limit(limit)
+    query = query.order_by(order, RoadmapItem.id.desc()).limit(limit).offset(offset)
     return [
         {"item": row[0], **{name: int(getattr(row, name)) for name in columns}}
         for row in db.session.execute(query)

@@ -65,8 +65,8 @@ def main() -> None:
         year = insights.Filter(insights.Period.last_days(365))
         month = insights.Filter(insights.Period.last_days(30))
         ranking, breakdown = insights.reason_ranking, insights.breakdown
-        show("reasons ranking, 12 months", timed(lambda: ranking(site, year.period)))
-        show("reasons ranking, 30 days", timed(lambda: ranking(site, month.period)))
+        show("reasons ranking, 12 months", timed(lambda: ranking(site, year)))
+        show("reasons ranking, 30 days", timed(lambda: ranking(site, month)))
         show("dashboard data, 12 months", timed(lambda: dashboard_context(site, year), 3))
         for by in ("plan", "tenure", "mrr", "attr:region"):
             show(f"segments by {by}, 12 months", timed(lambda by=by: breakdown(site, year, by), 3))

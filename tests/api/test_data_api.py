@@ -200,7 +200,7 @@ def test_ranking_is_one_query(db, site, history):
     bind = db.engines[None]  # the test's connection
     sa.event.listen(bind, "before_cursor_execute", record)
     try:
-        ranking = insights.reason_ranking(site, insights.Period.last_days(30))
+        ranking = insights.reason_ranking(site, insights.Filter(insights.Period.last_days(30)))
     finally:
         sa.event.remove(bind, "before_cursor_execute", record)
     assert len(ranking["items"]) == 3

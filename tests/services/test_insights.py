@@ -112,7 +112,7 @@ def test_renamed_and_archived_reasons_keep_their_history(db, site, book):
     flow_config.save_reason(site, reason, labels={"en": "Went to a competitor"}, followup={},
                             requires_text=False, is_missing_feature=False)  # fmt: skip
     flow_config.set_archived(reason, True)
-    ranking = insights.reason_ranking(site, insights.Period.last_days(30))
+    ranking = insights.reason_ranking(site, insights.Filter(insights.Period.last_days(30)))
     row = next(i for i in ranking["items"] if i["reason_id"] == "switching")
     assert (row["reason"], row["archived"], row["lost_mrr"]) == ("Went to a competitor", True, 9900)
 
@@ -142,7 +142,7 @@ def test_several_currencies_are_converted_at_the_admins_rates(db, site):
     money.set_rate(site, "GBP", 1.27)
     after = insights.summary(site, last30())
     assert (after["lost_mrr"], after["unconverted"]) == (10000 + 10800 + 12700, 0)
-    [row] = insights.reason_ranking(site, insights.Period.last_days(30))["items"]
+    [row] = insights.reason_ranking(site, insights.Filter(insights.Period.last_days(30)))["items"]
     assert (row["lost_mrr"], row["average_mrr"]) == (33500, 11167)
     bands = {
         i["segment"]: i["cancelled"] for i in insights.breakdown(site, last30(), "mrr")["items"]

@@ -121,7 +121,7 @@ def insights_trend():
 def reasons_ranking():
     """Reasons ranked by lost MRR (minor units) for cancellations completed in the range."""
     data = ReasonsQuery().load(request.args)
-    ranking = insights.reason_ranking(g.site, _period(data), plan=data["plan"])
+    ranking = insights.reason_ranking(g.site, insights.Filter(_period(data), data["plan"]))
     return jsonify(RankingOut().dump(ranking))
 
 

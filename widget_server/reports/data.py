@@ -18,10 +18,7 @@ def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") ->
     """
     trend = insights.trend(site, filters)
     return {
-        "ranking": insights.reason_ranking(
-            site, filters.period, plan=filters.plan, attribute=filters.attribute,
-            value=filters.value,
-        ),
+        "ranking": insights.reason_ranking(site, filters),
         "summary": insights.with_change(site, filters),
         "chart": charts.stacked_bars(trend, lambda v: short_money(v, site.currency)),
         "currency": site.currency,

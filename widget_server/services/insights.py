@@ -32,31 +32,40 @@ class Period:
         return cls(today - timedelta(days=days - 1), today)
 
 
-def reason_ranking(
-    site: Site,
-    period: Period,
-    *,
-    plan: str | None = None,
-    attribute: str | None = None,
-    value: str | None = None,
-    locale=None,
-) -> dict:
+@dataclass(frozen=True)
+class Filter:
+    """What the numbers are about: a date range (by completion), optionally a plan and one
+    custom attribute value."""
+
+    period: Period
+    plan: str | None = None
+    attribute: str | None = None
+    value: str | None = None
+
+    def previous(self) -> Filter:
+        days = (self.period.end - self.period.start).days + 1
+        end = self.period.start - timedelta(days=1)
+        return Filter(Period(end - timedelta(days=days - 1), end), self.plan, self.attribute,
+                      self.value)  # fmt: skip
+
+
+def _where(site: Site, filters: Filter) -> list:
+    s = CancellationSession
+    lower, upper = filters.period.bounds
+    conditions = [s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper]
+    if filters.plan:
+        conditions.append(s.plan == filters.plan)
+    if filters.attribute:
+        conditions.append(s.attributes[filters.attribute].as_string() == (filters.value or ""))
+    return conditions
+
+
+def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
     """Cancelled sessions grouped by reason, ranked by lost MRR (one query).
 
     Amounts are the MRR snapshots at cancellation, in minor units.
     """
-    lower, upper = period.bounds
     s = CancellationSession
-    conditions = [
-        s.site_id == site.id,
-        s.outcome == "cancelled",
-        s.completed_at >= lower,
-        s.completed_at < upper,
-    ]
-    if plan:
-        conditions.append(s.plan == plan)
-    if attribute:
-        conditions.append(s.attributes[attribute].as_string() == (value or ""))
     mrr = converted(site, s.mrr, s.currency)
     agg = (
         sa.select(
@@ -65,7 +74,7 @@ def reason_ranking(
             sa.func.count(mrr).label("priced"),  # with an amount in the site's currency
             sa.func.sum(mrr).label("lost_mrr"),
         )
-        .where(*conditions)
+        .where(*_where(site, filters), s.outcome == "cancelled")
         .group_by(s.reason_id)
         .subquery()
     )
@@ -99,34 +108,6 @@ def reason_ranking(
 SEGMENTS = ("plan", "tenure", "mrr")
 TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
 MRR_BANDS = ((5000, "under 50"), (20000, "50-200"), (100000, "200-1,000"))  # minor units
-
-
-@dataclass(frozen=True)
-class Filter:
-    """What the numbers are about: a date range (by completion), optionally a plan and one
-    custom attribute value."""
-
-    period: Period
-    plan: str | None = None
-    attribute: str | None = None
-    value: str | None = None
-
-    def previous(self) -> Filter:
-        days = (self.period.end - self.period.start).days + 1
-        end = self.period.start - timedelta(days=1)
-        return Filter(Period(end - timedelta(days=days - 1), end), self.plan, self.attribute,
-                      self.value)  # fmt: skip
-
-
-def _where(site: Site, filters: Filter) -> list:
-    s = CancellationSession
-    lower, upper = filters.period.bounds
-    conditions = [s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper]
-    if filters.plan:
-        conditions.append(s.plan == filters.plan)
-    if filters.attribute:
-        conditions.append(s.attributes[filters.attribute].as_string() == (filters.value or ""))
-    return conditions
 
 
 def _rate(saved: int, cancelled: int) -> float:

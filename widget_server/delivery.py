@@ -16,7 +16,7 @@ import smtplib
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import date, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -27,6 +27,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
+from widget_server.services import insights
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
 from widget_server.services.text import render_markdown
@@ -240,32 +241,53 @@ def resend(site: Site, message_id: int) -> None:
 # --- email --------------------------------------------------------------------------------
 
 
+def _compose(
+    message: OutboxMessage,
+    *,
+    sender: str,
+    subject: str,
+    unsubscribe: str,
+    template: str,
+    context: dict,
+) -> EmailMessage:
+    """An HTML + text email from ``email/<template>.{txt,html}`` with a stable Message-ID and
+    the one-click unsubscribe headers (RFC 8058)."""
+    mail_from = current_app.config["KEEPKIT_MAIL_FROM"]
+    email = EmailMessage()
+    email["Subject"] = subject
+    email["From"] = formataddr((sender, mail_from))
+    email["To"] = message.recipient
+    domain = mail_from.rpartition("@")[2] or "keepkit.local"
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=domain)
+    email["List-Unsubscribe"] = f"<{unsubscribe}>"
+    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    context = {**context, "subject": subject, "unsubscribe_url": unsubscribe}
+    email.set_content(render_template(f"email/{template}.txt", **context))
+    email.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")
+    return email
+
+
 def build_digest(message: OutboxMessage) -> EmailMessage:
     """The weekly digest: a short summary in the body and the PDF report attached."""
-    from datetime import date
-
-    from widget_server.reports.pdf import render_pdf
-    from widget_server.services import insights
+    from widget_server.reports.pdf import render_pdf  # WeasyPrint: loaded only when needed
 
     payload = message.payload
     site = db.session.get(Site, message.site_id)
     period = insights.Period(date.fromisoformat(payload["from"]), date.fromisoformat(payload["to"]))
     filters = insights.Filter(period)
-    summary = insights.summary(site, filters)
-    token = _serializer().dumps({"a": payload["user_id"]})
-    unsubscribe = _absolute(f"/u/{token}")
-    context = {"site": site, "period": period, "summary": summary, "unsubscribe_url": unsubscribe,
-               "dashboard_url": _absolute(f"/admin/sites/{site.key}/")}  # fmt: skip
-    email = EmailMessage()
-    email["Subject"] = f"Cancellation insights for {site.name}: {period.start} to {period.end}"
-    email["From"] = formataddr(("Keepkit", current_app.config["KEEPKIT_MAIL_FROM"]))
-    email["To"] = message.recipient
-    domain = current_app.config["KEEPKIT_MAIL_FROM"].rpartition("@")[2] or "keepkit.local"
-    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=domain)
-    email["List-Unsubscribe"] = f"<{unsubscribe}>"
-    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(render_template("email/digest.txt", **context))
-    email.add_alternative(render_template("email/digest.html", **context), subtype="html")
+    email = _compose(
+        message,
+        sender="Keepkit",
+        subject=f"Cancellation insights for {site.name}: {period.start} to {period.end}",
+        unsubscribe=_absolute(f"/u/{_serializer().dumps({'a': payload['user_id']})}"),
+        template="digest",
+        context={
+            "site": site,
+            "period": period,
+            "summary": insights.summary(site, filters),
+            "dashboard_url": _absolute(f"/admin/sites/{site.key}/"),
+        },
+    )
     name = f"keepkit-insights-{period.start}-{period.end}.pdf"
     email.add_attachment(
         render_pdf(site, filters), maintype="application", subtype="pdf", filename=name
@@ -286,34 +308,26 @@ def build_email(message: OutboxMessage) -> EmailMessage:
     kind = payload["template"]
     status = payload.get("status", "shipped")
     key = "winback" if kind == "winback" else status
-    subject = translate(SUBJECTS[key], locale).format(title=item.title)
     token = unsubscribe_token(site.id, customer.id, None if kind == "winback" else item.id)
-    unsubscribe = _absolute(f"/u/{token}")
-    context = {
-        "site": site,
-        "item": item,
-        "description_html": render_markdown(item.description),
-        "customer": customer,
-        "kind": kind,
-        "status": status,
-        "status_label": status_label(site, status, locale),
-        "locale": locale,
-        "roadmap_url": _absolute(f"/roadmap/{site.key}"),
-        "unsubscribe_url": unsubscribe,
-        "subject": subject,
-        "t": EMAIL_STRINGS[locale],
-    }
-    email = EmailMessage()
-    email["Subject"] = subject
-    email["From"] = formataddr((site.name, current_app.config["KEEPKIT_MAIL_FROM"]))
-    email["To"] = message.recipient
-    domain = current_app.config["KEEPKIT_MAIL_FROM"].rpartition("@")[2] or "keepkit.local"
-    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=domain)
-    email["List-Unsubscribe"] = f"<{unsubscribe}>"
-    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(render_template("email/roadmap.txt", **context))
-    email.add_alternative(render_template("email/roadmap.html", **context), subtype="html")
-    return email
+    return _compose(
+        message,
+        sender=site.name,
+        subject=translate(SUBJECTS[key], locale).format(title=item.title),
+        unsubscribe=_absolute(f"/u/{token}"),
+        template="roadmap",
+        context={
+            "site": site,
+            "item": item,
+            "description_html": render_markdown(item.description),
+            "customer": customer,
+            "kind": kind,
+            "status": status,
+            "status_label": status_label(site, status, locale),
+            "locale": locale,
+            "roadmap_url": _absolute(f"/roadmap/{site.key}"),
+            "t": EMAIL_STRINGS[locale],
+        },
+    )
 
 
 def send_email(email: EmailMessage) -> None:

@@ -62,6 +62,7 @@ def main() -> None:
         db.session.commit()
         print(f"seeding: {time.perf_counter() - started:.1f} s")
         seed.analyze()
+        db.session.commit()
         year = insights.Filter(insights.Period.last_days(365))
         month = insights.Filter(insights.Period.last_days(30))
         ranking, breakdown = insights.reason_ranking, insights.breakdown

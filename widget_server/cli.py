@@ -155,6 +155,7 @@ def seed(site_key, total):
     db.session.commit()
     if added:
         seeding.analyze()
+        db.session.commit()
     elapsed = time.perf_counter() - started
     click.echo(("\n" if added else "") + f"Added {added:,} sessions in {elapsed:.1f}s.")
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask_limiter.util import get_remote_address
 
+from widget_server.delivery import read_unsubscribe_token
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter
-from widget_server.services import roadmap, sites
+from widget_server.models import Site
+from widget_server.services import digests, roadmap, sites
 from widget_server.services.locales import pick_locale
 
 bp = Blueprint("public", __name__)
@@ -65,17 +67,10 @@ def roadmap_page(site_key: str):
 @bp.route("/u/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str):
     """One click (GET from the email, or POST per RFC 8058 from the mail client)."""
-    from widget_server.delivery import read_unsubscribe_token
-    from widget_server.models import Site
-
     data = read_unsubscribe_token(token)
     if data and "a" in data:
-        from widget_server.models import AdminUser
-
-        admin = db.session.get(AdminUser, data["a"])
-        if admin is not None:
-            admin.weekly_digest = False
-            db.session.commit()
+        digests.stop_weekly_digest(data["a"])
+        db.session.commit()
         return render_template(
             "public/message.html", message="You will get no more weekly digests.", locale="en"
         )

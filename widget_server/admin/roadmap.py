@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from widget_server import delivery
-from widget_server.admin.views import bp, commit_or_flash, render, site_view
+from widget_server.admin.views import bp, commit_or_error, commit_or_flash, render, site_view
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
 from widget_server.models import STATUSES, VOTE_SOURCES
@@ -92,21 +92,12 @@ def roadmap_item(item_id: int):
     item = roadmap.get_item(g.site, item_id)
     error = None
     if request.method == "POST":
-        try:
-            roadmap.update_item(g.site, item, **_item_fields(request.form))
-        except KeepkitError as exc:
-            db.session.rollback()
-            error = exc.message
-        else:
-            db.session.commit()
-            flash("Item saved.")
+        error = commit_or_error(
+            lambda: roadmap.update_item(g.site, item, **_item_fields(request.form)), "Item saved."
+        )
+        if error is None:
             return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
     row = roadmap.item_stats(g.site, item)
-    others = [
-        r["item"]
-        for r in roadmap.items_with_stats(g.site, roadmap.ItemFilter(), sort="created")
-        if r["item"].id != item.id
-    ]
     return render_template(
         "roadmap_item.html",
         row=row,
@@ -116,7 +107,7 @@ def roadmap_item(item_id: int):
         sources=VOTE_SOURCES[1:],
         voters=roadmap.voters(item),
         churned=roadmap.churned_for(item),
-        others=others,
+        others=roadmap.merge_targets(g.site, item),
         label=lambda s: roadmap.status_label(g.site, s, "en"),
     ), (422 if error else 200)
 

@@ -73,18 +73,25 @@ def _safe_next(value: str | None) -> str:
     return url_for("admin.index")
 
 
-def commit_or_flash(action, success: str) -> bool:
+def commit_or_error(action, success: str) -> str | None:
     """Run ``action`` (service calls) as the request's unit of work: commit and flash
-    ``success``, or roll back and flash the domain error. Returns whether it succeeded."""
+    ``success``, or roll back and return the domain error's message (for the form)."""
     try:
         action()
     except KeepkitError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
-        return False
+        return exc.message
     db.session.commit()
     flash(success)
-    return True
+    return None
+
+
+def commit_or_flash(action, success: str) -> bool:
+    """As :func:`commit_or_error`, flashing the error. Returns whether it succeeded."""
+    error = commit_or_error(action, success)
+    if error:
+        flash(error, "error")
+    return error is None
 
 
 def render(template: str, partial: str | None = None, **context):
@@ -226,6 +233,12 @@ def _session_filter(args) -> sessions.SessionFilter:
     )
 
 
+def _attachment(body, mimetype: str, filename: str):
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @bp.get("/sites/<site_key>/report.pdf")
 @site_view
 def report_pdf():
@@ -234,10 +247,8 @@ def report_pdf():
 
     filters, _ = parse_filter(request.args)
     pdf = render_pdf(g.site, filters, request.args.get("size", "A4"))
-    response = current_app.response_class(pdf, mimetype="application/pdf")
     name = f"keepkit-insights-{g.site.key}-{filters.period.start}-{filters.period.end}.pdf"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return _attachment(pdf, "application/pdf", name)
 
 
 @bp.get("/sites/<site_key>/sessions.csv")
@@ -245,12 +256,8 @@ def report_pdf():
 def session_csv():
     """All sessions matching the list's filters, streamed."""
     query = sessions.sessions_query(g.site, _session_filter(request.args))
-    response = current_app.response_class(
-        stream_with_context(csv_export.stream_csv(query)), mimetype="text/csv"
-    )
     name = f"keepkit-sessions-{g.site.key}-{date.today().isoformat()}.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return _attachment(stream_with_context(csv_export.stream_csv(query)), "text/csv", name)
 
 
 @bp.get("/sites/<site_key>/sessions")
@@ -310,21 +317,18 @@ def reason_form(reason_id: int | None):
     reason = flow_config.get_reason(g.site, reason_id) if reason_id else None
     error = None
     if request.method == "POST":
-        try:
-            flow_config.save_reason(
+        error = commit_or_error(
+            lambda: flow_config.save_reason(
                 g.site,
                 reason,
                 labels=_labels("label"),
                 followup=_labels("followup"),
                 requires_text=bool(request.form.get("requires_text")),
                 is_missing_feature=bool(request.form.get("is_missing_feature")),
-            )
-        except KeepkitError as exc:
-            db.session.rollback()
-            error = exc.message
-        else:
-            db.session.commit()
-            flash("Reason saved.")
+            ),
+            "Reason saved.",
+        )
+        if error is None:
             return redirect(url_for("admin.settings", site_key=g.site.key) + "#reasons")
     return render_template(
         "reason_form.html", reason=reason, error=error, locales=SUPPORTED_LOCALES, form=request.form
@@ -370,14 +374,10 @@ def offer_form(offer_id: int | None):
     offer = flow_config.get_offer(g.site, offer_id) if offer_id else None
     error = None
     if request.method == "POST":
-        try:
-            flow_config.save_offer(g.site, offer, _offer_form_data())
-        except KeepkitError as exc:
-            db.session.rollback()
-            error = exc.message
-        else:
-            db.session.commit()
-            flash("Offer saved.")
+        error = commit_or_error(
+            lambda: flow_config.save_offer(g.site, offer, _offer_form_data()), "Offer saved."
+        )
+        if error is None:
             return redirect(url_for("admin.settings", site_key=g.site.key) + "#offers")
     return render_template(
         "offer_form.html",

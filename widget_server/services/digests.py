@@ -17,6 +17,13 @@ def set_weekly_digest(user: AdminUser, enabled: bool) -> None:
     db.session.flush()
 
 
+def stop_weekly_digest(user_id: int) -> None:
+    """One-click opt-out from a digest email (a no-op for an unknown admin)."""
+    user = db.session.get(AdminUser, user_id)
+    if user is not None:
+        set_weekly_digest(user, False)
+
+
 def enqueue_due(now: datetime) -> int:
     """Queue this week's digest for every opted-in admin and each of their sites (once per ISO
     week: the outbox's dedupe key makes repeated calls no-ops). The report covers the seven

@@ -564,6 +564,17 @@ def merge(site: Site, duplicate: RoadmapItem, original: RoadmapItem) -> None:
     db.session.flush()
 
 
+def merge_targets(site: Site, item: RoadmapItem) -> list[RoadmapItem]:
+    """The items ``item`` may be merged into: the site's other unmerged items, newest first."""
+    query = sa.select(RoadmapItem).where(
+        RoadmapItem.site_id == site.id,
+        RoadmapItem.id != item.id,
+        RoadmapItem.merged_into_id.is_(None),
+        RoadmapItem.moderation == "approved",
+    )
+    return list(db.session.scalars(query.order_by(RoadmapItem.created_at.desc())))
+
+
 def voters(item: RoadmapItem) -> list[Vote]:
     query = sa.select(Vote).where(Vote.item_id == item.id).order_by(Vote.created_at.desc())
     return list(db.session.scalars(query))

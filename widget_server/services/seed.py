@@ -322,6 +322,4 @@ def seed_roadmap(site: Site, voters: int = 400) -> int:
 
 def analyze() -> None:
     """Refresh the planner's statistics after a bulk load (PostgreSQL and SQLite)."""
-    connection = db.session.connection()
-    connection.exec_driver_sql("ANALYZE")
-    db.session.commit()
+    db.session.connection().exec_driver_sql("ANALYZE")

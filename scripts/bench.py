@@ -18,13 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from widget_server import create_app
 from widget_server.extensions import db
+from widget_server.models import Site
 from widget_server.reports import csv_export, pdf
 from widget_server.reports.data import dashboard_context
-from widget_server.services import insights, seed, sessions, sites, users
+from widget_server.services import insights, rollups, seed, sessions, sites, users
 
 
 def timed(fn, repeat: int = 5) -> float:
@@ -46,6 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
     parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time an already seeded database (no seeding)"
+    )
     args = parser.parse_args()
     os.environ["KEEPKIT_ENV"] = "development"
     app = create_app({"ENV": "development", "SQLALCHEMY_DATABASE_URI": args.database})
@@ -53,16 +58,25 @@ def main() -> None:
     print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores")
     with app.app_context():
         upgrade()
-        site, _ = sites.create_site("Bench", [])
-        users.create_admin("bench@example.com", "bench-password-123")
-        db.session.commit()
+        site = db.session.scalar(sa.select(Site).where(Site.name == "Bench"))
+        if not (args.reuse and site):
+            site, _ = sites.create_site("Bench", [])
+            users.create_admin("bench@example.com", "bench-password-123")
+            db.session.commit()
+            started = time.perf_counter()
+            seed.seed_sessions(site, args.sessions, progress=lambda done, todo: db.session.commit())
+            seed.seed_roadmap(site)
+            db.session.commit()
+            print(f"seeding (rollups included): {time.perf_counter() - started:.1f} s")
+            seed.analyze()
+            db.session.commit()
         started = time.perf_counter()
-        seed.seed_sessions(site, args.sessions, progress=lambda done, todo: db.session.commit())
-        seed.seed_roadmap(site)
+        rollups.rebuild(site)
         db.session.commit()
-        print(f"seeding: {time.perf_counter() - started:.1f} s")
-        seed.analyze()
-        db.session.commit()
+        print(f"rebuilding the rollups from the sessions: {time.perf_counter() - started:.1f} s")
+        for table in rollups.TABLES:
+            count = db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            print(f"{table.__tablename__}: {count:,} rows")
         year = insights.Filter(insights.Period.last_days(365))
         month = insights.Filter(insights.Period.last_days(30))
         ranking, breakdown = insights.reason_ranking, insights.breakdown

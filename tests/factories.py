@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import jwt
 
 from widget_server.extensions import db
-from widget_server.services import sites, users
+from widget_server.models import utcnow
+from widget_server.services import rollups, sites, users
 
 ORIGIN = "https://app.example.com"
 
@@ -33,3 +35,14 @@ def make_admin(email: str = "pm@example.com", password: str = "correct horse bat
     user = users.create_admin(email, password, **kw)
     db.session.commit()
     return user
+
+
+def backdate(site, session, days_ago: int, *, started: bool = False):
+    """Move a completed session ``days_ago`` days into the past (and its start, if
+    ``started``), then rebuild the site's rollups as after any hand edit of sessions."""
+    session.completed_at = utcnow() - timedelta(days=days_ago)
+    if started:
+        session.started_at = session.completed_at
+    db.session.flush()
+    rollups.rebuild(site)
+    return session

@@ -3,8 +3,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_site, make_token
-from widget_server.models import utcnow
+from tests.factories import backdate, make_site, make_token
 from widget_server.services import flow
 from widget_server.services.tokens import verify_customer_token
 
@@ -18,8 +17,7 @@ def cancel(site, sub, reason, mrr, *, plan="Growth", outcome="cancelled", days_a
     session, _ = flow.start_session(site, claims, locale="en")
     flow.answer_session(site, session, reason_key=reason, comment=f"comment {sub}")
     flow.complete_session(site, session, outcome=outcome)
-    session.completed_at = session.started_at = utcnow() - timedelta(days=days_ago)
-    return session
+    return backdate(site, session, days_ago, started=True)
 
 
 @pytest.fixture

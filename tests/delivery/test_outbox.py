@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from tests.delivery.conftest import SmtpServer, free_port
-from tests.factories import make_token
+from tests.factories import backdate, make_token
 from widget_server import delivery
 from widget_server.models import OutboxMessage, Subscription, utcnow
 from widget_server.services import flow, roadmap
@@ -172,7 +172,7 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
     session, _ = flow.start_session(site, claims, locale="en")
     flow.answer_session(site, session, reason_key="switching")
     flow.complete_session(site, session, outcome="cancelled")
-    session.completed_at = utcnow() - timedelta(days=utcnow().weekday() + 3)  # last week
+    backdate(site, session, utcnow().weekday() + 3)  # last week
     db.session.commit()
     assert delivery.run_once() == (1, 0)
     assert delivery.run_once() == (0, 0)  # once a week

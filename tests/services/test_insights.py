@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.factories import make_token
+from tests.factories import backdate, make_token
 from widget_server.errors import ValidationError
 from widget_server.models import utcnow
 from widget_server.services import flow, flow_config, insights
@@ -27,8 +27,7 @@ def run(site, sub, reason, outcome, mrr, *, plan="Growth", days_ago=0, tenure=No
     flow.complete_session(
         site, session, outcome=outcome, offer_key=offer.key if outcome == "saved" else None
     )
-    session.completed_at = utcnow() - timedelta(days=days_ago)
-    return session
+    return backdate(site, session, days_ago) if days_ago else session
 
 
 @pytest.fixture

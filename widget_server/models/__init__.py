@@ -13,6 +13,7 @@ from widget_server.models.roadmap import (
     Subscription,
     Vote,
 )
+from widget_server.models.rollup import OfferShownRollup, ReasonRollup, SegmentRollup
 from widget_server.models.session import OUTCOMES, CancellationSession
 from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import AdminUser, site_admins
@@ -31,9 +32,12 @@ __all__ = [
     "Customer",
     "ExchangeRate",
     "Offer",
+    "OfferShownRollup",
     "OutboxMessage",
     "Reason",
+    "ReasonRollup",
     "RoadmapItem",
+    "SegmentRollup",
     "Site",
     "SiteOrigin",
     "Subscription",

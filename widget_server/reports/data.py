@@ -28,27 +28,39 @@ def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") ->
 
 
 def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], per_reason=4):
-    """The latest comments of cancelled sessions for each of ``reason_keys`` (one query)."""
+    """The latest comments of cancelled sessions for each of ``reason_keys``, newest first
+    (two queries; the second walks an index newest-first per reason and stops after
+    ``per_reason`` rows)."""
     s = CancellationSession
     lower, upper = filters.period.bounds
-    rank = (
-        sa.func.row_number()
-        .over(partition_by=s.reason_id, order_by=s.completed_at.desc())
-        .label("rank")
+    reason_ids = dict(
+        db.session.execute(
+            sa.select(Reason.id, Reason.key).where(
+                Reason.site_id == site.id, Reason.key.in_(reason_keys)
+            )
+        ).all()
     )
-    inner = (
-        sa.select(Reason.key, s.comment, s.mrr, s.plan, rank)
-        .join(Reason, Reason.id == s.reason_id)
-        .where(
-            s.site_id == site.id, s.outcome == "cancelled", s.comment.is_not(None),
-            s.completed_at >= lower, s.completed_at < upper, Reason.key.in_(reason_keys),
+    if not reason_ids:
+        return {key: [] for key in reason_keys}
+    latest = [
+        sa.select(
+            sa.select(s.reason_id, s.comment, s.mrr, s.plan, s.completed_at)
+            .where(
+                s.site_id == site.id, s.outcome == "cancelled", s.completed_at >= lower,
+                s.completed_at < upper, s.reason_id == reason_id, s.comment.is_not(None),
+            )
+            .order_by(s.completed_at.desc())
+            .limit(per_reason)
+            .subquery()
         )
-        .subquery()
-    )  # fmt: skip
-    rows = db.session.execute(sa.select(inner).where(inner.c.rank <= per_reason)).all()
+        for reason_id in reason_ids
+    ]  # fmt: skip
     grouped: dict[str, list] = {key: [] for key in reason_keys}
-    for row in rows:
-        grouped[row.key].append({"comment": row.comment, "mrr": row.mrr, "plan": row.plan})
+    union = sa.union_all(*latest).subquery()
+    for row in db.session.execute(sa.select(union).order_by(union.c.completed_at.desc())):
+        grouped[reason_ids[row.reason_id]].append(
+            {"comment": row.comment, "mrr": row.mrr, "plan": row.plan}
+        )
     return grouped
 
 

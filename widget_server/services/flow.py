@@ -19,7 +19,7 @@ from widget_server.models import (
     Site,
     utcnow,
 )
-from widget_server.services import notifications
+from widget_server.services import notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.tokens import CustomerClaims, issue_receipt
@@ -312,6 +312,7 @@ def complete_session(
     session.offer = offer
     session.completed_at = utcnow()
     db.session.flush()
+    rollups.add_session(site, session)
     reason = session.reason
     notifications.enqueue_webhook(
         site,

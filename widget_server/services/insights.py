@@ -8,7 +8,17 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from widget_server.extensions import db
-from widget_server.models import CancellationSession, Customer, Offer, Reason, Site
+from widget_server.models import (
+    CancellationSession,
+    Customer,
+    Offer,
+    OfferShownRollup,
+    Reason,
+    ReasonRollup,
+    SegmentRollup,
+    Site,
+)
+from widget_server.services import rollups
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
 
@@ -49,7 +59,8 @@ class Filter:
                       self.value)  # fmt: skip
 
 
-def _where(site: Site, filters: Filter) -> list:
+def where(site: Site, filters: Filter) -> list:
+    """The conditions on sessions for ``filters`` (completed in the period)."""
     s = CancellationSession
     lower, upper = filters.period.bounds
     conditions = [s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper]
@@ -60,22 +71,32 @@ def _where(site: Site, filters: Filter) -> list:
     return conditions
 
 
+def _sum(expression):
+    return sa.func.coalesce(sa.func.sum(expression), 0)
+
+
+def _when(condition, value):
+    """SUM(CASE WHEN condition THEN value ELSE 0 END), never NULL."""
+    return _sum(sa.case((condition, value), else_=0))
+
+
 def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
-    """Cancelled sessions grouped by reason, ranked by lost MRR (one query).
+    """Cancelled sessions grouped by reason, ranked by lost MRR (one query over the rollups).
 
     Amounts are the MRR snapshots at cancellation, in minor units.
     """
-    s = CancellationSession
-    mrr = converted(site, s.mrr, s.currency)
+    src = rollups.source(site, filters, ReasonRollup, "reason_id", "outcome", "currency")
+    mrr = converted(site, src.c.mrr, src.c.currency)
     agg = (
         sa.select(
-            s.reason_id,
-            sa.func.count().label("cancelled"),
-            sa.func.count(mrr).label("priced"),  # with an amount in the site's currency
+            src.c.reason_id,
+            _sum(src.c.sessions).label("cancelled"),
+            # with an amount in the site's currency
+            _when(mrr.is_not(None), src.c.sessions).label("priced"),
             sa.func.sum(mrr).label("lost_mrr"),
         )
-        .where(*_where(site, filters), s.outcome == "cancelled")
-        .group_by(s.reason_id)
+        .where(src.c.outcome == "cancelled")
+        .group_by(src.c.reason_id)
         .subquery()
     )
     query = (
@@ -106,8 +127,6 @@ def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
 # --- the dashboard -------------------------------------------------------------------------
 
 SEGMENTS = ("plan", "tenure", "mrr")
-TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
-MRR_BANDS = ((5000, "under 50"), (20000, "50-200"), (100000, "200-1,000"))  # minor units
 
 
 def _rate(saved: int, cancelled: int) -> float:
@@ -119,28 +138,23 @@ def summary(site: Site, filters: Filter) -> dict:
     """Totals for the period in one query. A dismissed flow is neither a save nor a
     cancellation; the save rate is saves / (saves + cancellations). Net saved MRR subtracts
     the discount given (a 30% discount keeps 70% of the MRR while it runs)."""
-    s = CancellationSession
-    is_cancelled = s.outcome == "cancelled"
-    is_saved = s.outcome == "saved"
-    mrr = converted(site, s.mrr, s.currency)
+    src = rollups.source(site, filters, ReasonRollup, "outcome", "offer_id", "currency")
+    n = src.c.sessions
+    is_cancelled, is_saved = src.c.outcome == "cancelled", src.c.outcome == "saved"
+    mrr = converted(site, src.c.mrr, src.c.currency)
     kept = mrr * (100 - sa.func.coalesce(Offer.discount_percent, 0)) / 100
     row = db.session.execute(
         sa.select(
-            sa.func.count().label("completed"),
-            sa.func.coalesce(sa.func.sum(sa.case((is_cancelled, 1), else_=0)), 0).label(
-                "cancelled"
-            ),
-            sa.func.coalesce(sa.func.sum(sa.case((is_cancelled, mrr), else_=0)), 0).label("lost"),
-            sa.func.coalesce(sa.func.sum(sa.case((is_saved, 1), else_=0)), 0).label("saved"),
-            sa.func.coalesce(sa.func.sum(sa.case((is_saved, mrr), else_=0)), 0).label("gross"),
-            sa.func.coalesce(sa.func.sum(sa.case((is_saved, kept), else_=0)), 0).label("net"),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((s.outcome != "dismissed", sa.case((mrr.is_(None), 1))))), 0
-            ).label("unconverted"),
+            _sum(n).label("completed"),
+            _when(is_cancelled, n).label("cancelled"),
+            _when(is_cancelled, mrr).label("lost"),
+            _when(is_saved, n).label("saved"),
+            _when(is_saved, mrr).label("gross"),
+            _when(is_saved, kept).label("net"),
+            _when(sa.and_(src.c.outcome != "dismissed", mrr.is_(None)), n).label("unconverted"),
         )
-        .select_from(s)
-        .outerjoin(Offer, Offer.id == s.offer_id)
-        .where(*_where(site, filters))
+        .select_from(src)
+        .outerjoin(Offer, Offer.id == src.c.offer_id)
     ).one()
     cancelled, saved = int(row.cancelled), int(row.saved)
     return {
@@ -168,22 +182,18 @@ def with_change(site: Site, filters: Filter) -> dict:
     return {"current": current, "previous": previous, "change": change}
 
 
-def _month(column):
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
-
-
 def trend(site: Site, filters: Filter) -> dict:
     """Lost MRR per month and reason (for the stacked chart), one query."""
-    s = CancellationSession
-    month = _month(s.completed_at).label("month")
+    src = rollups.source(site, filters, ReasonRollup, "month", "reason_id", "outcome", "currency")
     rows = db.session.execute(
-        sa.select(month, s.reason_id, sa.func.sum(converted(site, s.mrr, s.currency)).label("lost"))
-        .where(*_where(site, filters), s.outcome == "cancelled")
-        .group_by(month, s.reason_id)
-        .order_by(month)
-    ).all()
+        sa.select(
+            src.c.month, src.c.reason_id,
+            sa.func.sum(converted(site, src.c.mrr, src.c.currency)).label("lost"),
+        )
+        .where(src.c.outcome == "cancelled")
+        .group_by(src.c.month, src.c.reason_id)
+        .order_by(src.c.month)
+    ).all()  # fmt: skip
     reasons = {
         r.id: r for r in db.session.scalars(sa.select(Reason).where(Reason.site_id == site.id))
     }
@@ -207,7 +217,6 @@ def trend(site: Site, filters: Filter) -> dict:
 
 def offer_performance(site: Site, filters: Filter) -> list[dict]:
     """Per offer: sessions it was shown in, accepted, save rate among them, MRR kept."""
-    s = CancellationSession
     offers = list(
         db.session.scalars(
             sa.select(Offer).where(Offer.site_id == site.id).order_by(Offer.position)
@@ -215,56 +224,64 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
     )
     if not offers:
         return []
-    shown_text = sa.cast(s.offers_shown, sa.Text)
-    mrr = converted(site, s.mrr, s.currency)
-    columns = []
-    for offer in offers:
-        shown = shown_text.like(f'%"{offer.key}"%')
-        columns += [
-            sa.func.coalesce(sa.func.sum(sa.case((shown, 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((s.offer_id == offer.id, 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((s.offer_id == offer.id, mrr), else_=0)), 0),
-        ]
-    row = db.session.execute(sa.select(*columns).where(*_where(site, filters))).one()
+    shown_src = rollups.source(site, filters, OfferShownRollup, "offer_key")
+    shown = dict(
+        db.session.execute(
+            sa.select(shown_src.c.offer_key, sa.func.sum(shown_src.c.sessions)).group_by(
+                shown_src.c.offer_key
+            )
+        ).all()
+    )
+    src = rollups.source(site, filters, ReasonRollup, "offer_id", "currency")
+    accepted = {
+        row.offer_id: row
+        for row in db.session.execute(
+            sa.select(
+                src.c.offer_id,
+                sa.func.sum(src.c.sessions).label("accepted"),
+                _sum(converted(site, src.c.mrr, src.c.currency)).label("kept"),
+            )
+            .where(src.c.offer_id != 0)
+            .group_by(src.c.offer_id)
+        )
+    }
     result = []
-    for i, offer in enumerate(offers):
-        shown, accepted, kept = (int(v) for v in row[i * 3 : i * 3 + 3])
+    for offer in offers:
+        times_shown = int(shown.get(offer.key) or 0)
+        row = accepted.get(offer.id)
+        taken, kept = (int(row.accepted), int(row.kept)) if row else (0, 0)
         texts = translate(offer.texts, site.default_locale) or {}
         result.append(
             {
                 "offer_id": offer.key, "offer": texts.get("title", offer.key), "type": offer.type,
-                "shown": shown, "accepted": accepted,
-                "save_rate": round(accepted / shown, 4) if shown else 0.0, "mrr_kept": kept,
-                "archived": offer.archived_at is not None,
+                "shown": times_shown, "accepted": taken,
+                "save_rate": round(taken / times_shown, 4) if times_shown else 0.0,
+                "mrr_kept": kept, "archived": offer.archived_at is not None,
             }
         )  # fmt: skip
     return result
 
 
-def _band(column, bands, last: str):
-    return sa.case(
-        (column.is_(None), "unknown"),
-        *((column < limit, label) for limit, label in bands),
-        else_=last,
-    )
-
-
-def segment_expression(site: Site, by: str):
-    """The SQL expression a breakdown groups by. ``by``: plan, tenure, mrr or attr:<key>.
+def _segments(site: Site, filters: Filter, by: str):
+    """The rows a breakdown groups and the segment column. ``by``: plan, tenure, mrr or
+    attr:<key> (custom attributes are not rolled up: they read the sessions).
 
     :raises ValidationError: ``invalid_segment``.
     """
     from widget_server.errors import ValidationError
 
-    s = CancellationSession
-    if by == "plan":
-        return sa.func.coalesce(s.plan, "no plan")
-    if by == "tenure":
-        return _band(s.tenure_days, TENURE_BANDS, "over 1 year")
-    if by == "mrr":
-        return _band(converted(site, s.mrr, s.currency), MRR_BANDS, "1,000 and more")
+    columns = ("plan", "tenure", "mrr_band", "outcome", "currency")
+    if by in SEGMENTS:
+        src = rollups.source(site, filters, SegmentRollup, *columns)
+        return src, {
+            "plan": sa.func.coalesce(sa.func.nullif(src.c.plan, ""), "no plan"),
+            "tenure": src.c.tenure, "mrr": src.c.mrr_band,
+        }[by]  # fmt: skip
     if by.startswith("attr:") and 0 < len(by) - 5 <= 64:
-        return sa.func.coalesce(s.attributes[by[5:]].as_string(), "not set")
+        s = CancellationSession
+        value = sa.func.coalesce(s.attributes[by[5:]].as_string(), "not set")
+        src = rollups.source(site, filters, SegmentRollup, *columns, extra={"segment": value})
+        return src, src.c.segment
     raise ValidationError(
         "by must be plan, tenure, mrr or attr:<attribute>", code="invalid_segment"
     )
@@ -272,22 +289,17 @@ def segment_expression(site: Site, by: str):
 
 def breakdown(site: Site, filters: Filter, by: str) -> dict:
     """Churn by segment (one query), ranked by lost MRR."""
-    s = CancellationSession
-    segment = segment_expression(site, by).label("segment")
-    mrr = converted(site, s.mrr, s.currency)
-    lost = sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "cancelled", mrr), else_=0)), 0)
+    src, segment = _segments(site, filters, by)
+    segment = segment.label("segment")
+    is_cancelled = src.c.outcome == "cancelled"
+    lost = _when(is_cancelled, converted(site, src.c.mrr, src.c.currency))
     rows = db.session.execute(
         sa.select(
             segment,
-            sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "cancelled", 1), else_=0)), 0).label(
-                "cancelled"
-            ),
-            sa.func.coalesce(sa.func.sum(sa.case((s.outcome == "saved", 1), else_=0)), 0).label(
-                "saved"
-            ),
+            _when(is_cancelled, src.c.sessions).label("cancelled"),
+            _when(src.c.outcome == "saved", src.c.sessions).label("saved"),
             lost.label("lost"),
         )
-        .where(*_where(site, filters))
         .group_by(segment)
         .order_by(lost.desc())
     ).all()

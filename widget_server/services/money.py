@@ -74,6 +74,7 @@ def set_rate(site: Site, currency: str, rate) -> ExchangeRate:
         db.session.add(row)
     row.rate, row.updated_at = value, utcnow()
     db.session.flush()
+    _rates_changed(site, currency)
     return row
 
 
@@ -83,3 +84,10 @@ def remove_rate(site: Site, currency: str) -> None:
             ExchangeRate.site_id == site.id, ExchangeRate.currency == currency
         )
     )
+    _rates_changed(site, currency)
+
+
+def _rates_changed(site: Site, currency: str) -> None:
+    from widget_server.services import rollups  # rollups convert amounts with ``converted``
+
+    rollups.rebuild_mrr_bands(site, currency)

@@ -23,6 +23,7 @@ from widget_server.models import (
     Vote,
     utcnow,
 )
+from widget_server.services import rollups
 
 SEED_PREFIX = "seed-"
 BATCH = 5000
@@ -199,6 +200,8 @@ def seed_sessions(site: Site, total: int, *, progress=None) -> int:
         done += size
         if progress:
             progress(done, todo)
+    if todo:
+        rollups.rebuild(site)  # bulk inserts bypass the per-session rollup writes
     return todo
 
 

@@ -130,9 +130,14 @@ def update_site(
     for ok, field, message in checks:
         if not ok:
             raise ValidationError(message, code="invalid_site", details={field: message})
+    currency_changed = currency != site.currency
     site.name, site.default_locale, site.currency = name, default_locale, currency
     site.brand_color, site.discount_window_days = brand_color.lower(), window
     db.session.flush()
+    if currency_changed:
+        from widget_server.services import rollups  # rollups use sites' currencies
+
+        rollups.rebuild_mrr_bands(site)
 
 
 def set_webhook(site: Site, url: str | None, *, new_secret: bool = False) -> None:

@@ -1,0 +1,188 @@
+"""The rollups the dashboard reads agree with the sessions they summarise."""
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import backdate, make_token
+from widget_server.models import CancellationSession, utcnow
+from widget_server.services import flow, insights, money, rollups, seed, sites
+from widget_server.services.tokens import verify_customer_token
+
+TODAY = utcnow().date()
+
+
+def rows(db, site):
+    """Every rollup row of the site, as comparable tuples."""
+    result = {}
+    for table in rollups.TABLES:
+        t = table.__table__
+        query = sa.select(t).where(t.c.site_id == site.id)
+        result[t.name] = sorted(tuple(r) for r in db.session.execute(query))
+    return result
+
+
+def complete(site, sub, reason, outcome, *, mrr=9900, currency="USD", plan="Growth", tenure=None):
+    signed_up = int((utcnow() - timedelta(days=tenure)).timestamp()) if tenure else None
+    token = make_token(site, sub, mrr=mrr, currency=currency, plan=plan, signed_up_at=signed_up)
+    session, _ = flow.start_session(site, verify_customer_token(site, token), locale="en")
+    offer = flow.answer_session(site, session, reason_key=reason) if reason else None
+    saved = outcome == "saved" and offer is not None
+    flow.complete_session(site, session, outcome=outcome, offer_key=offer.key if saved else None)
+    return session
+
+
+def test_each_completion_adds_exactly_what_a_rebuild_computes(db, site):
+    complete(site, "a", "too_expensive", "saved", plan="Starter", tenure=10)
+    complete(site, "b", "too_expensive", "cancelled", mrr=2900, plan=None)
+    complete(site, "c", "switching", "cancelled", mrr=120000, currency="EUR", tenure=400)
+    complete(site, "d", None, "dismissed")
+    complete(site, "e", "missing_features", "cancelled", mrr=29900, plan="Business")
+    complete(site, "f", "too_expensive", "cancelled", plan="Starter", tenure=10)
+    db.session.commit()
+    incremental = rows(db, site)
+    assert sum(r[-1] for r in incremental["rollup_offers_shown"] if r[1] == "day") == 3
+    day_rows = [r for r in incremental["rollup_reasons"] if r[1] == "day"]
+    assert sum(r[-1] for r in day_rows) == 6  # sessions
+    rollups.rebuild(site)
+    assert rows(db, site) == incremental
+
+
+def test_ranges_cover_each_day_of_the_period_once():
+    periods = [
+        (date(2026, 1, 1), date(2026, 1, 31)),  # one whole month
+        (date(2026, 1, 15), date(2026, 1, 20)),  # days only
+        (date(2026, 1, 15), date(2026, 3, 10)),  # days, February, days
+        (date(2025, 11, 24), date(2026, 11, 23)),  # the 12-month preset
+        (date(2024, 2, 1), date(2024, 2, 29)),  # a leap February
+        (date(2026, 3, 31), date(2026, 4, 1)),
+        (date(2026, 1, 15), date(2026, 3, 1)),  # days, February, one day
+    ]
+    for start, end in periods:
+        covered = Counter()
+        for grain, first, last in rollups.ranges(start, end):
+            day = first
+            while day <= last:
+                if grain == "month":
+                    assert day.day == 1
+                    month_end = (day + timedelta(days=32)).replace(day=1)
+                    covered.update(day + timedelta(days=i) for i in range((month_end - day).days))
+                    day = month_end
+                else:
+                    covered[day] += 1
+                    day += timedelta(days=1)
+        expected = {start + timedelta(days=i) for i in range((end - start).days + 1)}
+        assert set(covered) == expected and set(covered.values()) == {1}, (start, end)
+
+
+@pytest.fixture
+def history(db, site):
+    """A year of seeded sessions plus a few in other currencies with a rate for one."""
+    seed.seed_sessions(site, 1500)
+    for i, currency in enumerate(("EUR", "EUR", "GBP")):
+        session = complete(site, f"fx{i}", "switching", "cancelled", mrr=10000, currency=currency)
+        backdate(site, session, 40 * i)
+    money.set_rate(site, "EUR", "1.085")
+    db.session.commit()
+    return list(db.session.scalars(sa.select(CancellationSession)))
+
+
+def expected_figures(site, sessions, period):
+    """The dashboard's figures computed in Python from the sessions themselves."""
+    lower, upper = period.bounds
+    picked = [s for s in sessions if s.outcome and lower <= s.completed_at < upper]
+    rate = {"USD": 1, "EUR": 1.085}
+
+    def amount(s):
+        return round(s.mrr * rate[s.currency]) if s.currency in rate else None
+
+    cancelled = [s for s in picked if s.outcome == "cancelled"]
+    by_reason, by_plan, by_month = defaultdict(int), defaultdict(int), defaultdict(int)
+    for s in cancelled:
+        by_reason[s.reason.key if s.reason else None] += amount(s) or 0
+        by_plan[s.plan] += amount(s) or 0
+        by_month[s.completed_at.strftime("%Y-%m")] += amount(s) or 0
+    shown = Counter(key for s in picked for key in s.offers_shown)
+    return {
+        "completed": len(picked),
+        "cancelled": len(cancelled),
+        "saved": sum(s.outcome == "saved" for s in picked),
+        "lost_mrr": sum(amount(s) or 0 for s in cancelled),
+        "unconverted": sum(amount(s) is None for s in picked if s.outcome != "dismissed"),
+        "by_reason": {k: v for k, v in by_reason.items() if v},
+        "by_plan": {k: v for k, v in by_plan.items() if v},
+        "by_month": {k: v for k, v in by_month.items() if v},
+        "shown": {k: v for k, v in shown.items() if v},
+    }
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        insights.Period.last_days(365, TODAY),
+        insights.Period.last_days(30, TODAY),
+        insights.Period.last_days(1, TODAY),
+        insights.Period(TODAY.replace(day=1) - timedelta(days=70), TODAY.replace(day=1)),
+        insights.Period(date(TODAY.year - 1, 12, 1), date(TODAY.year - 1, 12, 31)),
+    ],
+    ids=["12 months", "30 days", "today", "month edges", "a calendar month"],
+)
+def test_dashboard_figures_match_the_sessions(db, site, history, period):
+    want = expected_figures(site, history, period)
+    filters = insights.Filter(period)
+    summary = insights.summary(site, filters)
+    got = {key: summary[key] for key in ("completed", "cancelled", "saved", "lost_mrr")}
+    assert got == {key: want[key] for key in got}
+    assert summary["unconverted"] == want["unconverted"]
+    ranking = insights.reason_ranking(site, filters)["items"]
+    assert {i["reason_id"]: i["lost_mrr"] for i in ranking if i["lost_mrr"]} == want["by_reason"]
+    plans = insights.breakdown(site, filters, "plan")["items"]
+    assert {i["segment"]: i["lost_mrr"] for i in plans if i["lost_mrr"]} == want["by_plan"]
+    trend = insights.trend(site, filters)
+    totals = {
+        m: sum(s["values"][i] for s in trend["series"]) for i, m in enumerate(trend["months"])
+    }
+    assert {m: v for m, v in totals.items() if v} == want["by_month"]
+    offers = insights.offer_performance(site, filters)
+    assert {o["offer_id"]: o["shown"] for o in offers if o["shown"]} == want["shown"]
+
+
+def test_a_custom_attribute_filter_reads_the_sessions_and_agrees(db, site, history):
+    period = insights.Period.last_days(365, TODAY)
+    everyone = insights.summary(site, insights.Filter(period))
+    parts = [
+        insights.summary(site, insights.Filter(period, attribute="region", value=region))
+        for region in ("EU", "US", "APAC")
+    ]
+    fx = 3  # the sessions in other currencies carry no region
+    assert sum(p["cancelled"] for p in parts) == everyone["cancelled"] - fx
+
+
+def test_exchange_rates_and_the_site_currency_rebuild_the_mrr_bands(db, site):
+    complete(site, "eur", "switching", "cancelled", mrr=10000, currency="EUR")
+    db.session.commit()
+
+    def bands():
+        items = insights.breakdown(site, insights.Filter(insights.Period.last_days(7)), "mrr")
+        return {i["segment"]: i["cancelled"] for i in items["items"]}
+
+    assert bands() == {"unknown": 1}
+    money.set_rate(site, "EUR", "30")  # 100 EUR = 3,000 USD
+    assert bands() == {"1,000 and more": 1}
+    money.remove_rate(site, "EUR")
+    assert bands() == {"unknown": 1}
+    sites.update_site(site, name=site.name, default_locale="en", currency="EUR",
+                      brand_color="#000000", discount_window_days=30)  # fmt: skip
+    assert bands() == {"50-200": 1}
+
+
+def test_offers_shown_count_only_completed_sessions(db, site):
+    claims = verify_customer_token(site, make_token(site, "open"))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="too_expensive")  # shown, not completed
+    [discount] = complete(site, "done", "too_expensive", "cancelled").offers_shown
+    db.session.commit()
+    offers = insights.offer_performance(site, insights.Filter(insights.Period.last_days(1)))
+    assert next(o for o in offers if o["offer_id"] == discount)["shown"] == 1

@@ -1,0 +1,240 @@
+"""Rollups: completed sessions summed per UTC day and per month, so the dashboard and the PDF
+read a few thousand rows instead of every session of the period.
+
+Writes: ``add_session`` runs in the transaction that completes a session; ``rebuild`` recomputes
+a site's rows from its sessions (after a bulk load, a hand edit, or an exchange rate change for
+the MRR bands). Both are the same ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``, so
+incremental and rebuilt rows cannot disagree.
+
+Reads: ``source`` returns the rows behind a filter with one ``sessions`` count and one ``mrr``
+sum per row. Whole months inside the period come from the month rows and the days at either
+end from the day rows. A filter on a custom attribute (not rolled up) reads the sessions
+themselves, one row per session, with the same columns.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from widget_server.extensions import db
+from widget_server.models import (
+    CancellationSession,
+    OfferShownRollup,
+    ReasonRollup,
+    SegmentRollup,
+    Site,
+)
+from widget_server.services.money import converted
+
+TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup)
+TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
+MRR_BANDS = ((5000, "under 50"), (20000, "50-200"), (100000, "200-1,000"))  # minor units
+
+
+def band(column, bands, last: str):
+    return sa.case(
+        (column.is_(None), "unknown"),
+        *((column < limit, label) for limit, label in bands),
+        else_=last,
+    )
+
+
+def utc(column, dialect: str):
+    # SQLite keeps UTC without an offset; PostgreSQL's timestamptz needs the zone named, or
+    # days would follow the connection's time zone.
+    return column if dialect == "sqlite" else sa.func.timezone("UTC", column)
+
+
+def utc_day(column, dialect: str):
+    if dialect == "sqlite":
+        return sa.func.date(column)
+    return sa.cast(utc(column, dialect), sa.Date)
+
+
+def utc_month_start(column, dialect: str):
+    if dialect == "sqlite":
+        return sa.func.date(column, "start of month")
+    return sa.cast(sa.func.date_trunc("month", utc(column, dialect)), sa.Date)
+
+
+def month_key(column, dialect: str):
+    """``YYYY-MM`` of a date, or of a timestamp already in UTC (see ``utc``)."""
+    if dialect == "sqlite":
+        return sa.func.strftime("%Y-%m", column)
+    return sa.func.to_char(column, "YYYY-MM")
+
+
+def _dimensions(site, table, dialect: str) -> dict:
+    """The rollup's key columns (after site, grain and bucket) as expressions over sessions."""
+    s = CancellationSession
+    plan = {"plan": sa.func.coalesce(s.plan, "")}
+    if table is ReasonRollup:
+        return plan | {
+            "reason_id": sa.func.coalesce(s.reason_id, 0), "outcome": s.outcome,
+            "offer_id": sa.func.coalesce(s.offer_id, 0), "currency": s.currency,
+        }  # fmt: skip
+    if table is SegmentRollup:
+        return plan | {
+            "tenure": band(s.tenure_days, TENURE_BANDS, "over 1 year"),
+            "mrr_band": band(converted(site, s.mrr, s.currency), MRR_BANDS, "1,000 and more"),
+            "outcome": s.outcome, "currency": s.currency,
+        }  # fmt: skip
+    return plan | {"offer_key": _shown(dialect).c.value}
+
+
+_SHOWN = {
+    dialect: getattr(sa.func, function)(CancellationSession.offers_shown)
+    .table_valued("value")
+    .alias("shown")
+    for dialect, function in (("sqlite", "json_each"), ("postgresql", "json_array_elements_text"))
+}
+
+
+def _shown(dialect: str):
+    """One row per offer key in ``offers_shown`` (a table-valued function joined laterally)."""
+    return _SHOWN[dialect]
+
+
+def _from_sessions(site, table, dialect: str, select: sa.Select) -> sa.Select:
+    s = CancellationSession
+    select = select.where(s.site_id == site.id, s.outcome.is_not(None))
+    if table is OfferShownRollup:
+        shown = _shown(dialect)
+        select = select.select_from(s).join(shown, sa.true())
+        if dialect == "postgresql":  # a JSON null is not an array: skip it, do not fail
+            select = select.where(sa.func.json_typeof(s.offers_shown) == "array")
+        select = select.where(shown.c.value.is_not(None))
+    return select
+
+
+def _measures(table) -> list[str]:
+    return ["sessions"] if table is OfferShownRollup else ["sessions", "mrr"]
+
+
+def _accumulate(connection, site, table, grain: str, where: list) -> None:
+    """Add the completed sessions matching ``where`` to ``table``'s ``grain`` rows."""
+    s = CancellationSession
+    dialect = connection.dialect.name
+    bucket = (utc_day if grain == "day" else utc_month_start)(s.completed_at, dialect)
+    # Labels differ from the session's column names: PostgreSQL would resolve GROUP BY plan
+    # to the raw column, not to the COALESCE.
+    keys = [bucket.label("k_bucket")] + [
+        expression.label(f"k_{name}")
+        for name, expression in _dimensions(site, table, dialect).items()
+    ]
+    measures = [sa.func.count().label("m_sessions")]
+    if "mrr" in _measures(table):
+        measures.append(sa.func.sum(s.mrr).label("m_mrr"))
+    select = sa.select(s.site_id, sa.literal(grain, sa.String), *keys, *measures).where(*where)
+    select = _from_sessions(site, table, dialect, select).group_by(s.site_id, *keys)
+    names = ["site_id", "grain", "bucket", *_dimensions(site, table, dialect), *_measures(table)]
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    insert = insert.from_select(names, select)
+    insert = insert.on_conflict_do_update(
+        index_elements=[c.name for c in table.__table__.primary_key],
+        set_={m: table.__table__.c[m] + insert.excluded[m] for m in _measures(table)},
+    )
+    connection.execute(insert)
+
+
+def add_session(site: Site, session: CancellationSession) -> None:
+    """Count a just-completed session (call in the transaction that completes it)."""
+    connection = db.session.connection()
+    for table in TABLES:
+        for grain in ("day", "month"):
+            _accumulate(connection, site, table, grain, [CancellationSession.id == session.id])
+
+
+def rebuild(site, *, connection=None, tables=TABLES, currency: str | None = None) -> None:
+    """Recompute the site's rows of ``tables`` from its sessions (only those in ``currency``,
+    if given). ``site`` needs ``id`` and ``currency``: a Site, or a row in a migration."""
+    connection = connection or db.session.connection()
+    where = [] if currency is None else [CancellationSession.currency == currency]
+    for table in tables:
+        t = table.__table__
+        delete = sa.delete(t).where(t.c.site_id == site.id)
+        if currency is not None:
+            delete = delete.where(t.c.currency == currency)
+        connection.execute(delete)
+        for grain in ("day", "month"):
+            _accumulate(connection, site, table, grain, where)
+
+
+def rebuild_mrr_bands(site: Site, currency: str | None = None) -> None:
+    """After an exchange rate (for ``currency``) or the site's own currency changed: the MRR
+    bands are amounts in the site's currency."""
+    rebuild(site, tables=(SegmentRollup,), currency=currency)
+
+
+def rebuild_all(connection) -> None:
+    """Every site's rollups (the migration that introduces them)."""
+    sites = connection.execute(sa.select(Site.id, Site.currency)).all()
+    for site in sites:
+        rebuild(site, connection=connection)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def ranges(start: date, end: date) -> list[tuple[str, date, date]]:
+    """The buckets covering ``start``..``end`` (inclusive): (grain, first, last) for the whole
+    months inside, and for the days before and after them."""
+    first_full = (
+        start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    )
+    last_day = (end.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    after_full = end + timedelta(days=1) if end == last_day else end.replace(day=1)
+    if first_full >= after_full:
+        return [("day", start, end)]
+    result = [("month", first_full, after_full - timedelta(days=1))]
+    if start < first_full:
+        result.append(("day", start, first_full - timedelta(days=1)))
+    if after_full <= end:
+        result.append(("day", after_full, end))
+    return result
+
+
+def source(site: Site, filters, table, *columns: str, extra: dict | None = None):
+    """A subquery of ``table``'s rows behind ``filters`` (an insights.Filter): the named key
+    columns (``month`` is the bucket's ``YYYY-MM``), ``sessions`` and, except for offers shown,
+    ``mrr`` in the session currency (``currency``).
+
+    ``extra`` (name → expression over sessions) or a custom attribute filter read the sessions
+    instead of the rollups, one row per session.
+    """
+    dialect = db.session.get_bind().dialect.name
+    if filters.attribute or extra:
+        return _raw_source(site, filters, table, columns, extra or {}, dialect)
+    t = table.__table__
+    selected = [
+        month_key(t.c.bucket, dialect).label("month") if name == "month" else t.c[name]
+        for name in columns
+    ] + [t.c[m] for m in _measures(table)]
+    parts = []
+    for grain, first, last in ranges(filters.period.start, filters.period.end):
+        part = sa.select(*selected).where(
+            t.c.site_id == site.id, t.c.grain == grain, t.c.bucket >= first, t.c.bucket <= last
+        )
+        if filters.plan:
+            part = part.where(t.c.plan == filters.plan)
+        parts.append(part)
+    return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("rollup")
+
+
+def _raw_source(site, filters, table, columns, extra: dict, dialect: str):
+    from widget_server.services.insights import where
+
+    s = CancellationSession
+    dimensions = _dimensions(site, table, dialect) | {
+        "month": month_key(utc(s.completed_at, dialect), dialect)
+    }
+    selected = [dimensions[name].label(name) for name in columns]
+    selected += [expression.label(name) for name, expression in extra.items()]
+    selected.append(sa.literal(1).label("sessions"))
+    if "mrr" in _measures(table):
+        selected.append(s.mrr.label("mrr"))
+    select = sa.select(*selected).where(*where(site, filters))
+    return _from_sessions(site, table, dialect, select).subquery("sessions")

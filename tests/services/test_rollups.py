@@ -24,9 +24,11 @@ def rows(db, site):
     return result
 
 
-def complete(site, sub, reason, outcome, *, mrr=9900, currency="USD", plan="Growth", tenure=None):
+def complete(site, sub, reason, outcome, *, mrr=9900, currency="USD", plan="Growth", tenure=None,
+             attributes=None):  # fmt: skip
     signed_up = int((utcnow() - timedelta(days=tenure)).timestamp()) if tenure else None
-    token = make_token(site, sub, mrr=mrr, currency=currency, plan=plan, signed_up_at=signed_up)
+    token = make_token(site, sub, mrr=mrr, currency=currency, plan=plan, signed_up_at=signed_up,
+                       attributes=attributes)  # fmt: skip
     session, _ = flow.start_session(site, verify_customer_token(site, token), locale="en")
     offer = flow.answer_session(site, session, reason_key=reason) if reason else None
     saved = outcome == "saved" and offer is not None
@@ -40,7 +42,8 @@ def test_each_completion_adds_exactly_what_a_rebuild_computes(db, site):
     complete(site, "c", "switching", "cancelled", mrr=120000, currency="EUR", tenure=400)
     complete(site, "d", None, "dismissed")
     complete(site, "e", "missing_features", "cancelled", mrr=29900, plan="Business")
-    complete(site, "f", "too_expensive", "cancelled", plan="Starter", tenure=10)
+    complete(site, "f", "too_expensive", "cancelled", plan="Starter", tenure=10,
+             attributes={"region": "EU", "trial": True, "seats": 4})  # fmt: skip
     db.session.commit()
     incremental = rows(db, site)
     assert sum(r[-1] for r in incremental["rollup_offers_shown"] if r[1] == "day") == 3
@@ -186,3 +189,28 @@ def test_offers_shown_count_only_completed_sessions(db, site):
     db.session.commit()
     offers = insights.offer_performance(site, insights.Filter(insights.Period.last_days(1)))
     assert next(o for o in offers if o["offer_id"] == discount)["shown"] == 1
+
+
+def test_custom_attribute_breakdowns_count_each_value_and_the_rest(db, site):
+    for sub, attributes, mrr in [
+        ("a", {"region": "EU", "trial": True, "seats": 3}, 1000),
+        ("b", {"region": "EU", "trial": False}, 2000),
+        ("c", {"region": "US"}, 4000),
+        ("d", None, 8000),
+    ]:
+        complete(site, sub, "switching", "cancelled", mrr=mrr, attributes=attributes)
+    complete(site, "e", "too_expensive", "dismissed", attributes={"region": "EU"})
+    db.session.commit()
+    today = insights.Period.last_days(1)
+
+    def by(key, **only):
+        items = insights.breakdown(site, insights.Filter(today, **only), f"attr:{key}")["items"]
+        return {i["segment"]: (i["cancelled"], i["lost_mrr"]) for i in items}
+
+    assert by("region") == {"EU": (2, 3000), "US": (1, 4000), "not set": (1, 8000)}
+    assert by("trial") == {"true": (1, 1000), "false": (1, 2000), "not set": (2, 12000)}
+    assert by("seats") == {"3": (1, 1000), "not set": (3, 14000)}
+    # A filter on an attribute reads the sessions themselves, with the same labels.
+    assert by("trial", attribute="region", value="EU") == {"true": (1, 1000), "false": (1, 2000)}
+    trial = insights.summary(site, insights.Filter(today, attribute="trial", value="true"))
+    assert (trial["cancelled"], trial["lost_mrr"]) == (1, 1000)

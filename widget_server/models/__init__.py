@@ -13,7 +13,12 @@ from widget_server.models.roadmap import (
     Subscription,
     Vote,
 )
-from widget_server.models.rollup import OfferShownRollup, ReasonRollup, SegmentRollup
+from widget_server.models.rollup import (
+    AttributeRollup,
+    OfferShownRollup,
+    ReasonRollup,
+    SegmentRollup,
+)
 from widget_server.models.session import OUTCOMES, CancellationSession
 from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import AdminUser, site_admins
@@ -27,6 +32,7 @@ __all__ = [
     "VOTE_SOURCES",
     "AdminUser",
     "ApiKey",
+    "AttributeRollup",
     "Base",
     "CancellationSession",
     "Customer",

@@ -22,11 +22,11 @@ GRAINS = ("day", "month")
 class _Rollup:
     # First in the primary key, so a site's buckets in a date range are one index range.
     site_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, sort_order=-4
+        sa.ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, sort_order=-40
     )
-    grain: Mapped[str] = mapped_column(sa.String(5), primary_key=True, sort_order=-3)
-    bucket: Mapped[date] = mapped_column(primary_key=True, sort_order=-2)
-    plan: Mapped[str] = mapped_column(sa.String(100), primary_key=True, sort_order=-1)
+    grain: Mapped[str] = mapped_column(sa.String(5), primary_key=True, sort_order=-30)
+    bucket: Mapped[date] = mapped_column(primary_key=True, sort_order=-20)
+    plan: Mapped[str] = mapped_column(sa.String(100), primary_key=True, sort_order=-10)
     sessions: Mapped[int] = mapped_column(sa.BigInteger)
 
 
@@ -61,3 +61,18 @@ class OfferShownRollup(_Rollup, Base):
     __tablename__ = "rollup_offers_shown"
 
     offer_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+class AttributeRollup(_Rollup, Base):
+    """Sessions and MRR by custom attribute (the token's ``attributes``) and value, as text:
+    booleans ``true``/``false``, numbers as written, cut at 64 characters. A session counts
+    once under each attribute it carries; sessions without one are the rest of the totals."""
+
+    __tablename__ = "rollup_attributes"
+
+    # Right after the site: a breakdown reads one attribute's buckets.
+    attribute: Mapped[str] = mapped_column(sa.String(64), primary_key=True, sort_order=-35)
+    value: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    currency: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    mrr: Mapped[int] = mapped_column(sa.BigInteger)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import (
+    AttributeRollup,
     CancellationSession,
     Customer,
     Offer,
@@ -67,7 +68,9 @@ def where(site: Site, filters: Filter) -> list:
     if filters.plan:
         conditions.append(s.plan == filters.plan)
     if filters.attribute:
-        conditions.append(s.attributes[filters.attribute].as_string() == (filters.value or ""))
+        dialect = db.session.get_bind().dialect.name
+        value = rollups.attribute_text(filters.attribute, dialect)
+        conditions.append(value == (filters.value or "")[:64])
     return conditions
 
 
@@ -263,57 +266,68 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
 
 
 def _segments(site: Site, filters: Filter, by: str):
-    """The rows a breakdown groups and the segment column. ``by``: plan, tenure, mrr or
-    attr:<key> (custom attributes are not rolled up: they read the sessions).
+    """The rows a breakdown groups and their segment column. ``by``: plan, tenure, mrr or
+    attr:<key> (a custom attribute).
 
     :raises ValidationError: ``invalid_segment``.
     """
     from widget_server.errors import ValidationError
 
-    columns = ("plan", "tenure", "mrr_band", "outcome", "currency")
     if by in SEGMENTS:
+        columns = ("plan", "tenure", "mrr_band", "outcome", "currency")
         src = rollups.source(site, filters, SegmentRollup, *columns)
         return src, {
             "plan": sa.func.coalesce(sa.func.nullif(src.c.plan, ""), "no plan"),
             "tenure": src.c.tenure, "mrr": src.c.mrr_band,
         }[by]  # fmt: skip
-    if by.startswith("attr:") and 0 < len(by) - 5 <= 64:
-        s = CancellationSession
-        value = sa.func.coalesce(s.attributes[by[5:]].as_string(), "not set")
-        src = rollups.source(site, filters, SegmentRollup, *columns, extra={"segment": value})
-        return src, src.c.segment
+    key = by[5:] if by.startswith("attr:") else ""
+    if 0 < len(key) <= 64 and '"' not in key:
+        columns = ("value", "outcome", "currency")
+        src = rollups.source(site, filters, AttributeRollup, *columns, match={"attribute": key})
+        return src, src.c.value
     raise ValidationError(
         "by must be plan, tenure, mrr or attr:<attribute>", code="invalid_segment"
     )
 
 
-def breakdown(site: Site, filters: Filter, by: str) -> dict:
-    """Churn by segment (one query), ranked by lost MRR."""
-    src, segment = _segments(site, filters, by)
-    segment = segment.label("segment")
+def _churn(site: Site, src) -> list:
+    """Cancellations, saves and lost MRR of a source's rows, as columns to select."""
     is_cancelled = src.c.outcome == "cancelled"
-    lost = _when(is_cancelled, converted(site, src.c.mrr, src.c.currency))
-    rows = db.session.execute(
-        sa.select(
-            segment,
-            _when(is_cancelled, src.c.sessions).label("cancelled"),
-            _when(src.c.outcome == "saved", src.c.sessions).label("saved"),
-            lost.label("lost"),
+    return [
+        _when(is_cancelled, src.c.sessions).label("cancelled"),
+        _when(src.c.outcome == "saved", src.c.sessions).label("saved"),
+        _when(is_cancelled, converted(site, src.c.mrr, src.c.currency)).label("lost"),
+    ]
+
+
+def breakdown(site: Site, filters: Filter, by: str) -> dict:
+    """Churn by segment, ranked by lost MRR: one query, and one more for a custom attribute,
+    whose "not set" segment is what the totals hold beyond its values."""
+    src, segment = _segments(site, filters, by)
+    rows = [
+        (str(r.segment), int(r.cancelled), int(r.saved), int(r.lost))
+        for r in db.session.execute(
+            sa.select(segment.label("segment"), *_churn(site, src)).group_by(segment)
         )
-        .group_by(segment)
-        .order_by(lost.desc())
-    ).all()
-    total = sum(int(r.lost) for r in rows)
+    ]
+    if by.startswith("attr:"):
+        everyone = rollups.source(site, filters, ReasonRollup, "outcome", "currency")
+        totals = db.session.execute(sa.select(*_churn(site, everyone))).one()
+        rest = [int(total) - sum(row[i + 1] for row in rows) for i, total in enumerate(totals)]
+        if any(rest):
+            rows.append(("not set", *rest))
+    rows.sort(key=lambda row: (-row[3], -row[1], row[0]))
+    total = sum(row[3] for row in rows)
     return {
         "by": by,
         "currency": site.currency,
         "items": [
             {
-                "segment": str(r.segment), "cancelled": int(r.cancelled), "saved": int(r.saved),
-                "lost_mrr": int(r.lost), "share": round(int(r.lost) / total, 4) if total else 0.0,
-                "save_rate": _rate(int(r.saved), int(r.cancelled)),
+                "segment": segment, "cancelled": cancelled, "saved": saved, "lost_mrr": lost,
+                "share": round(lost / total, 4) if total else 0.0,
+                "save_rate": _rate(saved, cancelled),
             }
-            for r in rows
+            for segment, cancelled, saved, lost in rows
         ],
     }  # fmt: skip
 

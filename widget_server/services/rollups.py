@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_server.extensions import db
 from widget_server.models import (
+    AttributeRollup,
     CancellationSession,
     OfferShownRollup,
     ReasonRollup,
@@ -29,7 +30,7 @@ from widget_server.models import (
 )
 from widget_server.services.money import converted
 
-TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup)
+TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup, AttributeRollup)
 TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
 MRR_BANDS = ((5000, "under 50"), (20000, "50-200"), (100000, "200-1,000"))  # minor units
 
@@ -82,31 +83,74 @@ def _dimensions(site, table, dialect: str) -> dict:
             "mrr_band": band(converted(site, s.mrr, s.currency), MRR_BANDS, "1,000 and more"),
             "outcome": s.outcome, "currency": s.currency,
         }  # fmt: skip
-    return plan | {"offer_key": _shown(dialect).c.value}
+    each = _exploded(table, dialect)
+    if table is OfferShownRollup:
+        return plan | {"offer_key": each.c.value}
+    value = _as_text(each.c.value, each.c.type) if dialect == "sqlite" else each.c.value
+    return plan | {
+        "attribute": each.c.key, "value": sa.func.substr(value, 1, 64),
+        "outcome": s.outcome, "currency": s.currency,
+    }  # fmt: skip
 
 
-_SHOWN = {
-    dialect: getattr(sa.func, function)(CancellationSession.offers_shown)
-    .table_valued("value")
-    .alias("shown")
-    for dialect, function in (("sqlite", "json_each"), ("postgresql", "json_array_elements_text"))
-}
+def _as_text(value, json_type):
+    """A JSON scalar from SQLite as PostgreSQL's ``->>`` writes it (booleans as words)."""
+    return sa.case(
+        (json_type == "true", "true"), (json_type == "false", "false"),
+        else_=sa.cast(value, sa.Text),
+    )  # fmt: skip
 
 
-def _shown(dialect: str):
-    """One row per offer key in ``offers_shown`` (a table-valued function joined laterally)."""
-    return _SHOWN[dialect]
+def attribute_text(key: str, dialect: str):
+    """A session's custom attribute ``key`` as text, the way the attribute rollup stores it."""
+    s = CancellationSession
+    if dialect != "sqlite":
+        return sa.func.substr(s.attributes[key].as_string(), 1, 64)
+    if '"' in key:  # not addressable in a JSON path here; no segment uses such a key
+        return sa.null()
+    path = f'$."{key}"'
+    value = sa.func.json_extract(s.attributes, path)
+    return sa.func.substr(_as_text(value, sa.func.json_type(s.attributes, path)), 1, 64)
+
+
+def _functions():
+    """Table-valued functions that turn a session's JSON into rows, per dialect."""
+    s, f = CancellationSession, sa.func
+    return {
+        (OfferShownRollup, "sqlite"): f.json_each(s.offers_shown).table_valued("value"),
+        (OfferShownRollup, "postgresql"): f.json_array_elements_text(s.offers_shown).table_valued(
+            "value"
+        ),
+        (AttributeRollup, "sqlite"): f.json_each(s.attributes).table_valued("key", "value", "type"),
+        (AttributeRollup, "postgresql"): f.json_each_text(s.attributes).table_valued(
+            "key", "value"
+        ),
+    }
+
+
+_EXPLODED = {key: function.alias("each") for key, function in _functions().items()}
+
+
+def _exploded(table, dialect: str):
+    """One row per offer shown, or per custom attribute, of a session (joined laterally)."""
+    return _EXPLODED[(table, dialect)]
 
 
 def _from_sessions(site, table, dialect: str, select: sa.Select) -> sa.Select:
     s = CancellationSession
     select = select.where(s.site_id == site.id, s.outcome.is_not(None))
-    if table is OfferShownRollup:
-        shown = _shown(dialect)
-        select = select.select_from(s).join(shown, sa.true())
-        if dialect == "postgresql":  # a JSON null is not an array: skip it, do not fail
-            select = select.where(sa.func.json_typeof(s.offers_shown) == "array")
-        select = select.where(shown.c.value.is_not(None))
+    if (table, dialect) not in _EXPLODED:
+        return select
+    each = _exploded(table, dialect)
+    column = s.offers_shown if table is OfferShownRollup else s.attributes
+    select = select.select_from(s).join(each, sa.true()).where(each.c.value.is_not(None))
+    if dialect == "postgresql":  # a JSON null or another type is skipped, not an error
+        kind = "array" if table is OfferShownRollup else "object"
+        select = select.where(sa.func.json_typeof(column) == kind)
+    elif table is AttributeRollup:
+        select = select.where(each.c.type.in_(("text", "integer", "real", "true", "false")))
+    if table is AttributeRollup:
+        select = select.where(sa.func.length(each.c.key) <= 64)
     return select
 
 
@@ -197,17 +241,18 @@ def ranges(start: date, end: date) -> list[tuple[str, date, date]]:
     return result
 
 
-def source(site: Site, filters, table, *columns: str, extra: dict | None = None):
+def source(site: Site, filters, table, *columns: str, match: dict | None = None):
     """A subquery of ``table``'s rows behind ``filters`` (an insights.Filter): the named key
     columns (``month`` is the bucket's ``YYYY-MM``), ``sessions`` and, except for offers shown,
-    ``mrr`` in the session currency (``currency``).
+    ``mrr`` in the session currency (``currency``). ``match``: key column → required value.
 
-    ``extra`` (name → expression over sessions) or a custom attribute filter read the sessions
-    instead of the rollups, one row per session.
+    A custom attribute filter reads the sessions instead of the rollups, one row per session
+    (per offer shown or attribute for those tables), with the same columns.
     """
     dialect = db.session.get_bind().dialect.name
-    if filters.attribute or extra:
-        return _raw_source(site, filters, table, columns, extra or {}, dialect)
+    match = match or {}
+    if filters.attribute:
+        return _raw_source(site, filters, table, columns, match, dialect)
     t = table.__table__
     selected = [
         month_key(t.c.bucket, dialect).label("month") if name == "month" else t.c[name]
@@ -216,15 +261,16 @@ def source(site: Site, filters, table, *columns: str, extra: dict | None = None)
     parts = []
     for grain, first, last in ranges(filters.period.start, filters.period.end):
         part = sa.select(*selected).where(
-            t.c.site_id == site.id, t.c.grain == grain, t.c.bucket >= first, t.c.bucket <= last
-        )
+            t.c.site_id == site.id, t.c.grain == grain, t.c.bucket >= first, t.c.bucket <= last,
+            *(t.c[name] == value for name, value in match.items()),
+        )  # fmt: skip
         if filters.plan:
             part = part.where(t.c.plan == filters.plan)
         parts.append(part)
     return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("rollup")
 
 
-def _raw_source(site, filters, table, columns, extra: dict, dialect: str):
+def _raw_source(site, filters, table, columns, match: dict, dialect: str):
     from widget_server.services.insights import where
 
     s = CancellationSession
@@ -232,9 +278,10 @@ def _raw_source(site, filters, table, columns, extra: dict, dialect: str):
         "month": month_key(utc(s.completed_at, dialect), dialect)
     }
     selected = [dimensions[name].label(name) for name in columns]
-    selected += [expression.label(name) for name, expression in extra.items()]
     selected.append(sa.literal(1).label("sessions"))
     if "mrr" in _measures(table):
         selected.append(s.mrr.label("mrr"))
-    select = sa.select(*selected).where(*where(site, filters))
+    select = sa.select(*selected).where(
+        *where(site, filters), *(dimensions[name] == value for name, value in match.items())
+    )
     return _from_sessions(site, table, dialect, select).subquery("sessions")

@@ -40,6 +40,22 @@ def timed(fn, repeat: int = 5) -> float:
     return statistics.median(samples)
 
 
+def rollup_write(site) -> float:
+    """Median time of the rollup upserts one completed session adds (rolled back)."""
+    from widget_server.models import CancellationSession
+
+    latest = db.session.scalars(
+        sa.select(CancellationSession).where(CancellationSession.outcome.is_not(None)).limit(50)
+    ).all()
+    samples = []
+    for session in latest:
+        started = time.perf_counter()
+        rollups.add_session(site, session)
+        samples.append((time.perf_counter() - started) * 1000)
+    db.session.rollback()
+    return statistics.median(samples)
+
+
 def show(label: str, milliseconds: float) -> None:
     print(f"{label}: {milliseconds:.1f} ms")
 
@@ -85,6 +101,12 @@ def main() -> None:
         show("dashboard data, 12 months", timed(lambda: dashboard_context(site, year), 3))
         for by in ("plan", "tenure", "mrr", "attr:region"):
             show(f"segments by {by}, 12 months", timed(lambda by=by: breakdown(site, year, by), 3))
+        # A filter on a custom attribute is not rolled up: it reads the sessions.
+        eu = insights.Filter(year.period, attribute="region", value="EU")
+        show(
+            "dashboard data, 12 months, region = EU", timed(lambda: dashboard_context(site, eu), 1)
+        )
+        show("completing a session: the rollup writes", rollup_write(site))
         key = site.key
     client = app.test_client()
     with client:

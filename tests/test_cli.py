@@ -86,3 +86,28 @@ def test_seed_refuses_in_production(app, runner, db, site, monkeypatch):
 def test_seed_unknown_site(runner, db):
     result = runner.invoke(args=["seed", "--site", "nope", "--sessions", "5"])
     assert result.exit_code != 0 and "No site" in result.output
+
+
+def test_rebuild_rollups_restores_the_dashboard_after_a_hand_edit(runner, db, site):
+    from datetime import timedelta
+
+    from tests.factories import make_token
+    from widget_server.models import utcnow
+    from widget_server.services import flow, insights
+    from widget_server.services.tokens import verify_customer_token
+
+    claims = verify_customer_token(site, make_token(site, "gone", mrr=4200))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="switching")
+    flow.complete_session(site, session, outcome="cancelled")
+    session.completed_at = utcnow() - timedelta(days=100)  # an edit the rollups do not see
+    db.session.commit()
+
+    def lost(days):
+        return insights.summary(site, insights.Filter(insights.Period.last_days(days)))["lost_mrr"]
+
+    assert (lost(30), lost(365)) == (4200, 4200)  # still counted today
+    result = runner.invoke(args=["reports", "rebuild-rollups", "--site", site.key])
+    assert result.exit_code == 0 and f"{site.key}: rebuilt" in result.output
+    assert (lost(30), lost(365)) == (0, 4200)
+    assert runner.invoke(args=["reports", "rebuild-rollups", "--site", "nope"]).exit_code != 0

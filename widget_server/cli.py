@@ -11,6 +11,7 @@ import time
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
 
 from widget_server import create_app
 from widget_server.errors import KeepkitError
@@ -198,6 +199,27 @@ def report_pdf(site_key, start, end, plan, size, output):
         handle.write(pdf)
     elapsed = time.perf_counter() - started
     click.echo(f"Wrote {output} ({len(pdf) / 1024:.0f} KB) in {elapsed:.1f}s.")
+
+
+@reports.command("rebuild-rollups")
+@click.option("--site", "site_key", default=None, help="One site (default: every site).")
+@with_appcontext
+def rebuild_rollups(site_key):
+    """Recompute the dashboard's daily and monthly rollups from the sessions (after restoring
+    a backup or editing sessions by hand; completing a session keeps them current)."""
+    from widget_server.models import Site
+    from widget_server.services import rollups, sites
+
+    try:
+        chosen = [sites.get_site(site_key)] if site_key else list(db.session.scalars(select(Site)))
+    except KeepkitError as exc:
+        _fail(exc)
+    started = time.perf_counter()
+    for site in chosen:
+        rollups.rebuild(site)
+        db.session.commit()
+        click.echo(f"{site.key}: rebuilt")
+    click.echo(f"Rebuilt {len(chosen)} site(s) in {time.perf_counter() - started:.1f}s.")
 
 
 # --- worker ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from widget_server.extensions import db
-from widget_server.models import CancellationSession, Customer, Reason, Site
+from widget_server.models import CancellationSession, Reason, ReasonRollup, Site
 from widget_server.services.insights import Period
 
 
@@ -75,11 +75,13 @@ def page_newest(query: sa.Select, page: int, per_page: int) -> tuple[list, bool]
 
 
 def site_plans(site: Site) -> list[str]:
-    """The plans seen among the site's customers, for filter menus."""
+    """The plans of the site's completed sessions, for filter menus (read from the monthly
+    rollup: a few rows per month, where the customers table has one per customer)."""
+    r = ReasonRollup
     query = (
-        sa.select(Customer.plan)
-        .where(Customer.site_id == site.id, Customer.plan.is_not(None))
+        sa.select(r.plan)
+        .where(r.site_id == site.id, r.grain == "month", r.plan != "")
         .distinct()
-        .order_by(Customer.plan)
+        .order_by(r.plan)
     )
     return list(db.session.scalars(query))

@@ -1,0 +1,84 @@
+"""Customers cancelling at the same moment all land in the dashboard's rollups, exactly."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from tests.api.test_concurrent_votes import site_by_key
+from tests.databases import committed_app
+from tests.factories import ORIGIN, make_site, make_token
+from tests.widget.conftest import Server
+from widget_server.extensions import db
+from widget_server.models import ReasonRollup
+from widget_server.services import insights, rollups
+
+CUSTOMERS = 40
+
+
+@pytest.fixture
+def live(tmp_path):
+    with committed_app(tmp_path, "completions") as (app, _):
+        server = Server(app)
+        yield app, server.url
+        server.stop()
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain", "Origin": ORIGIN},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+        return json.load(response)
+
+
+def rollup_rows(site):
+    t = ReasonRollup.__table__
+    return sorted(tuple(r) for r in db.session.execute(sa.select(t).where(t.c.site_id == site.id)))
+
+
+def test_concurrent_completions_are_all_counted(live):
+    app, base = live
+    with app.app_context():
+        site, _ = make_site("Rush")
+        db.session.commit()
+        key, secret = site.key, site.secret_primary
+    api = f"{base}/api/v1/widget/{key}"
+    errors, barrier = [], threading.Barrier(CUSTOMERS)
+
+    def customer(i: int):
+        token = make_token(secret, f"c{i}", mrr=1000 + i, plan=("Starter", "Growth")[i % 2])
+        try:
+            session = post(f"{api}/sessions", {"token": token})["session"]
+            post(f"{api}/sessions/{session}/answer", {"token": token, "reason": "switching"})
+            barrier.wait(30)  # every completion hits the same rollup rows at once
+            outcome = "dismissed" if i % 4 == 0 else "cancelled"
+            post(f"{api}/sessions/{session}/complete", {"token": token, "outcome": outcome})
+        except Exception as exc:  # collected and reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=customer, args=(i,)) for i in range(CUSTOMERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    with app.app_context():
+        site = site_by_key(key)
+        summary = insights.summary(site, insights.Filter(insights.Period.last_days(1)))
+        incremental = rollup_rows(site)
+        rollups.rebuild(site)
+        rebuilt = rollup_rows(site)
+        db.session.rollback()
+        db.session.remove()
+    cancelled = [i for i in range(CUSTOMERS) if i % 4]
+    assert (summary["cancelled"], summary["dismissed"]) == (len(cancelled), CUSTOMERS // 4)
+    assert summary["lost_mrr"] == sum(1000 + i for i in cancelled)
+    assert incremental == rebuilt

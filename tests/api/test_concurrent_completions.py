@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.request
 
-import pytest
 import sqlalchemy as sa
 
+from tests.api.conftest import post as post_json
 from tests.api.test_concurrent_votes import site_by_key
-from tests.databases import committed_app
 from tests.factories import ORIGIN, make_site, make_token
-from tests.widget.conftest import Server
 from widget_server.extensions import db
 from widget_server.models import ReasonRollup
 from widget_server.services import insights, rollups
@@ -20,23 +16,8 @@ from widget_server.services import insights, rollups
 CUSTOMERS = 40
 
 
-@pytest.fixture
-def live(tmp_path):
-    with committed_app(tmp_path, "completions") as (app, _):
-        server = Server(app)
-        yield app, server.url
-        server.stop()
-
-
 def post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "text/plain", "Origin": ORIGIN},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
-        return json.load(response)
+    return post_json(url, body, Origin=ORIGIN)
 
 
 def rollup_rows(site):

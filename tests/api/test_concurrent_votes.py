@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.request
 
-import pytest
 import sqlalchemy as sa
 
-from tests.databases import committed_app
+from tests.api.conftest import post
 from tests.factories import make_site, make_token
-from tests.widget.conftest import Server
 from widget_server.extensions import db
 from widget_server.models import Vote
 from widget_server.services import roadmap
 
 VOTERS = 200
-
-
-@pytest.fixture
-def live(tmp_path):
-    with committed_app(tmp_path, "votes") as (app, _):
-        server = Server(app)
-        yield app, server.url
-        server.stop()
-
-
-def post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "text/plain"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
-        return json.load(response)
 
 
 def test_two_hundred_concurrent_voters(live):

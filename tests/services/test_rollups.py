@@ -7,7 +7,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import backdate, make_token
-from widget_server.models import CancellationSession, utcnow
+from widget_server.models import (
+    CancellationSession,
+    OfferShownRollup,
+    ReasonRollup,
+    SegmentRollup,
+    utcnow,
+)
 from widget_server.services import flow, insights, money, rollups, seed, sites
 from widget_server.services.tokens import verify_customer_token
 
@@ -22,6 +28,15 @@ def rows(db, site):
         query = sa.select(t).where(t.c.site_id == site.id)
         result[t.name] = sorted(tuple(r) for r in db.session.execute(query))
     return result
+
+
+def counted(db, site, table, **where):
+    """How many sessions the rollup rows matching ``where`` count."""
+    t = table.__table__
+    conditions = [t.c[name] == value for name, value in where.items()]
+    return db.session.scalar(
+        sa.select(sa.func.sum(t.c.sessions)).where(t.c.site_id == site.id, *conditions)
+    )
 
 
 def complete(site, sub, reason, outcome, *, mrr=9900, currency="USD", plan="Growth", tenure=None,
@@ -46,9 +61,11 @@ def test_each_completion_adds_exactly_what_a_rebuild_computes(db, site):
              attributes={"region": "EU", "trial": True, "seats": 4})  # fmt: skip
     db.session.commit()
     incremental = rows(db, site)
-    assert sum(r[-1] for r in incremental["rollup_offers_shown"] if r[1] == "day") == 3
-    day_rows = [r for r in incremental["rollup_reasons"] if r[1] == "day"]
-    assert sum(r[-1] for r in day_rows) == 6  # sessions
+    assert counted(db, site, OfferShownRollup, grain="day", attribute="") == 3
+    assert counted(db, site, ReasonRollup, grain="month", attribute="") == 6
+    assert counted(db, site, ReasonRollup, grain="day", attribute="region", value="EU") == 1
+    assert counted(db, site, SegmentRollup, grain="day", attribute="trial", value="true") == 1
+    assert counted(db, site, SegmentRollup, grain="day", attribute="seats", value="4") == 1
     rollups.rebuild(site)
     assert rows(db, site) == incremental
 
@@ -92,10 +109,12 @@ def history(db, site):
     return list(db.session.scalars(sa.select(CancellationSession)))
 
 
-def expected_figures(site, sessions, period):
+def expected_figures(site, sessions, period, region=None):
     """The dashboard's figures computed in Python from the sessions themselves."""
     lower, upper = period.bounds
     picked = [s for s in sessions if s.outcome and lower <= s.completed_at < upper]
+    if region:
+        picked = [s for s in picked if (s.attributes or {}).get("region") == region]
     rate = {"USD": 1, "EUR": 1.085}
 
     def amount(s):
@@ -132,9 +151,10 @@ def expected_figures(site, sessions, period):
     ],
     ids=["12 months", "30 days", "today", "month edges", "a calendar month"],
 )
-def test_dashboard_figures_match_the_sessions(db, site, history, period):
-    want = expected_figures(site, history, period)
-    filters = insights.Filter(period)
+@pytest.mark.parametrize("region", [None, "EU"], ids=["everyone", "region EU"])
+def test_dashboard_figures_match_the_sessions(db, site, history, period, region):
+    want = expected_figures(site, history, period, region)
+    filters = insights.Filter(period, attribute="region" if region else None, value=region)
     summary = insights.summary(site, filters)
     got = {key: summary[key] for key in ("completed", "cancelled", "saved", "lost_mrr")}
     assert got == {key: want[key] for key in got}

@@ -13,12 +13,7 @@ from widget_server.models.roadmap import (
     Subscription,
     Vote,
 )
-from widget_server.models.rollup import (
-    AttributeRollup,
-    OfferShownRollup,
-    ReasonRollup,
-    SegmentRollup,
-)
+from widget_server.models.rollup import OfferShownRollup, ReasonRollup, SegmentRollup
 from widget_server.models.session import OUTCOMES, CancellationSession
 from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import AdminUser, site_admins
@@ -32,7 +27,6 @@ __all__ = [
     "VOTE_SOURCES",
     "AdminUser",
     "ApiKey",
-    "AttributeRollup",
     "Base",
     "CancellationSession",
     "Customer",

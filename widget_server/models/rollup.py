@@ -3,8 +3,10 @@
 Derived data: ``services.rollups`` adds each session when it is completed (in the same
 transaction) and rebuilds a site's rows from the sessions after bulk loads. ``grain`` is
 ``day`` (``bucket`` is the UTC day of completion) or ``month`` (``bucket`` is the month's
-first day); every session is counted once in each grain. Missing values are stored as ``''``
-or ``0`` because the primary key is the upsert target and NULLs never conflict.
+first day). Every session is counted once in each grain under ``attribute = ''``, and once
+more under each custom attribute its token carried, so a filter on an attribute value reads
+rollups too. Missing values are stored as ``''`` or ``0`` because the primary key is the upsert
+target and NULLs never conflict.
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ class _Rollup:
     site_id: Mapped[int] = mapped_column(
         sa.ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, sort_order=-40
     )
+    # ``''`` and ``''``: every session. Otherwise one custom attribute and its value as text
+    # (booleans as true/false, cut at 64 characters): the sessions that carry it.
+    attribute: Mapped[str] = mapped_column(sa.String(64), primary_key=True, sort_order=-35)
     grain: Mapped[str] = mapped_column(sa.String(5), primary_key=True, sort_order=-30)
     bucket: Mapped[date] = mapped_column(primary_key=True, sort_order=-20)
+    value: Mapped[str] = mapped_column(sa.String(64), primary_key=True, sort_order=-15)
     plan: Mapped[str] = mapped_column(sa.String(100), primary_key=True, sort_order=-10)
     sessions: Mapped[int] = mapped_column(sa.BigInteger)
 
@@ -61,18 +67,3 @@ class OfferShownRollup(_Rollup, Base):
     __tablename__ = "rollup_offers_shown"
 
     offer_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-
-
-class AttributeRollup(_Rollup, Base):
-    """Sessions and MRR by custom attribute (the token's ``attributes``) and value, as text:
-    booleans ``true``/``false``, numbers as written, cut at 64 characters. A session counts
-    once under each attribute it carries; sessions without one are the rest of the totals."""
-
-    __tablename__ = "rollup_attributes"
-
-    # Right after the site: a breakdown reads one attribute's buckets.
-    attribute: Mapped[str] = mapped_column(sa.String(64), primary_key=True, sort_order=-35)
-    value: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    outcome: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    currency: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
-    mrr: Mapped[int] = mapped_column(sa.BigInteger)

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import (
-    AttributeRollup,
     CancellationSession,
     Customer,
     Offer,
@@ -283,7 +282,7 @@ def _segments(site: Site, filters: Filter, by: str):
     key = by[5:] if by.startswith("attr:") else ""
     if 0 < len(key) <= 64 and '"' not in key:
         columns = ("value", "outcome", "currency")
-        src = rollups.source(site, filters, AttributeRollup, *columns, match={"attribute": key})
+        src = rollups.source(site, filters, SegmentRollup, *columns, match={"attribute": key})
         return src, src.c.value
     raise ValidationError(
         "by must be plan, tenure, mrr or attr:<attribute>", code="invalid_segment"

@@ -8,8 +8,8 @@ incremental and rebuilt rows cannot disagree.
 
 Reads: ``source`` returns the rows behind a filter with one ``sessions`` count and one ``mrr``
 sum per row. Whole months inside the period come from the month rows and the days at either
-end from the day rows. A filter on a custom attribute (not rolled up) reads the sessions
-themselves, one row per session, with the same columns.
+end from the day rows. Rows are kept for every session and for each custom attribute value,
+so a filter on an attribute reads rollups as well.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_server.extensions import db
 from widget_server.models import (
-    AttributeRollup,
     CancellationSession,
     OfferShownRollup,
     ReasonRollup,
@@ -30,7 +29,7 @@ from widget_server.models import (
 )
 from widget_server.services.money import converted
 
-TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup, AttributeRollup)
+TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup)
 TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
 MRR_BANDS = ((5000, "under 50"), (20000, "50-200"), (100000, "200-1,000"))  # minor units
 
@@ -68,29 +67,32 @@ def month_key(column, dialect: str):
     return sa.func.to_char(column, "YYYY-MM")
 
 
-def _dimensions(site, table, dialect: str) -> dict:
-    """The rollup's key columns (after site, grain and bucket) as expressions over sessions."""
+ALL = ""  # the attribute and value of the rows that count every session
+
+
+def _dimensions(site, table, dialect: str, by_attribute: bool) -> dict:
+    """The rollup's key columns after site, grain and bucket, as expressions over sessions
+    (joined with their attributes when ``by_attribute``)."""
     s = CancellationSession
-    plan = {"plan": sa.func.coalesce(s.plan, "")}
+    if by_attribute:
+        each = _ATTRIBUTES[dialect]
+        value = _as_text(each.c.value, each.c.type) if dialect == "sqlite" else each.c.value
+        keys = {"attribute": each.c.key, "value": sa.func.substr(value, 1, 64)}
+    else:
+        keys = {"attribute": sa.literal(ALL, sa.String), "value": sa.literal(ALL, sa.String)}
+    keys["plan"] = sa.func.coalesce(s.plan, "")
     if table is ReasonRollup:
-        return plan | {
+        return keys | {
             "reason_id": sa.func.coalesce(s.reason_id, 0), "outcome": s.outcome,
             "offer_id": sa.func.coalesce(s.offer_id, 0), "currency": s.currency,
         }  # fmt: skip
     if table is SegmentRollup:
-        return plan | {
+        return keys | {
             "tenure": band(s.tenure_days, TENURE_BANDS, "over 1 year"),
             "mrr_band": band(converted(site, s.mrr, s.currency), MRR_BANDS, "1,000 and more"),
             "outcome": s.outcome, "currency": s.currency,
         }  # fmt: skip
-    each = _exploded(table, dialect)
-    if table is OfferShownRollup:
-        return plan | {"offer_key": each.c.value}
-    value = _as_text(each.c.value, each.c.type) if dialect == "sqlite" else each.c.value
-    return plan | {
-        "attribute": each.c.key, "value": sa.func.substr(value, 1, 64),
-        "outcome": s.outcome, "currency": s.currency,
-    }  # fmt: skip
+    return keys | {"offer_key": _SHOWN[dialect].c.value}
 
 
 def _as_text(value, json_type):
@@ -102,55 +104,46 @@ def _as_text(value, json_type):
 
 
 def attribute_text(key: str, dialect: str):
-    """A session's custom attribute ``key`` as text, the way the attribute rollup stores it."""
+    """A session's custom attribute ``key`` as text, the way the rollups store it."""
     s = CancellationSession
     if dialect != "sqlite":
         return sa.func.substr(s.attributes[key].as_string(), 1, 64)
-    if '"' in key:  # not addressable in a JSON path here; no segment uses such a key
+    if '"' in key:  # not addressable in a SQLite JSON path; such keys match nothing here
         return sa.null()
     path = f'$."{key}"'
     value = sa.func.json_extract(s.attributes, path)
     return sa.func.substr(_as_text(value, sa.func.json_type(s.attributes, path)), 1, 64)
 
 
-def _functions():
-    """Table-valued functions that turn a session's JSON into rows, per dialect."""
-    s, f = CancellationSession, sa.func
-    return {
-        (OfferShownRollup, "sqlite"): f.json_each(s.offers_shown).table_valued("value"),
-        (OfferShownRollup, "postgresql"): f.json_array_elements_text(s.offers_shown).table_valued(
-            "value"
-        ),
-        (AttributeRollup, "sqlite"): f.json_each(s.attributes).table_valued("key", "value", "type"),
-        (AttributeRollup, "postgresql"): f.json_each_text(s.attributes).table_valued(
-            "key", "value"
-        ),
-    }
+# Table-valued functions that turn a session's JSON into rows (joined laterally).
+_f, _s = sa.func, CancellationSession
+_SHOWN = {  # one row per offer key shown
+    "sqlite": _f.json_each(_s.offers_shown).table_valued("value").alias("shown"),
+    "postgresql": _f.json_array_elements_text(_s.offers_shown).table_valued("value").alias("shown"),
+}
+_ATTRIBUTES = {  # one row per custom attribute
+    "sqlite": _f.json_each(_s.attributes).table_valued("key", "value", "type").alias("attr"),
+    "postgresql": _f.json_each_text(_s.attributes).table_valued("key", "value").alias("attr"),
+}
 
 
-_EXPLODED = {key: function.alias("each") for key, function in _functions().items()}
-
-
-def _exploded(table, dialect: str):
-    """One row per offer shown, or per custom attribute, of a session (joined laterally)."""
-    return _EXPLODED[(table, dialect)]
-
-
-def _from_sessions(site, table, dialect: str, select: sa.Select) -> sa.Select:
+def _from_sessions(site, table, dialect: str, select: sa.Select, by_attribute: bool):
     s = CancellationSession
-    select = select.where(s.site_id == site.id, s.outcome.is_not(None))
-    if (table, dialect) not in _EXPLODED:
-        return select
-    each = _exploded(table, dialect)
-    column = s.offers_shown if table is OfferShownRollup else s.attributes
-    select = select.select_from(s).join(each, sa.true()).where(each.c.value.is_not(None))
-    if dialect == "postgresql":  # a JSON null or another type is skipped, not an error
-        kind = "array" if table is OfferShownRollup else "object"
-        select = select.where(sa.func.json_typeof(column) == kind)
-    elif table is AttributeRollup:
-        select = select.where(each.c.type.in_(("text", "integer", "real", "true", "false")))
-    if table is AttributeRollup:
-        select = select.where(sa.func.length(each.c.key) <= 64)
+    select = select.select_from(s).where(s.site_id == site.id, s.outcome.is_not(None))
+    if table is OfferShownRollup:
+        shown = _SHOWN[dialect]
+        select = select.join(shown, sa.true()).where(shown.c.value.is_not(None))
+        if dialect == "postgresql":  # a JSON null is not an array: skipped, not an error
+            select = select.where(sa.func.json_typeof(s.offers_shown) == "array")
+    if by_attribute:
+        each = _ATTRIBUTES[dialect]
+        select = select.join(each, sa.true()).where(
+            each.c.value.is_not(None), sa.func.length(each.c.key).between(1, 64)
+        )
+        if dialect == "postgresql":
+            select = select.where(sa.func.json_typeof(s.attributes) == "object")
+        else:
+            select = select.where(each.c.type.in_(("text", "integer", "real", "true", "false")))
     return select
 
 
@@ -158,25 +151,24 @@ def _measures(table) -> list[str]:
     return ["sessions"] if table is OfferShownRollup else ["sessions", "mrr"]
 
 
-def _accumulate(connection, site, table, grain: str, where: list) -> None:
+def _accumulate(connection, site, table, grain: str, where: list, by_attribute: bool) -> None:
     """Add the completed sessions matching ``where`` to ``table``'s ``grain`` rows."""
     s = CancellationSession
     dialect = connection.dialect.name
     bucket = (utc_day if grain == "day" else utc_month_start)(s.completed_at, dialect)
+    dimensions = {"bucket": bucket} | _dimensions(site, table, dialect, by_attribute)
     # Labels differ from the session's column names: PostgreSQL would resolve GROUP BY plan
     # to the raw column, not to the COALESCE.
-    keys = [bucket.label("k_bucket")] + [
-        expression.label(f"k_{name}")
-        for name, expression in _dimensions(site, table, dialect).items()
-    ]
+    keys = {name: expression.label(f"k_{name}") for name, expression in dimensions.items()}
     measures = [sa.func.count().label("m_sessions")]
     if "mrr" in _measures(table):
         measures.append(sa.func.sum(s.mrr).label("m_mrr"))
-    select = sa.select(s.site_id, sa.literal(grain, sa.String), *keys, *measures).where(*where)
-    select = _from_sessions(site, table, dialect, select).group_by(s.site_id, *keys)
-    names = ["site_id", "grain", "bucket", *_dimensions(site, table, dialect), *_measures(table)]
+    select = sa.select(s.site_id, sa.literal(grain, sa.String), *keys.values(), *measures)
+    grouped = [k for name, k in keys.items() if by_attribute or name not in ("attribute", "value")]
+    select = _from_sessions(site, table, dialect, select.where(*where), by_attribute)
+    select = select.group_by(s.site_id, *grouped)
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-    insert = insert.from_select(names, select)
+    insert = insert.from_select(["site_id", "grain", *keys, *_measures(table)], select)
     insert = insert.on_conflict_do_update(
         index_elements=[c.name for c in table.__table__.primary_key],
         set_={m: table.__table__.c[m] + insert.excluded[m] for m in _measures(table)},
@@ -184,12 +176,16 @@ def _accumulate(connection, site, table, grain: str, where: list) -> None:
     connection.execute(insert)
 
 
+def _add(connection, site, tables, where: list) -> None:
+    for table in tables:
+        for grain in ("day", "month"):
+            for by_attribute in (False, True):
+                _accumulate(connection, site, table, grain, where, by_attribute)
+
+
 def add_session(site: Site, session: CancellationSession) -> None:
     """Count a just-completed session (call in the transaction that completes it)."""
-    connection = db.session.connection()
-    for table in TABLES:
-        for grain in ("day", "month"):
-            _accumulate(connection, site, table, grain, [CancellationSession.id == session.id])
+    _add(db.session.connection(), site, TABLES, [CancellationSession.id == session.id])
 
 
 def rebuild(site, *, connection=None, tables=TABLES, currency: str | None = None) -> None:
@@ -203,8 +199,7 @@ def rebuild(site, *, connection=None, tables=TABLES, currency: str | None = None
         if currency is not None:
             delete = delete.where(t.c.currency == currency)
         connection.execute(delete)
-        for grain in ("day", "month"):
-            _accumulate(connection, site, table, grain, where)
+    _add(connection, site, tables, where)
 
 
 def rebuild_mrr_bands(site: Site, currency: str | None = None) -> None:
@@ -244,15 +239,20 @@ def ranges(start: date, end: date) -> list[tuple[str, date, date]]:
 def source(site: Site, filters, table, *columns: str, match: dict | None = None):
     """A subquery of ``table``'s rows behind ``filters`` (an insights.Filter): the named key
     columns (``month`` is the bucket's ``YYYY-MM``), ``sessions`` and, except for offers shown,
-    ``mrr`` in the session currency (``currency``). ``match``: key column → required value.
+    ``mrr`` in the session currency (``currency``). ``match``: key column → required value;
+    ``{"attribute": key}`` gives the rows of that custom attribute, one per value.
 
-    A custom attribute filter reads the sessions instead of the rollups, one row per session
-    (per offer shown or attribute for those tables), with the same columns.
+    Only a breakdown by one attribute under a filter on another reads the sessions themselves
+    (attribute pairs are not rolled up), with the same columns.
     """
     dialect = db.session.get_bind().dialect.name
-    match = match or {}
+    match = dict(match or {})
     if filters.attribute:
-        return _raw_source(site, filters, table, columns, match, dialect)
+        if "attribute" in match:
+            return _raw_source(site, filters, table, columns, match, dialect)
+        match |= {"attribute": filters.attribute, "value": (filters.value or "")[:64]}
+    elif "attribute" not in match:
+        match |= {"attribute": ALL, "value": ALL}
     t = table.__table__
     selected = [
         month_key(t.c.bucket, dialect).label("month") if name == "month" else t.c[name]
@@ -274,7 +274,7 @@ def _raw_source(site, filters, table, columns, match: dict, dialect: str):
     from widget_server.services.insights import where
 
     s = CancellationSession
-    dimensions = _dimensions(site, table, dialect) | {
+    dimensions = _dimensions(site, table, dialect, by_attribute=True) | {
         "month": month_key(utc(s.completed_at, dialect), dialect)
     }
     selected = [dimensions[name].label(name) for name in columns]
@@ -284,4 +284,4 @@ def _raw_source(site, filters, table, columns, match: dict, dialect: str):
     select = sa.select(*selected).where(
         *where(site, filters), *(dimensions[name] == value for name, value in match.items())
     )
-    return _from_sessions(site, table, dialect, select).subquery("sessions")
+    return _from_sessions(site, table, dialect, select, by_attribute=True).subquery("sessions")

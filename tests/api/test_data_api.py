@@ -144,6 +144,13 @@ def test_bad_queries(client, api_key, query, status, field):
         assert field in error["details"]
 
 
+@pytest.mark.parametrize("dates", ["from=9999-12-01&to=9999-12-15", "from=0001-01-01"])
+def test_insights_refuse_dates_out_of_range(client, api_key, dates):
+    response = client.get(f"/api/v1/insights/summary?{dates}", headers=auth(api_key))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "invalid_period"
+
+
 def test_method_not_allowed_uses_envelope(client, api_key):
     response = client.delete("/api/v1/sessions", headers=auth(api_key))
     assert response.status_code == 405

@@ -234,3 +234,14 @@ def test_custom_attribute_breakdowns_count_each_value_and_the_rest(db, site):
     assert by("trial", attribute="region", value="EU") == {"true": (1, 1000), "false": (1, 2000)}
     trial = insights.summary(site, insights.Filter(today, attribute="trial", value="true"))
     assert (trial["cancelled"], trial["lost_mrr"]) == (1, 1000)
+
+
+def test_rounding_leaves_no_phantom_not_set_segment(db, site):
+    # 1000 EUR at 1.0004 is 1000.4 USD: the reason row (all three) converts to 3001, the
+    # three tenure rows to 1000 each. No session lacks the attribute: no "not set" row.
+    for i, tenure in enumerate((10, 100, 400)):
+        complete(site, f"r{i}", "switching", "cancelled", mrr=1000, currency="EUR",
+                 tenure=tenure, attributes={"region": "EU"})  # fmt: skip
+    money.set_rate(site, "EUR", "1.0004")
+    items = insights.breakdown(site, insights.Filter(insights.Period.last_days(1)), "attr:region")
+    assert [(i["segment"], i["cancelled"]) for i in items["items"]] == [("EU", 3)]

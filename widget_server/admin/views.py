@@ -166,9 +166,10 @@ def _parse_period(args) -> tuple[insights.Period, str | None]:
         start = date.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=29)
     except ValueError:
         return insights.Period.last_days(30, today), "Dates must look like 2026-01-31."
-    if start > end:
-        return insights.Period.last_days(30, today), "The start date is after the end date."
-    return insights.Period(start, end), None
+    try:
+        return insights.Period.checked(start, end), None
+    except KeepkitError as exc:
+        return insights.Period.last_days(30, today), f"{exc.message}."
 
 
 @bp.post("/digest")

@@ -18,7 +18,7 @@ from widget_server.api.schemas import (
     SessionPage,
     SessionsQuery,
 )
-from widget_server.errors import BadRequest, Unauthorized, ValidationError
+from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.models import utcnow
 from widget_server.services import insights, roadmap, sessions, sites
@@ -48,9 +48,7 @@ def _authenticate():
 def _period(data) -> insights.Period:
     end = data["to"] or utcnow().date()
     start = data["from_"] or end - timedelta(days=29)
-    if start > end:
-        raise ValidationError("'from' must not be after 'to'", code="validation_error")
-    return insights.Period(start, end)
+    return insights.Period.checked(start, end)
 
 
 def _encode_cursor(position: int | None, kind: str = "s") -> str | None:

@@ -223,6 +223,7 @@ def answer_session(
         ``unknown_roadmap_item`` (only public items of the site, only for a missing-feature
         reason).
     """
+    _lock(session)
     if session.outcome is not None:
         raise Conflict("This session is already completed", code="session_completed")
     reason = db.session.scalar(
@@ -273,6 +274,13 @@ def answer_session(
     return offer
 
 
+def _lock(session: CancellationSession) -> None:
+    """Re-read the session under a row lock (PostgreSQL; SQLite write transactions are
+    exclusive already), so that two requests for it at once take turns: a double-submitted
+    completion is then idempotent and counted once in the rollups."""
+    db.session.refresh(session, with_for_update=True)
+
+
 def complete_session(
     site: Site, session: CancellationSession, *, outcome: str, offer_key: str | None = None
 ) -> CancellationSession:
@@ -285,6 +293,7 @@ def complete_session(
         raise ValidationError(
             "outcome must be cancelled, saved or dismissed", code="invalid_outcome"
         )
+    _lock(session)
     offer = None
     if outcome == "saved":
         if not offer_key:

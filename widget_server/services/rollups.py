@@ -183,15 +183,27 @@ def _add(connection, site, tables, where: list) -> None:
                 _accumulate(connection, site, table, grain, where, by_attribute)
 
 
+def _lock_site(connection, site, *, exclusive: bool) -> None:
+    """PostgreSQL: a rebuild locks the site's row exclusively and each completion shares it,
+    so no completion commits between a rebuild's delete and its inserts (it would be counted
+    twice). SQLite write transactions are exclusive already."""
+    if connection.dialect.name == "postgresql":
+        lock = sa.select(Site.id).where(Site.id == site.id).with_for_update(read=not exclusive)
+        connection.execute(lock)
+
+
 def add_session(site: Site, session: CancellationSession) -> None:
     """Count a just-completed session (call in the transaction that completes it)."""
-    _add(db.session.connection(), site, TABLES, [CancellationSession.id == session.id])
+    connection = db.session.connection()
+    _lock_site(connection, site, exclusive=False)
+    _add(connection, site, TABLES, [CancellationSession.id == session.id])
 
 
 def rebuild(site, *, connection=None, tables=TABLES, currency: str | None = None) -> None:
     """Recompute the site's rows of ``tables`` from its sessions (only those in ``currency``,
     if given). ``site`` needs ``id`` and ``currency``: a Site, or a row in a migration."""
     connection = connection or db.session.connection()
+    _lock_site(connection, site, exclusive=True)
     where = [] if currency is None else [CancellationSession.currency == currency]
     for table in tables:
         t = table.__table__

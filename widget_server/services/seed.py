@@ -265,17 +265,12 @@ def _seed_batch(site, start, size, reasons, offer_for, now, items):
                 "completed_at": started + timedelta(seconds=rng.randrange(25, 180)),
             }
         )
-    db.session.execute(sa.insert(Customer), customers)
-    ids = dict(
-        db.session.execute(
-            sa.select(Customer.external_id, Customer.id).where(
-                Customer.site_id == site.id,
-                Customer.external_id.in_([c["external_id"] for c in customers]),
-            )
-        ).all()
-    )
-    for customer, session in zip(customers, sessions, strict=True):
-        session["customer_id"] = ids[customer["external_id"]]
+    # The new ids in the order of ``customers`` (one multi-row INSERT … RETURNING per batch).
+    ids = db.session.scalars(
+        sa.insert(Customer).returning(Customer.id, sort_by_parameter_order=True), customers
+    ).all()
+    for customer_id, session in zip(ids, sessions, strict=True):
+        session["customer_id"] = customer_id
     db.session.execute(sa.insert(CancellationSession), sessions)
 
 

@@ -80,7 +80,7 @@ def site_plans(site: Site) -> list[str]:
     r = ReasonRollup
     query = (
         sa.select(r.plan)
-        .where(r.site_id == site.id, r.grain == "month", r.plan != "")
+        .where(r.site_id == site.id, r.attribute == "", r.grain == "month", r.plan != "")
         .distinct()
         .order_by(r.plan)
     )

@@ -126,13 +126,15 @@ def _claims(site: Site, payload: dict, now: float) -> CustomerClaims:
         raise _bad("token_invalid_claim", "'attributes' must be a flat object (at most 50 keys)")
     for key, value in attributes.items():
         if (
-            len(key) > 64
+            not 0 < len(key) <= 64
+            or not _plain_text(key)
             or not isinstance(value, str | int | float | bool)
-            or (isinstance(value, str) and len(value) > 255)
+            or (isinstance(value, str) and (len(value) > 255 or not _plain_text(value)))
         ):
             raise _bad(
                 "token_invalid_claim",
-                "'attributes' values must be strings, numbers or booleans (no nesting)",
+                "'attributes' keys must be 1-64 characters and values strings, numbers or "
+                "booleans (no nesting, no control characters)",
             )
     values["attributes"] = attributes
     return CustomerClaims(**values)
@@ -153,3 +155,15 @@ def issue_receipt(
         "iat": int(issued_at.timestamp()),
     }
     return jwt.encode(claims, site.secret_primary, algorithm="HS256")
+
+
+def _plain_text(text: str) -> bool:
+    """No control characters and valid Unicode (no lone surrogates): storable and searchable
+    as text on every database."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 
 import pytest
@@ -30,3 +31,24 @@ def post(url: str, body: dict, **headers) -> dict:
     )
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
         return json.load(response)
+
+
+def run_at_once(target, calls: list[tuple]) -> list[str]:
+    """Call ``target(*args)`` for each of ``calls``, each in its own thread, all released at
+    the same moment. Returns what they raised (as reprs): empty when all went well."""
+    errors: list[str] = []
+    barrier = threading.Barrier(len(calls))
+
+    def run(args):
+        try:
+            barrier.wait(30)
+            target(*args)
+        except Exception as exc:  # collected and returned
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(args,)) for args in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return errors

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import sqlalchemy as sa
 
 from tests.api.conftest import post as post_json
+from tests.api.conftest import run_at_once
 from tests.api.test_concurrent_votes import site_by_key
 from tests.factories import ORIGIN, make_site, make_token
 from widget_server.extensions import db
@@ -38,23 +37,13 @@ def test_concurrent_completions_are_all_counted(live):
         session = post(f"{api}/sessions", {"token": token})["session"]
         post(f"{api}/sessions/{session}/answer", {"token": token, "reason": "switching"})
         sessions.append((session, token, "dismissed" if i % 4 == 0 else "cancelled"))
+
     # Every session is completed twice at the same moment (a double submit), and all
     # completions hit the same rollup rows.
-    errors, barrier = [], threading.Barrier(2 * CUSTOMERS)
-
     def complete(session: str, token: str, outcome: str):
-        try:
-            barrier.wait(30)
-            post(f"{api}/sessions/{session}/complete", {"token": token, "outcome": outcome})
-        except Exception as exc:  # collected and reported below
-            errors.append(repr(exc))
+        post(f"{api}/sessions/{session}/complete", {"token": token, "outcome": outcome})
 
-    threads = [threading.Thread(target=complete, args=args) for args in sessions * 2]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert errors == []
+    assert run_at_once(complete, sessions * 2) == []
     with app.app_context():
         site = site_by_key(key)
         summary = insights.summary(site, insights.Filter(insights.Period.last_days(1)))

@@ -6,11 +6,10 @@ import sqlalchemy as sa
 
 from tests.api.conftest import post as post_json
 from tests.api.conftest import run_at_once
-from tests.api.test_concurrent_votes import site_by_key
 from tests.factories import ORIGIN, make_site, make_token
 from widget_server.extensions import db
 from widget_server.models import ReasonRollup
-from widget_server.services import insights, rollups
+from widget_server.services import insights, rollups, sites
 
 CUSTOMERS = 40
 
@@ -45,7 +44,7 @@ def test_concurrent_completions_are_all_counted(live):
 
     assert run_at_once(complete, sessions * 2) == []
     with app.app_context():
-        site = site_by_key(key)
+        site = sites.get_site(key)
         summary = insights.summary(site, insights.Filter(insights.Period.last_days(1)))
         incremental = rollup_rows(site)
         rollups.rebuild(site)

@@ -8,7 +8,7 @@ from tests.api.conftest import post, run_at_once
 from tests.factories import make_site, make_token
 from widget_server.extensions import db
 from widget_server.models import Vote
-from widget_server.services import roadmap
+from widget_server.services import roadmap, sites
 
 VOTERS = 200
 
@@ -35,16 +35,10 @@ def test_two_hundred_concurrent_voters(live):
     with app.app_context():
         stats = {
             r["item"].title: (r["votes"], r["companies"])
-            for r in roadmap.items_with_stats(site_by_key(key), roadmap.ItemFilter())
+            for r in roadmap.items_with_stats(sites.get_site(key), roadmap.ItemFilter())
         }
         rows = db.session.scalar(sa.select(sa.func.count()).select_from(Vote))
         db.session.remove()
     # Even-numbered voters keep their vote on B; they belong to the 25 even companies.
     assert stats == {"A": (VOTERS, 50), "B": (VOTERS // 2, 25)}
     assert rows == VOTERS + VOTERS // 2
-
-
-def site_by_key(key):
-    from widget_server.services.sites import get_site
-
-    return get_site(key)

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from widget_server.errors import ValidationError
 from widget_server.extensions import db
 from widget_server.models import (
-    CancellationSession,
     Customer,
     Offer,
     OfferShownRollup,
@@ -42,8 +42,6 @@ class Period:
 
         :raises ValidationError: ``invalid_period`` when reversed or outside 1970-2999.
         """
-        from widget_server.errors import ValidationError
-
         if start > end:
             raise ValidationError("The start date is after the end date", code="invalid_period")
         if start < date(1970, 1, 1) or end > date(2999, 12, 31):
@@ -71,20 +69,6 @@ class Filter:
         end = self.period.start - timedelta(days=1)
         return Filter(Period(end - timedelta(days=days - 1), end), self.plan, self.attribute,
                       self.value)  # fmt: skip
-
-
-def where(site: Site, filters: Filter) -> list:
-    """The conditions on sessions for ``filters`` (completed in the period)."""
-    s = CancellationSession
-    lower, upper = filters.period.bounds
-    conditions = [s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper]
-    if filters.plan:
-        conditions.append(s.plan == filters.plan)
-    if filters.attribute:
-        dialect = db.session.get_bind().dialect.name
-        value = rollups.attribute_text(filters.attribute, dialect)
-        conditions.append(value == (filters.value or "")[:64])
-    return conditions
 
 
 def _sum(expression):
@@ -150,21 +134,28 @@ def _rate(saved: int, cancelled: int) -> float:
     return round(saved / decided, 4) if decided else 0.0
 
 
+def _churn(site: Site, src) -> list:
+    """Cancellations, saves and lost MRR of a source's rows, as columns to select."""
+    is_cancelled = src.c.outcome == "cancelled"
+    return [
+        _when(is_cancelled, src.c.sessions).label("cancelled"),
+        _when(src.c.outcome == "saved", src.c.sessions).label("saved"),
+        _when(is_cancelled, converted(site, src.c.mrr, src.c.currency)).label("lost"),
+    ]
+
+
 def summary(site: Site, filters: Filter) -> dict:
     """Totals for the period in one query. A dismissed flow is neither a save nor a
     cancellation; the save rate is saves / (saves + cancellations). Net saved MRR subtracts
     the discount given (a 30% discount keeps 70% of the MRR while it runs)."""
     src = rollups.source(site, filters, ReasonRollup, "outcome", "offer_id", "currency")
-    n = src.c.sessions
-    is_cancelled, is_saved = src.c.outcome == "cancelled", src.c.outcome == "saved"
+    n, is_saved = src.c.sessions, src.c.outcome == "saved"
     mrr = converted(site, src.c.mrr, src.c.currency)
     kept = mrr * (100 - sa.func.coalesce(Offer.discount_percent, 0)) / 100.0
     row = db.session.execute(
         sa.select(
             _sum(n).label("completed"),
-            _when(is_cancelled, n).label("cancelled"),
-            _when(is_cancelled, mrr).label("lost"),
-            _when(is_saved, n).label("saved"),
+            *_churn(site, src),  # cancelled, saved, lost
             _when(is_saved, mrr).label("gross"),
             _when(is_saved, kept).label("net"),
             _when(sa.and_(src.c.outcome != "dismissed", mrr.is_(None)), n).label("unconverted"),
@@ -217,7 +208,7 @@ def trend(site: Site, filters: Filter) -> dict:
     start, end = filters.period.start.replace(day=1), filters.period.end
     while start <= end:
         months.append(start.strftime("%Y-%m"))
-        start = (start + timedelta(days=32)).replace(day=1)
+        start = rollups.next_month(start)
     series: dict = {}
     for row in rows:
         reason = reasons.get(row.reason_id)
@@ -284,8 +275,6 @@ def _segments(site: Site, filters: Filter, by: str):
 
     :raises ValidationError: ``invalid_segment``.
     """
-    from widget_server.errors import ValidationError
-
     if by in SEGMENTS:
         columns = ("plan", "tenure", "mrr_band", "outcome", "currency")
         src = rollups.source(site, filters, SegmentRollup, *columns)
@@ -301,16 +290,6 @@ def _segments(site: Site, filters: Filter, by: str):
     raise ValidationError(
         "by must be plan, tenure, mrr or attr:<attribute>", code="invalid_segment"
     )
-
-
-def _churn(site: Site, src) -> list:
-    """Cancellations, saves and lost MRR of a source's rows, as columns to select."""
-    is_cancelled = src.c.outcome == "cancelled"
-    return [
-        _when(is_cancelled, src.c.sessions).label("cancelled"),
-        _when(src.c.outcome == "saved", src.c.sessions).label("saved"),
-        _when(is_cancelled, converted(site, src.c.mrr, src.c.currency)).label("lost"),
-    ]
 
 
 def breakdown(site: Site, filters: Filter, by: str) -> dict:

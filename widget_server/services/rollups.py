@@ -27,6 +27,7 @@ from widget_server.models import (
     SegmentRollup,
     Site,
 )
+from widget_server.models.rollup import GRAINS
 from widget_server.services.money import converted
 
 TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup)
@@ -178,7 +179,7 @@ def _accumulate(connection, site, table, grain: str, where: list, by_attribute: 
 
 def _add(connection, site, tables, where: list) -> None:
     for table in tables:
-        for grain in ("day", "month"):
+        for grain in GRAINS:
             for by_attribute in (False, True):
                 _accumulate(connection, site, table, grain, where, by_attribute)
 
@@ -230,14 +231,17 @@ def rebuild_all(connection) -> None:
 # --- reading --------------------------------------------------------------------------------
 
 
+def next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def ranges(start: date, end: date) -> list[tuple[str, date, date]]:
     """The buckets covering ``start``..``end`` (inclusive): (grain, first, last) for the whole
     months inside, and for the days before and after them."""
-    first_full = (
-        start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-    )
-    last_day = (end.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    after_full = end + timedelta(days=1) if end == last_day else end.replace(day=1)
+    first_full = start if start.day == 1 else next_month(start)
+    month_ends = next_month(end) - timedelta(days=1) == end
+    after_full = next_month(end) if month_ends else end.replace(day=1)
     if first_full >= after_full:
         return [("day", start, end)]
     result = [("month", first_full, after_full - timedelta(days=1))]
@@ -283,8 +287,6 @@ def source(site: Site, filters, table, *columns: str, match: dict | None = None)
 
 
 def _raw_source(site, filters, table, columns, match: dict, dialect: str):
-    from widget_server.services.insights import where
-
     s = CancellationSession
     dimensions = _dimensions(site, table, dialect, by_attribute=True) | {
         "month": month_key(utc(s.completed_at, dialect), dialect)
@@ -294,6 +296,21 @@ def _raw_source(site, filters, table, columns, match: dict, dialect: str):
     if "mrr" in _measures(table):
         selected.append(s.mrr.label("mrr"))
     select = sa.select(*selected).where(
-        *where(site, filters), *(dimensions[name] == value for name, value in match.items())
+        *session_conditions(site, filters),
+        *(dimensions[name] == value for name, value in match.items()),
     )
     return _from_sessions(site, table, dialect, select, by_attribute=True).subquery("sessions")
+
+
+def session_conditions(site: Site, filters) -> list:
+    """The conditions on sessions for ``filters`` (an insights.Filter): completed in the
+    period, on the plan, with the custom attribute value."""
+    s = CancellationSession
+    lower, upper = filters.period.bounds
+    conditions = [s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper]
+    if filters.plan:
+        conditions.append(s.plan == filters.plan)
+    if filters.attribute:
+        value = attribute_text(filters.attribute, db.session.get_bind().dialect.name)
+        conditions.append(value == (filters.value or "")[:64])
+    return conditions

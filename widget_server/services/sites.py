@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from widget_server.errors import Conflict, NotFound, Unauthorized, ValidationError
 from widget_server.extensions import db
 from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
+from widget_server.services import rollups
 from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
 
 API_KEY_PREFIX = "kk_live_"
@@ -135,8 +136,6 @@ def update_site(
     site.brand_color, site.discount_window_days = brand_color.lower(), window
     db.session.flush()
     if currency_changed:
-        from widget_server.services import rollups  # rollups use sites' currencies
-
         rollups.rebuild_mrr_bands(site)
 
 

@@ -238,9 +238,16 @@ def worker(once, poll):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not current_app.config["KEEPKIT_PUBLIC_URL"]:
         raise click.ClickException("Set KEEPKIT_PUBLIC_URL: emails need absolute links.")
+    try:
+        delivery.parse_mail_from(current_app.config["KEEPKIT_MAIL_FROM"])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if once:
-        sent, failed = delivery.run_once()
-        click.echo(f"Delivered {sent}, failed {failed} (failed ones are retried later).")
+        sent, retried, failed = delivery.run_once()
+        click.echo(
+            f"Sent {sent}, retried {retried}, failed {failed} "
+            "(retried ones are tried again later; failed ones wait in the admin's outbox)."
+        )
         return
     click.echo("Keepkit worker running; Ctrl+C to stop.")
     try:

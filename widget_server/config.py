@@ -42,6 +42,8 @@ class Config:
     # A claimed message is retried by another worker when its worker has not finished it
     # within this time (e.g. it was killed mid-delivery).
     KEEPKIT_OUTBOX_LEASE_SECONDS = 300
+    # After this many attempts a message is parked as "failed" until an admin resends it.
+    KEEPKIT_OUTBOX_MAX_ATTEMPTS = 25
     # Browsers cache the widget script this long (the URL carries the major version).
     KEEPKIT_WIDGET_MAX_AGE = 86400
 
@@ -84,6 +86,7 @@ _ENV_KEYS = {
     "KEEPKIT_WIDGET_RATE_LIMIT": "KEEPKIT_WIDGET_RATE_LIMIT",
     "KEEPKIT_OUTBOX_LEASE_SECONDS": "KEEPKIT_OUTBOX_LEASE_SECONDS",
     "KEEPKIT_RETRY_BASE_SECONDS": "KEEPKIT_RETRY_BASE_SECONDS",
+    "KEEPKIT_OUTBOX_MAX_ATTEMPTS": "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
 }
 
 
@@ -108,7 +111,12 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
         if environ.get(env_key):
             settings[setting] = environ[env_key]
     settings.update(overrides)
-    for key in ("KEEPKIT_SMTP_PORT", "KEEPKIT_OUTBOX_LEASE_SECONDS", "KEEPKIT_RETRY_BASE_SECONDS"):
+    for key in (
+        "KEEPKIT_SMTP_PORT",
+        "KEEPKIT_OUTBOX_LEASE_SECONDS",
+        "KEEPKIT_RETRY_BASE_SECONDS",
+        "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
+    ):
         settings[key] = int(settings[key])
     if not settings["SQLALCHEMY_DATABASE_URI"]:
         settings["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(ROOT / "instance" / "keepkit.db")

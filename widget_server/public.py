@@ -18,29 +18,39 @@ limiter.limit(
     key_func=lambda: f"public:{get_remote_address()}",
 )(bp)
 
-CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
 PAGE_STRINGS = {
     "en": {"title": "Roadmap", "votes": "votes", "empty": "Nothing here yet.",
            "unsubscribed": "You will get no more emails about this.",
            "unsubscribed_all": "You will get no more roadmap emails from us.",
-           "invalid": "This unsubscribe link is not valid."},
+           "unsubscribed_digest": "You will get no more weekly digests.",
+           "invalid": "This unsubscribe link is not valid.",
+           "confirm_item": "Stop emails about this roadmap item?",
+           "confirm_all": "Stop all roadmap emails from us?",
+           "confirm_digest": "Stop the weekly digest?", "confirm": "Unsubscribe"},
     "de": {"title": "Roadmap", "votes": "Stimmen", "empty": "Noch nichts hier.",
            "unsubscribed": "Sie erhalten dazu keine E-Mails mehr.",
            "unsubscribed_all": "Sie erhalten keine Roadmap-E-Mails mehr von uns.",
-           "invalid": "Dieser Abmeldelink ist ungültig."},
+           "unsubscribed_digest": "Sie erhalten keinen wöchentlichen Bericht mehr.",
+           "invalid": "Dieser Abmeldelink ist ungültig.",
+           "confirm_item": "Keine E-Mails mehr zu diesem Roadmap-Eintrag?",
+           "confirm_all": "Keine Roadmap-E-Mails mehr von uns?",
+           "confirm_digest": "Den wöchentlichen Bericht abbestellen?", "confirm": "Abmelden"},
     "fi": {"title": "Tiekartta", "votes": "ääntä", "empty": "Täällä ei ole vielä mitään.",
            "unsubscribed": "Et saa tästä enää sähköposteja.",
            "unsubscribed_all": "Et saa meiltä enää tiekarttaviestejä.",
-           "invalid": "Tämä peruutuslinkki ei ole voimassa."},
+           "unsubscribed_digest": "Et saa enää viikkoraporttia.",
+           "invalid": "Tämä peruutuslinkki ei ole voimassa.",
+           "confirm_item": "Lopetetaanko viestit tästä tiekartan kohteesta?",
+           "confirm_all": "Lopetetaanko kaikki tiekarttaviestit?",
+           "confirm_digest": "Lopetetaanko viikkoraportti?", "confirm": "Peru tilaus"},
 }  # fmt: skip
 
 
 @bp.after_request
 def _headers(response):
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    if request.endpoint == "public.unsubscribe":
+        response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries a token
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -66,20 +76,27 @@ def roadmap_page(site_key: str):
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str):
-    """One click (GET from the email, or POST per RFC 8058 from the mail client)."""
+    """GET (the link in the email) asks for confirmation and changes nothing: mail scanners
+    follow links. POST unsubscribes: the confirmation form, or the mail client's one-click
+    request (RFC 8058, ``List-Unsubscribe=One-Click``)."""
     data = read_unsubscribe_token(token)
-    if data and "a" in data:
-        digests.stop_weekly_digest(data["a"])
-        db.session.commit()
-        return render_template(
-            "public/message.html", message="You will get no more weekly digests.", locale="en"
-        )
-    site = db.session.get(Site, data["s"]) if data else None
+    site = db.session.get(Site, data["s"]) if data and "s" in data else None
     locale = pick_locale(request.accept_languages.best, site.default_locale if site else "en")
     t = PAGE_STRINGS[locale]
-    if site is None:
+    if data is None or ("s" in data and site is None):
         return render_template("public/message.html", message=t["invalid"], locale=locale), 400
-    roadmap.unsubscribe(site, data["c"], data["i"])
+    if request.method == "GET":
+        question = t[
+            "confirm_digest" if "a" in data else "confirm_item" if data["i"] else "confirm_all"
+        ]
+        return render_template(
+            "public/unsubscribe.html", question=question, t=t, locale=locale, site=site
+        )
+    if "a" in data:
+        digests.stop_weekly_digest(data["a"])
+        message = t["unsubscribed_digest"]
+    else:
+        roadmap.unsubscribe(site, data["c"], data["i"])
+        message = t["unsubscribed"] if data["i"] else t["unsubscribed_all"]
     db.session.commit()
-    message = t["unsubscribed"] if data["i"] else t["unsubscribed_all"]
     return render_template("public/message.html", message=message, locale=locale, site=site)

@@ -23,6 +23,7 @@ class Sink:
 
     def __init__(self):
         self.messages = []
+        self.raw = []  # the bytes as received, to check headers as mail clients read them
         self.rcpt_seen = threading.Event()
         self.stall = 0.0
 
@@ -36,6 +37,7 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.raw.append(envelope.content)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted"
 

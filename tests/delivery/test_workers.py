@@ -16,7 +16,7 @@ from tests.databases import committed_app
 from tests.delivery.conftest import SmtpServer, wait_for
 from tests.factories import make_site, make_token
 from widget_server.extensions import db
-from widget_server.models import OutboxMessage
+from widget_server.models import OutboxMessage, Site
 from widget_server.services import roadmap
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
@@ -104,5 +104,30 @@ def test_several_workers_deliver_each_message_once(committed):
             f"v{i}@ex.com" for i in range(60)
         )
         assert states(app) == {"sent": 60}
+    finally:
+        smtp.stop()
+
+
+def test_worker_once_reports_and_survives_a_poison_message(committed):
+    from widget_server.services import notifications
+
+    app, url = committed
+    queue_emails(app, 20)
+    with app.app_context():
+        notifications.enqueue_emails(
+            db.session.scalar(sa.select(Site)),
+            "roadmap.in_progress",
+            [{"dedupe_key": "poison", "to": "p@ex.com", "payload": {"template": "status"}}],
+        )
+        db.session.commit()
+        db.session.remove()
+    smtp = SmtpServer().start()
+    try:
+        run = worker(url, smtp.port, "--once")
+        output = run.communicate(timeout=120)[0].decode()
+        assert run.returncode == 0, output
+        assert "Sent 20, retried 0, failed 1" in output
+        assert len(smtp.sink.messages) == 20
+        assert states(app) == {"sent": 20, "failed": 1}
     finally:
         smtp.stop()

@@ -17,6 +17,8 @@ from widget_server import create_app
 from widget_server.config import normalize_database_url
 from widget_server.extensions import db as _db
 
+pytest_plugins = ["tests.live"]
+
 
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("KEEPKIT_TEST_DATABASE_URL")

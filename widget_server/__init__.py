@@ -95,9 +95,23 @@ def register_error_handlers(app: Flask) -> None:
     register(app)
 
 
+# Pages that set no policy of their own (error pages, public pages) load nothing but our own
+# styles and images, and nobody may frame them: the widgets use a Shadow DOM, never a frame.
+DEFAULT_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
 def register_security_headers(app: Flask) -> None:
+    from flask import request
+
     @app.after_request
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        # The demo host page stands for an integrator's own page: it keeps its own rules.
+        if response.mimetype == "text/html" and request.blueprint != "demo":
+            response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+            response.headers.setdefault("X-Frame-Options", "DENY")
         return response

@@ -11,6 +11,8 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 
 from tests.factories import make_admin, make_site
 from widget_server import create_app
@@ -37,10 +39,23 @@ def _database_url(tmp_path_factory) -> str:
     return url
 
 
+class Client(FlaskClient):
+    """The test client. Its requests run inside the ``db`` fixture's app context (one session,
+    one transaction), so ``g`` would outlive a request there, unlike in a real server (the
+    signed-in user, the CSRF token): start each request with an empty ``g``, as a fresh app
+    context would."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     url = _database_url(tmp_path_factory)
     app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    app.test_client_class = Client
     with app.app_context():
         _db.drop_all()
         _db.create_all()

@@ -56,22 +56,51 @@ def users():
 @click.option(
     "--site", "site_keys", multiple=True, help="Limit the admin to these sites (default: all)."
 )
-def create_admin(email, password_stdin, site_keys):
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "editor", "owner"]),
+    default="owner",
+    show_default=True,
+    help="The role on the --site sites (an admin without --site owns every site).",
+)
+def create_admin(email, password_stdin, site_keys, role):
     """Create an admin. The password is prompted (hidden, confirmed) unless --password-stdin."""
     from widget_server.services import sites, users
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
         site_rows = [sites.get_site(key) for key in site_keys]
-        user = users.create_admin(email, password, owner=not site_rows, sites=site_rows)
+        user = users.create_admin(email, password, owner=not site_rows, sites=site_rows, role=role)
     except KeepkitError as exc:
         _fail(exc)
     db.session.commit()
-    scope = "all sites" if user.is_owner else ", ".join(s.name for s in site_rows)
+    scope = "all sites" if user.is_owner else f"{role} of " + ", ".join(s.name for s in site_rows)
     click.echo(f"Admin {user.email} created ({scope}).")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("set-password")
+@with_appcontext
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password(email, password_stdin):
+    """Set an admin's password (prompted, hidden, confirmed); signs them out everywhere."""
+    from widget_server.services import audit, users
+
+    password = _read_password(password_stdin)
+    try:
+        user = users.get_user(email)
+        users.set_password(user, password)
+    except KeepkitError as exc:
+        _fail(exc)
+    audit.record("password_set", actor="CLI", email=user.email)
+    db.session.commit()
+    click.echo(f"Password of {user.email} set; their sessions everywhere are signed out.")
 
 
 # --- sites -------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ Nothing here is read at import time: :func:`load_config` is called by the app fa
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "keepkit-dev-secret-key-not-for-production"  # noqa: S105 - refused in production
+MIN_SECRET_KEY_BYTES = 32
 
 
 class Config:
@@ -23,6 +25,10 @@ class Config:
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Re-issued with a fresh expiry whenever it signs someone in (admin views); a sign-out
+    # anywhere (a new session generation in the login id it carries) ends every copy.
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
     WTF_CSRF_TIME_LIMIT = None
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -31,6 +37,8 @@ class Config:
     KEEPKIT_WIDGET_RATE_LIMIT = "120 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "600 per minute"
     KEEPKIT_LOGIN_RATE_LIMIT = "10 per minute"
+    # Failed sign-ins per account, from any address.
+    KEEPKIT_LOGIN_ACCOUNT_LIMIT = "10 per 15 minutes"
     KEEPKIT_PUBLIC_URL = ""
     KEEPKIT_SMTP_HOST = "localhost"
     KEEPKIT_SMTP_PORT = 25
@@ -63,6 +71,7 @@ class TestingConfig(DevelopmentConfig):
     KEEPKIT_WIDGET_RATE_LIMIT = "100000 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "100000 per minute"
     KEEPKIT_LOGIN_RATE_LIMIT = "100000 per minute"
+    KEEPKIT_LOGIN_ACCOUNT_LIMIT = "100000 per minute"
 
 
 CONFIGS = {
@@ -125,11 +134,13 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     )
     if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {}
-    secret = settings.get("SECRET_KEY")
-    if settings["ENV_NAME"] == "production" and (not secret or secret == DEV_SECRET_KEY):
+    secret = settings.get("SECRET_KEY") or ""
+    if settings["ENV_NAME"] == "production" and (
+        len(secret.encode()) < MIN_SECRET_KEY_BYTES or secret == DEV_SECRET_KEY
+    ):
         raise RuntimeError(
-            "KEEPKIT_SECRET_KEY must be set to a long random value in production "
-            '(e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"), '
-            "or set KEEPKIT_ENV=development for local use."
+            f"KEEPKIT_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} "
+            'bytes in production (e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))"), or set KEEPKIT_ENV=development for local use.'
         )
     return settings

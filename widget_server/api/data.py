@@ -21,7 +21,7 @@ from widget_server.api.schemas import (
 from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.models import utcnow
-from widget_server.services import insights, roadmap, sessions, sites
+from widget_server.services import audit, insights, roadmap, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
@@ -170,6 +170,19 @@ def update_roadmap_item(item_id: int):
     for name in set(RoadmapItemIn().fields) - set(payload):
         data.pop(name, None)  # partial: only what was sent changes
     item = roadmap.get_item(g.site, item_id)
-    roadmap.update_item(g.site, item, **data)
+    previous = item.status
+    queued = roadmap.update_item(g.site, item, **data)
+    if item.status != previous:
+        audit.record(
+            "roadmap_status_changed",
+            actor=f"API key {request.headers['Authorization'].split()[-1][:12]}",
+            site=g.site,
+            ip=request.remote_addr,
+            item=item.id,
+            title=item.title,
+            previous=previous,
+            status=item.status,
+            emails_queued=queued,
+        )
     db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id)))

@@ -16,17 +16,19 @@ from widget_server.models.roadmap import (
 from widget_server.models.rollup import OfferShownRollup, ReasonRollup, SegmentRollup
 from widget_server.models.session import OUTCOMES, CancellationSession
 from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
-from widget_server.models.user import AdminUser, site_admins
+from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembership
 
 __all__ = [
     "MODERATION",
     "OFFER_TYPES",
     "OUTCOMES",
+    "ROLES",
     "STATUSES",
     "VOTABLE",
     "VOTE_SOURCES",
     "AdminUser",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "CancellationSession",
     "Customer",
@@ -39,10 +41,10 @@ __all__ = [
     "RoadmapItem",
     "SegmentRollup",
     "Site",
+    "SiteMembership",
     "SiteOrigin",
     "Subscription",
     "Vote",
     "offer_reasons",
-    "site_admins",
     "utcnow",
 ]

@@ -1,6 +1,5 @@
-"""Streaming CSV of cancellation sessions. Plain rows (no ORM objects) are fetched in batches
-through a server-side cursor where the database has one, and written as they come, so memory
-stays flat whatever the number of sessions."""
+"""Streaming CSV of cancellation sessions. Plain rows (no ORM objects) are read a page at a
+time and written as they come, so memory stays flat whatever the number of sessions."""
 
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ BATCH = 1000
 _UNSAFE = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _safe(value) -> str:
+def safe_cell(value) -> str:
     """Text a spreadsheet will not run as a formula (CSV injection)."""
     if value is None:
         return ""
@@ -30,46 +29,63 @@ def _safe(value) -> str:
     return "'" + text if text[:1] in _UNSAFE else text
 
 
-def _rows_query(query: sa.Select) -> sa.Select:
-    """The columns of the export for the sessions ``query`` selects (one joined query)."""
+def _page_query(query: sa.Select, after_id: int) -> sa.Select:
+    """The export's columns for the next page of sessions ``query`` selects, after
+    ``after_id`` in id order (one joined query)."""
     s = CancellationSession
-    ids = query.with_only_columns(s.id).order_by(None).subquery()
+    ids = (
+        query.with_only_columns(s.id)
+        .where(s.id > after_id)
+        .order_by(s.id)
+        .limit(BATCH)
+        .scalar_subquery()
+    )
     return (
         sa.select(
-            s.public_id, s.started_at, s.completed_at, Customer.external_id.label("customer"),
-            Customer.email, Customer.company, s.plan, s.mrr, s.currency, s.tenure_days,
-            Reason.key.label("reason_key"), Reason.labels, s.comment, s.followup_answer,
-            s.offers_shown, Offer.key.label("offer_key"), s.outcome, s.roadmap_item_id, s.locale,
+            s.id, s.public_id, s.started_at, s.completed_at,
+            Customer.external_id.label("customer"), Customer.email, Customer.company, s.plan,
+            s.mrr, s.currency, s.tenure_days, Reason.key.label("reason_key"), Reason.labels,
+            s.comment, s.followup_answer, s.offers_shown, Offer.key.label("offer_key"),
+            s.outcome, s.roadmap_item_id, s.locale,
         )
         .join(Customer, Customer.id == s.customer_id)
         .outerjoin(Reason, Reason.id == s.reason_id)
         .outerjoin(Offer, Offer.id == s.offer_id)
-        .where(s.id.in_(sa.select(ids.c.id)))
+        .where(s.id.in_(ids))
         .order_by(s.id)
-        .execution_options(yield_per=BATCH)
     )  # fmt: skip
 
 
 def stream_csv(query: sa.Select) -> Iterator[str]:
-    """Yield the CSV (header first) for the sessions ``query`` selects, in id order."""
+    """Yield the CSV (header first) for the sessions ``query`` selects, in id order.
+
+    Page by page (keyset on the id), each page read in a short transaction of its own: a
+    long export holds no lock and no cursor between pages, so completions and other writers
+    never wait for it, and memory stays flat.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    for n, row in enumerate(db.session.execute(_rows_query(query)), 1):
-        r = row
-        writer.writerow(
-            [
-                r.public_id, r.started_at.isoformat(),
-                r.completed_at.isoformat() if r.completed_at else "", _safe(r.customer),
-                _safe(r.email), _safe(r.company), _safe(r.plan), r.mrr, r.currency,
-                "" if r.tenure_days is None else r.tenure_days, r.reason_key or "",
-                _safe(r.labels.get("en")) if r.labels else "", _safe(r.comment),
-                _safe(r.followup_answer), " ".join(r.offers_shown or []), r.offer_key or "",
-                r.outcome or "open", r.roadmap_item_id or "", r.locale,
-            ]
-        )  # fmt: skip
-        if n % BATCH == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    after = 0
+    while True:
+        rows = db.session.execute(_page_query(query, after)).all()
+        db.session.rollback()  # end this page's read transaction
+        for r in rows:
+            writer.writerow(
+                [
+                    r.public_id, r.started_at.isoformat(),
+                    r.completed_at.isoformat() if r.completed_at else "", safe_cell(r.customer),
+                    safe_cell(r.email), safe_cell(r.company), safe_cell(r.plan), r.mrr,
+                    r.currency, "" if r.tenure_days is None else r.tenure_days,
+                    r.reason_key or "", safe_cell(r.labels.get("en")) if r.labels else "",
+                    safe_cell(r.comment), safe_cell(r.followup_answer),
+                    " ".join(r.offers_shown or []), r.offer_key or "", r.outcome or "open",
+                    r.roadmap_item_id or "", r.locale,
+                ]
+            )  # fmt: skip
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < BATCH:
+            return
+        after = rows[-1].id

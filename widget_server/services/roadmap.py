@@ -143,8 +143,9 @@ def create_item(site: Site, **fields) -> RoadmapItem:
     return item
 
 
-def update_item(site: Site, item: RoadmapItem, **fields) -> RoadmapItem:
-    """Update fields; a new ``status`` goes through :func:`change_status`.
+def update_item(site: Site, item: RoadmapItem, **fields) -> int:
+    """Update fields; a new ``status`` goes through :func:`change_status`. Returns the number
+    of emails that queued (0 without a status change).
 
     :raises ValidationError: ``invalid_item`` / ``invalid_status``.
     """
@@ -152,10 +153,11 @@ def update_item(site: Site, item: RoadmapItem, **fields) -> RoadmapItem:
     for name, value in clean.items():
         setattr(item, name, value)
     item.updated_at = utcnow()
+    queued = 0
     if fields.get("status") and fields["status"] != item.status:
-        change_status(site, item, fields["status"])
+        queued = change_status(site, item, fields["status"])
     db.session.flush()
-    return item
+    return queued
 
 
 def change_status(site: Site, item: RoadmapItem, status: str) -> int:

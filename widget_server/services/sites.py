@@ -198,13 +198,16 @@ def add_origin(site: Site, value: str) -> SiteOrigin:
     return row
 
 
-def remove_origin(site: Site, origin_id: int) -> None:
-    """:raises NotFound: when the origin does not belong to the site."""
+def remove_origin(site: Site, origin_id: int) -> str:
+    """Returns the origin removed.
+
+    :raises NotFound: when the origin does not belong to the site."""
     row = next((o for o in site.origins if o.id == origin_id), None)
     if row is None:
         raise NotFound("No such origin", code="origin_not_found")
     site.origins.remove(row)
     db.session.flush()
+    return row.origin
 
 
 def origin_allowed(site: Site, origin: str) -> bool:
@@ -241,13 +244,16 @@ def create_api_key(site: Site) -> str:
     return plain
 
 
-def revoke_api_key(site: Site, key_id: int) -> None:
-    """:raises NotFound: when the key does not belong to the site."""
+def revoke_api_key(site: Site, key_id: int) -> str:
+    """Returns the revoked key's prefix.
+
+    :raises NotFound: when the key does not belong to the site."""
     row = next((k for k in site.api_keys if k.id == key_id and k.revoked_at is None), None)
     if row is None:
         raise NotFound("No such active API key", code="api_key_not_found")
     row.revoked_at = utcnow()
     db.session.flush()
+    return row.prefix
 
 
 LAST_USED_GRANULARITY = timedelta(minutes=10)

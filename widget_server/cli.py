@@ -32,7 +32,7 @@ def cli():
 
 def register_commands(app) -> None:
     """Attach the app-bound command groups to ``app.cli`` (``keepkit`` finds them there)."""
-    for command in (users, sites_group, seed, worker, reports):
+    for command in (users, sites_group, customers, seed, worker, reports):
         app.cli.add_command(command)
 
 
@@ -149,6 +149,57 @@ def list_sites():
     for site in db.session.scalars(sa.select(Site).order_by(Site.name)):
         origins = ", ".join(o.origin for o in site.origins) or "no origins"
         click.echo(f"{site.key}  {site.name}  ({origins})")
+
+
+# --- customers ---------------------------------------------------------------------------
+
+
+@click.group()
+def customers():
+    """Customers' personal data (export and erasure requests)."""
+
+
+def _customer_command(site_key: str, customer_id: str, operation):
+    from widget_server.services import audit, sites
+
+    try:
+        site = sites.get_site(site_key)
+        result = operation(site, customer_id)
+    except KeepkitError as exc:
+        _fail(exc)
+    action = "customer_erased" if operation.__name__ == "erase_customer" else "customer_exported"
+    details = result if action == "customer_erased" else {}
+    audit.record(action, actor="CLI", site=site, customer=customer_id, **details)
+    db.session.commit()
+    return result
+
+
+@customers.command("export")
+@click.option("--site", "site_key", required=True)
+@click.option("--customer", "customer_id", required=True, help="The customer's id (token sub).")
+@with_appcontext
+def export_customer(site_key, customer_id):
+    """Print everything stored about one customer as JSON."""
+    from widget_server.services import privacy
+
+    data = _customer_command(site_key, customer_id, privacy.export_customer)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@customers.command("erase")
+@click.option("--site", "site_key", required=True)
+@click.option("--customer", "customer_id", required=True, help="The customer's id (token sub).")
+@with_appcontext
+def erase_customer(site_key, customer_id):
+    """Erase one customer's personal data (sessions stay for the figures, anonymised)."""
+    from widget_server.services import privacy
+
+    counts = _customer_command(site_key, customer_id, privacy.erase_customer)
+    click.echo(
+        f"Erased customer {customer_id}: {counts['sessions']} sessions anonymised, "
+        f"{counts['votes']} votes, {counts['subscriptions']} subscriptions and "
+        f"{counts['messages']} messages deleted."
+    )
 
 
 # --- seed --------------------------------------------------------------------------------

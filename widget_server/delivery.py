@@ -260,15 +260,31 @@ def process(message_id: int) -> str:
     return "sent"
 
 
+def run_periodic(now) -> None:
+    """The worker's periodic tasks, each once per period whichever worker gets there first:
+    this week's digests, and the daily deletion of comments past a site's retention."""
+    from widget_server.services import audit, digests, privacy, schedule
+
+    digests.enqueue_due(now)
+    db.session.commit()
+    if schedule.claim("comment-retention", timedelta(days=1), now):
+        for site, count in privacy.expire_comments(now).items():
+            audit.record(
+                "comments_expired",
+                actor="Keepkit",
+                site=site,
+                sessions=count,
+                months=site.comment_retention_months,
+            )
+        db.session.commit()
+
+
 def run_once(batch: int = 20) -> RunCounts:
-    """Queue this week's digests (once per week), then deliver everything that is due now.
+    """Run the periodic tasks that are due, then deliver everything that is due now.
 
     Returns how many messages were sent, retried later and parked as failed.
     """
-    from widget_server.services.digests import enqueue_due
-
-    enqueue_due(utcnow())
-    db.session.commit()
+    run_periodic(utcnow())
     counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}
     while ids := claim(batch):
         for message_id in ids:

@@ -8,6 +8,8 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, jsonify, request
 
 from widget_server.api.schemas import (
+    CustomerErasedOut,
+    CustomerExportOut,
     InsightsQuery,
     RankingOut,
     ReasonsQuery,
@@ -21,7 +23,7 @@ from widget_server.api.schemas import (
 from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.models import utcnow
-from widget_server.services import audit, insights, roadmap, sessions, sites
+from widget_server.services import audit, insights, privacy, roadmap, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
@@ -175,7 +177,7 @@ def update_roadmap_item(item_id: int):
     if item.status != previous:
         audit.record(
             "roadmap_status_changed",
-            actor=f"API key {request.headers['Authorization'].split()[-1][:12]}",
+            actor=_key_holder(),
             site=g.site,
             ip=request.remote_addr,
             item=item.id,
@@ -186,3 +188,35 @@ def update_roadmap_item(item_id: int):
         )
     db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id)))
+
+
+# --- customers' data (GDPR) ------------------------------------------------------------------
+
+
+def _key_holder() -> str:
+    """The audit log's name for the caller: the API key's public prefix."""
+    return f"API key {request.headers['Authorization'].split()[-1][:12]}"
+
+
+@bp.get("/customers/<path:customer_id>")
+def export_customer(customer_id: str):
+    """Everything Keepkit stores about one customer (the token's ``sub``)."""
+    data = privacy.export_customer(g.site, customer_id)
+    audit.record(
+        "customer_exported", actor=_key_holder(), site=g.site, ip=request.remote_addr,
+        customer=customer_id,
+    )  # fmt: skip
+    db.session.commit()
+    return jsonify(CustomerExportOut().dump(data))
+
+
+@bp.delete("/customers/<path:customer_id>")
+def erase_customer(customer_id: str):
+    """Erase one customer's personal data; aggregate figures stay (see docs/security.md)."""
+    counts = privacy.erase_customer(g.site, customer_id)
+    audit.record(
+        "customer_erased", actor=_key_holder(), site=g.site, ip=request.remote_addr,
+        customer=customer_id, **counts,
+    )  # fmt: skip
+    db.session.commit()
+    return jsonify(CustomerErasedOut().dump({"erased": True, **counts}))

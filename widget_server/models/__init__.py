@@ -3,7 +3,7 @@
 from widget_server.models.base import Base, utcnow
 from widget_server.models.customer import Customer
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
-from widget_server.models.outbox import OutboxMessage
+from widget_server.models.outbox import OutboxMessage, ScheduledRun
 from widget_server.models.roadmap import (
     MODERATION,
     STATUSES,
@@ -39,6 +39,7 @@ __all__ = [
     "Reason",
     "ReasonRollup",
     "RoadmapItem",
+    "ScheduledRun",
     "SegmentRollup",
     "Site",
     "SiteMembership",

@@ -289,6 +289,7 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
                 "source": source,
             },
             dedupe_key=f"vote:{uuid.uuid4()}",
+            customer=customer,
         )
     return added
 
@@ -305,6 +306,7 @@ def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
             "vote.deleted",
             {"item": {"id": item.id, "title": item.title}, "customer": customer.external_id},
             dedupe_key=f"unvote:{uuid.uuid4()}",
+            customer=customer,
         )
     return removed
 

@@ -152,8 +152,11 @@ def _measures(table) -> list[str]:
     return ["sessions"] if table is OfferShownRollup else ["sessions", "mrr"]
 
 
-def _accumulate(connection, site, table, grain: str, where: list, by_attribute: bool) -> None:
-    """Add the completed sessions matching ``where`` to ``table``'s ``grain`` rows."""
+def _accumulate(
+    connection, site, table, grain: str, where: list, by_attribute: bool, sign: int = 1
+) -> None:
+    """Add (``sign`` -1: subtract) the completed sessions matching ``where`` to ``table``'s
+    ``grain`` rows."""
     s = CancellationSession
     dialect = connection.dialect.name
     bucket = (utc_day if grain == "day" else utc_month_start)(s.completed_at, dialect)
@@ -161,9 +164,12 @@ def _accumulate(connection, site, table, grain: str, where: list, by_attribute: 
     # Labels differ from the session's column names: PostgreSQL would resolve GROUP BY plan
     # to the raw column, not to the COALESCE.
     keys = {name: expression.label(f"k_{name}") for name, expression in dimensions.items()}
-    measures = [sa.func.count().label("m_sessions")]
+    count, total = sa.func.count(), sa.func.sum(s.mrr)
+    if sign < 0:
+        count, total = -count, -total
+    measures = [count.label("m_sessions")]
     if "mrr" in _measures(table):
-        measures.append(sa.func.sum(s.mrr).label("m_mrr"))
+        measures.append(total.label("m_mrr"))
     select = sa.select(s.site_id, sa.literal(grain, sa.String), *keys.values(), *measures)
     grouped = [k for name, k in keys.items() if by_attribute or name not in ("attribute", "value")]
     select = _from_sessions(site, table, dialect, select.where(*where), by_attribute)
@@ -198,6 +204,23 @@ def add_session(site: Site, session: CancellationSession) -> None:
     connection = db.session.connection()
     _lock_site(connection, site, exclusive=False)
     _add(connection, site, TABLES, [CancellationSession.id == session.id])
+
+
+def remove_attributes(site: Site, session_ids: list[int]) -> None:
+    """Take these completed sessions' custom attribute values out of the rollups (before the
+    sessions lose them: a customer's erasure). The rows counting every session keep them."""
+    if not session_ids:
+        return
+    connection = db.session.connection()
+    _lock_site(connection, site, exclusive=False)
+    where = [CancellationSession.id.in_(session_ids)]
+    for table in TABLES:
+        for grain in GRAINS:
+            _accumulate(connection, site, table, grain, where, by_attribute=True, sign=-1)
+        t = table.__table__
+        connection.execute(
+            sa.delete(t).where(t.c.site_id == site.id, t.c.attribute != ALL, t.c.sessions <= 0)
+        )
 
 
 def rebuild(site, *, connection=None, tables=TABLES, currency: str | None = None) -> None:

@@ -179,11 +179,20 @@ def set_logo(site: Site, data: bytes | None) -> None:
     db.session.flush()
 
 
+def find_site(key: str) -> Site | None:
+    """The site with this key, or None."""
+    return db.session.scalar(sa.select(Site).where(Site.key == key))
+
+
+def site_not_found(key: str) -> NotFound:
+    return NotFound(f"No site with key {key!r}", code="site_not_found")
+
+
 def get_site(key: str) -> Site:
     """:raises NotFound: when no site has this key."""
-    site = db.session.scalar(sa.select(Site).where(Site.key == key))
+    site = find_site(key)
     if site is None:
-        raise NotFound(f"No site with key {key!r}", code="site_not_found")
+        raise site_not_found(key)
     return site
 
 

@@ -17,12 +17,24 @@ def create_app(config: dict | None = None) -> Flask:
         static_url_path="/admin/static",
     )
     app.config.from_mapping(load_config(config))
+    register_proxy_fix(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)
     return app
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Behind ``KEEPKIT_TRUSTED_PROXIES`` reverse proxies, take the client's address and scheme
+    from the headers they set (X-Forwarded-For, X-Forwarded-Proto; the Host header is passed
+    through by the proxy). With 0, forwarded headers are ignored: anyone could send them."""
+    proxies = app.config["KEEPKIT_TRUSTED_PROXIES"]
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def register_commands(app: Flask) -> None:

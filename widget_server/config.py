@@ -44,6 +44,9 @@ class Config:
     KEEPKIT_OUTBOX_LEASE_SECONDS = 300
     # Browsers cache the widget script this long (the URL carries the major version).
     KEEPKIT_WIDGET_MAX_AGE = 86400
+    # Reverse proxies in front of Keepkit: their X-Forwarded-For/-Proto give the client's
+    # address (for rate limits and logs) and scheme. 0 trusts no forwarded header.
+    KEEPKIT_TRUSTED_PROXIES = 0
 
 
 class DevelopmentConfig(Config):
@@ -84,6 +87,7 @@ _ENV_KEYS = {
     "KEEPKIT_WIDGET_RATE_LIMIT": "KEEPKIT_WIDGET_RATE_LIMIT",
     "KEEPKIT_OUTBOX_LEASE_SECONDS": "KEEPKIT_OUTBOX_LEASE_SECONDS",
     "KEEPKIT_RETRY_BASE_SECONDS": "KEEPKIT_RETRY_BASE_SECONDS",
+    "KEEPKIT_TRUSTED_PROXIES": "KEEPKIT_TRUSTED_PROXIES",
 }
 
 
@@ -93,6 +97,17 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _count(value, name: str, *, maximum: int) -> int:
+    """A whole number from 0 to ``maximum``. :raises RuntimeError: naming the setting."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if not 0 <= number <= maximum:
+        raise RuntimeError(f"{name} must be a whole number from 0 to {maximum}, not {value!r}")
+    return number
 
 
 def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
@@ -110,6 +125,9 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     settings.update(overrides)
     for key in ("KEEPKIT_SMTP_PORT", "KEEPKIT_OUTBOX_LEASE_SECONDS", "KEEPKIT_RETRY_BASE_SECONDS"):
         settings[key] = int(settings[key])
+    settings["KEEPKIT_TRUSTED_PROXIES"] = _count(
+        settings["KEEPKIT_TRUSTED_PROXIES"], "KEEPKIT_TRUSTED_PROXIES", maximum=10
+    )
     if not settings["SQLALCHEMY_DATABASE_URI"]:
         settings["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(ROOT / "instance" / "keepkit.db")
     settings["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(

@@ -12,7 +12,11 @@ import json
 import pytest
 
 from tests.factories import ORIGIN, make_site, make_token
-from tests.ratelimits import limiter_storage
+from tests.ratelimits import limiter_storage, rebind
+from widget_server import create_app
+from widget_server.config import load_config
+from widget_server.extensions import db as _db
+from widget_server.extensions import limiter
 from widget_server.services.sites import create_api_key
 
 OTHER_ADDRESS = {"REMOTE_ADDR": "198.51.100.7"}
@@ -120,3 +124,53 @@ def test_wrong_api_keys_share_one_bucket_per_address(
     assert client.get("/api/v1/sessions").status_code == 429  # no key at all: same bucket
     valid = client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {api_key}"})
     assert valid.status_code == 200
+
+
+@pytest.fixture
+def proxied(app):
+    """An app behind one trusted reverse proxy (on the session app's database, read only)."""
+    behind = create_app(
+        {
+            "ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "KEEPKIT_TRUSTED_PROXIES": "1",
+            "KEEPKIT_WIDGET_RATE_LIMIT": "2 per minute",
+        }
+    )
+    limiter.reset()
+    yield behind
+    with behind.app_context():
+        _db.engine.dispose()
+    rebind(app)
+
+
+def guess(client, forwarded_for: str):
+    return client.post(
+        "/api/v1/widget/site_guess/sessions",
+        data="{}",
+        headers={"X-Forwarded-For": forwarded_for},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},  # the proxy
+    )
+
+
+def test_behind_a_trusted_proxy_limits_count_per_client(proxied):
+    client = proxied.test_client()
+    first = [guess(client, "203.0.113.1").status_code for _ in range(3)]
+    assert first == [404, 404, 429]
+    # Another client behind the same proxy has its own budget; a client cannot escape its own
+    # by prepending addresses (only the address the proxy itself appended counts).
+    assert guess(client, "203.0.113.2").status_code == 404
+    assert guess(client, "192.0.2.9, 203.0.113.1").status_code == 429
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(app, client, db, monkeypatch):
+    monkeypatch.setitem(app.config, "KEEPKIT_WIDGET_RATE_LIMIT", "2 per minute")
+    limiter.reset()
+    spoofed = [guess(client, f"203.0.113.{i}").status_code for i in range(3)]
+    assert spoofed == [404, 404, 429]
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "11"])
+def test_trusted_proxies_must_be_a_small_count(value):
+    with pytest.raises(RuntimeError, match="KEEPKIT_TRUSTED_PROXIES"):
+        load_config(environ={"KEEPKIT_ENV": "development", "KEEPKIT_TRUSTED_PROXIES": value})

@@ -23,7 +23,41 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)
+    guard_after_request(app)
     return app
+
+
+def guard_after_request(app: Flask) -> None:
+    """No after-request step can turn a response into an error.
+
+    They run after the view, which may have committed: a completion recorded as "saved" must
+    not be answered with a 500 (the host would then cancel the subscription), e.g. because the
+    rate limiter's header step lost Redis. A failing step is logged and skipped; the response
+    and the other steps stand. Call last: steps registered later are not guarded.
+    """
+    for name, steps in app.after_request_funcs.items():
+        app.after_request_funcs[name] = [_guarded(step, name) for step in steps]
+
+
+def _guarded(step, blueprint: str | None):
+    import logging
+    from functools import wraps
+
+    log = logging.getLogger(__name__)
+
+    @wraps(step)
+    def run(response):
+        try:
+            return step(response)
+        except Exception:
+            log.exception(
+                "After-request step %r (%s) failed; the response is sent without it",
+                getattr(step, "__qualname__", step),
+                blueprint or "app",
+            )
+            return response
+
+    return run
 
 
 def register_proxy_fix(app: Flask) -> None:

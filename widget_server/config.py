@@ -27,6 +27,11 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True
+    # The limiter fails open: when Redis is unreachable, each process counts in memory (and
+    # logs it) until Redis answers again; a storage error never turns a request into a 500,
+    # so a customer can always cancel.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     # Limits for the public widget endpoints, per client address and site.
     KEEPKIT_WIDGET_RATE_LIMIT = "120 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "600 per minute"
@@ -91,6 +96,11 @@ _ENV_KEYS = {
 }
 
 
+# Redis for rate limits: a dead or unreachable server must cost a request at most this long
+# before the limiter falls back to memory (the redis client would otherwise wait for the OS).
+REDIS_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+
+
 def normalize_database_url(url: str) -> str:
     """Use psycopg 3 for ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -128,6 +138,11 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     settings["KEEPKIT_TRUSTED_PROXIES"] = _count(
         settings["KEEPKIT_TRUSTED_PROXIES"], "KEEPKIT_TRUSTED_PROXIES", maximum=10
     )
+    if settings["RATELIMIT_STORAGE_URI"].startswith(("redis", "rediss", "valkey")):
+        settings["RATELIMIT_STORAGE_OPTIONS"] = {
+            **REDIS_STORAGE_OPTIONS,
+            **settings.get("RATELIMIT_STORAGE_OPTIONS", {}),
+        }
     if not settings["SQLALCHEMY_DATABASE_URI"]:
         settings["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(ROOT / "instance" / "keepkit.db")
     settings["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(

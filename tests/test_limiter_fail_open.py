@@ -83,6 +83,7 @@ def test_customers_cancel_and_admins_log_in_while_redis_is_down(redis_down, capl
     data = client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {keys['api_key']}"})
     assert data.status_code == 200 and len(data.get_json()["items"]) == 1
     assert login(client).status_code == 302
+    assert client.get("/healthz").status_code == 200
 
 
 def test_limits_still_hold_in_memory_while_redis_is_down(redis_down):

@@ -120,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from widget_server.admin import bp as admin_bp
     from widget_server.api import data_bp, docs_bp, widget_bp
     from widget_server.extensions import csrf
+    from widget_server.health import bp as health_bp
     from widget_server.hosted import bp as hosted_bp
     from widget_server.public import bp as public_bp
     from widget_server.widget_assets import bp as widget_assets_bp
@@ -127,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
     for bp in (widget_bp, data_bp, docs_bp, hosted_bp, public_bp):
         csrf.exempt(bp)  # token / API-key authenticated, no cookies
         app.register_blueprint(bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(widget_assets_bp)
     app.register_blueprint(admin_bp)
     if app.config["ENV_NAME"] in ("demo", "development", "testing"):

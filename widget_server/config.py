@@ -49,6 +49,9 @@ class Config:
     KEEPKIT_OUTBOX_LEASE_SECONDS = 300
     # Browsers cache the widget script this long (the URL carries the major version).
     KEEPKIT_WIDGET_MAX_AGE = 86400
+    # Webhooks may go to loopback and private addresses (intranet receivers). Link-local,
+    # multicast and reserved addresses are refused even then (see services/netguard.py).
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = False
     # Reverse proxies in front of Keepkit: their X-Forwarded-For/-Proto give the client's
     # address (for rate limits and logs) and scheme. 0 trusts no forwarded header.
     KEEPKIT_TRUSTED_PROXIES = 0
@@ -59,6 +62,8 @@ class DevelopmentConfig(Config):
     SECRET_KEY = DEV_SECRET_KEY
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    # A developer's webhook receiver usually runs on their own machine.
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = True
 
 
 class TestingConfig(DevelopmentConfig):
@@ -69,6 +74,8 @@ class TestingConfig(DevelopmentConfig):
     KEEPKIT_WIDGET_RATE_LIMIT = "100000 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "100000 per minute"
     KEEPKIT_LOGIN_RATE_LIMIT = "100000 per minute"
+    # As in production: tests of delivery to a local receiver allow private targets themselves.
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = False
 
 
 CONFIGS = {
@@ -93,6 +100,7 @@ _ENV_KEYS = {
     "KEEPKIT_OUTBOX_LEASE_SECONDS": "KEEPKIT_OUTBOX_LEASE_SECONDS",
     "KEEPKIT_RETRY_BASE_SECONDS": "KEEPKIT_RETRY_BASE_SECONDS",
     "KEEPKIT_TRUSTED_PROXIES": "KEEPKIT_TRUSTED_PROXIES",
+    "KEEPKIT_WEBHOOK_ALLOW_PRIVATE": "KEEPKIT_WEBHOOK_ALLOW_PRIVATE",
 }
 
 
@@ -107,6 +115,18 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _flag(value, name: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``. :raises RuntimeError: naming the setting."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise RuntimeError(f"{name} must be 1 or 0 (true or false), not {value!r}")
 
 
 def _count(value, name: str, *, maximum: int) -> int:
@@ -135,6 +155,9 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     settings.update(overrides)
     for key in ("KEEPKIT_SMTP_PORT", "KEEPKIT_OUTBOX_LEASE_SECONDS", "KEEPKIT_RETRY_BASE_SECONDS"):
         settings[key] = int(settings[key])
+    settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] = _flag(
+        settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"], "KEEPKIT_WEBHOOK_ALLOW_PRIVATE"
+    )
     settings["KEEPKIT_TRUSTED_PROXIES"] = _count(
         settings["KEEPKIT_TRUSTED_PROXIES"], "KEEPKIT_TRUSTED_PROXIES", maximum=10
     )

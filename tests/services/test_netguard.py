@@ -1,5 +1,5 @@
-"""The SSRF guard: every spelling of an inside address is refused, and every address a name
-resolves to is checked before a connection."""
+"""The SSRF guard: every spelling of an inside address is refused when a webhook URL is saved,
+and every address a name resolves to is checked before a connection."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import ipaddress
 
 import pytest
 
-from widget_server.services import netguard
+from widget_server.errors import ValidationError
+from widget_server.services import netguard, sites
 
 # Each of these names this machine, a private network, or a reserved range.
 INSIDE = [
@@ -162,3 +163,31 @@ def test_every_address_a_name_resolves_to_is_checked(monkeypatch):
     assert addresses("mixed.example", allow_private=True) == ["93.184.216.34", "127.0.0.1"]
     with pytest.raises(netguard.ForbiddenTarget):
         addresses("meta.example", allow_private=True)
+
+
+# --- saving a site's webhook URL ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", INSIDE)
+def test_set_webhook_refuses_inside_targets_and_keeps_the_old_url(db, site, url):
+    sites.set_webhook(site, "https://hooks.example.com/kk")
+    secret = site.webhook_secret
+    with pytest.raises(ValidationError) as refused:
+        sites.set_webhook(site, url)
+    assert refused.value.code == "webhook_url_not_allowed"
+    assert "public address" in refused.value.message or "never" in refused.value.message
+    assert (site.webhook_url, site.webhook_secret) == ("https://hooks.example.com/kk", secret)
+
+
+@pytest.mark.parametrize("url", NOT_URLS)
+def test_set_webhook_refuses_what_is_not_an_http_url(db, site, url):
+    with pytest.raises(ValidationError) as refused:
+        sites.set_webhook(site, url)
+    assert refused.value.code == "invalid_webhook_url"
+    assert site.webhook_url is None and site.webhook_secret is None
+
+
+def test_set_webhook_allows_private_targets_when_told(db, site):
+    sites.set_webhook(site, "http://127.0.0.1:9000/hooks", allow_private=True)
+    assert site.webhook_url == "http://127.0.0.1:9000/hooks"
+    assert site.webhook_secret.startswith("whsec_")

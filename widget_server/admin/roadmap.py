@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from widget_server import delivery
 from widget_server.admin.views import bp, commit_or_error, commit_or_flash, render, site_view
@@ -183,7 +183,10 @@ def webhook_settings():
     url = (request.form.get("webhook_url") or "").strip()
     commit_or_flash(
         lambda: sites.set_webhook(
-            g.site, url or None, new_secret=bool(request.form.get("new_secret"))
+            g.site,
+            url or None,
+            new_secret=bool(request.form.get("new_secret")),
+            allow_private=current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"],
         ),
         "Webhook settings saved.",
     )

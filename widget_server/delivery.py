@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import smtplib
 import time
-import urllib.error
-import urllib.request
+from dataclasses import dataclass
 from datetime import date, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -27,7 +27,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
-from widget_server.services import insights
+from widget_server.services import insights, netguard
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
 from widget_server.services.text import render_markdown
@@ -35,6 +35,7 @@ from widget_server.services.text import render_markdown
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 25
 MAX_BACKOFF_SECONDS = 3600
+WEBHOOK_TIMEOUT_SECONDS = 10
 
 SUBJECTS = {
     "in_progress": {
@@ -88,6 +89,10 @@ EMAIL_STRINGS = {
 
 class DeliveryError(Exception):
     """A delivery failed and should be retried."""
+
+
+class Undeliverable(DeliveryError):
+    """Retrying cannot help: the message is parked as failed at once (and can be resent)."""
 
 
 # --- unsubscribe links ---------------------------------------------------------------------
@@ -185,7 +190,7 @@ def process(message_id: int) -> bool:
             send_webhook(request)
     except DeliveryError as exc:
         db.session.rollback()
-        failed = attempts >= MAX_ATTEMPTS
+        failed = attempts >= MAX_ATTEMPTS or isinstance(exc, Undeliverable)
         _record(
             message_id,
             state="failed" if failed else "pending",
@@ -354,16 +359,31 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def build_webhook(message: OutboxMessage) -> urllib.request.Request:
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def build_webhook(message: OutboxMessage) -> Webhook:
+    """The signed request for a queued event, to the site's webhook URL as it is now (a URL
+    changed after the event was queued applies; the message records where it goes).
+
+    :raises Undeliverable: when the site has no webhook URL any more.
+    :raises DeliveryError: when the site has no webhook secret.
+    """
     site = db.session.get(Site, message.site_id)
+    if not site.webhook_url:
+        raise Undeliverable("the site has no webhook URL any more: set one, then resend")
     if not site.webhook_secret:
         raise DeliveryError("the site has no webhook secret")
+    message.recipient = site.webhook_url
     body = json.dumps({"id": message.id, **message.payload}, separators=(",", ":")).encode()
-    return urllib.request.Request(  # noqa: S310 - http(s) only, checked when the URL is saved
-        message.recipient,
-        data=body,
-        method="POST",
-        headers={
+    return Webhook(
+        site.webhook_url,
+        body,
+        {
             "Content-Type": "application/json",
             "User-Agent": "Keepkit-Webhooks/1",
             "Keepkit-Signature": sign(site.webhook_secret, int(time.time()), body),
@@ -372,12 +392,28 @@ def build_webhook(message: OutboxMessage) -> urllib.request.Request:
     )
 
 
-def send_webhook(request: urllib.request.Request) -> None:
+def send_webhook(webhook: Webhook) -> None:
+    """POST through the SSRF guard: only to checked addresses, redirects not followed.
+
+    :raises DeliveryError: for a refused target, a network error or a non-2xx answer.
+    """
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            if not 200 <= response.status < 300:
-                raise DeliveryError(f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}") from exc
-    except (TimeoutError, urllib.error.URLError, OSError) as exc:
-        raise DeliveryError(f"{request.full_url}: {exc}") from exc
+        response = netguard.post(
+            webhook.url,
+            webhook.body,
+            webhook.headers,
+            allow_private=current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"],
+            timeout=WEBHOOK_TIMEOUT_SECONDS,
+        )
+    except netguard.Refused as exc:
+        raise DeliveryError(f"{webhook.url}: refused: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"{webhook.url}: {exc or type(exc).__name__}") from exc
+    if 300 <= response.status < 400:
+        location = (response.location or "")[:200]
+        raise DeliveryError(
+            f"HTTP {response.status}: redirects are not followed (Location: {location!r}); "
+            "set the webhook URL to the final address"
+        )
+    if not 200 <= response.status < 300:
+        raise DeliveryError(f"HTTP {response.status}")

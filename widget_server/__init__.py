@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from functools import wraps
+
 from flask import Flask
 
 from widget_server.config import ROOT, load_config
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -40,11 +45,6 @@ def guard_after_request(app: Flask) -> None:
 
 
 def _guarded(step, blueprint: str | None):
-    import logging
-    from functools import wraps
-
-    log = logging.getLogger(__name__)
-
     @wraps(step)
     def run(response):
         try:

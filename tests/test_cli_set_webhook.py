@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.services.test_netguard import INSIDE
 from widget_server.extensions import db
 
 
@@ -46,6 +47,16 @@ def test_refuses_inside_targets_in_one_line(runner, site, url, says):
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and says in result.stderr
     assert "Traceback" not in result.output
+    db.session.refresh(site)
+    assert site.webhook_url is None
+
+
+@pytest.mark.parametrize("url", INSIDE)
+def test_refuses_every_spelling_of_an_inside_target(runner, site, url):
+    result = set_webhook(runner, "--site", site.key, "--url", url, "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: This webhook URL is not allowed: ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     db.session.refresh(site)
     assert site.webhook_url is None
 

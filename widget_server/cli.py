@@ -138,6 +138,32 @@ def create_site(name, origins, currency, locale, as_json):
     click.echo(f"  data API key:    {api_key}   (shown once)")
 
 
+@sites_group.command("set-webhook")
+@with_appcontext
+@click.option("--site", "site_key", required=True)
+@click.option("--url", required=True, help="An http(s) URL on a public address.")
+@click.option("--json", "as_json", is_flag=True, help="Print the URL and secret as JSON.")
+def set_webhook(site_key, url, as_json):
+    """Set the site's webhook URL; prints its signing secret. Loopback, private and
+    link-local targets are refused unless KEEPKIT_WEBHOOK_ALLOW_PRIVATE=1."""
+    from widget_server.services import sites
+
+    try:
+        site = sites.get_site(site_key)
+        sites.set_webhook(
+            site, url, allow_private=current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"]
+        )
+    except KeepkitError as exc:
+        _fail(exc)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"url": site.webhook_url, "secret": site.webhook_secret}))
+        return
+    click.echo(f"Webhook for {site.name!r} set.")
+    click.echo(f"  URL:             {site.webhook_url}")
+    click.echo(f"  signing secret:  {site.webhook_secret}")
+
+
 @sites_group.command("list")
 @with_appcontext
 def list_sites():

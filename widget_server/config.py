@@ -33,6 +33,11 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True
+    # The limiter fails open: when Redis is unreachable, each process counts in memory (and
+    # logs it) until Redis answers again; a storage error never turns a request into a 500,
+    # so a customer can always cancel.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     # Limits for the public widget endpoints, per client address and site.
     KEEPKIT_WIDGET_RATE_LIMIT = "120 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "600 per minute"
@@ -54,6 +59,12 @@ class Config:
     KEEPKIT_OUTBOX_MAX_ATTEMPTS = 25
     # Browsers cache the widget script this long (the URL carries the major version).
     KEEPKIT_WIDGET_MAX_AGE = 86400
+    # Webhooks may go to loopback and private addresses (intranet receivers). Link-local,
+    # multicast and reserved addresses are refused even then (see services/netguard.py).
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = False
+    # Reverse proxies in front of Keepkit: their X-Forwarded-For/-Proto give the client's
+    # address (for rate limits and logs) and scheme. 0 trusts no forwarded header.
+    KEEPKIT_TRUSTED_PROXIES = 0
 
 
 class DevelopmentConfig(Config):
@@ -61,6 +72,8 @@ class DevelopmentConfig(Config):
     SECRET_KEY = DEV_SECRET_KEY
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    # A developer's webhook receiver usually runs on their own machine.
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = True
 
 
 class TestingConfig(DevelopmentConfig):
@@ -72,6 +85,8 @@ class TestingConfig(DevelopmentConfig):
     KEEPKIT_DATA_RATE_LIMIT = "100000 per minute"
     KEEPKIT_LOGIN_RATE_LIMIT = "100000 per minute"
     KEEPKIT_LOGIN_ACCOUNT_LIMIT = "100000 per minute"
+    # As in production: tests of delivery to a local receiver allow private targets themselves.
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = False
 
 
 CONFIGS = {
@@ -96,7 +111,14 @@ _ENV_KEYS = {
     "KEEPKIT_OUTBOX_LEASE_SECONDS": "KEEPKIT_OUTBOX_LEASE_SECONDS",
     "KEEPKIT_RETRY_BASE_SECONDS": "KEEPKIT_RETRY_BASE_SECONDS",
     "KEEPKIT_OUTBOX_MAX_ATTEMPTS": "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
+    "KEEPKIT_TRUSTED_PROXIES": "KEEPKIT_TRUSTED_PROXIES",
+    "KEEPKIT_WEBHOOK_ALLOW_PRIVATE": "KEEPKIT_WEBHOOK_ALLOW_PRIVATE",
 }
+
+
+# Redis for rate limits: a dead or unreachable server must cost a request at most this long
+# before the limiter falls back to memory (the redis client would otherwise wait for the OS).
+REDIS_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 
 
 def normalize_database_url(url: str) -> str:
@@ -105,6 +127,29 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _flag(value, name: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``. :raises RuntimeError: naming the setting."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise RuntimeError(f"{name} must be 1 or 0 (true or false), not {value!r}")
+
+
+def _count(value, name: str, *, maximum: int) -> int:
+    """A whole number from 0 to ``maximum``. :raises RuntimeError: naming the setting."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if not 0 <= number <= maximum:
+        raise RuntimeError(f"{name} must be a whole number from 0 to {maximum}, not {value!r}")
+    return number
 
 
 def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
@@ -127,6 +172,17 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
         "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
     ):
         settings[key] = int(settings[key])
+    settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] = _flag(
+        settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"], "KEEPKIT_WEBHOOK_ALLOW_PRIVATE"
+    )
+    settings["KEEPKIT_TRUSTED_PROXIES"] = _count(
+        settings["KEEPKIT_TRUSTED_PROXIES"], "KEEPKIT_TRUSTED_PROXIES", maximum=10
+    )
+    if settings["RATELIMIT_STORAGE_URI"].startswith(("redis", "rediss", "valkey")):
+        settings["RATELIMIT_STORAGE_OPTIONS"] = {
+            **REDIS_STORAGE_OPTIONS,
+            **settings.get("RATELIMIT_STORAGE_OPTIONS", {}),
+        }
     if not settings["SQLALCHEMY_DATABASE_URI"]:
         settings["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(ROOT / "instance" / "keepkit.db")
     settings["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import smtplib
 import time
 import unicodedata
-import urllib.error
-import urllib.request
+from dataclasses import dataclass
 from datetime import date, timedelta
 from email import policy
 from email.headerregistry import Address
@@ -30,7 +30,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
-from widget_server.services import insights
+from widget_server.services import insights, netguard
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
 from widget_server.services.text import render_markdown
@@ -41,6 +41,7 @@ MAX_BACKOFF_SECONDS = 3600
 # a header whose raw value is an URL (List-Unsubscribe) must stay literal: RFC 2369 clients
 # cannot read an RFC 2047-encoded URL. ``refold_source="none"`` keeps raw values as set.
 EMAIL_POLICY = policy.SMTP.clone(refold_source="none")
+WEBHOOK_TIMEOUT_SECONDS = 10
 
 SUBJECTS = {
     "in_progress": {
@@ -106,6 +107,10 @@ class RunCounts(NamedTuple):
     sent: int = 0
     retried: int = 0
     failed: int = 0
+
+
+class Undeliverable(DeliveryError):
+    """Retrying cannot help: the message is parked as failed at once (and can be resent)."""
 
 
 # --- unsubscribe links ---------------------------------------------------------------------
@@ -240,7 +245,7 @@ def process(message_id: int) -> str:
             send_webhook(built)
     except (DeliveryError, ComposeError) as exc:
         db.session.rollback()
-        park = isinstance(exc, ComposeError) or attempts >= max_attempts()
+        park = isinstance(exc, ComposeError | Undeliverable) or attempts >= max_attempts()
         _record(
             message_id,
             state="failed" if park else "pending",
@@ -477,16 +482,31 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def build_webhook(message: OutboxMessage) -> urllib.request.Request:
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def build_webhook(message: OutboxMessage) -> Webhook:
+    """The signed request for a queued event, to the site's webhook URL as it is now (a URL
+    changed after the event was queued applies; the message records where it goes).
+
+    :raises Undeliverable: when the site has no webhook URL any more.
+    :raises DeliveryError: when the site has no webhook secret.
+    """
     site = db.session.get(Site, message.site_id)
+    if not site.webhook_url:
+        raise Undeliverable("the site has no webhook URL any more: set one, then resend")
     if not site.webhook_secret:
         raise DeliveryError("the site has no webhook secret")
+    message.recipient = site.webhook_url
     body = json.dumps({"id": message.id, **message.payload}, separators=(",", ":")).encode()
-    return urllib.request.Request(  # noqa: S310 - http(s) only, checked when the URL is saved
-        message.recipient,
-        data=body,
-        method="POST",
-        headers={
+    return Webhook(
+        site.webhook_url,
+        body,
+        {
             "Content-Type": "application/json",
             "User-Agent": "Keepkit-Webhooks/1",
             "Keepkit-Signature": sign(site.webhook_secret, int(time.time()), body),
@@ -495,12 +515,28 @@ def build_webhook(message: OutboxMessage) -> urllib.request.Request:
     )
 
 
-def send_webhook(request: urllib.request.Request) -> None:
+def send_webhook(webhook: Webhook) -> None:
+    """POST through the SSRF guard: only to checked addresses, redirects not followed.
+
+    :raises DeliveryError: for a refused target, a network error or a non-2xx answer.
+    """
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            if not 200 <= response.status < 300:
-                raise DeliveryError(f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}") from exc
-    except (TimeoutError, urllib.error.URLError, OSError) as exc:
-        raise DeliveryError(f"{request.full_url}: {exc}") from exc
+        response = netguard.post(
+            webhook.url,
+            webhook.body,
+            webhook.headers,
+            allow_private=current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"],
+            timeout=WEBHOOK_TIMEOUT_SECONDS,
+        )
+    except netguard.Refused as exc:
+        raise DeliveryError(f"{webhook.url}: refused: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"{webhook.url}: {exc or type(exc).__name__}") from exc
+    if 300 <= response.status < 400:
+        location = (response.location or "")[:200]
+        raise DeliveryError(
+            f"HTTP {response.status}: redirects are not followed (Location: {location!r}); "
+            "set the webhook URL to the final address"
+        )
+    if not 200 <= response.status < 300:
+        raise DeliveryError(f"HTTP {response.status}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 
+from widget_server import ratelimit
 from widget_server.delivery import read_unsubscribe_token
-from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter
 from widget_server.models import Site
 from widget_server.services import digests, roadmap, sites
@@ -15,7 +14,7 @@ from widget_server.services.locales import pick_locale
 bp = Blueprint("public", __name__)
 limiter.limit(
     lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
-    key_func=lambda: f"public:{get_remote_address()}",
+    key_func=lambda: ratelimit.site_bucket("public"),
 )(bp)
 
 PAGE_STRINGS = {
@@ -46,6 +45,17 @@ PAGE_STRINGS = {
 }  # fmt: skip
 
 
+@bp.url_value_preprocessor
+def _load_site(endpoint, values):
+    """``g.site`` for the limiter (per address and site): the roadmap's site, or the site of a
+    customer's unsubscribe link; None for unknown keys, broken links and admins' digest links."""
+    if "site_key" in values:
+        g.site = sites.find_site(values["site_key"])
+        return
+    data = read_unsubscribe_token(values.get("token", ""))
+    g.site = db.session.get(Site, data["s"]) if data and "s" in data else None
+
+
 @bp.after_request
 def _headers(response):
     if request.endpoint == "public.unsubscribe":
@@ -57,9 +67,8 @@ def _headers(response):
 @bp.get("/roadmap/<site_key>")
 def roadmap_page(site_key: str):
     """The public roadmap, server-rendered and readable without JavaScript."""
-    try:
-        site = sites.get_site(site_key)
-    except KeepkitError:
+    site = g.site
+    if site is None:
         abort(404)
     locale = pick_locale(
         request.args.get("locale") or request.accept_languages.best, site.default_locale

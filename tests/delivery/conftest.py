@@ -69,9 +69,10 @@ def smtp(app, monkeypatch):
 
 
 class Receiver:
-    """Records webhook POSTs; answers with the statuses queued in ``replies`` (else 200)."""
+    """Records webhook POSTs; answers with the statuses queued in ``replies`` (else 200); a
+    reply may be ``(status, {header: value})``, e.g. a redirect with its Location."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.requests = []
         self.replies = []
         receiver = self
@@ -80,8 +81,11 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
-                status = receiver.replies.pop(0) if receiver.replies else 200
+                reply = receiver.replies.pop(0) if receiver.replies else 200
+                status, headers = reply if isinstance(reply, tuple) else (reply, {})
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -89,7 +93,10 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        if tls is not None:  # an ssl.SSLContext with the server's certificate
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_port}/hooks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -99,7 +106,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(app, monkeypatch):
+    """A receiver on 127.0.0.1: webhooks may go to private addresses (an intranet setup)."""
+    monkeypatch.setitem(app.config, "KEEPKIT_WEBHOOK_ALLOW_PRIVATE", True)
     server = Receiver()
     yield server
     server.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from widget_server import delivery
 from widget_server.admin.views import (
@@ -207,9 +207,10 @@ def outbox_resend(message_id: int):
 def webhook_settings():
     url = (request.form.get("webhook_url") or "").strip()
     new_secret = bool(request.form.get("new_secret"))
+    allow_private = current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"]
 
     def save():
-        sites.set_webhook(g.site, url or None, new_secret=new_secret)
+        sites.set_webhook(g.site, url or None, new_secret=new_secret, allow_private=allow_private)
         audit("webhook_changed", url=url or None, new_secret=new_secret)
 
     commit_or_flash(save, "Webhook settings saved.")

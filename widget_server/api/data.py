@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from widget_server import ratelimit
 from widget_server.api.schemas import (
     CustomerErasedOut,
     CustomerExportOut,
@@ -22,14 +23,36 @@ from widget_server.api.schemas import (
 )
 from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
-from widget_server.models import utcnow
+from widget_server.models import Site, utcnow
 from widget_server.services import audit, insights, privacy, roadmap, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
 
+@bp.url_value_preprocessor
+def _find_api_key_site(endpoint, values):
+    """``g.api_key_site``: the site of the request's API key, or why there is none. Runs before
+    the limiter, whose key needs it; ``_authenticate`` refuses the request afterwards."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized(
+                "Send the site's data API key as 'Authorization: Bearer <key>'",
+                code="missing_api_key",
+            )
+        g.api_key_site = sites.site_for_api_key(key.strip())
+    except Unauthorized as exc:
+        g.api_key_site = exc
+
+
 def _rate_key() -> str:
-    return "data:" + request.headers.get("Authorization", "")[-16:]
+    """One budget per site, shared by all its keys; missing and wrong keys share one bucket
+    per client address."""
+    site = g.api_key_site
+    if isinstance(site, Site):
+        return f"data:site:{site.key}"
+    return f"data:{ratelimit.client_address()}:{ratelimit.UNKNOWN}"
 
 
 limiter.limit(lambda: current_app.config["KEEPKIT_DATA_RATE_LIMIT"], key_func=_rate_key)(bp)
@@ -37,13 +60,10 @@ limiter.limit(lambda: current_app.config["KEEPKIT_DATA_RATE_LIMIT"], key_func=_r
 
 @bp.before_request
 def _authenticate():
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized(
-            "Send the site's data API key as 'Authorization: Bearer <key>'", code="missing_api_key"
-        )
-    g.site = sites.site_for_api_key(key.strip())
+    site = g.api_key_site
+    if not isinstance(site, Site):
+        raise site
+    g.site = site
     db.session.commit()  # last_used_at, if it changed; the data API writes nothing else
 
 

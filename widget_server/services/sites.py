@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -14,9 +15,10 @@ import sqlalchemy as sa
 from widget_server.errors import Conflict, NotFound, Unauthorized, ValidationError
 from widget_server.extensions import db
 from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
-from widget_server.services import rollups
+from widget_server.services import netguard, rollups
 from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
 
+log = logging.getLogger(__name__)
 API_KEY_PREFIX = "kk_live_"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -139,22 +141,36 @@ def update_site(
         rollups.rebuild_mrr_bands(site)
 
 
-def set_webhook(site: Site, url: str | None, *, new_secret: bool = False) -> None:
+def set_webhook(
+    site: Site, url: str | None, *, new_secret: bool = False, allow_private: bool = False
+) -> None:
     """Set (or clear, with None) the site's webhook URL; a signing secret is created with the
-    first URL, or anew when ``new_secret``.
+    first URL, or anew when ``new_secret``. Messages already queued go to the new URL.
 
-    :raises ValidationError: ``invalid_webhook_url`` unless it is an http(s) URL.
+    The URL must be http(s) and must not name a loopback, private, link-local, CGNAT,
+    multicast or reserved address in any spelling (``allow_private``: loopback and private
+    ones are accepted; see :mod:`widget_server.services.netguard`). DNS names are checked
+    again, resolved, each time a message is sent.
+
+    :raises ValidationError: ``invalid_webhook_url`` unless it is a usable http(s) URL;
+        ``webhook_url_not_allowed`` when it names an address Keepkit must not reach.
     """
     if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+        try:
+            netguard.check_url(url, allow_private=allow_private)
+        except netguard.ForbiddenTarget as exc:
             raise ValidationError(
-                "The webhook URL must be an http(s) URL", code="invalid_webhook_url"
-            )
+                f"This webhook URL is not allowed: {exc}", code="webhook_url_not_allowed"
+            ) from exc
+        except netguard.Refused as exc:
+            raise ValidationError(
+                f"Invalid webhook URL: {exc}", code="invalid_webhook_url"
+            ) from exc
     site.webhook_url = url
     if new_secret or (url and not site.webhook_secret):
         site.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
     db.session.flush()
+    log.info("Webhook URL of site %s set to %s", site.key, url)
 
 
 MAX_LOGO_BYTES = 200 * 1024
@@ -179,11 +195,20 @@ def set_logo(site: Site, data: bytes | None) -> None:
     db.session.flush()
 
 
+def find_site(key: str) -> Site | None:
+    """The site with this key, or None."""
+    return db.session.scalar(sa.select(Site).where(Site.key == key))
+
+
+def site_not_found(key: str) -> NotFound:
+    return NotFound(f"No site with key {key!r}", code="site_not_found")
+
+
 def get_site(key: str) -> Site:
     """:raises NotFound: when no site has this key."""
-    site = db.session.scalar(sa.select(Site).where(Site.key == key))
+    site = find_site(key)
     if site is None:
-        raise NotFound(f"No site with key {key!r}", code="site_not_found")
+        raise site_not_found(key)
     return site
 
 

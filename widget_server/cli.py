@@ -22,6 +22,28 @@ def _create_app():
     return create_app()
 
 
+def main() -> None:
+    """The ``keepkit`` console script: a wrong setting or an unreachable database is one line
+    on stderr and a non-zero exit, never a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from widget_server.config import ConfigError
+
+    try:
+        cli.main(prog_name="keepkit")
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        click.echo(
+            f"Error: the database cannot be used ({reason}). Check KEEPKIT_DATABASE_URL, "
+            "and run 'keepkit db upgrade' on a new database.",
+            err=True,
+        )
+        sys.exit(1)
+
+
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
 def cli():
     """Keepkit: cancellation flow, public roadmap and churn insights.
@@ -365,6 +387,20 @@ def worker(once, poll):
 # --- demo --------------------------------------------------------------------------------
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Before minutes of seeding: the demo must be able to listen there."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Choose another port: "
+                "make demo PORT=8123 (or keepkit demo --port 8123)."
+            ) from exc
+
+
 @cli.command(with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -377,6 +413,8 @@ def demo(host, port, total, no_serve):
     from widget_server.demo import prepare_demo
 
     os.environ.setdefault("KEEPKIT_ENV", "demo")
+    if not no_serve:
+        _check_port_free(host, port)
     app = create_app(
         {"ENV": os.environ["KEEPKIT_ENV"], "KEEPKIT_PUBLIC_URL": f"http://{host}:{port}"}
     )

@@ -15,6 +15,10 @@ DEV_SECRET_KEY = "keepkit-dev-secret-key-not-for-production"  # noqa: S105 - ref
 MIN_SECRET_KEY_BYTES = 32
 
 
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong: Keepkit cannot start (one line for the operator)."""
+
+
 class Config:
     ENV_NAME = "production"
     SECRET_KEY: str | None = None
@@ -130,7 +134,7 @@ def normalize_database_url(url: str) -> str:
 
 
 def _flag(value, name: str) -> bool:
-    """``1/true/yes/on`` or ``0/false/no/off``. :raises RuntimeError: naming the setting."""
+    """``1/true/yes/on`` or ``0/false/no/off``. :raises ConfigError: naming the setting."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -138,18 +142,28 @@ def _flag(value, name: str) -> bool:
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise RuntimeError(f"{name} must be 1 or 0 (true or false), not {value!r}")
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), not {value!r}")
 
 
 def _count(value, name: str, *, maximum: int) -> int:
-    """A whole number from 0 to ``maximum``. :raises RuntimeError: naming the setting."""
+    """A whole number from 0 to ``maximum``. :raises ConfigError: naming the setting."""
     try:
         number = int(str(value).strip())
     except ValueError:
         number = -1
     if not 0 <= number <= maximum:
-        raise RuntimeError(f"{name} must be a whole number from 0 to {maximum}, not {value!r}")
+        raise ConfigError(f"{name} must be a whole number from 0 to {maximum}, not {value!r}")
     return number
+
+
+def _make_sqlite_directory(url: str) -> None:
+    """A SQLite file's directory must exist before SQLite can create the file (instance/ is
+    not in a fresh clone)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
@@ -158,7 +172,7 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     overrides = dict(overrides or {})
     env_name = overrides.pop("ENV", None) or environ.get("KEEPKIT_ENV", "production")
     if env_name not in CONFIGS:
-        raise RuntimeError(f"KEEPKIT_ENV must be one of {sorted(CONFIGS)}, not {env_name!r}")
+        raise ConfigError(f"KEEPKIT_ENV must be one of {sorted(CONFIGS)}, not {env_name!r}")
     cls = CONFIGS[env_name]
     settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
     for env_key, setting in _ENV_KEYS.items():
@@ -194,9 +208,11 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     if settings["ENV_NAME"] == "production" and (
         len(secret.encode()) < MIN_SECRET_KEY_BYTES or secret == DEV_SECRET_KEY
     ):
-        raise RuntimeError(
+        raise ConfigError(
             f"KEEPKIT_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} "
             'bytes in production (e.g. python -c "import secrets; '
             'print(secrets.token_urlsafe(48))"), or set KEEPKIT_ENV=development for local use.'
         )
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _make_sqlite_directory(settings["SQLALCHEMY_DATABASE_URI"])
     return settings

@@ -64,7 +64,7 @@ def test_make_demo_on_a_fresh_clone(tmp_path):
         start_new_session=True,
     )
     try:
-        login, output = read_until(
+        login, _ = read_until(
             process, r"Admin:\s+(http://\S+)\s+email (\S+)\s+password (\S+)", timeout=900
         )
         admin_url, email, password = login.groups()
@@ -85,6 +85,7 @@ def test_make_demo_on_a_fresh_clone(tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
+        process.stdout.close()
 
 
 def wait_for_page(opener, url: str, timeout: float = 60) -> str:

@@ -31,7 +31,8 @@ def unreachable_database(tmp_path) -> str:
     if url and not url.startswith("sqlite"):
         base = normalize_database_url(url).rsplit("@", 1)[0]
         return f"{base}@127.0.0.1:{free_port()}/keepkit"
-    return f"sqlite:///{tmp_path}/missing-directory/keepkit.db"
+    (tmp_path / "a-file").write_text("not a directory")
+    return f"sqlite:///{tmp_path}/a-file/keepkit.db"
 
 
 @pytest.fixture

@@ -78,6 +78,7 @@ def register_commands(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from widget_server import database
     from widget_server.extensions import csrf, db, limiter, login_manager, migrate
 
     app.config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
@@ -88,6 +89,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"
+    database.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
@@ -97,6 +99,8 @@ def configure_sqlite(engine) -> None:
     """Let SQLAlchemy drive transactions on SQLite so SAVEPOINTs work (pysqlite otherwise
     issues its own BEGIN/COMMIT), enforce foreign keys, and wait on locks instead of failing."""
     from sqlalchemy import event
+
+    from widget_server import database
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -111,9 +115,10 @@ def configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        # IMMEDIATE takes the write lock up front: two transactions that read and then write
-        # would otherwise deadlock on the lock upgrade (SQLITE_BUSY without waiting).
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (IMMEDIATE): two transactions that read and
+        # then write would otherwise fail on the lock upgrade (SQLITE_BUSY without waiting).
+        # Readers do not take it (see widget_server.database).
+        connection.exec_driver_sql(database.begin_statement())
 
 
 def register_blueprints(app: Flask) -> None:

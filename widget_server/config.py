@@ -5,6 +5,7 @@ Nothing here is read at import time: :func:`load_config` is called by the app fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -163,7 +164,9 @@ def _make_sqlite_directory(url: str) -> None:
 
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # Not fatal: if it cannot be made, SQLite says why when Keepkit first connects.
+        with contextlib.suppress(OSError):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:

@@ -6,6 +6,7 @@ import json
 
 from flask import flash, g, redirect, render_template, request, url_for
 
+from widget_server import database
 from widget_server.admin.views import _attachment, audit, bp, commit_or_error, site_view
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
@@ -45,6 +46,7 @@ def privacy_export():
     except KeepkitError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin.privacy_page", site_key=g.site.key))
+    database.start_writing()
     audit("customer_exported", customer=customer_id)
     db.session.commit()
     body = json.dumps(data, indent=2, ensure_ascii=False)

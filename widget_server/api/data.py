@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from widget_server import ratelimit
+from widget_server import database, ratelimit
 from widget_server.api.schemas import (
     CustomerErasedOut,
     CustomerExportOut,
@@ -41,7 +41,8 @@ def _find_api_key_site(endpoint, values):
                 "Send the site's data API key as 'Authorization: Bearer <key>'",
                 code="missing_api_key",
             )
-        g.api_key_site = sites.site_for_api_key(key.strip())
+        g.api_key = sites.api_key(key.strip())
+        g.api_key_site = g.api_key.site
     except Unauthorized as exc:
         g.api_key_site = exc
 
@@ -64,7 +65,10 @@ def _authenticate():
     if not isinstance(site, Site):
         raise site
     g.site = site
-    db.session.commit()  # last_used_at, if it changed; the data API writes nothing else
+    if sites.api_key_use_is_news(g.api_key):
+        database.start_writing()
+        sites.note_api_key_use(g.api_key)
+        db.session.commit()
 
 
 def _period(data) -> insights.Period:
@@ -222,6 +226,7 @@ def _key_holder() -> str:
 def export_customer(customer_id: str):
     """Everything Keepkit stores about one customer (the token's ``sub``)."""
     data = privacy.export_customer(g.site, customer_id)
+    database.start_writing()
     audit.record(
         "customer_exported", actor=_key_holder(), site=g.site, ip=request.remote_addr,
         customer=customer_id,

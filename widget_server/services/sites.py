@@ -284,17 +284,34 @@ def revoke_api_key(site: Site, key_id: int) -> str:
 LAST_USED_GRANULARITY = timedelta(minutes=10)
 
 
-def site_for_api_key(plain: str) -> Site:
-    """The site a data API key belongs to; notes when the key was last used (to the nearest
-    ten minutes, so reads do not write on every request).
+def api_key(plain: str) -> ApiKey:
+    """The active data API key ``plain`` names.
 
     :raises Unauthorized: for an unknown or revoked key.
     """
     row = db.session.scalar(sa.select(ApiKey).where(ApiKey.digest == _digest(plain or "")))
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The API key is unknown or revoked", code="invalid_api_key")
+    return row
+
+
+def api_key_use_is_news(row: ApiKey) -> bool:
+    """Whether :func:`note_api_key_use` would change anything: when a key was last used is
+    kept to the nearest ten minutes, so reads do not write on every request."""
+    return row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_GRANULARITY
+
+
+def note_api_key_use(row: ApiKey) -> None:
+    """Record that the key was used now (one conditional UPDATE: several requests at once
+    write it once)."""
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
-        row.last_used_at = now
-        db.session.flush()
-    return row.site
+    db.session.execute(
+        sa.update(ApiKey)
+        .where(
+            ApiKey.id == row.id,
+            sa.or_(
+                ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_GRANULARITY
+            ),
+        )
+        .values(last_used_at=now)
+    )

@@ -334,7 +334,8 @@ def report_pdf(site_key, start, end, plan, size, output):
 @with_appcontext
 def rebuild_rollups(site_key):
     """Recompute the dashboard's daily and monthly rollups from the sessions (after restoring
-    a backup or editing sessions by hand; completing a session keeps them current)."""
+    a backup or editing sessions by hand; completing a session keeps them current). Runs in
+    short steps: the widget keeps answering while it works."""
     from widget_server.models import Site
     from widget_server.services import rollups, sites
 
@@ -344,9 +345,11 @@ def rebuild_rollups(site_key):
         _fail(exc)
     started = time.perf_counter()
     for site in chosen:
-        rollups.rebuild(site)
-        db.session.commit()
-        click.echo(f"{site.key}: rebuilt")
+        key = site.key
+        for done, total in rollups.rebuild_in_steps(site):
+            db.session.commit()
+            click.echo(f"\r{key}: {done}/{total} steps", nl=False, err=True)
+        click.echo(f"\r{key}: rebuilt ({total} steps)" + " " * 10)
     click.echo(f"Rebuilt {len(chosen)} site(s) in {time.perf_counter() - started:.1f}s.")
 
 

@@ -30,7 +30,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
-from widget_server.services import insights, netguard
+from widget_server.services import insights, jobs, netguard, rollups
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
 from widget_server.services.text import render_markdown
@@ -284,12 +284,19 @@ def run_periodic(now) -> None:
         db.session.commit()
 
 
+JOB_HANDLERS = {
+    "rebuild_rollups": rollups.rebuild_in_steps,
+    "rebuild_mrr_bands": rollups.rebuild_mrr_bands_in_steps,
+}
+
+
 def run_once(batch: int = 20) -> RunCounts:
-    """Run the periodic tasks that are due, then deliver everything that is due now.
+    """Run the periodic tasks and the jobs that are due, then deliver everything that is due.
 
     Returns how many messages were sent, retried later and parked as failed.
     """
     run_periodic(utcnow())
+    jobs.run_due(JOB_HANDLERS)
     counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}
     while ids := claim(batch):
         for message_id in ids:

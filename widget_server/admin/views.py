@@ -33,7 +33,7 @@ from widget_server.extensions import db, limiter, login_manager
 from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
-from widget_server.services import flow_config, insights, money, sessions, sites, users
+from widget_server.services import flow_config, insights, jobs, money, sessions, sites, users
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.roadmap import STATUS_LABELS
 
@@ -45,6 +45,11 @@ ADMIN_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+
+@bp.context_processor
+def _names():
+    return {"job_kinds": jobs.KINDS}
 
 
 @bp.after_request
@@ -379,6 +384,7 @@ def dashboard():
         attributes=insights.attribute_keys(g.site),
         error=error,
         rates=money.rates(g.site),
+        jobs=jobs.active(g.site),
         **context,
     )
 
@@ -468,7 +474,26 @@ def _settings_context(**extra):
 @bp.get("/sites/<site_key>/settings")
 @site_view("viewer")
 def settings():
-    return render_template("settings.html", **_settings_context())
+    return render_template("settings.html", **_settings_context(jobs=jobs.recent(g.site)))
+
+
+@bp.get("/sites/<site_key>/jobs")
+@site_view("viewer")
+def job_list():
+    """The recalculations, for the fragment that refreshes itself while one runs."""
+    compact = request.args.get("compact") == "True"
+    active = jobs.active(g.site) if compact else jobs.recent(g.site)
+    return render("_jobs.html", "_jobs.html", jobs=active, compact=compact)
+
+
+@bp.post("/sites/<site_key>/jobs/rebuild")
+@site_view("editor")
+def rebuild_figures():
+    """Recalculate every figure of the dashboard from the sessions (in the worker)."""
+    jobs.enqueue(g.site, "rebuild_rollups", requested_by=current_user.email)
+    db.session.commit()
+    flash("The worker recalculates the figures now; the progress shows below.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#figures")
 
 
 def _labels(prefix: str) -> dict:
@@ -567,6 +592,7 @@ def general():
             currency=form.get("currency", ""),
             brand_color=form.get("brand_color", ""),
             discount_window_days=form.get("discount_window_days"),
+            requested_by=current_user.email,
         ),
         "Settings saved.",
     )
@@ -591,12 +617,19 @@ def logo():
 @site_view("editor")
 def set_rate():
     form = request.form
+    who = current_user.email
+    later = " The worker is recalculating the MRR bands; the dashboard shows its progress."
     if form.get("remove"):
-        commit_or_flash(lambda: money.remove_rate(g.site, form["remove"]), "Rate removed.")
+        commit_or_flash(
+            lambda: money.remove_rate(g.site, form["remove"], requested_by=who),
+            "Rate removed." + later,
+        )
     else:
         commit_or_flash(
-            lambda: money.set_rate(g.site, form.get("currency", ""), form.get("rate", "")),
-            "Exchange rates saved; the dashboard and reports use them now.",
+            lambda: money.set_rate(
+                g.site, form.get("currency", ""), form.get("rate", ""), requested_by=who
+            ),
+            "Exchange rate saved: amounts use it now." + later,
         )
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#currencies")
 

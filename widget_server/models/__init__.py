@@ -3,6 +3,7 @@
 from widget_server.models.base import Base, utcnow
 from widget_server.models.customer import Customer
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
+from widget_server.models.job import JOB_STATES, Job
 from widget_server.models.outbox import OutboxMessage, ScheduledRun
 from widget_server.models.roadmap import (
     MODERATION,
@@ -19,6 +20,7 @@ from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembership
 
 __all__ = [
+    "JOB_STATES",
     "MODERATION",
     "OFFER_TYPES",
     "OUTCOMES",
@@ -33,6 +35,7 @@ __all__ = [
     "CancellationSession",
     "Customer",
     "ExchangeRate",
+    "Job",
     "Offer",
     "OfferShownRollup",
     "OutboxMessage",

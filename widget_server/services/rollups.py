@@ -14,7 +14,7 @@ so a filter on an attribute reads rollups as well.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -242,6 +242,93 @@ def rebuild_mrr_bands(site: Site, currency: str | None = None) -> None:
     """After an exchange rate (for ``currency``) or the site's own currency changed: the MRR
     bands are amounts in the site's currency."""
     rebuild(site, tables=(SegmentRollup,), currency=currency)
+
+
+def rebuild_in_steps(site: Site, *, tables=TABLES, currency: str | None = None):
+    """:func:`rebuild`, as short transactions the caller commits after each step (yields
+    ``(done, total)``): no lock is held for long, so completions never wait for a rebuild.
+
+    First the site's rows go; then each day with completed sessions is recomputed from its
+    sessions, and each month from its days. A completion committed before a day's step is
+    counted by the step; one after it adds itself as usual. Every step is idempotent.
+    """
+    s = CancellationSession
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    scope = [s.site_id == site.id, s.outcome.is_not(None)]
+    if currency is not None:
+        scope.append(s.currency == currency)
+    day = utc_day(s.completed_at, dialect)
+    days = sorted(_as_date(d) for d in db.session.scalars(sa.select(day).where(*scope).distinct()))
+    months = sorted({d.replace(day=1) for d in days})
+    total, done = 1 + len(days) + len(months), 0
+    _lock_site(connection, site, exclusive=True)
+    _delete_rows(connection, site, tables, currency, [])
+    done += 1
+    yield done, total
+    for first in days:
+        connection = db.session.connection()
+        _lock_site(connection, site, exclusive=True)
+        _delete_rows(connection, site, tables, currency, [("day", first)])
+        lower = datetime.combine(first, time.min, tzinfo=UTC)
+        where = [s.completed_at >= lower, s.completed_at < lower + timedelta(days=1)]
+        if currency is not None:
+            where.append(s.currency == currency)
+        for table in tables:
+            for by_attribute in (False, True):
+                _accumulate(connection, site, table, "day", where, by_attribute)
+        done += 1
+        yield done, total
+    for first in months:
+        connection = db.session.connection()
+        _lock_site(connection, site, exclusive=True)
+        _delete_rows(connection, site, tables, currency, [("month", first)])
+        for table in tables:
+            _month_from_days(connection, site, table, first, currency)
+        done += 1
+        yield done, total
+
+
+def rebuild_mrr_bands_in_steps(site: Site, currency: str | None = None):
+    """:func:`rebuild_mrr_bands` in steps (see :func:`rebuild_in_steps`)."""
+    yield from rebuild_in_steps(site, tables=(SegmentRollup,), currency=currency)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _delete_rows(connection, site, tables, currency, buckets: list[tuple[str, date]]) -> None:
+    """The site's rows of ``tables`` (in ``currency``; in these (grain, bucket)s, or all)."""
+    for table in tables:
+        t = table.__table__
+        delete = sa.delete(t).where(t.c.site_id == site.id)
+        if currency is not None:
+            delete = delete.where(t.c.currency == currency)
+        if buckets:
+            delete = delete.where(
+                sa.or_(*(sa.and_(t.c.grain == g, t.c.bucket == b) for g, b in buckets))
+            )
+        connection.execute(delete)
+
+
+def _month_from_days(connection, site, table, first: date, currency: str | None) -> None:
+    """A month's rows as the sum of its day rows."""
+    t = table.__table__
+    keys = [c for c in t.primary_key.columns if c.name not in ("site_id", "grain", "bucket")]
+    measures = _measures(table)
+    select = sa.select(
+        t.c.site_id, sa.literal("month", sa.String), sa.literal(first, sa.Date), *keys,
+        *(sa.func.sum(t.c[m]) for m in measures),
+    ).where(
+        t.c.site_id == site.id, t.c.grain == "day", t.c.bucket >= first,
+        t.c.bucket < next_month(first),
+    )  # fmt: skip
+    if currency is not None:
+        select = select.where(t.c.currency == currency)
+    select = select.group_by(t.c.site_id, *keys)
+    columns = ["site_id", "grain", "bucket", *(c.name for c in keys), *measures]
+    connection.execute(sa.insert(t).from_select(columns, select))
 
 
 def rebuild_all(connection) -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from widget_server.errors import Conflict, NotFound, Unauthorized, ValidationError
 from widget_server.extensions import db
 from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
-from widget_server.services import netguard, rollups
+from widget_server.services import jobs, netguard
 from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,10 @@ def update_site(
     currency: str,
     brand_color: str,
     discount_window_days,
+    requested_by: str = "Keepkit",
 ) -> None:
-    """Change a site's general settings.
+    """Change a site's general settings. A new currency has the worker recompute the MRR
+    bands (a job).
 
     :raises ValidationError: naming the field at fault.
     """
@@ -138,7 +140,7 @@ def update_site(
     site.brand_color, site.discount_window_days = brand_color.lower(), window
     db.session.flush()
     if currency_changed:
-        rollups.rebuild_mrr_bands(site)
+        jobs.enqueue(site, "rebuild_mrr_bands", requested_by=requested_by)
 
 
 def set_webhook(

@@ -95,6 +95,15 @@ def roadmap_status(item_id: int):
     return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
 
 
+PER_PAGE = 50
+
+
+def _page(name: str) -> int:
+    """A page number from the query string (1 when missing or absurd)."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) <= 100_000 else 1
+
+
 def audit_status(item, previous: str, queued: int) -> None:
     if item.status != previous:
         audit(
@@ -123,6 +132,7 @@ def roadmap_item(item_id: int):
         if error is None:
             return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
     row = roadmap.item_stats(g.site, item)
+    pages = {name: _page(name) for name in ("voters_page", "churned_page")}
     return render_template(
         "roadmap_item.html",
         row=row,
@@ -130,8 +140,11 @@ def roadmap_item(item_id: int):
         error=error,
         statuses=STATUSES,
         sources=VOTE_SOURCES[1:],
-        voters=roadmap.voters(item),
-        churned=roadmap.churned_for(item),
+        voters=roadmap.voters(item, page=pages["voters_page"], per_page=PER_PAGE),
+        churned=roadmap.churned_for(item, page=pages["churned_page"], per_page=PER_PAGE),
+        pages=pages,
+        churned_sessions=roadmap.churned_sessions(item),
+        per_page=PER_PAGE,
         others=roadmap.merge_targets(g.site, item),
         label=lambda s: roadmap.status_label(g.site, s, "en"),
     ), (422 if error else 200)

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Customer, Offer, Reason
@@ -29,30 +30,29 @@ def safe_cell(value) -> str:
     return "'" + text if text[:1] in _UNSAFE else text
 
 
-def _page_query(query: sa.Select, after_id: int) -> sa.Select:
-    """The export's columns for the next page of sessions ``query`` selects, after
-    ``after_id`` in id order (one joined query)."""
+def _page_query(query: sa.Select) -> sa.Select:
+    """The export's columns for a page of the sessions ``query`` selects, after the id bound
+    as ``after``, in id order: one query walking the primary key (aliases keep the joins apart
+    from any the filters made)."""
     s = CancellationSession
-    ids = (
-        query.with_only_columns(s.id)
-        .where(s.id > after_id)
-        .order_by(s.id)
-        .limit(BATCH)
-        .scalar_subquery()
-    )
+    customer, reason, offer = aliased(Customer), aliased(Reason), aliased(Offer)
     return (
-        sa.select(
+        query.with_only_columns(
             s.id, s.public_id, s.started_at, s.completed_at,
-            Customer.external_id.label("customer"), Customer.email, Customer.company, s.plan,
-            s.mrr, s.currency, s.tenure_days, Reason.key.label("reason_key"), Reason.labels,
-            s.comment, s.followup_answer, s.offers_shown, Offer.key.label("offer_key"),
+            customer.external_id.label("customer"), customer.email, customer.company, s.plan,
+            s.mrr, s.currency, s.tenure_days, reason.key.label("reason_key"),
+            reason.labels["en"].as_string().label("reason_label"),
+            s.comment, s.followup_answer, s.offers_shown, offer.key.label("offer_key"),
             s.outcome, s.roadmap_item_id, s.locale,
         )
-        .join(Customer, Customer.id == s.customer_id)
-        .outerjoin(Reason, Reason.id == s.reason_id)
-        .outerjoin(Offer, Offer.id == s.offer_id)
-        .where(s.id.in_(ids))
+        .select_from(s)
+        .join(customer, customer.id == s.customer_id)
+        .outerjoin(reason, reason.id == s.reason_id)
+        .outerjoin(offer, offer.id == s.offer_id)
+        .where(s.id > sa.bindparam("after"))
+        .order_by(None)
         .order_by(s.id)
+        .limit(BATCH)
     )  # fmt: skip
 
 
@@ -66,9 +66,9 @@ def stream_csv(query: sa.Select) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    after = 0
+    after, page = 0, _page_query(query)
     while True:
-        rows = db.session.execute(_page_query(query, after)).all()
+        rows = db.session.execute(page, {"after": after}).all()
         db.session.rollback()  # end this page's read transaction
         for r in rows:
             writer.writerow(
@@ -77,7 +77,7 @@ def stream_csv(query: sa.Select) -> Iterator[str]:
                     r.completed_at.isoformat() if r.completed_at else "", safe_cell(r.customer),
                     safe_cell(r.email), safe_cell(r.company), safe_cell(r.plan), r.mrr,
                     r.currency, "" if r.tenure_days is None else r.tenure_days,
-                    r.reason_key or "", safe_cell(r.labels.get("en")) if r.labels else "",
+                    r.reason_key or "", safe_cell(r.reason_label),
                     safe_cell(r.comment), safe_cell(r.followup_answer),
                     " ".join(r.offers_shown or []), r.offer_key or "", r.outcome or "open",
                     r.roadmap_item_id or "", r.locale,

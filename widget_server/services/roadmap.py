@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
@@ -579,18 +580,36 @@ def merge_targets(site: Site, item: RoadmapItem) -> list[RoadmapItem]:
     return list(db.session.scalars(query.order_by(RoadmapItem.created_at.desc())))
 
 
-def voters(item: RoadmapItem) -> list[Vote]:
-    query = sa.select(Vote).where(Vote.item_id == item.id).order_by(Vote.created_at.desc())
-    return list(db.session.scalars(query))
-
-
-def churned_for(item: RoadmapItem) -> list[CancellationSession]:
+def voters(item: RoadmapItem, *, page: int = 1, per_page: int = 50) -> list[Vote]:
+    """One page of the item's voters, newest first."""
     query = (
-        sa.select(CancellationSession)
-        .where(
-            CancellationSession.roadmap_item_id == item.id,
-            CancellationSession.outcome == "cancelled",
-        )
-        .order_by(CancellationSession.completed_at.desc())
+        sa.select(Vote)
+        .options(joinedload(Vote.customer))
+        .where(Vote.item_id == item.id)
+        .order_by(Vote.created_at.desc(), Vote.id.desc())
     )
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+
+
+def _churned(item: RoadmapItem):
+    s = CancellationSession
+    return (s.roadmap_item_id == item.id, s.outcome == "cancelled")
+
+
+def churned_for(
+    item: RoadmapItem, *, page: int = 1, per_page: int = 50
+) -> list[CancellationSession]:
+    """One page of the cancelled sessions that named the item, newest first."""
+    s = CancellationSession
+    query = (
+        sa.select(s)
+        .options(joinedload(s.customer))
+        .where(*_churned(item))
+        .order_by(s.completed_at.desc(), s.id.desc())
+    )
+    return list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+
+
+def churned_sessions(item: RoadmapItem) -> int:
+    """How many cancelled sessions named the item (the pages of :func:`churned_for`)."""
+    return db.session.scalar(sa.select(sa.func.count()).where(*_churned(item)))

@@ -6,8 +6,45 @@ database.
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import RAISE, Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
+
+from widget_server.models import MAX_ID
+from widget_server.services import text
+
+
+class SingleLine(validate.Validator):
+    """The single-line rule of :mod:`widget_server.services.text` (no CR, LF, NUL or other
+    control characters, no lone surrogates). ``regex`` only documents it in the OpenAPI
+    document (apispec turns it into ``pattern``); the check itself is the service's."""
+
+    error = "Must be " + text.SINGLE_LINE_RULE
+    regex = re.compile(r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]*$")
+
+    def __call__(self, value):
+        if not isinstance(value, str) or not text.is_single_line(value):
+            raise SchemaError(self.error)
+        return value
+
+
+class Storable(validate.Validator):
+    """Multi-line text: line breaks are fine, NUL and lone surrogates are not."""
+
+    error = "Must be " + text.STORABLE_RULE
+
+    def __call__(self, value):
+        if not isinstance(value, str) or not text.is_storable(value):
+            raise SchemaError(self.error)
+        return value
+
+
+def line(max_length: int, min_length: int | None = None, **kwargs) -> fields.String:
+    """A single-line string field of at most ``max_length`` characters."""
+    return fields.String(
+        validate=[SingleLine(), validate.Length(min=min_length, max=max_length)], **kwargs
+    )
 
 
 class Input(Schema):
@@ -25,8 +62,9 @@ class WidgetAuth(Input):
 
 
 class StartInput(WidgetAuth):
-    locale = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=35))
-    session = fields.String(
+    locale = line(35, load_default=None, allow_none=True)
+    session = line(
+        64,
         load_default=None,
         allow_none=True,
         metadata={"description": "Client-generated UUID; a retry with the same id is a no-op"},
@@ -34,21 +72,22 @@ class StartInput(WidgetAuth):
 
 
 class AnswerInput(WidgetAuth):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = line(64, 1, required=True)
     roadmap_item = fields.Integer(
         load_default=None,
         allow_none=True,
+        validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": "For a missing-feature reason: the roadmap item needed"},
     )
-    comment = fields.String(load_default=None, allow_none=True)
-    followup_answer = fields.String(load_default=None, allow_none=True)
+    comment = fields.String(load_default=None, allow_none=True, validate=Storable())
+    followup_answer = fields.String(load_default=None, allow_none=True, validate=Storable())
 
 
 class CompleteInput(WidgetAuth):
     outcome = fields.String(
         required=True, validate=validate.OneOf(["cancelled", "saved", "dismissed"])
     )
-    offer = fields.String(load_default=None, allow_none=True)
+    offer = line(64, load_default=None, allow_none=True)
 
 
 class ReasonOut(Schema):
@@ -131,12 +170,12 @@ class RangeQuery(Input):
 
 
 class SessionsQuery(RangeQuery):
-    cursor = fields.String(load_default=None)
+    cursor = line(100, load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class ReasonsQuery(RangeQuery):
-    plan = fields.String(load_default=None, validate=validate.Length(max=100))
+    plan = line(100, load_default=None)
 
 
 class SessionOut(Schema):
@@ -198,7 +237,7 @@ class ErrorOut(Schema):
 
 class BoardInput(Input):
     token = fields.String(load_default=None, allow_none=True)
-    locale = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=35))
+    locale = line(35, load_default=None, allow_none=True)
 
 
 class VoteInput(Input):
@@ -212,8 +251,8 @@ class VoteInput(Input):
 
 
 class SuggestionInput(WidgetAuth):
-    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    title = line(200, 3, required=True)
+    description = fields.String(load_default="", validate=[Storable(), validate.Length(max=5000)])
 
 
 class BoardItemOut(Schema):
@@ -257,8 +296,8 @@ class SimilarOut(Schema):
 
 
 class RoadmapItemIn(Input):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=20000))
+    title = line(200, 1, required=True)
+    description = fields.String(load_default="", validate=[Storable(), validate.Length(max=20000)])
     status = fields.String(
         load_default="under_consideration",
         validate=validate.OneOf(
@@ -266,8 +305,13 @@ class RoadmapItemIn(Input):
         ),
     )
     public = fields.Boolean(load_default=True)
-    target = fields.String(load_default=None, allow_none=True)
-    tags = fields.List(fields.String(validate=validate.Length(max=40)), load_default=list)
+    target = line(
+        7,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A month (2026-03) or a quarter (2026-Q2)"},
+    )
+    tags = fields.List(line(40), load_default=list, validate=validate.Length(max=20))
 
 
 class RoadmapItemOut(Schema):
@@ -294,17 +338,21 @@ class RoadmapItemPage(Schema):
 
 
 class RoadmapQuery(Input):
-    cursor = fields.String(load_default=None)
+    cursor = line(100, load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     sort = fields.String(
         load_default="votes",
         validate=validate.OneOf(["votes", "companies", "voters_mrr", "lost_mrr", "created"]),
     )
-    status = fields.String(load_default=None)
+    status = line(
+        200,
+        load_default=None,
+        metadata={"description": "Comma-separated status keys, e.g. planned,in_progress"},
+    )
 
 
 class InsightsQuery(RangeQuery):
-    plan = fields.String(load_default=None, validate=validate.Length(max=100))
+    plan = line(100, load_default=None)
     segment = fields.String(
         load_default=None,
         validate=validate.Regexp(r"^[^=]{1,64}=.{0,255}$", error="use attribute=value"),

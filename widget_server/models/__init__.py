@@ -1,6 +1,6 @@
 """Typed models, one module per aggregate. Importing this package registers them all."""
 
-from widget_server.models.base import Base, utcnow
+from widget_server.models.base import MAX_ID, Base, utcnow
 from widget_server.models.customer import Customer
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
 from widget_server.models.outbox import OutboxMessage
@@ -19,6 +19,7 @@ from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import AdminUser, site_admins
 
 __all__ = [
+    "MAX_ID",
     "MODERATION",
     "OFFER_TYPES",
     "OUTCOMES",

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
 from widget_server.models import (
+    MAX_ID,
     STATUSES,
     VOTABLE,
     VOTE_SOURCES,
@@ -28,7 +29,7 @@ from widget_server.models import (
 from widget_server.services import notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
-from widget_server.services.text import render_markdown
+from widget_server.services.text import render_markdown, single_line, storable
 
 STATUS_LABELS = {
     "under_consideration": {"en": "Under consideration", "de": "In Prüfung", "fi": "Harkinnassa"},
@@ -54,13 +55,17 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
     """Per-site status labels (``{status: {locale: label}}``; blank means the default) and
     whether voting without a token is allowed.
 
-    :raises ValidationError: ``invalid_label`` for an unknown status or a label over 40 chars.
+    :raises ValidationError: ``invalid_label`` for an unknown status or a label over 40 chars,
+        ``invalid_characters`` for a label that is not a single line.
     """
     clean = {}
     for status, texts in labels.items():
         if status not in STATUSES or not isinstance(texts, dict):
             raise ValidationError(f"Unknown status {status!r}", code="invalid_label")
-        texts = {loc: (v or "").strip() for loc, v in texts.items() if (v or "").strip()}
+        texts = {
+            loc: single_line(v, f"The {status} label ({loc})").strip() for loc, v in texts.items()
+        }
+        texts = {loc: v for loc, v in texts.items() if v}
         if any(len(v) > 40 for v in texts.values()):
             raise ValidationError("Status labels are at most 40 characters", code="invalid_label")
         if texts:
@@ -73,21 +78,26 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
 # --- items --------------------------------------------------------------------------------
 
 
+def _not_found() -> NotFound:
+    return NotFound("No such roadmap item", code="item_not_found")
+
+
 def get_item(site: Site, item_id) -> RoadmapItem:
     """:raises NotFound: ``item_not_found`` unless the item belongs to the site."""
     try:
-        item = db.session.get(RoadmapItem, int(item_id))
+        number = int(item_id)
     except (TypeError, ValueError):
-        item = None
+        number = 0
+    item = db.session.get(RoadmapItem, number) if 0 < number <= MAX_ID else None
     if item is None or item.site_id != site.id:
-        raise NotFound("No such roadmap item", code="item_not_found")
+        raise _not_found()
     return item
 
 
 def _clean_item_fields(fields: dict) -> dict:
     clean = {}
     if "title" in fields:
-        title = (fields["title"] or "").strip()
+        title = single_line(fields["title"], "title").strip()
         if not title or len(title) > 200:
             raise ValidationError(
                 "A title of 1 to 200 characters is required",
@@ -96,15 +106,15 @@ def _clean_item_fields(fields: dict) -> dict:
             )
         clean["title"] = title
     if "description" in fields:
-        description = fields["description"] or ""
+        description = storable(fields["description"], "description")
         if len(description) > 20000:
             raise ValidationError(
                 "The description is too long", code="invalid_item", details={"description": "max"}
             )
         clean["description"] = description
     if "target" in fields:
-        target = (fields["target"] or "").strip().upper() or None
-        if target and not _TARGET.match(target):
+        target = single_line(fields["target"], "target").strip().upper() or None
+        if target and not _TARGET.fullmatch(target):
             raise ValidationError(
                 "target must be a month (2026-03) or a quarter (2026-Q2)",
                 code="invalid_item",
@@ -115,7 +125,8 @@ def _clean_item_fields(fields: dict) -> dict:
         tags = fields["tags"] or []
         if isinstance(tags, str):
             tags = tags.split(",")
-        tags = list(dict.fromkeys(t.strip().lower()[:40] for t in tags if str(t).strip()))
+        tags = [single_line(t, "tags").strip().lower()[:40] for t in tags]
+        tags = list(dict.fromkeys(t for t in tags if t))
         clean["tags"] = tags[:20]
     if "public" in fields:
         clean["public"] = bool(fields["public"])
@@ -131,7 +142,8 @@ def _clean_item_fields(fields: dict) -> dict:
 def create_item(site: Site, **fields) -> RoadmapItem:
     """Create a published (approved) item.
 
-    :raises ValidationError: ``invalid_item`` / ``invalid_status``.
+    :raises ValidationError: ``invalid_item``, ``invalid_characters`` (a title, target or tag
+        that is not a single line, a description with NUL) or ``invalid_status``.
     """
     fields.setdefault("title", "")
     clean = _clean_item_fields(fields)
@@ -146,7 +158,8 @@ def create_item(site: Site, **fields) -> RoadmapItem:
 def update_item(site: Site, item: RoadmapItem, **fields) -> RoadmapItem:
     """Update fields; a new ``status`` goes through :func:`change_status`.
 
-    :raises ValidationError: ``invalid_item`` / ``invalid_status``.
+    :raises ValidationError: ``invalid_item``, ``invalid_characters`` (a title, target or tag
+        that is not a single line, a description with NUL) or ``invalid_status``.
     """
     clean = _clean_item_fields(fields)
     for name, value in clean.items():
@@ -250,7 +263,7 @@ def check_votable(item: RoadmapItem) -> None:
             code="item_not_votable",
         )
     if not item.public:
-        raise NotFound("No such roadmap item", code="item_not_found")
+        raise _not_found()
 
 
 def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "widget") -> bool:
@@ -519,7 +532,7 @@ def suggest(site: Site, customer: Customer, *, title: str, description: str = ""
     """A customer's idea: waits in moderation, not public until approved. The suggester is
     subscribed, and their vote is added when it is approved.
 
-    :raises ValidationError: ``invalid_item``.
+    :raises ValidationError: ``invalid_item`` or ``invalid_characters``.
     """
     item = create_item(site, title=title, description=description)
     item.moderation = "pending"

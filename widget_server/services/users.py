@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from widget_server.errors import Conflict, ValidationError
 from widget_server.extensions import db
 from widget_server.models import AdminUser, Site
+from widget_server.services.text import is_single_line
 
 MIN_PASSWORD = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -22,7 +23,7 @@ def create_admin(
 ) -> AdminUser:
     """:raises ValidationError: bad email or short password. :raises Conflict: email taken."""
     email = (email or "").strip().lower()
-    if not _EMAIL.match(email):
+    if not _EMAIL.match(email) or not is_single_line(email):
         raise ValidationError(f"{email!r} is not an email address", code="invalid_email")
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError(

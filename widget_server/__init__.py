@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(load_config(config))
     register_extensions(app)
+    register_guards(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
@@ -34,7 +35,6 @@ def register_commands(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from widget_server.extensions import csrf, db, limiter, login_manager, migrate
 
-    app.config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -68,6 +68,12 @@ def configure_sqlite(engine) -> None:
         # IMMEDIATE takes the write lock up front: two transactions that read and then write
         # would otherwise deadlock on the lock upgrade (SQLITE_BUSY without waiting).
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_guards(app: Flask) -> None:
+    from widget_server import guards
+
+    guards.register(app)
 
 
 def register_blueprints(app: Flask) -> None:

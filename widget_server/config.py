@@ -24,6 +24,9 @@ class Config:
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_TIME_LIMIT = None
+    # Bodies over 1 MB get 413 payload_too_large (Flask's defaults hold the key, set to None,
+    # so it must be set here rather than with setdefault).
+    MAX_CONTENT_LENGTH = 1024 * 1024
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True

@@ -23,7 +23,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
-from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
+from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
 from widget_server.services import flow_config, insights, money, sessions, sites, users
@@ -32,6 +32,7 @@ from widget_server.services.roadmap import STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
+MAX_PAGE = MAX_ID // PER_PAGE  # the offset stays within an INTEGER
 
 
 @bp.app_template_filter("money")
@@ -265,10 +266,10 @@ def session_csv():
 @site_view
 def session_list():
     args = request.args
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = args.get("page", "1")
+    page = int(page) if page.isascii() and page.isdigit() and len(page) <= 10 else 0
+    if not 1 <= page <= MAX_PAGE:
+        abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
     filters = _session_filter(args)
     rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)
     return render(

@@ -20,7 +20,8 @@ from widget_server.api.schemas import (
 )
 from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
-from widget_server.models import utcnow
+from widget_server.guards import json_object
+from widget_server.models import MAX_ID, utcnow
 from widget_server.services import insights, roadmap, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
@@ -64,9 +65,12 @@ def _decode_cursor(cursor: str | None, kind: str = "s") -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != kind or int(value) < 0:
+        if prefix != kind or not value.isascii() or not value.isdigit():
             raise ValueError(raw)
-        return int(value)
+        position = int(value)
+        if position > MAX_ID:  # a row id, or an offset into at most that many rows
+            raise ValueError(raw)
+        return position
     except ValueError as exc:
         raise BadRequest("The cursor is not one this API returned", code="invalid_cursor") from exc
 
@@ -149,7 +153,8 @@ def list_roadmap_items():
 
 @bp.post("/roadmap/items")
 def create_roadmap_item():
-    data = RoadmapItemIn().load(request.get_json(silent=True) or {})
+    """Create a published item."""
+    data = RoadmapItemIn().load(json_object(request.get_data(cache=False)))
     item = roadmap.create_item(g.site, **data)
     db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id))), 201
@@ -163,9 +168,7 @@ def get_roadmap_item(item_id: int):
 @bp.patch("/roadmap/items/<int:item_id>")
 def update_roadmap_item(item_id: int):
     """Change fields; a new ``status`` notifies voters exactly as the admin does."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise BadRequest("Send a JSON object", code="invalid_json")
+    payload = json_object(request.get_data(cache=False))
     data = RoadmapItemIn(partial=True).load(payload)
     for name in set(RoadmapItemIn().fields) - set(payload):
         data.pop(name, None)  # partial: only what was sent changes

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 
@@ -22,8 +20,9 @@ from widget_server.api.schemas import (
     VoteInput,
     VoteOut,
 )
-from widget_server.errors import BadRequest, Forbidden, Unauthorized
+from widget_server.errors import Forbidden, Unauthorized
 from widget_server.extensions import db, limiter
+from widget_server.guards import json_object
 from widget_server.services import flow, roadmap, sites
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale
@@ -76,14 +75,7 @@ def _cors(response):
 
 def _body(schema):
     """Parse the JSON body. ``text/plain`` is accepted so browsers skip the CORS preflight."""
-    raw = request.get_data(cache=False, as_text=True)
-    try:
-        data = json.loads(raw) if raw else None
-    except ValueError as exc:
-        raise BadRequest("The request body is not valid JSON", code="invalid_json") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object", code="invalid_json")
-    return schema.load(data)
+    return schema.load(json_object(request.get_data(cache=False)))
 
 
 def _customer(data):

@@ -173,9 +173,10 @@ def board():
 
 @bp.route("/roadmap/items/<int:item_id>/vote", methods=["POST", "OPTIONS"])
 def vote(item_id: int):
-    """Vote (``"vote": true``) or take the vote back (``false``); idempotent either way."""
+    """Vote (``"vote": true``) or take the vote back (``false``); idempotent either way.
+    Hidden items and suggestions in moderation are unknown here (404), as on the board."""
     data = _body(VoteInput())
-    item = roadmap.get_item(g.site, item_id)
+    item = roadmap.get_public_item(g.site, item_id)
     customer = _voter(data)
     if data["vote"]:
         roadmap.vote(g.site, item, customer)

@@ -94,6 +94,24 @@ def get_item(site: Site, item_id) -> RoadmapItem:
     return item
 
 
+def is_visible(item: RoadmapItem) -> bool:
+    """Whether customers may know the item exists: public and approved (pending and rejected
+    suggestions and hidden items are the admins' only)."""
+    return item.public and item.moderation == "approved"
+
+
+def get_public_item(site: Site, item_id) -> RoadmapItem:
+    """An item customers may see.
+
+    :raises NotFound: ``item_not_found`` for unknown, hidden, pending and rejected items alike,
+        so the answer never tells that such an item exists.
+    """
+    item = get_item(site, item_id)
+    if not is_visible(item):
+        raise _not_found()
+    return item
+
+
 def _clean_item_fields(fields: dict) -> dict:
     clean = {}
     if "title" in fields:
@@ -256,14 +274,16 @@ def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
 
 
 def check_votable(item: RoadmapItem) -> None:
-    """:raises Conflict: ``item_not_votable`` for shipped, declined, merged or hidden items."""
-    if item.status not in VOTABLE or item.merged_into_id or item.moderation != "approved":
+    """:raises NotFound: ``item_not_found`` for hidden items and pending or rejected
+    suggestions (as for unknown ones). :raises Conflict: ``item_not_votable`` for visible
+    items whose status takes no votes (shipped, declined) and merged duplicates."""
+    if not is_visible(item):
+        raise _not_found()
+    if item.status not in VOTABLE or item.merged_into_id:
         raise Conflict(
             f"Items that are {STATUS_LABELS[item.status]['en'].lower()} take no votes",
             code="item_not_votable",
         )
-    if not item.public:
-        raise _not_found()
 
 
 def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "widget") -> bool:
@@ -271,6 +291,7 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
 
     Returns whether a vote was added.
 
+    :raises NotFound: ``item_not_found`` (hidden, pending or rejected).
     :raises Conflict: ``item_not_votable``. :raises ValidationError: ``invalid_source``.
     """
     if source not in VOTE_SOURCES:

@@ -9,14 +9,18 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from widget_server.api.schemas import (
     InsightsQuery,
+    OffersOut,
     RankingOut,
     ReasonsQuery,
     RoadmapItemIn,
     RoadmapItemOut,
     RoadmapItemPage,
     RoadmapQuery,
+    SegmentsOut,
     SessionPage,
     SessionsQuery,
+    SummaryOut,
+    TrendOut,
 )
 from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
@@ -94,29 +98,28 @@ def _insights_filter() -> insights.Filter:
 @bp.get("/insights/summary")
 def insights_summary():
     """Totals for the range with the previous period of the same length and the change."""
-    return jsonify(insights.with_change(g.site, _insights_filter()))
+    return jsonify(SummaryOut().dump(insights.with_change(g.site, _insights_filter())))
 
 
 @bp.get("/insights/segments")
 def insights_segments():
     """Churn by plan, tenure band, MRR band or a custom attribute (``by=attr:region``)."""
     filters = _insights_filter()
-    return jsonify(insights.breakdown(g.site, filters, g.insights_by))
+    return jsonify(SegmentsOut().dump(insights.breakdown(g.site, filters, g.insights_by)))
 
 
 @bp.get("/insights/offers")
 def insights_offers():
     """Per save offer: shown, accepted, save rate, MRR kept."""
     filters = _insights_filter()
-    return jsonify(
-        {"currency": g.site.currency, "items": insights.offer_performance(g.site, filters)}
-    )
+    items = insights.offer_performance(g.site, filters)
+    return jsonify(OffersOut().dump({"currency": g.site.currency, "items": items}))
 
 
 @bp.get("/insights/trend")
 def insights_trend():
     """Lost MRR per month and reason."""
-    return jsonify(insights.trend(g.site, _insights_filter()))
+    return jsonify(TrendOut().dump(insights.trend(g.site, _insights_filter())))
 
 
 @bp.get("/insights/reasons")

@@ -11,7 +11,7 @@ import re
 from marshmallow import RAISE, Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from widget_server.models import MAX_ID
+from widget_server.models import MAX_ID, STATUSES
 from widget_server.services import text
 
 
@@ -291,8 +291,22 @@ class SuggestionOut(Schema):
     moderation = fields.String(metadata={"description": "pending until an admin approves it"})
 
 
+class SimilarQuery(Input):
+    q = fields.String(
+        load_default="",
+        validate=Storable(),
+        metadata={"description": "What the customer is typing; the first 200 characters count"},
+    )
+
+
+class SimilarItemOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    status = fields.String()
+
+
 class SimilarOut(Schema):
-    items = fields.List(fields.Dict())
+    items = fields.List(fields.Nested(SimilarItemOut))
 
 
 class RoadmapItemIn(Input):
@@ -300,9 +314,7 @@ class RoadmapItemIn(Input):
     description = fields.String(load_default="", validate=[Storable(), validate.Length(max=20000)])
     status = fields.String(
         load_default="under_consideration",
-        validate=validate.OneOf(
-            ["under_consideration", "planned", "in_progress", "shipped", "declined", "duplicate"]
-        ),
+        validate=validate.OneOf(STATUSES),
     )
     public = fields.Boolean(load_default=True)
     target = line(
@@ -361,3 +373,81 @@ class InsightsQuery(RangeQuery):
     by = fields.String(
         load_default="plan", metadata={"description": "plan, tenure, mrr or attr:<attribute>"}
     )
+
+
+class SummaryTotals(Schema):
+    currency = fields.String()
+    completed = fields.Integer(metadata={"description": "Flows completed in the range"})
+    cancelled = fields.Integer()
+    dismissed = fields.Integer(metadata={"description": "Closed without deciding"})
+    lost_mrr = fields.Integer(metadata={"description": "MRR of the cancellations (minor units)"})
+    saved = fields.Integer()
+    saved_mrr = fields.Integer()
+    saved_mrr_net = fields.Integer(metadata={"description": "saved_mrr less discounts given"})
+    save_rate = fields.Float(metadata={"description": "saved / (saved + cancelled), 0-1"})
+    unconverted = fields.Integer(
+        metadata={"description": "Sessions in a currency without an exchange rate (not summed)"}
+    )
+
+
+class SummaryChange(Schema):
+    """Relative change from the previous period (0.1 = +10 %); null when it was zero."""
+
+    cancelled = fields.Float(allow_none=True)
+    lost_mrr = fields.Float(allow_none=True)
+    saved = fields.Float(allow_none=True)
+    saved_mrr = fields.Float(allow_none=True)
+    save_rate = fields.Float(allow_none=True)
+
+
+class SummaryOut(Schema):
+    current = fields.Nested(SummaryTotals)
+    previous = fields.Nested(
+        SummaryTotals, metadata={"description": "The period of the same length just before"}
+    )
+    change = fields.Nested(SummaryChange)
+
+
+class SegmentItem(Schema):
+    segment = fields.String()
+    cancelled = fields.Integer()
+    saved = fields.Integer()
+    lost_mrr = fields.Integer()
+    share = fields.Float(metadata={"description": "Share of the lost MRR, 0-1"})
+    save_rate = fields.Float()
+
+
+class SegmentsOut(Schema):
+    by = fields.String()
+    currency = fields.String()
+    items = fields.List(fields.Nested(SegmentItem))
+
+
+class OfferPerformanceItem(Schema):
+    offer_id = fields.String()
+    offer = fields.String(metadata={"description": "The offer's title"})
+    type = fields.String()
+    shown = fields.Integer()
+    accepted = fields.Integer()
+    save_rate = fields.Float(metadata={"description": "accepted / shown, 0-1"})
+    mrr_kept = fields.Integer()
+    archived = fields.Boolean()
+
+
+class OffersOut(Schema):
+    currency = fields.String()
+    items = fields.List(fields.Nested(OfferPerformanceItem))
+
+
+class TrendSeries(Schema):
+    reason_id = fields.String(allow_none=True)
+    reason = fields.String()
+    values = fields.List(
+        fields.Integer(), metadata={"description": "Lost MRR per month, in the order of months"}
+    )
+
+
+class TrendOut(Schema):
+    currency = fields.String()
+    months = fields.List(fields.String(), metadata={"description": "YYYY-MM"})
+    series = fields.List(fields.Nested(TrendSeries))

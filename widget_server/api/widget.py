@@ -13,6 +13,7 @@ from widget_server.api.schemas import (
     CompleteInput,
     ResultOut,
     SimilarOut,
+    SimilarQuery,
     StartInput,
     StartOut,
     SuggestionInput,
@@ -199,5 +200,5 @@ def suggest():
 @bp.get("/roadmap/similar")
 def similar():
     """Existing public items that look like what the customer is typing."""
-    query = request.args.get("q", "")[:200]
+    query = SimilarQuery().load(request.args)["q"][:200]
     return jsonify(SimilarOut().dump({"items": roadmap.similar(g.site, query)}))

@@ -157,3 +157,44 @@ def test_cursors_and_limits_beyond_range(client, db, site, api_key):
     for url in (f"/api/v1/sessions?limit={HUGE}", f"/api/v1/roadmap/items?limit={HUGE}"):
         error = error_of(client.get(url, headers=auth(api_key)), 422)
         assert "limit" in error["details"]
+
+
+@pytest.mark.parametrize("query", ["to=0001-01-01", "to=9999-12-31", "from=0001-01-01"])
+def test_dates_far_out_of_range_are_a_422_not_an_overflow(client, db, api_key, query):
+    for path in ("summary", "segments", "offers", "trend", "reasons"):
+        response = client.get(f"/api/v1/insights/{path}?{query}", headers=auth(api_key))
+        assert error_of(response, 422)["code"] == "invalid_period", path
+    sessions = client.get(f"/api/v1/sessions?{query}", headers=auth(api_key))
+    assert error_of(sessions, 422)["code"] == "invalid_period"
+
+
+def test_the_dashboard_survives_dates_far_out_of_range(admin_client, site):
+    response = admin_client.get(f"/admin/sites/{site.key}/?to=0001-01-01")
+    assert response.status_code == 200
+    assert "Dates must be between 1970 and 2999" in response.get_data(as_text=True)
+
+
+def test_query_parameters_are_given_once(client, db, api_key):
+    response = client.get("/api/v1/insights/reasons?plan=Starter&plan=Pro", headers=auth(api_key))
+    error = error_of(response, 422)
+    assert error["code"] == "validation_error" and "plan" in error["details"]
+
+
+def test_booleans_and_ids_in_bodies_are_json_types(client, db, site, api_key):
+    for body in ({"title": "SSO", "public": 0}, {"title": "SSO", "public": "yes"}):
+        response = client.post("/api/v1/roadmap/items", json=body, headers=auth(api_key))
+        assert "public" in error_of(response, 422)["details"]
+    assert count(db, RoadmapItem) == 0
+    item = roadmap.create_item(site, title="SSO", status="planned")
+    db.session.commit()
+    vote = widget(
+        client, site, f"/roadmap/items/{item.id}/vote", {"token": make_token(site), "vote": 1}
+    )
+    assert "vote" in error_of(vote, 422)["details"]
+    token = make_token(site)
+    sid = widget(client, site, "/sessions", {"token": token}).get_json()["session"]
+    answer = {"token": token, "reason": "missing_features", "roadmap_item": str(item.id)}
+    assert (
+        "roadmap_item"
+        in error_of(widget(client, site, f"/sessions/{sid}/answer", answer), 422)["details"]
+    )

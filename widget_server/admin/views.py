@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -163,12 +163,12 @@ def _parse_period(args) -> tuple[insights.Period, str | None]:
     if preset in presets:
         return insights.Period.last_days(presets[preset], today), None
     try:
-        end = date.fromisoformat(args["to"]) if args.get("to") else today
-        start = date.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=29)
+        end = date.fromisoformat(args["to"]) if args.get("to") else None
+        start = date.fromisoformat(args["from"]) if args.get("from") else None
     except ValueError:
         return insights.Period.last_days(30, today), "Dates must look like 2026-01-31."
     try:
-        return insights.Period.checked(start, end), None
+        return insights.Period.from_input(start, end, today), None
     except KeepkitError as exc:
         return insights.Period.last_days(30, today), f"{exc.message}."
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -51,9 +50,7 @@ def _authenticate():
 
 
 def _period(data) -> insights.Period:
-    end = data["to"] or utcnow().date()
-    start = data["from_"] or end - timedelta(days=29)
-    return insights.Period.checked(start, end)
+    return insights.Period.from_input(data["from_"], data["to"], utcnow().date())
 
 
 def _encode_cursor(position: int | None, kind: str = "s") -> str | None:

@@ -410,7 +410,16 @@ def build_spec() -> dict:
     }
     for path, (parameters, operations) in paths.items():
         spec.path(path=path, parameters=parameters or None, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    for operations in document["paths"].values():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []) if method != "parameters" else []:
+                if parameter["in"] == "query":
+                    # absent, never null: a query string has no null
+                    parameter["schema"].pop("nullable", None)
+                    if parameter["schema"].get("default", "") is None:
+                        del parameter["schema"]["default"]
+    return document
 
 
 @bp.get("/openapi.json")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import RAISE, Schema, fields, post_dump, validate, validates_schema
+from marshmallow import RAISE, Schema, fields, post_dump, pre_load, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
+from werkzeug.datastructures import MultiDict
 
 from widget_server.models import MAX_ID, STATUSES
 from widget_server.services import text
@@ -18,10 +19,12 @@ from widget_server.services import text
 class SingleLine(validate.Validator):
     """The single-line rule of :mod:`widget_server.services.text` (no CR, LF, NUL or other
     control characters, no lone surrogates). ``regex`` only documents it in the OpenAPI
-    document (apispec turns it into ``pattern``); the check itself is the service's."""
+    document (apispec turns it into ``pattern``; lone surrogates are left out of it, as JSON
+    Schema's regexes see characters beyond U+FFFF as surrogate pairs); the check itself is the
+    service's."""
 
     error = "Must be " + text.SINGLE_LINE_RULE
-    regex = re.compile(r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]*$")
+    regex = re.compile(r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$")
 
     def __call__(self, value):
         if not isinstance(value, str) or not text.is_single_line(value):
@@ -47,9 +50,31 @@ def line(max_length: int, min_length: int | None = None, **kwargs) -> fields.Str
     )
 
 
+class JSONBoolean(fields.Boolean):
+    """``true`` or ``false`` only (marshmallow's Boolean also takes 1, "yes", "on", …)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class Input(Schema):
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _once_each(self, data, **kwargs):
+        """A query string names each parameter once (``?plan=a&plan=b`` is refused, not read
+        as ``a``)."""
+        if isinstance(data, MultiDict):
+            repeated = {
+                key: ["Give this parameter once"] for key, values in data.lists() if len(values) > 1
+            }
+            if repeated:
+                raise SchemaError(repeated)
+            return data.to_dict()
+        return data
 
 
 # --- widget API ---------------------------------------------------------------------------
@@ -76,6 +101,7 @@ class AnswerInput(WidgetAuth):
     roadmap_item = fields.Integer(
         load_default=None,
         allow_none=True,
+        strict=True,
         validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": "For a missing-feature reason: the roadmap item needed"},
     )
@@ -247,7 +273,7 @@ class VoteInput(Input):
         allow_none=True,
         metadata={"description": "Only where the site allows anonymous voting"},
     )
-    vote = fields.Boolean(required=True, metadata={"description": "true: vote, false: unvote"})
+    vote = JSONBoolean(required=True, metadata={"description": "true: vote, false: unvote"})
 
 
 class SuggestionInput(WidgetAuth):
@@ -316,7 +342,7 @@ class RoadmapItemIn(Input):
         load_default="under_consideration",
         validate=validate.OneOf(STATUSES),
     )
-    public = fields.Boolean(load_default=True)
+    public = JSONBoolean(load_default=True)
     target = line(
         7,
         load_default=None,

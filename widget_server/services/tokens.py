@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +24,8 @@ MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_NUMBER = 2**53
 _STRING_CLAIMS = {"email": 255, "name": 255, "company": 255, "plan": 100}
 _TIME_CLAIMS = ("exp", "iat", "nbf")
+MAX_TOKEN_LENGTH = 8192
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,16 @@ def verify_customer_token(site: Site, token: str | None, *, now: float | None = 
     """
     if not token or not isinstance(token, str):
         raise _bad("token_missing", "A customer token is required")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.DecodeError as exc:
-        raise _bad("token_malformed", "The customer token is not a well-formed JWT") from exc
+    header = _strict_header(token)
     if header.get("alg") != "HS256":
         raise _bad(
             "token_algorithm_not_allowed",
             f"Customer tokens must be signed with HS256, not {header.get('alg')!r}",
+        )
+    if "crit" in header or "b64" in header:
+        raise _bad(
+            "token_malformed",
+            "Customer tokens use no JWS extensions ('crit', 'b64' headers)",
         )
     now = time.time() if now is None else now
     payload = None
@@ -92,6 +99,59 @@ def verify_customer_token(site: Site, token: str | None, *, now: float | None = 
             "The token's signature does not match this site's secrets",
         )
     return _claims(site, payload, now)
+
+
+def _malformed() -> InvalidToken:
+    return _bad("token_malformed", "The customer token is not a well-formed JWT")
+
+
+def _segment(text: str) -> bytes:
+    """One base64url segment, in its one canonical spelling: no padding, no ``+/``, no
+    whitespace, no stray bits (PyJWT alone accepts a padded signature)."""
+    if not _BASE64URL.fullmatch(text):
+        raise _malformed()
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:  # binascii.Error included
+        raise _malformed() from exc
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:
+        raise _malformed()
+    return raw
+
+
+def _no_duplicates(pairs: list) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate keys")  # one parser takes the first, another the last
+    return dict(pairs)
+
+
+def _json_object(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError
+        raise _malformed() from exc
+    if not isinstance(value, dict):
+        raise _malformed()
+    return value
+
+
+def _strict_header(token: str) -> dict:
+    """The JOSE header, after checking that the compact serialisation is exactly three
+    canonical base64url segments of JSON objects without duplicate keys (what PyJWT then
+    reads is what was signed, with one meaning).
+
+    :raises InvalidToken: ``token_malformed``.
+    """
+    if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise _malformed()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise _malformed()
+    if parts[2]:  # an empty signature (alg "none") fails later, with a clearer code
+        _segment(parts[2])
+    _json_object(_segment(parts[1]))
+    return _json_object(_segment(parts[0]))
 
 
 def _is_number(value) -> bool:

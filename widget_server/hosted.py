@@ -135,7 +135,9 @@ def _roadmap_item(form) -> int | None:
     """The roadmap item picked for a missing-feature reason, if any (ignored otherwise)."""
     value = form.get("roadmap_item", "")
     reason = next((r for r in flow.active_reasons(g.site) if r.key == form.get("reason")), None)
-    if not value.isdigit() or reason is None or not reason.is_missing_feature:
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):  # not "²", not 10^30
+        return None
+    if reason is None or not reason.is_missing_feature:
         return None
     return int(value)
 

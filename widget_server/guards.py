@@ -68,14 +68,15 @@ def check_request() -> None:
 
 
 def load_json(raw: bytes | str):
-    """Parse a JSON request body: UTF-8, at most ``MAX_JSON_DEPTH`` levels of arrays and
-    objects, no NUL character or lone surrogate in any string or key.
+    """Parse a JSON request body: UTF-8, JSON as RFC 8259 has it (no NaN or Infinity), at most
+    ``MAX_JSON_DEPTH`` levels of arrays and objects, no NUL character or lone surrogate in any
+    string or key.
 
     :raises BadRequest: ``invalid_json``, ``json_too_deep`` or ``invalid_characters``.
     """
     try:
         text = raw.decode() if isinstance(raw, bytes) else raw
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except RecursionError as exc:  # deeper than the parser goes: surely too deep
         raise _too_deep() from exc
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
@@ -94,6 +95,10 @@ def load_json(raw: bytes | str):
         elif isinstance(value, str) and _unreadable(value):
             raise _refuse("request body")
     return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _too_deep() -> BadRequest:

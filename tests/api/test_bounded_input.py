@@ -73,6 +73,16 @@ def test_json_nesting_is_bounded(client, db, site, api_key, depth):
     assert count(db, RoadmapItem) == 0
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_is_json_without_nan_or_infinity(client, db, site, api_key, constant):
+    body = '{"title": "SSO", "tags": [' + constant + "]}"
+    response = client.post(
+        "/api/v1/roadmap/items", data=body, headers=auth(api_key), content_type="application/json"
+    )
+    assert error_of(response, 400)["code"] == "invalid_json"
+    assert count(db, RoadmapItem) == 0
+
+
 def test_thirty_two_levels_are_read(client, db, site):
     body = '{"token": "t", "extra": ' + nested(31) + "}"
     assert error_of(widget(client, site, "/sessions", body), 422)["code"] == "validation_error"

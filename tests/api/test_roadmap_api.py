@@ -214,7 +214,11 @@ def test_vote_answers_hidden_items_and_suggestions_as_unknown(client, db, site):
     token = make_token(site, "voter")
     answers = set()
     for item_id in (pending.id, rejected.id, secret.id, 999_999):
-        for body in ({"token": token, "vote": True}, {"token": token, "vote": False}, {"vote": 1}):
+        for body in (
+            {"token": token, "vote": True},
+            {"token": token, "vote": False},
+            {"vote": True},
+        ):
             response = widget(client, site, f"/roadmap/items/{item_id}/vote", body)
             assert response.status_code == 404
             answers.add(response.get_data(as_text=True))

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format install clean bench
+.PHONY: demo keepkit test lint format install clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start Keepkit on SQLite with demo data; prints where to log in.
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DEMO_DB := sqlite:///$(CURDIR)/instance/demo.db
+
+## Start Keepkit on SQLite with demo data; prints where to log in. `make demo PORT=8123`.
 demo: $(STAMP)
-	KEEPKIT_ENV=demo KEEPKIT_DATABASE_URL=$${KEEPKIT_DATABASE_URL:-sqlite:///$(CURDIR)/instance/demo.db} $(BIN)/keepkit demo
+	KEEPKIT_ENV=demo KEEPKIT_DATABASE_URL=$${KEEPKIT_DATABASE_URL:-$(DEMO_DB)} $(BIN)/keepkit demo --host $(HOST) --port $(PORT)
+
+## Any keepkit command against the demo database: make keepkit ARGS="sites list"
+keepkit: $(STAMP)
+	@KEEPKIT_ENV=demo KEEPKIT_DATABASE_URL=$${KEEPKIT_DATABASE_URL:-$(DEMO_DB)} $(BIN)/keepkit $(ARGS)
 
 ## The whole test suite: lint, then pytest on SQLite and on PostgreSQL (browser tests included).
 test: $(STAMP)

@@ -61,6 +61,52 @@ def show(label: str, milliseconds: float) -> None:
     print(f"{label}: {milliseconds:.1f} ms")
 
 
+def admin_pages(app, client, key: str) -> None:
+    """Every admin page a product manager opens (each GET route of the admin), timed over
+    HTTP; the slowest must stay under a second (PDF and CSV downloads are timed below)."""
+    from widget_server.models import Customer, Offer, Reason, RoadmapItem
+
+    with app.app_context():
+        site = sites.get_site(key)
+        ids = {
+            "reason_id": db.session.scalar(sa.select(Reason.id).where(Reason.site_id == site.id)),
+            "offer_id": db.session.scalar(sa.select(Offer.id).where(Offer.site_id == site.id)),
+            "item_id": db.session.scalar(
+                sa.select(RoadmapItem.id).where(RoadmapItem.site_id == site.id).limit(1)
+            ),
+        }
+        email = db.session.scalar(
+            sa.select(Customer.email).where(Customer.site_id == site.id).limit(1)
+        )
+        db.session.remove()
+    skip = {"admin.report_pdf", "admin.session_csv", "admin.audit_csv", "admin.privacy_export"}
+    extra = {
+        "admin.session_list": ["", "?page=200", "?outcome=cancelled&q=price"],
+        "admin.privacy_page": ["", f"?customer={email}"],
+    }
+    slowest, seen = (0.0, ""), set()
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("admin.") or "GET" not in rule.methods:
+            continue
+        if rule.endpoint in skip or "site_key" not in rule.arguments:
+            continue
+        values = {"site_key": key} | {k: v for k, v in ids.items() if k in rule.arguments}
+        if set(rule.arguments) - set(values):
+            continue
+        with app.test_request_context():
+            from flask import url_for
+
+            path = url_for(rule.endpoint, **values)
+        if path in seen:
+            continue
+        seen.add(path)
+        for query in extra.get(rule.endpoint, [""]):
+            ms = timed(lambda path=path + query: client.get(path), 3)
+            show(f"admin page {path.replace(key, 'KEY')}{query}", ms)
+            slowest = max(slowest, (ms, path + query))
+    print(f"slowest admin page: {slowest[0]:.1f} ms ({slowest[1].replace(key, 'KEY')})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
@@ -125,6 +171,7 @@ def main() -> None:
         )
         page = f"/admin/sites/{key}/?range=12m"
         show("dashboard page, 12 months", timed(lambda: client.get(page), 3))
+        admin_pages(app, client, key)
     with app.test_request_context():
         site = sites.get_site(key)
         query = sessions.sessions_query(site, sessions.SessionFilter())

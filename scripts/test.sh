@@ -12,7 +12,12 @@ ruff check .
 ruff format --check .
 
 echo "== pytest on SQLite"
-env -u KEEPKIT_TEST_DATABASE_URL pytest "$@"
+env -u KEEPKIT_TEST_DATABASE_URL pytest -m "not first_run" "$@"
 
 echo "== pytest on PostgreSQL ($PG_URL)"
-KEEPKIT_TEST_DATABASE_URL="$PG_URL" pytest "$@"
+KEEPKIT_TEST_DATABASE_URL="$PG_URL" pytest -m "not first_run" "$@"
+
+if [ "$#" -eq 0 ]; then
+  echo "== first run: the README's demo command on a fresh clone of HEAD"
+  env -u KEEPKIT_TEST_DATABASE_URL pytest -m first_run tests/test_first_run.py
+fi

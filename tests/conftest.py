@@ -11,11 +11,15 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 
 from tests.factories import make_admin, make_site
-from widget_server import create_app
+from widget_server import create_app, database
 from widget_server.config import normalize_database_url
 from widget_server.extensions import db as _db
+
+pytest_plugins = ["tests.live"]
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -35,10 +39,34 @@ def _database_url(tmp_path_factory) -> str:
     return url
 
 
+class Client(FlaskClient):
+    """The test client. Its requests run inside the ``db`` fixture's app context (one session,
+    one transaction), so ``g`` would outlive a request there, unlike in a real server (the
+    signed-in user, the CSRF token): start each request with an empty ``g``, as a fresh app
+    context would."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
+def _refuse_writes_while_reading(conn, cursor, statement, parameters, context, executemany):
+    """GET requests only read (their SQLite transactions take no write lock): one that must
+    write calls database.start_writing() first. Hold every test to it, on both databases."""
+    if database.reading() and statement.lstrip().split(None, 1)[0].upper() in (
+        "INSERT", "UPDATE", "DELETE",
+    ):  # fmt: skip
+        raise AssertionError(f"a write while reading (call start_writing first): {statement}")
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     url = _database_url(tmp_path_factory)
     app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    app.test_client_class = Client
+    with app.app_context():
+        sa.event.listen(_db.engine, "before_cursor_execute", _refuse_writes_while_reading)
     with app.app_context():
         _db.drop_all()
         _db.create_all()

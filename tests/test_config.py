@@ -40,3 +40,28 @@ def test_wsgi_builds_the_production_app(monkeypatch, tmp_path):
     app = create_app()
     assert app.config["ENV_NAME"] == "production"
     assert "demo.acme" not in app.view_functions
+
+
+def test_private_webhook_targets_are_off_in_production_and_on_for_development():
+    production = {"KEEPKIT_ENV": "production", "KEEPKIT_SECRET_KEY": "s" * 40}
+    assert load_config(environ=production)["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] is False
+    assert load_config(environ={"KEEPKIT_ENV": "testing"})["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] is False
+    for env in ("development", "demo"):
+        assert load_config(environ={"KEEPKIT_ENV": env})["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] is True
+    intranet = load_config(environ={**production, "KEEPKIT_WEBHOOK_ALLOW_PRIVATE": "1"})
+    assert intranet["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] is True
+    strict = load_config(
+        environ={"KEEPKIT_ENV": "development", "KEEPKIT_WEBHOOK_ALLOW_PRIVATE": "0"}
+    )
+    assert strict["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] is False
+    with pytest.raises(RuntimeError, match="KEEPKIT_WEBHOOK_ALLOW_PRIVATE must be 1 or 0"):
+        load_config(environ={**production, "KEEPKIT_WEBHOOK_ALLOW_PRIVATE": "maybe"})
+
+
+def test_redis_for_rate_limits_gets_short_timeouts():
+    config = load_config(
+        environ={"KEEPKIT_ENV": "development", "KEEPKIT_REDIS_URL": "redis://cache:6379/0"}
+    )
+    options = config["RATELIMIT_STORAGE_OPTIONS"]
+    assert options["socket_connect_timeout"] <= 1 and options["socket_timeout"] <= 1
+    assert config["RATELIMIT_SWALLOW_ERRORS"] and config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"]

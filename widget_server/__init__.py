@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from functools import wraps
+
 from flask import Flask
 
 from widget_server.config import ROOT, load_config
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -17,13 +22,54 @@ def create_app(config: dict | None = None) -> Flask:
         static_url_path="/admin/static",
     )
     app.config.from_mapping(load_config(config))
+    register_proxy_fix(app)
     register_extensions(app)
     register_guards(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)
+    guard_after_request(app)
     return app
+
+
+def guard_after_request(app: Flask) -> None:
+    """No after-request step can turn a response into an error.
+
+    They run after the view, which may have committed: a completion recorded as "saved" must
+    not be answered with a 500 (the host would then cancel the subscription), e.g. because the
+    rate limiter's header step lost Redis. A failing step is logged and skipped; the response
+    and the other steps stand. Call last: steps registered later are not guarded.
+    """
+    for name, steps in app.after_request_funcs.items():
+        app.after_request_funcs[name] = [_guarded(step, name) for step in steps]
+
+
+def _guarded(step, blueprint: str | None):
+    @wraps(step)
+    def run(response):
+        try:
+            return step(response)
+        except Exception:
+            log.exception(
+                "After-request step %r (%s) failed; the response is sent without it",
+                getattr(step, "__qualname__", step),
+                blueprint or "app",
+            )
+            return response
+
+    return run
+
+
+def register_proxy_fix(app: Flask) -> None:
+    """Behind ``KEEPKIT_TRUSTED_PROXIES`` reverse proxies, take the client's address and scheme
+    from the headers they set (X-Forwarded-For, X-Forwarded-Proto; the Host header is passed
+    through by the proxy). With 0, forwarded headers are ignored: anyone could send them."""
+    proxies = app.config["KEEPKIT_TRUSTED_PROXIES"]
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def register_commands(app: Flask) -> None:
@@ -33,6 +79,7 @@ def register_commands(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from widget_server import database
     from widget_server.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -42,6 +89,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"
+    database.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
@@ -51,6 +99,8 @@ def configure_sqlite(engine) -> None:
     """Let SQLAlchemy drive transactions on SQLite so SAVEPOINTs work (pysqlite otherwise
     issues its own BEGIN/COMMIT), enforce foreign keys, and wait on locks instead of failing."""
     from sqlalchemy import event
+
+    from widget_server import database
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -65,9 +115,10 @@ def configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        # IMMEDIATE takes the write lock up front: two transactions that read and then write
-        # would otherwise deadlock on the lock upgrade (SQLITE_BUSY without waiting).
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (IMMEDIATE): two transactions that read and
+        # then write would otherwise fail on the lock upgrade (SQLITE_BUSY without waiting).
+        # Readers do not take it (see widget_server.database).
+        connection.exec_driver_sql(database.begin_statement())
 
 
 def register_guards(app: Flask) -> None:
@@ -80,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
     from widget_server.admin import bp as admin_bp
     from widget_server.api import data_bp, docs_bp, widget_bp
     from widget_server.extensions import csrf
+    from widget_server.health import bp as health_bp
     from widget_server.hosted import bp as hosted_bp
     from widget_server.public import bp as public_bp
     from widget_server.widget_assets import bp as widget_assets_bp
@@ -87,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
     for bp in (widget_bp, data_bp, docs_bp, hosted_bp, public_bp):
         csrf.exempt(bp)  # token / API-key authenticated, no cookies
         app.register_blueprint(bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(widget_assets_bp)
     app.register_blueprint(admin_bp)
     if app.config["ENV_NAME"] in ("demo", "development", "testing"):
@@ -101,9 +154,23 @@ def register_error_handlers(app: Flask) -> None:
     register(app)
 
 
+# Pages that set no policy of their own (error pages, public pages) load nothing but our own
+# styles and images, and nobody may frame them: the widgets use a Shadow DOM, never a frame.
+DEFAULT_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
 def register_security_headers(app: Flask) -> None:
+    from flask import request
+
     @app.after_request
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        # The demo host page stands for an integrator's own page: it keeps its own rules.
+        if response.mimetype == "text/html" and request.blueprint != "demo":
+            response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+            response.headers.setdefault("X-Frame-Options", "DENY")
         return response

@@ -22,6 +22,28 @@ def _create_app():
     return create_app()
 
 
+def main() -> None:
+    """The ``keepkit`` console script: a wrong setting or an unreachable database is one line
+    on stderr and a non-zero exit, never a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from widget_server.config import ConfigError
+
+    try:
+        cli.main(prog_name="keepkit")
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        click.echo(
+            f"Error: the database cannot be used ({reason}). Check KEEPKIT_DATABASE_URL, "
+            "and run 'keepkit db upgrade' on a new database.",
+            err=True,
+        )
+        sys.exit(1)
+
+
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
 def cli():
     """Keepkit: cancellation flow, public roadmap and churn insights.
@@ -32,7 +54,7 @@ def cli():
 
 def register_commands(app) -> None:
     """Attach the app-bound command groups to ``app.cli`` (``keepkit`` finds them there)."""
-    for command in (users, sites_group, seed, worker, reports):
+    for command in (users, sites_group, customers, seed, worker, reports):
         app.cli.add_command(command)
 
 
@@ -56,22 +78,51 @@ def users():
 @click.option(
     "--site", "site_keys", multiple=True, help="Limit the admin to these sites (default: all)."
 )
-def create_admin(email, password_stdin, site_keys):
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "editor", "owner"]),
+    default="owner",
+    show_default=True,
+    help="The role on the --site sites (an admin without --site owns every site).",
+)
+def create_admin(email, password_stdin, site_keys, role):
     """Create an admin. The password is prompted (hidden, confirmed) unless --password-stdin."""
     from widget_server.services import sites, users
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
         site_rows = [sites.get_site(key) for key in site_keys]
-        user = users.create_admin(email, password, owner=not site_rows, sites=site_rows)
+        user = users.create_admin(email, password, owner=not site_rows, sites=site_rows, role=role)
     except KeepkitError as exc:
         _fail(exc)
     db.session.commit()
-    scope = "all sites" if user.is_owner else ", ".join(s.name for s in site_rows)
+    scope = "all sites" if user.is_owner else f"{role} of " + ", ".join(s.name for s in site_rows)
     click.echo(f"Admin {user.email} created ({scope}).")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("set-password")
+@with_appcontext
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password(email, password_stdin):
+    """Set an admin's password (prompted, hidden, confirmed); signs them out everywhere."""
+    from widget_server.services import audit, users
+
+    password = _read_password(password_stdin)
+    try:
+        user = users.get_user(email)
+        users.set_password(user, password)
+    except KeepkitError as exc:
+        _fail(exc)
+    audit.record("password_set", actor="CLI", email=user.email)
+    db.session.commit()
+    click.echo(f"Password of {user.email} set; their sessions everywhere are signed out.")
 
 
 # --- sites -------------------------------------------------------------------------------
@@ -109,6 +160,32 @@ def create_site(name, origins, currency, locale, as_json):
     click.echo(f"  data API key:    {api_key}   (shown once)")
 
 
+@sites_group.command("set-webhook")
+@with_appcontext
+@click.option("--site", "site_key", required=True)
+@click.option("--url", required=True, help="An http(s) URL on a public address.")
+@click.option("--json", "as_json", is_flag=True, help="Print the URL and secret as JSON.")
+def set_webhook(site_key, url, as_json):
+    """Set the site's webhook URL; prints its signing secret. Loopback, private and
+    link-local targets are refused unless KEEPKIT_WEBHOOK_ALLOW_PRIVATE=1."""
+    from widget_server.services import sites
+
+    try:
+        site = sites.get_site(site_key)
+        sites.set_webhook(
+            site, url, allow_private=current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"]
+        )
+    except KeepkitError as exc:
+        _fail(exc)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"url": site.webhook_url, "secret": site.webhook_secret}))
+        return
+    click.echo(f"Webhook for {site.name!r} set.")
+    click.echo(f"  URL:             {site.webhook_url}")
+    click.echo(f"  signing secret:  {site.webhook_secret}")
+
+
 @sites_group.command("list")
 @with_appcontext
 def list_sites():
@@ -120,6 +197,57 @@ def list_sites():
     for site in db.session.scalars(sa.select(Site).order_by(Site.name)):
         origins = ", ".join(o.origin for o in site.origins) or "no origins"
         click.echo(f"{site.key}  {site.name}  ({origins})")
+
+
+# --- customers ---------------------------------------------------------------------------
+
+
+@click.group()
+def customers():
+    """Customers' personal data (export and erasure requests)."""
+
+
+def _customer_command(site_key: str, customer_id: str, operation):
+    from widget_server.services import audit, sites
+
+    try:
+        site = sites.get_site(site_key)
+        result = operation(site, customer_id)
+    except KeepkitError as exc:
+        _fail(exc)
+    action = "customer_erased" if operation.__name__ == "erase_customer" else "customer_exported"
+    details = result if action == "customer_erased" else {}
+    audit.record(action, actor="CLI", site=site, customer=customer_id, **details)
+    db.session.commit()
+    return result
+
+
+@customers.command("export")
+@click.option("--site", "site_key", required=True)
+@click.option("--customer", "customer_id", required=True, help="The customer's id (token sub).")
+@with_appcontext
+def export_customer(site_key, customer_id):
+    """Print everything stored about one customer as JSON."""
+    from widget_server.services import privacy
+
+    data = _customer_command(site_key, customer_id, privacy.export_customer)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@customers.command("erase")
+@click.option("--site", "site_key", required=True)
+@click.option("--customer", "customer_id", required=True, help="The customer's id (token sub).")
+@with_appcontext
+def erase_customer(site_key, customer_id):
+    """Erase one customer's personal data (sessions stay for the figures, anonymised)."""
+    from widget_server.services import privacy
+
+    counts = _customer_command(site_key, customer_id, privacy.erase_customer)
+    click.echo(
+        f"Erased customer {customer_id}: {counts['sessions']} sessions anonymised, "
+        f"{counts['votes']} votes, {counts['subscriptions']} subscriptions and "
+        f"{counts['messages']} messages deleted."
+    )
 
 
 # --- seed --------------------------------------------------------------------------------
@@ -206,7 +334,8 @@ def report_pdf(site_key, start, end, plan, size, output):
 @with_appcontext
 def rebuild_rollups(site_key):
     """Recompute the dashboard's daily and monthly rollups from the sessions (after restoring
-    a backup or editing sessions by hand; completing a session keeps them current)."""
+    a backup or editing sessions by hand; completing a session keeps them current). Runs in
+    short steps: the widget keeps answering while it works."""
     from widget_server.models import Site
     from widget_server.services import rollups, sites
 
@@ -216,9 +345,11 @@ def rebuild_rollups(site_key):
         _fail(exc)
     started = time.perf_counter()
     for site in chosen:
-        rollups.rebuild(site)
-        db.session.commit()
-        click.echo(f"{site.key}: rebuilt")
+        key = site.key
+        for done, total in rollups.rebuild_in_steps(site):
+            db.session.commit()
+            click.echo(f"\r{key}: {done}/{total} steps", nl=False, err=True)
+        click.echo(f"\r{key}: rebuilt ({total} steps)" + " " * 10)
     click.echo(f"Rebuilt {len(chosen)} site(s) in {time.perf_counter() - started:.1f}s.")
 
 
@@ -238,9 +369,16 @@ def worker(once, poll):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not current_app.config["KEEPKIT_PUBLIC_URL"]:
         raise click.ClickException("Set KEEPKIT_PUBLIC_URL: emails need absolute links.")
+    try:
+        delivery.parse_mail_from(current_app.config["KEEPKIT_MAIL_FROM"])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if once:
-        sent, failed = delivery.run_once()
-        click.echo(f"Delivered {sent}, failed {failed} (failed ones are retried later).")
+        sent, retried, failed = delivery.run_once()
+        click.echo(
+            f"Sent {sent}, retried {retried}, failed {failed} "
+            "(retried ones are tried again later; failed ones wait in the admin's outbox)."
+        )
         return
     click.echo("Keepkit worker running; Ctrl+C to stop.")
     try:
@@ -250,6 +388,20 @@ def worker(once, poll):
 
 
 # --- demo --------------------------------------------------------------------------------
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Before minutes of seeding: the demo must be able to listen there."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Choose another port: "
+                "make demo PORT=8123 (or keepkit demo --port 8123)."
+            ) from exc
 
 
 @cli.command(with_appcontext=False)
@@ -264,6 +416,8 @@ def demo(host, port, total, no_serve):
     from widget_server.demo import prepare_demo
 
     os.environ.setdefault("KEEPKIT_ENV", "demo")
+    if not no_serve:
+        _check_port_free(host, port)
     app = create_app(
         {"ENV": os.environ["KEEPKIT_ENV"], "KEEPKIT_PUBLIC_URL": f"http://{host}:{port}"}
     )

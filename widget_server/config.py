@@ -5,12 +5,19 @@ Nothing here is read at import time: :func:`load_config` is called by the app fa
 
 from __future__ import annotations
 
+import contextlib
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "keepkit-dev-secret-key-not-for-production"  # noqa: S105 - refused in production
+MIN_SECRET_KEY_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong: Keepkit cannot start (one line for the operator)."""
 
 
 class Config:
@@ -23,6 +30,10 @@ class Config:
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Re-issued with a fresh expiry whenever it signs someone in (admin views); a sign-out
+    # anywhere (a new session generation in the login id it carries) ends every copy.
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
     WTF_CSRF_TIME_LIMIT = None
     # Bodies over 1 MB get 413 payload_too_large (Flask's defaults hold the key, set to None,
     # so it must be set here rather than with setdefault).
@@ -30,10 +41,17 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True
+    # The limiter fails open: when Redis is unreachable, each process counts in memory (and
+    # logs it) until Redis answers again; a storage error never turns a request into a 500,
+    # so a customer can always cancel.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     # Limits for the public widget endpoints, per client address and site.
     KEEPKIT_WIDGET_RATE_LIMIT = "120 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "600 per minute"
     KEEPKIT_LOGIN_RATE_LIMIT = "10 per minute"
+    # Failed sign-ins per account, from any address.
+    KEEPKIT_LOGIN_ACCOUNT_LIMIT = "10 per 15 minutes"
     KEEPKIT_PUBLIC_URL = ""
     KEEPKIT_SMTP_HOST = "localhost"
     KEEPKIT_SMTP_PORT = 25
@@ -45,8 +63,16 @@ class Config:
     # A claimed message is retried by another worker when its worker has not finished it
     # within this time (e.g. it was killed mid-delivery).
     KEEPKIT_OUTBOX_LEASE_SECONDS = 300
+    # After this many attempts a message is parked as "failed" until an admin resends it.
+    KEEPKIT_OUTBOX_MAX_ATTEMPTS = 25
     # Browsers cache the widget script this long (the URL carries the major version).
     KEEPKIT_WIDGET_MAX_AGE = 86400
+    # Webhooks may go to loopback and private addresses (intranet receivers). Link-local,
+    # multicast and reserved addresses are refused even then (see services/netguard.py).
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = False
+    # Reverse proxies in front of Keepkit: their X-Forwarded-For/-Proto give the client's
+    # address (for rate limits and logs) and scheme. 0 trusts no forwarded header.
+    KEEPKIT_TRUSTED_PROXIES = 0
 
 
 class DevelopmentConfig(Config):
@@ -54,6 +80,8 @@ class DevelopmentConfig(Config):
     SECRET_KEY = DEV_SECRET_KEY
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    # A developer's webhook receiver usually runs on their own machine.
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = True
 
 
 class TestingConfig(DevelopmentConfig):
@@ -64,6 +92,9 @@ class TestingConfig(DevelopmentConfig):
     KEEPKIT_WIDGET_RATE_LIMIT = "100000 per minute"
     KEEPKIT_DATA_RATE_LIMIT = "100000 per minute"
     KEEPKIT_LOGIN_RATE_LIMIT = "100000 per minute"
+    KEEPKIT_LOGIN_ACCOUNT_LIMIT = "100000 per minute"
+    # As in production: tests of delivery to a local receiver allow private targets themselves.
+    KEEPKIT_WEBHOOK_ALLOW_PRIVATE = False
 
 
 CONFIGS = {
@@ -87,7 +118,15 @@ _ENV_KEYS = {
     "KEEPKIT_WIDGET_RATE_LIMIT": "KEEPKIT_WIDGET_RATE_LIMIT",
     "KEEPKIT_OUTBOX_LEASE_SECONDS": "KEEPKIT_OUTBOX_LEASE_SECONDS",
     "KEEPKIT_RETRY_BASE_SECONDS": "KEEPKIT_RETRY_BASE_SECONDS",
+    "KEEPKIT_OUTBOX_MAX_ATTEMPTS": "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
+    "KEEPKIT_TRUSTED_PROXIES": "KEEPKIT_TRUSTED_PROXIES",
+    "KEEPKIT_WEBHOOK_ALLOW_PRIVATE": "KEEPKIT_WEBHOOK_ALLOW_PRIVATE",
 }
+
+
+# Redis for rate limits: a dead or unreachable server must cost a request at most this long
+# before the limiter falls back to memory (the redis client would otherwise wait for the OS).
+REDIS_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 
 
 def normalize_database_url(url: str) -> str:
@@ -98,21 +137,72 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _flag(value, name: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``. :raises ConfigError: naming the setting."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), not {value!r}")
+
+
+def _count(value, name: str, *, maximum: int) -> int:
+    """A whole number from 0 to ``maximum``. :raises ConfigError: naming the setting."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if not 0 <= number <= maximum:
+        raise ConfigError(f"{name} must be a whole number from 0 to {maximum}, not {value!r}")
+    return number
+
+
+def _make_sqlite_directory(url: str) -> None:
+    """A SQLite file's directory must exist before SQLite can create the file (instance/ is
+    not in a fresh clone)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        # Not fatal: if it cannot be made, SQLite says why when Keepkit first connects.
+        with contextlib.suppress(OSError):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
 def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
     """Build the settings dict from the class for ``KEEPKIT_ENV`` and the environment."""
     environ = os.environ if environ is None else environ
     overrides = dict(overrides or {})
     env_name = overrides.pop("ENV", None) or environ.get("KEEPKIT_ENV", "production")
     if env_name not in CONFIGS:
-        raise RuntimeError(f"KEEPKIT_ENV must be one of {sorted(CONFIGS)}, not {env_name!r}")
+        raise ConfigError(f"KEEPKIT_ENV must be one of {sorted(CONFIGS)}, not {env_name!r}")
     cls = CONFIGS[env_name]
     settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
     for env_key, setting in _ENV_KEYS.items():
         if environ.get(env_key):
             settings[setting] = environ[env_key]
     settings.update(overrides)
-    for key in ("KEEPKIT_SMTP_PORT", "KEEPKIT_OUTBOX_LEASE_SECONDS", "KEEPKIT_RETRY_BASE_SECONDS"):
+    for key in (
+        "KEEPKIT_SMTP_PORT",
+        "KEEPKIT_OUTBOX_LEASE_SECONDS",
+        "KEEPKIT_RETRY_BASE_SECONDS",
+        "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
+    ):
         settings[key] = int(settings[key])
+    settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] = _flag(
+        settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"], "KEEPKIT_WEBHOOK_ALLOW_PRIVATE"
+    )
+    settings["KEEPKIT_TRUSTED_PROXIES"] = _count(
+        settings["KEEPKIT_TRUSTED_PROXIES"], "KEEPKIT_TRUSTED_PROXIES", maximum=10
+    )
+    if settings["RATELIMIT_STORAGE_URI"].startswith(("redis", "rediss", "valkey")):
+        settings["RATELIMIT_STORAGE_OPTIONS"] = {
+            **REDIS_STORAGE_OPTIONS,
+            **settings.get("RATELIMIT_STORAGE_OPTIONS", {}),
+        }
     if not settings["SQLALCHEMY_DATABASE_URI"]:
         settings["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(ROOT / "instance" / "keepkit.db")
     settings["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
@@ -120,11 +210,15 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     )
     if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {}
-    secret = settings.get("SECRET_KEY")
-    if settings["ENV_NAME"] == "production" and (not secret or secret == DEV_SECRET_KEY):
-        raise RuntimeError(
-            "KEEPKIT_SECRET_KEY must be set to a long random value in production "
-            '(e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"), '
-            "or set KEEPKIT_ENV=development for local use."
+    secret = settings.get("SECRET_KEY") or ""
+    if settings["ENV_NAME"] == "production" and (
+        len(secret.encode()) < MIN_SECRET_KEY_BYTES or secret == DEV_SECRET_KEY
+    ):
+        raise ConfigError(
+            f"KEEPKIT_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_BYTES} "
+            'bytes in production (e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))"), or set KEEPKIT_ENV=development for local use.'
         )
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _make_sqlite_directory(settings["SQLALCHEMY_DATABASE_URI"])
     return settings

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import smtplib
 import time
-import urllib.error
-import urllib.request
+import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -27,14 +30,18 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
-from widget_server.services import insights
+from widget_server.services import insights, jobs, netguard, rollups
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
 from widget_server.services.text import render_markdown
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 25
 MAX_BACKOFF_SECONDS = 3600
+# Headers are written by the library (quoted display names, encoded words where needed), but
+# a header whose raw value is an URL (List-Unsubscribe) must stay literal: RFC 2369 clients
+# cannot read an RFC 2047-encoded URL. ``refold_source="none"`` keeps raw values as set.
+EMAIL_POLICY = policy.SMTP.clone(refold_source="none")
+WEBHOOK_TIMEOUT_SECONDS = 10
 
 SUBJECTS = {
     "in_progress": {
@@ -87,7 +94,23 @@ EMAIL_STRINGS = {
 
 
 class DeliveryError(Exception):
-    """A delivery failed and should be retried."""
+    """A delivery failed for a reason that may pass (server down, HTTP 5xx): retried."""
+
+
+class ComposeError(Exception):
+    """A message cannot be built at all (bad data): retrying cannot help, it is parked."""
+
+
+class RunCounts(NamedTuple):
+    """What one worker pass did: delivered, scheduled for another try, parked as failed."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Undeliverable(DeliveryError):
+    """Retrying cannot help: the message is parked as failed at once (and can be resent)."""
 
 
 # --- unsubscribe links ---------------------------------------------------------------------
@@ -122,15 +145,40 @@ def _absolute(path: str) -> str:
 # --- claiming -----------------------------------------------------------------------------
 
 
+def max_attempts() -> int:
+    return current_app.config["KEEPKIT_OUTBOX_MAX_ATTEMPTS"]
+
+
+def _park_abandoned(now) -> None:
+    """Messages whose lease ran out after their last allowed attempt are parked: a message that
+    kills its worker every time (out of memory, say) must not be claimed forever."""
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.state == "sending",
+            OutboxMessage.locked_until < now,
+            OutboxMessage.attempts >= max_attempts(),
+        )
+        .values(
+            state="failed",
+            locked_until=None,
+            last_error="The worker stopped while delivering it, every time it was tried",
+        )
+    )
+
+
 def claim(limit: int = 20) -> list[int]:
     """Take up to ``limit`` due messages for this worker; returns their ids (committed).
 
-    One ``UPDATE … WHERE id IN (SELECT … [FOR UPDATE SKIP LOCKED]) RETURNING id``: a
-    transaction that starts with its write never deadlocks on SQLite's lock upgrade, and on
-    PostgreSQL concurrent workers skip each other's rows.
+    Claiming counts the attempt, so a message whose delivery kills the worker is still
+    counted and, after the last attempt, parked. One ``UPDATE … WHERE id IN (SELECT … [FOR
+    UPDATE SKIP LOCKED]) RETURNING id``: a transaction that starts with its write never
+    deadlocks on SQLite's lock upgrade, and on PostgreSQL concurrent workers skip each other's
+    rows. A message whose lease expired (its worker died) is due again.
     """
     now = utcnow()
     lease = timedelta(seconds=current_app.config["KEEPKIT_OUTBOX_LEASE_SECONDS"])
+    _park_abandoned(now)
     due = sa.or_(
         sa.and_(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now),
         sa.and_(OutboxMessage.state == "sending", OutboxMessage.locked_until < now),
@@ -141,7 +189,7 @@ def claim(limit: int = 20) -> list[int]:
     statement = (
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
-        .values(state="sending", locked_until=now + lease)
+        .values(state="sending", locked_until=now + lease, attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id)
     )
     claimed = sorted(db.session.connection().execute(statement).scalars())
@@ -158,13 +206,27 @@ def _record(message_id: int, **values) -> None:
     db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.state == "sending")
-        .values(attempts=OutboxMessage.attempts + 1, locked_until=None, **values)
+        .values(locked_until=None, **values)
     )
     db.session.commit()
 
 
-def process(message_id: int) -> bool:
-    """Deliver one claimed message and record the result. Returns whether it was sent.
+def _build(message: OutboxMessage):
+    """The email or HTTP request for a message. Any failure here is about the message's data,
+    not the network: it becomes a :class:`ComposeError`."""
+    try:
+        return build_email(message) if message.kind == "email" else build_webhook(message)
+    except DeliveryError:
+        raise
+    except Exception as exc:
+        log.exception("Outbox message %s cannot be composed", message.id)
+        raise ComposeError(f"Cannot be composed: {type(exc).__name__}: {exc}") from exc
+
+
+def process(message_id: int) -> str:
+    """Deliver one claimed message and record the result: ``"sent"``, ``"retried"`` (due again
+    after a backoff) or ``"failed"`` (parked until an admin resends it). Never raises for a
+    problem with the message itself, so one bad message cannot stop the others.
 
     The reads end (commit) before any network I/O, so no transaction is held open while
     talking to an SMTP server or a webhook receiver.
@@ -172,54 +234,88 @@ def process(message_id: int) -> bool:
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.state != "sending":
         db.session.commit()
-        return False
-    attempts = message.attempts + 1
+        return "skipped"
+    attempts, kind = message.attempts, message.kind
     try:
-        if message.kind == "email":
-            email = build_email(message)
-            db.session.commit()
-            send_email(email)
+        built = _build(message)
+        db.session.commit()
+        if kind == "email":
+            send_email(built)
         else:
-            request = build_webhook(message)
-            db.session.commit()
-            send_webhook(request)
-    except DeliveryError as exc:
+            send_webhook(built)
+    except (DeliveryError, ComposeError) as exc:
         db.session.rollback()
-        failed = attempts >= MAX_ATTEMPTS
+        park = isinstance(exc, ComposeError | Undeliverable) or attempts >= max_attempts()
         _record(
             message_id,
-            state="failed" if failed else "pending",
+            state="failed" if park else "pending",
             last_error=str(exc)[:2000],
             next_attempt_at=utcnow() + _backoff(attempts),
         )
-        log.warning("Delivery of outbox message %s failed: %s", message_id, exc)
-        return False
+        log.warning(
+            "Outbox message %s %s after attempt %s: %s",
+            message_id,
+            "parked as failed" if park else "will be retried",
+            attempts,
+            exc,
+        )
+        return "failed" if park else "retried"
     _record(message_id, state="sent", sent_at=utcnow(), last_error=None)
-    return True
+    log.info("Outbox message %s (%s) delivered", message_id, kind)
+    return "sent"
 
 
-def run_once(batch: int = 20) -> tuple[int, int]:
-    """Queue this week's digests (once per week), then deliver everything that is due now.
-    Returns (sent, failed)."""
-    from widget_server.services.digests import enqueue_due
+def run_periodic(now) -> None:
+    """The worker's periodic tasks, each once per period whichever worker gets there first:
+    this week's digests, and the daily deletion of comments past a site's retention."""
+    from widget_server.services import audit, digests, privacy, schedule
 
-    enqueue_due(utcnow())
+    digests.enqueue_due(now)
     db.session.commit()
-    sent = failed = 0
+    if schedule.claim("comment-retention", timedelta(days=1), now):
+        for site, count in privacy.expire_comments(now).items():
+            audit.record(
+                "comments_expired",
+                actor="Keepkit",
+                site=site,
+                sessions=count,
+                months=site.comment_retention_months,
+            )
+        db.session.commit()
+
+
+JOB_HANDLERS = {
+    "rebuild_rollups": rollups.rebuild_in_steps,
+    "rebuild_mrr_bands": rollups.rebuild_mrr_bands_in_steps,
+}
+
+
+def run_once(batch: int = 20) -> RunCounts:
+    """Run the periodic tasks and the jobs that are due, then deliver everything that is due.
+
+    Returns how many messages were sent, retried later and parked as failed.
+    """
+    run_periodic(utcnow())
+    jobs.run_due(JOB_HANDLERS)
+    counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}
     while ids := claim(batch):
         for message_id in ids:
-            if process(message_id):
-                sent += 1
-            else:
-                failed += 1
-    return sent, failed
+            counts[process(message_id)] += 1
+    return RunCounts(counts["sent"], counts["retried"], counts["failed"])
 
 
 def run_forever(poll_seconds: float = 2.0, should_stop=lambda: False) -> None:
+    """Poll until stopped. A database outage is waited out (logged, retried every poll)."""
     while not should_stop():
-        sent, failed = run_once()
-        if sent or failed:
-            log.info("Outbox: %s sent, %s failed", sent, failed)
+        try:
+            counts = run_once()
+        except sa.exc.DBAPIError as exc:
+            db.session.rollback()
+            log.error("The database is unreachable; retrying in %ss: %s", poll_seconds, exc)
+            time.sleep(poll_seconds)
+            continue
+        if any(counts):
+            log.info("Outbox: sent %s, retried %s, failed %s", *counts)
         else:
             time.sleep(poll_seconds)
 
@@ -233,33 +329,72 @@ def resend(site: Site, message_id: int) -> None:
     if message is None or message.site_id != site.id:
         raise NotFound("No such message", code="message_not_found")
     message.state = "pending"
+    message.attempts = 0
     message.next_attempt_at = utcnow()
     message.locked_until = None
+    message.last_error = None
     db.session.flush()
 
 
 # --- email --------------------------------------------------------------------------------
 
 
+def header_text(value: str) -> str:
+    """One line of header-safe text: control characters (CR, LF, NUL, …) and line or paragraph
+    separators become spaces. Input doors refuse them already; this keeps the worker safe for
+    rows written before they did."""
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value or ""
+    )
+    return " ".join(cleaned.split())
+
+
+def parse_mail_from(value: str) -> Address:
+    """``KEEPKIT_MAIL_FROM`` as ``addr`` or ``Name <addr>``.
+
+    :raises ValueError: when it is not one email address.
+    """
+    value = value or ""
+    problem = header_text(value) != value.strip()
+    if not problem:
+        header = policy.default.header_factory("From", value)
+        problem = bool(header.defects) or len(header.addresses) != 1
+    if problem or not header.addresses[0].domain:
+        raise ValueError(f"KEEPKIT_MAIL_FROM must be 'addr' or 'Name <addr>', not {value!r}")
+    return header.addresses[0]
+
+
+def message_id(message: OutboxMessage, domain: str) -> str:
+    """The stable Message-ID of an outbox message: the same on every attempt, so a receiver
+    can drop the copy a worker killed after the SMTP server accepted it sends again."""
+    return f"<outbox-{message.id}@{domain}>"
+
+
 def _compose(
     message: OutboxMessage,
     *,
-    sender: str,
+    sender: str | None,
     subject: str,
     unsubscribe: str,
     template: str,
     context: dict,
 ) -> EmailMessage:
     """An HTML + text email from ``email/<template>.{txt,html}`` with a stable Message-ID and
-    the one-click unsubscribe headers (RFC 8058)."""
-    mail_from = current_app.config["KEEPKIT_MAIL_FROM"]
-    email = EmailMessage()
-    email["Subject"] = subject
-    email["From"] = formataddr((sender, mail_from))
-    email["To"] = message.recipient
-    domain = mail_from.rpartition("@")[2] or "keepkit.local"
-    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain=domain)
-    email["List-Unsubscribe"] = f"<{unsubscribe}>"
+    the one-click unsubscribe headers (RFC 8058).
+
+    Every header goes through the email library's API: display names are quoted, subjects
+    encoded, addresses parsed (a malformed one raises). ``sender`` replaces the display name
+    of ``KEEPKIT_MAIL_FROM`` (e.g. the site's name); None keeps it.
+    """
+    mail_from = parse_mail_from(current_app.config["KEEPKIT_MAIL_FROM"])
+    email = EmailMessage(policy=EMAIL_POLICY)
+    email["Subject"] = header_text(subject)
+    display = header_text(sender) if sender else mail_from.display_name
+    email["From"] = Address(display_name=display or "Keepkit", addr_spec=mail_from.addr_spec)
+    email["To"] = Address(addr_spec=message.recipient.strip())
+    email["Message-ID"] = message_id(message, mail_from.domain or "keepkit.local")
+    # Literal <https://…> (RFC 2369): never folded or encoded.
+    email.set_raw("List-Unsubscribe", f"<{unsubscribe}>")
     email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     context = {**context, "subject": subject, "unsubscribe_url": unsubscribe}
     email.set_content(render_template(f"email/{template}.txt", **context))
@@ -277,7 +412,7 @@ def build_digest(message: OutboxMessage) -> EmailMessage:
     filters = insights.Filter(period)
     email = _compose(
         message,
-        sender="Keepkit",
+        sender=None,
         subject=f"Cancellation insights for {site.name}: {period.start} to {period.end}",
         unsubscribe=_absolute(f"/u/{_serializer().dumps({'a': payload['user_id']})}"),
         template="digest",
@@ -303,7 +438,7 @@ def build_email(message: OutboxMessage) -> EmailMessage:
     item = db.session.get(RoadmapItem, payload["item_id"])
     customer = db.session.get(Customer, payload["customer_id"])
     if item is None or customer is None:
-        raise DeliveryError("the item or the customer no longer exists")
+        raise ComposeError("The roadmap item or the customer no longer exists")
     locale = pick_locale(customer.locale, site.default_locale)
     kind = payload["template"]
     status = payload.get("status", "shipped")
@@ -354,16 +489,31 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def build_webhook(message: OutboxMessage) -> urllib.request.Request:
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def build_webhook(message: OutboxMessage) -> Webhook:
+    """The signed request for a queued event, to the site's webhook URL as it is now (a URL
+    changed after the event was queued applies; the message records where it goes).
+
+    :raises Undeliverable: when the site has no webhook URL any more.
+    :raises DeliveryError: when the site has no webhook secret.
+    """
     site = db.session.get(Site, message.site_id)
+    if not site.webhook_url:
+        raise Undeliverable("the site has no webhook URL any more: set one, then resend")
     if not site.webhook_secret:
         raise DeliveryError("the site has no webhook secret")
+    message.recipient = site.webhook_url
     body = json.dumps({"id": message.id, **message.payload}, separators=(",", ":")).encode()
-    return urllib.request.Request(  # noqa: S310 - http(s) only, checked when the URL is saved
-        message.recipient,
-        data=body,
-        method="POST",
-        headers={
+    return Webhook(
+        site.webhook_url,
+        body,
+        {
             "Content-Type": "application/json",
             "User-Agent": "Keepkit-Webhooks/1",
             "Keepkit-Signature": sign(site.webhook_secret, int(time.time()), body),
@@ -372,12 +522,28 @@ def build_webhook(message: OutboxMessage) -> urllib.request.Request:
     )
 
 
-def send_webhook(request: urllib.request.Request) -> None:
+def send_webhook(webhook: Webhook) -> None:
+    """POST through the SSRF guard: only to checked addresses, redirects not followed.
+
+    :raises DeliveryError: for a refused target, a network error or a non-2xx answer.
+    """
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            if not 200 <= response.status < 300:
-                raise DeliveryError(f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code}") from exc
-    except (TimeoutError, urllib.error.URLError, OSError) as exc:
-        raise DeliveryError(f"{request.full_url}: {exc}") from exc
+        response = netguard.post(
+            webhook.url,
+            webhook.body,
+            webhook.headers,
+            allow_private=current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"],
+            timeout=WEBHOOK_TIMEOUT_SECONDS,
+        )
+    except netguard.Refused as exc:
+        raise DeliveryError(f"{webhook.url}: refused: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"{webhook.url}: {exc or type(exc).__name__}") from exc
+    if 300 <= response.status < 400:
+        location = (response.location or "")[:200]
+        raise DeliveryError(
+            f"HTTP {response.status}: redirects are not followed (Location: {location!r}); "
+            "set the webhook URL to the final address"
+        )
+    if not 200 <= response.status < 300:
+        raise DeliveryError(f"HTTP {response.status}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, g, make_response, render_template, request
-from flask_limiter.util import get_remote_address
 
+from widget_server import ratelimit
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import db, limiter
 from widget_server.services import flow, roadmap, sites
@@ -21,7 +21,7 @@ from widget_server.services.tokens import verify_customer_token
 bp = Blueprint("hosted", __name__, url_prefix="/c")
 limiter.limit(
     lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
-    key_func=lambda: f"hosted:{get_remote_address()}:{request.view_args.get('site_key', '')}",
+    key_func=lambda: ratelimit.site_bucket("hosted"),
 )(bp)
 
 STRINGS = {
@@ -83,20 +83,22 @@ STRINGS = {
     },
 }
 
-CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
-
 
 @bp.url_value_preprocessor
 def _load_site(endpoint, values):
-    g.site = sites.get_site(values.pop("site_key"))
+    # Runs before the limiter, which counts per address and site (unknown keys: one bucket).
+    g.site_key = values.pop("site_key")
+    g.site = sites.find_site(g.site_key)
+
+
+@bp.before_request
+def _require_site():
+    if g.site is None:
+        raise sites.site_not_found(g.site_key)
 
 
 @bp.after_request
 def _headers(response):
-    response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries a token
     return response

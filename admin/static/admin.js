@@ -45,3 +45,16 @@ document.addEventListener("click", function (event) {
     link.textContent = label;
   });
 });
+
+// Forms that ask first: <form data-confirm="Question?">. (No inline handlers: the admin's
+// Content-Security-Policy allows scripts from this origin's files only.)
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+});
+
+// Controls that save as soon as they change: <input data-autosubmit>.
+document.addEventListener("change", function (event) {
+  var control = event.target.closest("[data-autosubmit]");
+  if (control && control.form) control.form.requestSubmit();
+});

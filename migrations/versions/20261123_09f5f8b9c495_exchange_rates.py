@@ -9,8 +9,6 @@ Create Date: 2026-11-23 20:26:24.097395
 from alembic import op
 import sqlalchemy as sa
 
-import widget_server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = "09f5f8b9c495"
@@ -27,9 +25,7 @@ def upgrade():
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("rate", sa.Float(), nullable=False),
-        sa.Column(
-            "updated_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["site_id"],
             ["sites.id"],

@@ -9,8 +9,6 @@ Create Date: 2026-11-23 20:14:06.621864
 from alembic import op
 import sqlalchemy as sa
 
-import widget_server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = "403720a77c0c"

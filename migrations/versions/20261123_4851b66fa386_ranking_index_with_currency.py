@@ -9,8 +9,6 @@ Create Date: 2026-11-23 20:35:05.138093
 from alembic import op
 import sqlalchemy as sa
 
-import widget_server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = "4851b66fa386"

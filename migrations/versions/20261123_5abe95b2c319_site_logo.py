@@ -9,8 +9,6 @@ Create Date: 2026-11-23 20:35:24.871044
 from alembic import op
 import sqlalchemy as sa
 
-import widget_server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = "5abe95b2c319"

@@ -9,8 +9,6 @@ Create Date: 2026-11-23 19:43:32.839701
 from alembic import op
 import sqlalchemy as sa
 
-import widget_server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = "7ea2ca399708"
@@ -32,17 +30,11 @@ def upgrade():
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column(
-            "next_attempt_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "locked_until", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column("sent_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("kind IN ('email', 'webhook')", name=op.f("ck_outbox_messages_kind")),
         sa.CheckConstraint(
             "state IN ('pending', 'sending', 'sent', 'failed')",
@@ -76,15 +68,11 @@ def upgrade():
         sa.Column("moderation", sa.String(length=10), nullable=False),
         sa.Column("suggested_by_id", sa.Integer(), nullable=True),
         sa.Column("merged_into_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "status_changed_at",
-            widget_server.models.base.UTCDateTime(timezone=True),
+            sa.DateTime(timezone=True),
             nullable=False,
         ),
         sa.CheckConstraint(
@@ -122,12 +110,8 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "unsubscribed_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("unsubscribed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
@@ -158,9 +142,7 @@ def upgrade():
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("company", sa.String(length=255), nullable=True),
         sa.Column("source", sa.String(length=10), nullable=False),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],

@@ -9,8 +9,6 @@ Create Date: 2026-11-23 19:07:09.126366
 from alembic import op
 import sqlalchemy as sa
 
-import widget_server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = "a5e185fb291d"
@@ -28,9 +26,7 @@ def upgrade():
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("is_owner", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_admin_users")),
         sa.UniqueConstraint("email", name=op.f("uq_admin_users_email")),
     )
@@ -45,9 +41,7 @@ def upgrade():
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("brand_color", sa.String(length=7), nullable=False),
         sa.Column("discount_window_days", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
         sa.UniqueConstraint("key", name=op.f("uq_sites_key")),
     )
@@ -57,15 +51,9 @@ def upgrade():
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "revoked_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "last_used_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["site_id"], ["sites.id"], name=op.f("fk_api_keys_site_id_sites"), ondelete="CASCADE"
         ),
@@ -86,16 +74,10 @@ def upgrade():
         sa.Column("plan", sa.String(length=100), nullable=True),
         sa.Column("mrr", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column(
-            "signed_up_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("signed_up_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attributes", sa.JSON(), nullable=False),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["site_id"], ["sites.id"], name=op.f("fk_customers_site_id_sites"), ondelete="CASCADE"
         ),
@@ -120,12 +102,8 @@ def upgrade():
         sa.Column("plans", sa.JSON(), nullable=True),
         sa.Column("min_mrr", sa.BigInteger(), nullable=True),
         sa.Column("max_mrr", sa.BigInteger(), nullable=True),
-        sa.Column(
-            "archived_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "type IN ('discount', 'pause', 'switch_plan', 'contact', 'custom')",
             name=op.f("ck_offers_type"),
@@ -146,12 +124,8 @@ def upgrade():
         sa.Column("followup", sa.JSON(), nullable=True),
         sa.Column("requires_text", sa.Boolean(), nullable=False),
         sa.Column("is_missing_feature", sa.Boolean(), nullable=False),
-        sa.Column(
-            "archived_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "created_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["site_id"], ["sites.id"], name=op.f("fk_reasons_site_id_sites"), ondelete="CASCADE"
         ),
@@ -204,15 +178,9 @@ def upgrade():
         sa.Column("offers_shown", sa.JSON(), nullable=False),
         sa.Column("offer_id", sa.Integer(), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
-        sa.Column(
-            "started_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "answered_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "completed_at", widget_server.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "outcome IS NULL OR outcome IN ('cancelled', 'saved', 'dismissed')",
             name=op.f("ck_cancellation_sessions_outcome"),

@@ -9,8 +9,6 @@ Create Date: 2026-11-23 20:30:10.580842
 from alembic import op
 import sqlalchemy as sa
 
-import widget_server.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = "ad75f0965a4c"

@@ -39,7 +39,7 @@ def test_login_logout_and_wrong_password(client, admin, site):
     assert bad.status_code == 401 and "Wrong email or password" in bad.get_data(as_text=True)
     ok = login(client)
     assert ok.status_code == 302
-    cookie = ok.headers["Set-Cookie"]
+    cookie = next(c for c in ok.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert client.get(f"/admin/sites/{site.key}/").status_code == 200
     client.post("/admin/logout", data={"csrf_token": token_of(client, site)})

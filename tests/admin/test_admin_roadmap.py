@@ -177,3 +177,17 @@ def test_status_labels_and_anonymous_voting(admin_client, site):
     admin_client.post(f"/admin/sites/{site.key}/roadmap-options", data=too_long)
     db.session.refresh(site)
     assert "planned" not in site.status_labels
+
+
+def test_item_page_lists_voters_a_page_at_a_time(admin_client, db, site):
+    item = roadmap.create_item(site, title="Paged")
+    for i in range(55):
+        claims = verify_customer_token(site, make_token(site, f"p{i:02d}", email=f"p{i:02d}@x.io"))
+        roadmap.vote(site, item, upsert_customer(site, claims))
+    db.session.commit()
+    base = f"/admin/sites/{site.key}/roadmap/{item.id}"
+    first = admin_client.get(base).get_data(as_text=True)
+    assert "Voters (55)" in first and first.count("@x.io</td>") == 50
+    assert "Page 1 of 2" in first and "voters_page=2" in first
+    second = admin_client.get(base, query_string={"voters_page": 2}).get_data(as_text=True)
+    assert second.count("@x.io</td>") == 5 and "Page 2 of 2" in second

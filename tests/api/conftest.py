@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from tests.databases import committed_app
-from tests.widget.conftest import Server
+from tests.live import Server
 
 
 @pytest.fixture

@@ -80,6 +80,8 @@ def aim(db, site, api_key):
         if params and "session_id" in params and next(turn) % 2 == 0:
             # every other case gets a session of its own (answered, for completions)
             params["session_id"] = new_session(case.path.endswith("/complete"))
+        if params and isinstance(params.get("customer_id"), str):
+            params["customer_id"] = pick(params["customer_id"], ["fuzz"])
         item_id = params.get("item_id") if params else None
         if isinstance(item_id, int) and not isinstance(item_id, bool) and 0 < item_id <= MAX_ID:
             params["item_id"] = pick(item_id, item_ids)

@@ -23,6 +23,7 @@ class Sink:
 
     def __init__(self):
         self.messages = []
+        self.raw = []  # the bytes as received, to check headers as mail clients read them
         self.rcpt_seen = threading.Event()
         self.stall = 0.0
 
@@ -36,6 +37,7 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.raw.append(envelope.content)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted"
 
@@ -67,9 +69,10 @@ def smtp(app, monkeypatch):
 
 
 class Receiver:
-    """Records webhook POSTs; answers with the statuses queued in ``replies`` (else 200)."""
+    """Records webhook POSTs; answers with the statuses queued in ``replies`` (else 200); a
+    reply may be ``(status, {header: value})``, e.g. a redirect with its Location."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.requests = []
         self.replies = []
         receiver = self
@@ -78,8 +81,11 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
-                status = receiver.replies.pop(0) if receiver.replies else 200
+                reply = receiver.replies.pop(0) if receiver.replies else 200
+                status, headers = reply if isinstance(reply, tuple) else (reply, {})
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -87,7 +93,10 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        if tls is not None:  # an ssl.SSLContext with the server's certificate
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_port}/hooks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -97,7 +106,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(app, monkeypatch):
+    """A receiver on 127.0.0.1: webhooks may go to private addresses (an intranet setup)."""
+    monkeypatch.setitem(app.config, "KEEPKIT_WEBHOOK_ALLOW_PRIVATE", True)
     server = Receiver()
     yield server
     server.stop()

@@ -16,12 +16,14 @@ from tests.databases import committed_app
 from tests.delivery.conftest import SmtpServer, wait_for
 from tests.factories import make_site, make_token
 from widget_server.extensions import db
-from widget_server.models import OutboxMessage
+from widget_server.models import OutboxMessage, Site, utcnow
 from widget_server.services import roadmap
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
 KEEPKIT = str(Path(sys.executable).parent / "keepkit")
+# Long enough that a worker started on a busy machine still finds the lease held.
+LEASE_SECONDS = 8
 
 
 @pytest.fixture
@@ -58,11 +60,18 @@ def worker(url: str, smtp_port: int, *args: str) -> subprocess.Popen:
         "KEEPKIT_DATABASE_URL": url,
         "KEEPKIT_SMTP_HOST": "127.0.0.1",
         "KEEPKIT_SMTP_PORT": str(smtp_port),
-        "KEEPKIT_OUTBOX_LEASE_SECONDS": "2",
+        "KEEPKIT_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
     }
     return subprocess.Popen(
         [KEEPKIT, "worker", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+
+
+def lease_ends(app) -> None:
+    with app.app_context():
+        until = db.session.scalar(sa.select(sa.func.max(OutboxMessage.locked_until)))
+        db.session.remove()
+    time.sleep(max(0.0, (until - utcnow()).total_seconds()) + 0.2)
 
 
 def test_worker_killed_mid_delivery_and_restarted(committed):
@@ -80,7 +89,7 @@ def test_worker_killed_mid_delivery_and_restarted(committed):
         early = worker(url, smtp.port, "--once")
         early.communicate(timeout=30)
         assert smtp.sink.messages == []  # the lease still protects the message
-        time.sleep(2.2)  # the lease runs out
+        lease_ends(app)  # the lease runs out
         again = worker(url, smtp.port, "--once")
         output = again.communicate(timeout=60)[0].decode()
         assert again.returncode == 0, output
@@ -104,5 +113,30 @@ def test_several_workers_deliver_each_message_once(committed):
             f"v{i}@ex.com" for i in range(60)
         )
         assert states(app) == {"sent": 60}
+    finally:
+        smtp.stop()
+
+
+def test_worker_once_reports_and_survives_a_poison_message(committed):
+    from widget_server.services import notifications
+
+    app, url = committed
+    queue_emails(app, 20)
+    with app.app_context():
+        notifications.enqueue_emails(
+            db.session.scalar(sa.select(Site)),
+            "roadmap.in_progress",
+            [{"dedupe_key": "poison", "to": "p@ex.com", "payload": {"template": "status"}}],
+        )
+        db.session.commit()
+        db.session.remove()
+    smtp = SmtpServer().start()
+    try:
+        run = worker(url, smtp.port, "--once")
+        output = run.communicate(timeout=120)[0].decode()
+        assert run.returncode == 0, output
+        assert "Sent 20, retried 0, failed 1" in output
+        assert len(smtp.sink.messages) == 20
+        assert states(app) == {"sent": 20, "failed": 1}
     finally:
         smtp.stop()

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import backdate, make_token
+from widget_server import delivery
 from widget_server.models import (
     CancellationSession,
     OfferShownRollup,
@@ -14,7 +15,7 @@ from widget_server.models import (
     SegmentRollup,
     utcnow,
 )
-from widget_server.services import flow, insights, money, rollups, seed, sites
+from widget_server.services import flow, insights, jobs, money, rollups, seed, sites
 from widget_server.services.tokens import verify_customer_token
 
 TODAY = utcnow().date()
@@ -191,13 +192,20 @@ def test_exchange_rates_and_the_site_currency_rebuild_the_mrr_bands(db, site):
         items = insights.breakdown(site, insights.Filter(insights.Period.last_days(7)), "mrr")
         return {i["segment"]: i["cancelled"] for i in items["items"]}
 
+    def worker():
+        db.session.commit()
+        jobs.run_due(delivery.JOB_HANDLERS)
+
     assert bands() == {"unknown": 1}
     money.set_rate(site, "EUR", "30")  # 100 EUR = 3,000 USD
+    worker()
     assert bands() == {"1,000 and more": 1}
     money.remove_rate(site, "EUR")
+    worker()
     assert bands() == {"unknown": 1}
     sites.update_site(site, name=site.name, default_locale="en", currency="EUR",
                       brand_color="#000000", discount_window_days=30)  # fmt: skip
+    worker()
     assert bands() == {"50-200": 1}
 
 

@@ -1,69 +1,14 @@
-"""Live servers and a real Chromium for the widget tests.
-
-Keepkit runs in a thread on 127.0.0.1 with its own database (a SQLite file, or a fresh
-PostgreSQL database when KEEPKIT_TEST_DATABASE_URL points at PostgreSQL). The host page is
-served by a second server on another port, so the widget runs cross-origin as in production.
-"""
+"""The host page for the widget tests: served by a second server on another port, so the
+widget runs cross-origin as in production. Keepkit's live server and Chromium come from
+tests/live.py."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from urllib.parse import parse_qs
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.databases import empty_database
-from widget_server import create_app
-from widget_server.extensions import db
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-class Server:
-    def __init__(self, wsgi_app):
-        self.httpd = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.thread.join(5)
-
-
-@pytest.fixture(scope="session")
-def live_database(tmp_path_factory):
-    with empty_database(tmp_path_factory.mktemp("live"), "live") as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def live_app(live_database):
-    app = create_app({"ENV": "testing", "SQLALCHEMY_DATABASE_URI": live_database})
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def keepkit_server(live_app):
-    server = Server(live_app)
-    yield server
-    server.stop()
-
+from tests.live import Server
 
 HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -126,26 +71,3 @@ def host_server():
     server = Server(host_app)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            raise RuntimeError(f"{CHROMIUM} is missing in CI: apt-get install chromium")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from widget_server import delivery
-from widget_server.admin.views import bp, commit_or_error, commit_or_flash, render, site_view
+from widget_server.admin.views import (
+    audit,
+    bp,
+    commit_or_error,
+    commit_or_flash,
+    render,
+    site_view,
+)
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
 from widget_server.models import STATUSES, VOTE_SOURCES
@@ -20,7 +27,7 @@ def _rows(sort: str, status: str | None):
 
 
 @bp.get("/sites/<site_key>/roadmap")
-@site_view
+@site_view("viewer")
 def roadmap_items():
     sort = request.args.get("sort") if request.args.get("sort") in roadmap.SORTS else "votes"
     status = request.args.get("status") or None
@@ -49,7 +56,7 @@ def _item_fields(form) -> dict:
 
 
 @bp.post("/sites/<site_key>/roadmap")
-@site_view
+@site_view("editor")
 def roadmap_create():
     try:
         item = roadmap.create_item(g.site, **_item_fields(request.form))
@@ -63,15 +70,17 @@ def roadmap_create():
 
 
 @bp.post("/sites/<site_key>/roadmap/<int:item_id>/status")
-@site_view
+@site_view("editor")
 def roadmap_status(item_id: int):
     """Inline status change (htmx swaps the row); voters are notified through the outbox."""
     item = roadmap.get_item(g.site, item_id)
+    previous = item.status
     try:
         queued = roadmap.change_status(g.site, item, request.form.get("status", ""))
     except KeepkitError as exc:
         db.session.rollback()
         abort(422, exc.message)
+    audit_status(item, previous, queued)
     db.session.commit()
     if request.headers.get("HX-Request"):
         return render(
@@ -86,18 +95,44 @@ def roadmap_status(item_id: int):
     return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
 
 
+PER_PAGE = 50
+
+
+def _page(name: str) -> int:
+    """A page number from the query string (1 when missing or absurd)."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) <= 100_000 else 1
+
+
+def audit_status(item, previous: str, queued: int) -> None:
+    if item.status != previous:
+        audit(
+            "roadmap_status_changed",
+            item=item.id,
+            title=item.title,
+            previous=previous,
+            status=item.status,
+            emails_queued=queued,
+        )
+
+
 @bp.route("/sites/<site_key>/roadmap/<int:item_id>", methods=["GET", "POST"])
-@site_view
+@site_view("viewer", write="editor")
 def roadmap_item(item_id: int):
     item = roadmap.get_item(g.site, item_id)
     error = None
     if request.method == "POST":
-        error = commit_or_error(
-            lambda: roadmap.update_item(g.site, item, **_item_fields(request.form)), "Item saved."
-        )
+        previous = item.status
+
+        def save():
+            queued = roadmap.update_item(g.site, item, **_item_fields(request.form))
+            audit_status(item, previous, queued)
+
+        error = commit_or_error(save, "Item saved.")
         if error is None:
             return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
     row = roadmap.item_stats(g.site, item)
+    pages = {name: _page(name) for name in ("voters_page", "churned_page")}
     return render_template(
         "roadmap_item.html",
         row=row,
@@ -105,15 +140,18 @@ def roadmap_item(item_id: int):
         error=error,
         statuses=STATUSES,
         sources=VOTE_SOURCES[1:],
-        voters=roadmap.voters(item),
-        churned=roadmap.churned_for(item),
+        voters=roadmap.voters(item, page=pages["voters_page"], per_page=PER_PAGE),
+        churned=roadmap.churned_for(item, page=pages["churned_page"], per_page=PER_PAGE),
+        pages=pages,
+        churned_sessions=roadmap.churned_sessions(item),
+        per_page=PER_PAGE,
         others=roadmap.merge_targets(g.site, item),
         label=lambda s: roadmap.status_label(g.site, s, "en"),
     ), (422 if error else 200)
 
 
 @bp.post("/sites/<site_key>/roadmap/<int:item_id>/merge")
-@site_view
+@site_view("editor")
 def roadmap_merge(item_id: int):
     duplicate = roadmap.get_item(g.site, item_id)
     try:
@@ -129,7 +167,7 @@ def roadmap_merge(item_id: int):
 
 
 @bp.post("/sites/<site_key>/roadmap/<int:item_id>/vote")
-@site_view
+@site_view("editor")
 def roadmap_vote_on_behalf(item_id: int):
     """Record a vote a customer gave through support or sales."""
     item = roadmap.get_item(g.site, item_id)
@@ -149,7 +187,7 @@ def roadmap_vote_on_behalf(item_id: int):
 
 
 @bp.post("/sites/<site_key>/roadmap/<int:item_id>/<any(approve, reject):decision>")
-@site_view
+@site_view("editor")
 def roadmap_moderate(item_id: int, decision: str):
     item = roadmap.get_item(g.site, item_id)
     roadmap.moderate(g.site, item, approve=decision == "approve")
@@ -159,7 +197,7 @@ def roadmap_moderate(item_id: int, decision: str):
 
 
 @bp.get("/sites/<site_key>/outbox")
-@site_view
+@site_view("viewer")
 def outbox():
     return render_template(
         "outbox.html",
@@ -169,7 +207,7 @@ def outbox():
 
 
 @bp.post("/sites/<site_key>/outbox/<int:message_id>/resend")
-@site_view
+@site_view("editor")
 def outbox_resend(message_id: int):
     delivery.resend(g.site, message_id)
     db.session.commit()
@@ -178,20 +216,22 @@ def outbox_resend(message_id: int):
 
 
 @bp.post("/sites/<site_key>/webhook")
-@site_view
+@site_view("owner")
 def webhook_settings():
     url = (request.form.get("webhook_url") or "").strip()
-    commit_or_flash(
-        lambda: sites.set_webhook(
-            g.site, url or None, new_secret=bool(request.form.get("new_secret"))
-        ),
-        "Webhook settings saved.",
-    )
+    new_secret = bool(request.form.get("new_secret"))
+    allow_private = current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"]
+
+    def save():
+        sites.set_webhook(g.site, url or None, new_secret=new_secret, allow_private=allow_private)
+        audit("webhook_changed", url=url or None, new_secret=new_secret)
+
+    commit_or_flash(save, "Webhook settings saved.")
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#webhook")
 
 
 @bp.post("/sites/<site_key>/roadmap-options")
-@site_view
+@site_view("editor")
 def roadmap_options():
     labels = {
         status: {loc: request.form.get(f"label_{status}_{loc}", "") for loc in SUPPORTED_LOCALES}

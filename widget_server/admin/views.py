@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from functools import wraps
 from urllib.parse import urlsplit
@@ -19,20 +20,45 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import (
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+    user_loaded_from_cookie,
+)
 
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
-from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES, AdminUser
+from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
-from widget_server.services import flow_config, insights, money, sessions, sites, users
+from widget_server.services import flow_config, insights, jobs, money, sessions, sites, users
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.roadmap import STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
 MAX_PAGE = MAX_ID // PER_PAGE  # the offset stays within an INTEGER
+# Scripts and styles from our own files only (no inline handlers, no eval), nothing framed.
+ADMIN_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+@bp.context_processor
+def _names():
+    return {"job_kinds": jobs.KINDS}
+
+
+@bp.after_request
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = ADMIN_CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 @bp.app_template_filter("money")
@@ -51,8 +77,34 @@ def _change(value):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    return db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+def _load_user(login_id: str):
+    return users.user_for_login_id(login_id)
+
+
+@user_loaded_from_cookie.connect
+def _reissue_remember_cookie(app, user):
+    """A remember-me cookie that signed someone in is issued again with a fresh expiry."""
+    login_user(user, remember=True, fresh=False)
+
+
+log = logging.getLogger(__name__)
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def audit(action: str, *, site=None, actor=None, **details) -> None:
+    """Record ``action`` by the signed-in admin (or ``actor``) from this request's address."""
+    from widget_server.services import audit as audit_log
+
+    audit_log.record(
+        action,
+        actor=actor or current_user._get_current_object(),
+        site=site or g.get("site"),
+        ip=client_ip(),
+        **details,
+    )
 
 
 @login_manager.unauthorized_handler
@@ -66,10 +118,18 @@ def _unauthorized():
 
 
 def _safe_next(value: str | None) -> str:
-    """Only same-host relative paths are followed after login."""
-    if value:
+    """Only same-host absolute paths are followed after login; anything else (other hosts,
+    ``//host``, ``/\\host``, schemes, control characters browsers would drop) lands on the
+    dashboard."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and value.isprintable()
+    ):
         parts = urlsplit(value)
-        if not parts.scheme and not parts.netloc and value.startswith("/") and "\\" not in value:
+        if not parts.scheme and not parts.netloc and not parts.path.startswith("//"):
             return value
     return url_for("admin.index")
 
@@ -103,57 +163,166 @@ def render(template: str, partial: str | None = None, **context):
     return response
 
 
-def site_view(view):
-    """Load ``g.site`` from ``site_key`` and refuse sites the admin may not see (404)."""
+def site_view(role: str, *, write: str | None = None):
+    """A page of one site: load ``g.site`` from ``site_key`` (404 for sites the admin has no
+    role on) and require ``role`` for reading, ``write`` (default: ``role``) for other
+    methods (403 with the reason). The access-matrix test reads ``required_roles``."""
+    required = {"GET": role, "POST": write or role}
 
-    @wraps(view)
-    @login_required
-    def wrapper(site_key, **kwargs):
-        try:
-            site = sites.get_site(site_key)
-        except KeepkitError:
-            abort(404)
-        if not users.can_access(current_user, site):
-            abort(404)
-        g.site = site
-        g.sites = users.visible_sites(current_user)
-        return view(**kwargs)
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapper(site_key, **kwargs):
+            try:
+                site = sites.get_site(site_key)
+            except KeepkitError:
+                abort(404)
+            g.role = users.role_for(current_user, site)
+            if g.role is None:
+                abort(404)
+            g.site = site
+            g.sites = users.visible_sites(current_user)
+            needed = required["GET" if request.method in ("GET", "HEAD") else "POST"]
+            if not users.has_role(current_user, site, needed):
+                abort(
+                    403,
+                    f"You are {ROLE_NAMES[g.role]} of {site.name}; this needs "
+                    f"{ROLE_NAMES[needed]}. An owner of the site can change your role.",
+                )
+            return view(**kwargs)
 
+        wrapper.required_roles = required
+        return wrapper
+
+    return decorate
+
+
+ROLE_NAMES = {"viewer": "a viewer", "editor": "an editor", "owner": "an owner"}
+
+
+def account_view(view):
+    """A page of the signed-in admin's own account (no site)."""
+    wrapper = login_required(view)
+    wrapper.required_roles = {"GET": "account", "POST": "account"}
     return wrapper
+
+
+def public_view(view):
+    """A page anyone may open (the sign-in form)."""
+    view.required_roles = {"GET": "anyone", "POST": "anyone"}
+    return view
+
+
+def _account_limit():
+    from limits import parse
+
+    return parse(current_app.config["KEEPKIT_LOGIN_ACCOUNT_LIMIT"])
+
+
+def _account_locked(email: str) -> bool:
+    """Whether this account had too many failed sign-ins lately (whatever the address).
+    The limiter's storage fails open: a storage outage must not lock everyone out."""
+    try:
+        return not limiter.limiter.test(_account_limit(), "login-account", email)
+    except Exception:
+        log.exception("Rate-limit storage unavailable; not throttling sign-ins per account")
+        return False
+
+
+def _count_failure(email: str) -> None:
+    try:
+        limiter.limiter.hit(_account_limit(), "login-account", email)
+    except Exception:
+        log.exception("Rate-limit storage unavailable; failed sign-in not counted")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["KEEPKIT_LOGIN_RATE_LIMIT"], methods=["POST"])
+@public_view
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        user = users.authenticate(request.form.get("email", ""), request.form.get("password", ""))
-        if user is None:
-            error = "Wrong email or password."
+        email = users.normalize_email(request.form.get("email", ""))[:255]
+        if _account_locked(email):
+            error, status = (
+                "Too many failed sign-ins for this account. Wait 15 minutes and try again, "
+                "or ask another owner to set a new password.",
+                429,
+            )
         else:
-            login_user(user, remember=bool(request.form.get("remember")))
-            return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
+            user = users.authenticate(email, request.form.get("password", ""))
+            if user is None:
+                _count_failure(email)
+                audit("login_failed", actor=email or "(no email)", email=email)
+                db.session.commit()
+                error, status = "Wrong email or password.", 401
+            else:
+                login_user(user, remember=bool(request.form.get("remember")))
+                audit("login", actor=user)
+                db.session.commit()
+                return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")
-@login_required
+@account_view
 def logout():
+    """Sign out: this ends the admin's session and remember-me cookie everywhere, copies
+    included (a new session generation)."""
+    user = current_user._get_current_object()
+    users.end_sessions(user)
+    audit("logout", actor=user)
+    db.session.commit()
     logout_user()
     flash("You are signed out.")
     return redirect(url_for("admin.login"))
 
 
+@bp.route("/account", methods=["GET", "POST"])
+@account_view
+def account():
+    """Change the password (ends every other session) or sign out everywhere else."""
+    user = current_user._get_current_object()
+    error = None
+    if request.method == "POST":
+        form = request.form
+        if form.get("action") == "sign_out_everywhere":
+            users.end_sessions(user)
+            audit("sessions_ended", actor=user)
+            message = "Signed out everywhere else: only this browser is still signed in."
+        else:
+            try:
+                if form.get("new_password") != form.get("confirm_password"):
+                    raise KeepkitError("The new passwords do not match.")
+                users.change_password(user, form.get("password", ""), form.get("new_password"))
+            except KeepkitError as exc:
+                db.session.rollback()
+                error = exc.message
+            else:
+                audit("password_changed", actor=user)
+                message = "Password changed; every other session is signed out."
+        if error is None:
+            db.session.commit()
+            # The new generation replaces this browser's cookies, so it stays signed in.
+            login_user(user, remember=bool(request.cookies.get("remember_token")))
+            flash(message)
+            return redirect(url_for("admin.account"))
+    return render_template("account.html", error=error, sites=users.visible_sites(user)), (
+        422 if error else 200
+    )
+
+
 @bp.get("/")
-@login_required
+@account_view
 def index():
+    """The first site's dashboard, or the one picked in the site menu (``?site=KEY``)."""
     visible = users.visible_sites(current_user)
     if not visible:
         return render_template("no_sites.html")
-    return redirect(url_for("admin.dashboard", site_key=visible[0].key))
+    chosen = next((s for s in visible if s.key == request.args.get("site")), visible[0])
+    return redirect(url_for("admin.dashboard", site_key=chosen.key))
 
 
 def _parse_period(args) -> tuple[insights.Period, str | None]:
@@ -174,7 +343,7 @@ def _parse_period(args) -> tuple[insights.Period, str | None]:
 
 
 @bp.post("/digest")
-@login_required
+@account_view
 def digest():
     """Opt in to (or out of) the weekly PDF digest of every site this admin sees."""
     from widget_server.services.digests import set_weekly_digest
@@ -196,7 +365,7 @@ def parse_filter(args) -> tuple[insights.Filter, str | None]:
 
 
 @bp.get("/sites/<site_key>/")
-@site_view
+@site_view("viewer")
 def dashboard():
     filters, error = parse_filter(request.args)
     by = request.args.get("by") or "plan"
@@ -216,6 +385,7 @@ def dashboard():
         attributes=insights.attribute_keys(g.site),
         error=error,
         rates=money.rates(g.site),
+        jobs=jobs.active(g.site),
         **context,
     )
 
@@ -242,7 +412,7 @@ def _attachment(body, mimetype: str, filename: str):
 
 
 @bp.get("/sites/<site_key>/report.pdf")
-@site_view
+@site_view("viewer")
 def report_pdf():
     """The PDF report for the dashboard's current filters."""
     from widget_server.reports.pdf import render_pdf
@@ -254,7 +424,7 @@ def report_pdf():
 
 
 @bp.get("/sites/<site_key>/sessions.csv")
-@site_view
+@site_view("viewer")
 def session_csv():
     """All sessions matching the list's filters, streamed."""
     query = sessions.sessions_query(g.site, _session_filter(request.args))
@@ -263,7 +433,7 @@ def session_csv():
 
 
 @bp.get("/sites/<site_key>/sessions")
-@site_view
+@site_view("viewer")
 def session_list():
     args = request.args
     page = args.get("page", "1")
@@ -303,9 +473,28 @@ def _settings_context(**extra):
 
 
 @bp.get("/sites/<site_key>/settings")
-@site_view
+@site_view("viewer")
 def settings():
-    return render_template("settings.html", **_settings_context())
+    return render_template("settings.html", **_settings_context(jobs=jobs.recent(g.site)))
+
+
+@bp.get("/sites/<site_key>/jobs")
+@site_view("viewer")
+def job_list():
+    """The recalculations, for the fragment that refreshes itself while one runs."""
+    compact = request.args.get("compact") == "True"
+    active = jobs.active(g.site) if compact else jobs.recent(g.site)
+    return render("_jobs.html", "_jobs.html", jobs=active, compact=compact)
+
+
+@bp.post("/sites/<site_key>/jobs/rebuild")
+@site_view("editor")
+def rebuild_figures():
+    """Recalculate every figure of the dashboard from the sessions (in the worker)."""
+    jobs.enqueue(g.site, "rebuild_rollups", requested_by=current_user.email)
+    db.session.commit()
+    flash("The worker recalculates the figures now; the progress shows below.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#figures")
 
 
 def _labels(prefix: str) -> dict:
@@ -314,7 +503,7 @@ def _labels(prefix: str) -> dict:
 
 @bp.route("/sites/<site_key>/reasons/new", methods=["GET", "POST"], defaults={"reason_id": None})
 @bp.route("/sites/<site_key>/reasons/<int:reason_id>", methods=["GET", "POST"])
-@site_view
+@site_view("editor")
 def reason_form(reason_id: int | None):
     reason = flow_config.get_reason(g.site, reason_id) if reason_id else None
     error = None
@@ -338,7 +527,7 @@ def reason_form(reason_id: int | None):
 
 
 @bp.post("/sites/<site_key>/<kind>/<int:item_id>/<action>")
-@site_view
+@site_view("editor")
 def item_action(kind: str, item_id: int, action: str):
     """Reorder, archive or restore a reason or an offer; htmx swaps the list."""
     getter = {"reasons": flow_config.get_reason, "offers": flow_config.get_offer}.get(kind)
@@ -371,7 +560,7 @@ def _offer_form_data() -> dict:
 
 @bp.route("/sites/<site_key>/offers/new", methods=["GET", "POST"], defaults={"offer_id": None})
 @bp.route("/sites/<site_key>/offers/<int:offer_id>", methods=["GET", "POST"])
-@site_view
+@site_view("editor")
 def offer_form(offer_id: int | None):
     offer = flow_config.get_offer(g.site, offer_id) if offer_id else None
     error = None
@@ -393,7 +582,7 @@ def offer_form(offer_id: int | None):
 
 
 @bp.post("/sites/<site_key>/general")
-@site_view
+@site_view("owner")
 def general():
     form = request.form
     commit_or_flash(
@@ -404,6 +593,7 @@ def general():
             currency=form.get("currency", ""),
             brand_color=form.get("brand_color", ""),
             discount_window_days=form.get("discount_window_days"),
+            requested_by=current_user.email,
         ),
         "Settings saved.",
     )
@@ -411,7 +601,7 @@ def general():
 
 
 @bp.post("/sites/<site_key>/logo")
-@site_view
+@site_view("editor")
 def logo():
     upload = request.files.get("logo")
     if request.form.get("remove"):
@@ -425,48 +615,60 @@ def logo():
 
 
 @bp.post("/sites/<site_key>/rates")
-@site_view
+@site_view("editor")
 def set_rate():
     form = request.form
+    who = current_user.email
+    later = " The worker is recalculating the MRR bands; the dashboard shows its progress."
     if form.get("remove"):
-        commit_or_flash(lambda: money.remove_rate(g.site, form["remove"]), "Rate removed.")
+        commit_or_flash(
+            lambda: money.remove_rate(g.site, form["remove"], requested_by=who),
+            "Rate removed." + later,
+        )
     else:
         commit_or_flash(
-            lambda: money.set_rate(g.site, form.get("currency", ""), form.get("rate", "")),
-            "Exchange rates saved; the dashboard and reports use them now.",
+            lambda: money.set_rate(
+                g.site, form.get("currency", ""), form.get("rate", ""), requested_by=who
+            ),
+            "Exchange rate saved: amounts use it now." + later,
         )
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#currencies")
 
 
 @bp.post("/sites/<site_key>/origins")
-@site_view
+@site_view("owner")
 def add_origin():
-    commit_or_flash(
-        lambda: sites.add_origin(g.site, request.form.get("origin", "")), "Origin added."
-    )
+    def add():
+        row = sites.add_origin(g.site, request.form.get("origin", ""))
+        audit("origin_added", origin=row.origin)
+
+    commit_or_flash(add, "Origin added.")
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#origins")
 
 
 @bp.post("/sites/<site_key>/origins/<int:origin_id>/delete")
-@site_view
+@site_view("owner")
 def remove_origin(origin_id: int):
-    sites.remove_origin(g.site, origin_id)
+    origin = sites.remove_origin(g.site, origin_id)
+    audit("origin_removed", origin=origin)
     db.session.commit()
     flash("Origin removed.")
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#origins")
 
 
 @bp.post("/sites/<site_key>/secret/<action>")
-@site_view
+@site_view("owner")
 def secret(action: str):
     if action == "rotate":
         sites.rotate_secret(g.site)
+        audit("secret_rotated")
         message = (
             "New signing secret created. Tokens signed with the previous one keep working "
             "until you retire it."
         )
     elif action == "retire":
         sites.retire_secondary_secret(g.site)
+        audit("secret_retired")
         message = "Previous secret retired: only the current secret verifies tokens now."
     else:
         abort(404)
@@ -476,17 +678,19 @@ def secret(action: str):
 
 
 @bp.post("/sites/<site_key>/api-keys")
-@site_view
+@site_view("owner")
 def create_api_key():
     plain = sites.create_api_key(g.site)
+    audit("api_key_created", prefix=g.site.api_keys[-1].prefix)
     db.session.commit()
     return render_template("settings.html", **_settings_context(new_api_key=plain))
 
 
 @bp.post("/sites/<site_key>/api-keys/<int:key_id>/revoke")
-@site_view
+@site_view("owner")
 def revoke_api_key(key_id: int):
-    sites.revoke_api_key(g.site, key_id)
+    prefix = sites.revoke_api_key(g.site, key_id)
+    audit("api_key_revoked", prefix=prefix)
     db.session.commit()
     flash("API key revoked.")
     return redirect(url_for("admin.settings", site_key=g.site.key) + "#api-keys")

@@ -6,7 +6,10 @@ import base64
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from widget_server import database, ratelimit
 from widget_server.api.schemas import (
+    CustomerErasedOut,
+    CustomerExportOut,
     InsightsQuery,
     OffersOut,
     RankingOut,
@@ -24,14 +27,37 @@ from widget_server.api.schemas import (
 from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
-from widget_server.models import MAX_ID, utcnow
-from widget_server.services import insights, roadmap, sessions, sites
+from widget_server.models import MAX_ID, Site, utcnow
+from widget_server.services import audit, insights, privacy, roadmap, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
 
+@bp.url_value_preprocessor
+def _find_api_key_site(endpoint, values):
+    """``g.api_key_site``: the site of the request's API key, or why there is none. Runs before
+    the limiter, whose key needs it; ``_authenticate`` refuses the request afterwards."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized(
+                "Send the site's data API key as 'Authorization: Bearer <key>'",
+                code="missing_api_key",
+            )
+        g.api_key = sites.api_key(key.strip())
+        g.api_key_site = g.api_key.site
+    except Unauthorized as exc:
+        g.api_key_site = exc
+
+
 def _rate_key() -> str:
-    return "data:" + request.headers.get("Authorization", "")[-16:]
+    """One budget per site, shared by all its keys; missing and wrong keys share one bucket
+    per client address."""
+    site = g.api_key_site
+    if isinstance(site, Site):
+        return f"data:site:{site.key}"
+    return f"data:{ratelimit.client_address()}:{ratelimit.UNKNOWN}"
 
 
 limiter.limit(lambda: current_app.config["KEEPKIT_DATA_RATE_LIMIT"], key_func=_rate_key)(bp)
@@ -39,14 +65,14 @@ limiter.limit(lambda: current_app.config["KEEPKIT_DATA_RATE_LIMIT"], key_func=_r
 
 @bp.before_request
 def _authenticate():
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized(
-            "Send the site's data API key as 'Authorization: Bearer <key>'", code="missing_api_key"
-        )
-    g.site = sites.site_for_api_key(key.strip())
-    db.session.commit()  # last_used_at, if it changed; the data API writes nothing else
+    site = g.api_key_site
+    if not isinstance(site, Site):
+        raise site
+    g.site = site
+    if sites.api_key_use_is_news(g.api_key):
+        database.start_writing()
+        sites.note_api_key_use(g.api_key)
+        db.session.commit()
 
 
 def _period(data) -> insights.Period:
@@ -173,6 +199,52 @@ def update_roadmap_item(item_id: int):
     for name in set(RoadmapItemIn().fields) - set(payload):
         data.pop(name, None)  # partial: only what was sent changes
     item = roadmap.get_item(g.site, item_id)
-    roadmap.update_item(g.site, item, **data)
+    previous = item.status
+    queued = roadmap.update_item(g.site, item, **data)
+    if item.status != previous:
+        audit.record(
+            "roadmap_status_changed",
+            actor=_key_holder(),
+            site=g.site,
+            ip=request.remote_addr,
+            item=item.id,
+            title=item.title,
+            previous=previous,
+            status=item.status,
+            emails_queued=queued,
+        )
     db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id)))
+
+
+# --- customers' data (GDPR) ------------------------------------------------------------------
+
+
+def _key_holder() -> str:
+    """The audit log's name for the caller: the API key's public prefix."""
+    return f"API key {request.headers['Authorization'].split()[-1][:12]}"
+
+
+@bp.get("/customers/<path:customer_id>")
+def export_customer(customer_id: str):
+    """Everything Keepkit stores about one customer (the token's ``sub``)."""
+    data = privacy.export_customer(g.site, customer_id)
+    database.start_writing()
+    audit.record(
+        "customer_exported", actor=_key_holder(), site=g.site, ip=request.remote_addr,
+        customer=customer_id,
+    )  # fmt: skip
+    db.session.commit()
+    return jsonify(CustomerExportOut().dump(data))
+
+
+@bp.delete("/customers/<path:customer_id>")
+def erase_customer(customer_id: str):
+    """Erase one customer's personal data; aggregate figures stay (see docs/security.md)."""
+    counts = privacy.erase_customer(g.site, customer_id)
+    audit.record(
+        "customer_erased", actor=_key_holder(), site=g.site, ip=request.remote_addr,
+        customer=customer_id, **counts,
+    )  # fmt: skip
+    db.session.commit()
+    return jsonify(CustomerErasedOut().dump({"erased": True, **counts}))

@@ -29,7 +29,7 @@ CODES = {
     "payload_too_large": "The body is over 1 MB",
     "validation_error": "Invalid fields; `details` names each one",
     "rate_limited": "Too many requests from this address; retry later",
-    "not_found": "No such URL (e.g. an id beyond 2147483647)",
+    "not_found": "No such URL (e.g. an id beyond 2147483647, a customer id with a line break)",
     # widget API
     "site_not_found": "No site with this key",
     "origin_not_allowed": "The page's Origin is not in the site's allowed origins",
@@ -63,6 +63,7 @@ CODES = {
     "invalid_period": "'from' is after 'to', or a date is outside 1970-2999",
     "invalid_segment": "'by' is not plan, tenure, mrr or attr:<attribute>",
     "invalid_status": "Not a roadmap status key",
+    "customer_not_found": "No such customer on this site (erased ones included)",
 }
 TOKEN_CODES = [code for code in CODES if code.startswith("token_")]
 BODY_CODES = ["invalid_json", "json_too_deep", "invalid_characters"]
@@ -203,6 +204,7 @@ def build_spec() -> dict:
         "SessionPage", "RankingOut", "BoardInput", "BoardOut", "VoteInput", "VoteOut",
         "SuggestionInput", "SuggestionOut", "SimilarOut", "RoadmapItemIn", "RoadmapItemOut",
         "RoadmapItemPage", "SummaryOut", "SegmentsOut", "OffersOut", "TrendOut",
+        "CustomerExportOut", "CustomerErasedOut",
     ):  # fmt: skip
         spec.components.schema(name, schema=getattr(schemas, name))
     spec.components.schema("Error", schema=schemas.ErrorOut)
@@ -216,6 +218,13 @@ def build_spec() -> dict:
         "in": "path",
         "required": True,
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+    customer = {
+        "name": "customer_id",
+        "in": "path",
+        "required": True,
+        "description": "The customer's id in your product (the token's sub)",
+        "schema": {"type": "string"},
     }
     session_gone = {404: ["session_not_found"], 409: ["session_completed"]}
     widget = "/api/v1/widget/{site_key}"
@@ -389,6 +398,23 @@ def build_spec() -> dict:
                     ("200", "RoadmapItemOut", "Updated"),
                     tag="data",
                     body="RoadmapItemPatch",
+                ),
+            },
+        ),
+        "/api/v1/customers/{customer_id}": (
+            [customer],
+            {
+                "get": _data(
+                    "Export everything stored about one customer (GDPR)",
+                    "CustomerExportOut",
+                    None,
+                    {404: ["customer_not_found", "not_found"]},
+                ),
+                "delete": _op(
+                    "Erase one customer's personal data (GDPR); figures stay",
+                    _merge(DATA_GET, {404: ["customer_not_found", "not_found"]}),
+                    ("200", "CustomerErasedOut", "Erased"),
+                    tag="data",
                 ),
             },
         ),

@@ -477,3 +477,89 @@ class TrendOut(Schema):
     currency = fields.String()
     months = fields.List(fields.String(), metadata={"description": "YYYY-MM"})
     series = fields.List(fields.Nested(TrendSeries))
+
+
+# --- customers' data (GDPR) ------------------------------------------------------------------
+
+
+class ItemRefOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+
+
+class CustomerProfileOut(Schema):
+    id = fields.String()
+    email = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    plan = fields.String(allow_none=True)
+    mrr = fields.Integer()
+    currency = fields.String()
+    signed_up_at = fields.String(allow_none=True)
+    attributes = fields.Dict()
+    locale = fields.String(allow_none=True)
+    first_seen_at = fields.String()
+    last_seen_at = fields.String()
+
+
+class CustomerSessionOut(Schema):
+    id = fields.String()
+    started_at = fields.String()
+    answered_at = fields.String(allow_none=True)
+    completed_at = fields.String(allow_none=True)
+    plan = fields.String(allow_none=True)
+    mrr = fields.Integer()
+    currency = fields.String()
+    attributes = fields.Dict()
+    locale = fields.String()
+    reason = fields.Nested(ReasonRef, allow_none=True)
+    comment = fields.String(allow_none=True)
+    followup_answer = fields.String(allow_none=True)
+    roadmap_item = fields.Integer(allow_none=True)
+    offers_shown = fields.List(fields.String())
+    offer = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+
+
+class CustomerVoteOut(Schema):
+    item = fields.Nested(ItemRefOut)
+    company = fields.String(allow_none=True)
+    source = fields.String()
+    created_at = fields.String()
+
+
+class CustomerSubscriptionOut(Schema):
+    item = fields.Nested(ItemRefOut)
+    created_at = fields.String()
+    unsubscribed_at = fields.String(allow_none=True)
+
+
+class CustomerSuggestionOut(Schema):
+    item = fields.Nested(ItemRefOut)
+    created_at = fields.String()
+
+
+class CustomerMessageOut(Schema):
+    kind = fields.String(metadata={"description": "email or webhook"})
+    topic = fields.String()
+    to = fields.String(allow_none=True)
+    state = fields.String()
+    created_at = fields.String()
+    sent_at = fields.String(allow_none=True)
+
+
+class CustomerExportOut(Schema):
+    customer = fields.Nested(CustomerProfileOut)
+    sessions = fields.List(fields.Nested(CustomerSessionOut))
+    votes = fields.List(fields.Nested(CustomerVoteOut))
+    subscriptions = fields.List(fields.Nested(CustomerSubscriptionOut))
+    suggestions = fields.List(fields.Nested(CustomerSuggestionOut))
+    messages = fields.List(fields.Nested(CustomerMessageOut))
+
+
+class CustomerErasedOut(Schema):
+    erased = fields.Boolean()
+    sessions = fields.Integer(metadata={"description": "sessions kept without personal fields"})
+    votes = fields.Integer()
+    subscriptions = fields.Integer()
+    messages = fields.Integer()

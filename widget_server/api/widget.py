@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
-from flask_limiter.util import get_remote_address
 
+from widget_server import ratelimit
 from widget_server.api.schemas import (
     AnswerInput,
     AnswerOut,
@@ -32,20 +32,23 @@ from widget_server.services.tokens import CustomerClaims, verify_customer_token
 bp = Blueprint("widget_api", __name__, url_prefix="/api/v1/widget/<site_key>")
 
 
-def _rate_key() -> str:
-    return f"widget:{get_remote_address()}:{request.view_args.get('site_key', '')}"
-
-
-limiter.limit(lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"], key_func=_rate_key)(bp)
+limiter.limit(
+    lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
+    key_func=lambda: ratelimit.site_bucket("widget"),
+)(bp)
 
 
 @bp.url_value_preprocessor
 def _load_site(endpoint, values):
-    g.site = sites.get_site(values.pop("site_key"))
+    # Runs before the limiter, which counts per address and site (unknown keys: one bucket).
+    g.site_key = values.pop("site_key")
+    g.site = sites.find_site(g.site_key)
 
 
 @bp.before_request
 def _check_origin():
+    if g.site is None:
+        raise sites.site_not_found(g.site_key)
     origin = request.headers.get("Origin")
     own = request.host_url.rstrip("/")
     if origin and origin != own and not sites.origin_allowed(g.site, origin):

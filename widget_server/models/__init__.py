@@ -3,7 +3,8 @@
 from widget_server.models.base import MAX_ID, Base, utcnow
 from widget_server.models.customer import Customer
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
-from widget_server.models.outbox import OutboxMessage
+from widget_server.models.job import JOB_STATES, Job
+from widget_server.models.outbox import OutboxMessage, ScheduledRun
 from widget_server.models.roadmap import (
     MODERATION,
     STATUSES,
@@ -16,34 +17,39 @@ from widget_server.models.roadmap import (
 from widget_server.models.rollup import OfferShownRollup, ReasonRollup, SegmentRollup
 from widget_server.models.session import OUTCOMES, CancellationSession
 from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
-from widget_server.models.user import AdminUser, site_admins
+from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembership
 
 __all__ = [
+    "JOB_STATES",
     "MAX_ID",
     "MODERATION",
     "OFFER_TYPES",
     "OUTCOMES",
+    "ROLES",
     "STATUSES",
     "VOTABLE",
     "VOTE_SOURCES",
     "AdminUser",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "CancellationSession",
     "Customer",
     "ExchangeRate",
+    "Job",
     "Offer",
     "OfferShownRollup",
     "OutboxMessage",
     "Reason",
     "ReasonRollup",
     "RoadmapItem",
+    "ScheduledRun",
     "SegmentRollup",
     "Site",
+    "SiteMembership",
     "SiteOrigin",
     "Subscription",
     "Vote",
     "offer_reasons",
-    "site_admins",
     "utcnow",
 ]

@@ -25,6 +25,11 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"))
+    # The customer the message is to or about, if any: their data export lists it, their
+    # erasure deletes it.
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(10))
     # What it is about, e.g. "roadmap.in_progress" or "vote.created".
     topic: Mapped[str] = mapped_column(sa.String(64))
@@ -39,3 +44,13 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class ScheduledRun(Base):
+    """When a periodic worker task (the weekly digest, the daily comment retention) last ran:
+    whichever worker claims it first runs it, once per period."""
+
+    __tablename__ = "scheduled_runs"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_run_at: Mapped[datetime]

@@ -30,6 +30,8 @@ class Site(Base):
     status_labels: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     # Off by default: voting needs a signed customer token.
     anonymous_voting: Mapped[bool] = mapped_column(default=False)
+    # Comments and follow-up answers older than this many months are deleted (None: kept).
+    comment_retention_months: Mapped[int | None]
     webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
     webhook_secret: Mapped[str | None] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

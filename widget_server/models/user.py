@@ -1,4 +1,4 @@
-"""Admin users of the Keepkit admin area."""
+"""Admin users of the Keepkit admin area, their roles per site, and the audit log."""
 
 from __future__ import annotations
 
@@ -10,12 +10,27 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from widget_server.models.base import Base, utcnow
 
-site_admins = sa.Table(
-    "site_admins",
-    Base.metadata,
-    sa.Column("user_id", sa.ForeignKey("admin_users.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("site_id", sa.ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
-)
+# Per site, in rising order of power: viewers read; editors also manage reasons, offers and the
+# roadmap; owners also manage keys, secrets, webhooks, users and customers' data.
+ROLES = ("viewer", "editor", "owner")
+
+
+class SiteMembership(Base):
+    """An admin's role on one site."""
+
+    __tablename__ = "site_admins"
+    __table_args__ = (sa.CheckConstraint("role IN ('viewer', 'editor', 'owner')", name="role"),)
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("admin_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(10), default="owner")
+
+    user = relationship("AdminUser", back_populates="memberships")
+    site = relationship("Site")
 
 
 class AdminUser(UserMixin, Base):
@@ -24,15 +39,45 @@ class AdminUser(UserMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
-    # Owners see every site; other admins only the sites they are members of.
+    # Owner of every site, present and future (the instance's administrators); other admins
+    # have a role per site (``memberships``).
     is_owner: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of the login id: raising it ends every session and remember-me cookie of this
+    # admin, wherever they are (sign out, password change, "sign out everywhere").
+    session_generation: Mapped[int] = mapped_column(default=0)
     # Opted in to the weekly "Cancellation insights" PDF by email.
     weekly_digest: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    sites = relationship("Site", secondary=site_admins, order_by="Site.name")
+    memberships: Mapped[list[SiteMembership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    sites = relationship("Site", secondary="site_admins", order_by="Site.name", viewonly=True)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login: the session and remember-me cookies carry it
+        return f"{self.id}:{self.session_generation}"
+
+
+class AuditEvent(Base):
+    """Who did what, when, from where: for owners to review (Admin → Audit log)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_site_created", "site_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: not about one site (sign-ins, account changes).
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("admin_users.id", ondelete="SET NULL")
+    )
+    # Who, in words that survive the user's deletion: an email, "API key kk_live_abcd", "CLI".
+    actor: Mapped[str] = mapped_column(sa.String(255))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,6 +1,5 @@
-"""Streaming CSV of cancellation sessions. Plain rows (no ORM objects) are fetched in batches
-through a server-side cursor where the database has one, and written as they come, so memory
-stays flat whatever the number of sessions."""
+"""Streaming CSV of cancellation sessions. Plain rows (no ORM objects) are read a page at a
+time and written as they come, so memory stays flat whatever the number of sessions."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ import io
 from collections.abc import Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Customer, Offer, Reason
@@ -22,7 +22,7 @@ BATCH = 1000
 _UNSAFE = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _safe(value) -> str:
+def safe_cell(value) -> str:
     """Text a spreadsheet will not run as a formula (CSV injection)."""
     if value is None:
         return ""
@@ -30,46 +30,62 @@ def _safe(value) -> str:
     return "'" + text if text[:1] in _UNSAFE else text
 
 
-def _rows_query(query: sa.Select) -> sa.Select:
-    """The columns of the export for the sessions ``query`` selects (one joined query)."""
+def _page_query(query: sa.Select) -> sa.Select:
+    """The export's columns for a page of the sessions ``query`` selects, after the id bound
+    as ``after``, in id order: one query walking the primary key (aliases keep the joins apart
+    from any the filters made)."""
     s = CancellationSession
-    ids = query.with_only_columns(s.id).order_by(None).subquery()
+    customer, reason, offer = aliased(Customer), aliased(Reason), aliased(Offer)
     return (
-        sa.select(
-            s.public_id, s.started_at, s.completed_at, Customer.external_id.label("customer"),
-            Customer.email, Customer.company, s.plan, s.mrr, s.currency, s.tenure_days,
-            Reason.key.label("reason_key"), Reason.labels, s.comment, s.followup_answer,
-            s.offers_shown, Offer.key.label("offer_key"), s.outcome, s.roadmap_item_id, s.locale,
+        query.with_only_columns(
+            s.id, s.public_id, s.started_at, s.completed_at,
+            customer.external_id.label("customer"), customer.email, customer.company, s.plan,
+            s.mrr, s.currency, s.tenure_days, reason.key.label("reason_key"),
+            reason.labels["en"].as_string().label("reason_label"),
+            s.comment, s.followup_answer, s.offers_shown, offer.key.label("offer_key"),
+            s.outcome, s.roadmap_item_id, s.locale,
         )
-        .join(Customer, Customer.id == s.customer_id)
-        .outerjoin(Reason, Reason.id == s.reason_id)
-        .outerjoin(Offer, Offer.id == s.offer_id)
-        .where(s.id.in_(sa.select(ids.c.id)))
+        .select_from(s)
+        .join(customer, customer.id == s.customer_id)
+        .outerjoin(reason, reason.id == s.reason_id)
+        .outerjoin(offer, offer.id == s.offer_id)
+        .where(s.id > sa.bindparam("after"))
+        .order_by(None)
         .order_by(s.id)
-        .execution_options(yield_per=BATCH)
+        .limit(BATCH)
     )  # fmt: skip
 
 
 def stream_csv(query: sa.Select) -> Iterator[str]:
-    """Yield the CSV (header first) for the sessions ``query`` selects, in id order."""
+    """Yield the CSV (header first) for the sessions ``query`` selects, in id order.
+
+    Page by page (keyset on the id), each page read in a short transaction of its own: a
+    long export holds no lock and no cursor between pages, so completions and other writers
+    never wait for it, and memory stays flat.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    for n, row in enumerate(db.session.execute(_rows_query(query)), 1):
-        r = row
-        writer.writerow(
-            [
-                r.public_id, r.started_at.isoformat(),
-                r.completed_at.isoformat() if r.completed_at else "", _safe(r.customer),
-                _safe(r.email), _safe(r.company), _safe(r.plan), r.mrr, r.currency,
-                "" if r.tenure_days is None else r.tenure_days, r.reason_key or "",
-                _safe(r.labels.get("en")) if r.labels else "", _safe(r.comment),
-                _safe(r.followup_answer), " ".join(r.offers_shown or []), r.offer_key or "",
-                r.outcome or "open", r.roadmap_item_id or "", r.locale,
-            ]
-        )  # fmt: skip
-        if n % BATCH == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    after, page = 0, _page_query(query)
+    while True:
+        rows = db.session.execute(page, {"after": after}).all()
+        db.session.rollback()  # end this page's read transaction
+        for r in rows:
+            writer.writerow(
+                [
+                    r.public_id, r.started_at.isoformat(),
+                    r.completed_at.isoformat() if r.completed_at else "", safe_cell(r.customer),
+                    safe_cell(r.email), safe_cell(r.company), safe_cell(r.plan), r.mrr,
+                    r.currency, "" if r.tenure_days is None else r.tenure_days,
+                    r.reason_key or "", safe_cell(r.reason_label),
+                    safe_cell(r.comment), safe_cell(r.followup_answer),
+                    " ".join(r.offers_shown or []), r.offer_key or "", r.outcome or "open",
+                    r.roadmap_item_id or "", r.locale,
+                ]
+            )  # fmt: skip
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < BATCH:
+            return
+        after = rows[-1].id

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import AdminUser
-from widget_server.services import notifications
+from widget_server.services import notifications, schedule
 from widget_server.services.users import visible_sites
 
 
@@ -25,10 +25,13 @@ def stop_weekly_digest(user_id: int) -> None:
 
 
 def enqueue_due(now: datetime) -> int:
-    """Queue this week's digest for every opted-in admin and each of their sites (once per ISO
-    week: the outbox's dedupe key makes repeated calls no-ops). The report covers the seven
-    days before the current week. Returns how many were new."""
+    """Queue this week's digest for every opted-in admin and each of their sites, once per ISO
+    week: the first worker poll of the week does it, later polls skip it (and the outbox's
+    dedupe key would make a repeat a no-op). The report covers the seven days before the
+    current week. Returns how many were new."""
     year, week, _ = now.isocalendar()
+    if not schedule.claim(f"weekly-digest {year}-W{week:02d}", timedelta(days=3650), now):
+        return 0
     monday = (now - timedelta(days=now.weekday())).date()
     start, end = monday - timedelta(days=7), monday - timedelta(days=1)
     queued = 0

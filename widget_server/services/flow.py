@@ -348,6 +348,7 @@ def complete_session(
             "currency": session.currency,
         },
         dedupe_key=f"completed:{session.public_id}",
+        customer=session.customer,
     )
     return session
 

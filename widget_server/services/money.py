@@ -10,6 +10,7 @@ from babel.numbers import list_currencies
 from widget_server.errors import ValidationError
 from widget_server.extensions import db
 from widget_server.models import Customer, ExchangeRate, Site, utcnow
+from widget_server.services import jobs
 
 # The largest amount Keepkit stores, in minor units (10^12 cents is ten billion a month):
 # sums of many such amounts still fit the 64-bit rollup columns.
@@ -59,7 +60,7 @@ def currencies_without_rate(site: Site) -> list[str]:
     return list(db.session.scalars(query))
 
 
-def set_rate(site: Site, currency: str, rate) -> ExchangeRate:
+def set_rate(site: Site, currency: str, rate, *, requested_by: str = "Keepkit") -> ExchangeRate:
     """Create or update the rate for ``currency`` (units of the site's currency per unit).
 
     :raises ValidationError: ``invalid_rate``.
@@ -87,20 +88,20 @@ def set_rate(site: Site, currency: str, rate) -> ExchangeRate:
         db.session.add(row)
     row.rate, row.updated_at = value, utcnow()
     db.session.flush()
-    _rates_changed(site, currency)
+    _rates_changed(site, currency, requested_by)
     return row
 
 
-def remove_rate(site: Site, currency: str) -> None:
+def remove_rate(site: Site, currency: str, *, requested_by: str = "Keepkit") -> None:
     db.session.execute(
         sa.delete(ExchangeRate).where(
             ExchangeRate.site_id == site.id, ExchangeRate.currency == currency
         )
     )
-    _rates_changed(site, currency)
+    _rates_changed(site, currency, requested_by)
 
 
-def _rates_changed(site: Site, currency: str) -> None:
-    from widget_server.services import rollups  # rollups convert amounts with ``converted``
-
-    rollups.rebuild_mrr_bands(site, currency)
+def _rates_changed(site: Site, currency: str, requested_by: str) -> None:
+    """The MRR bands of sessions in ``currency`` are amounts in the site's currency: the
+    worker recomputes them (a job; the dashboard says figures are being recalculated)."""
+    jobs.enqueue(site, "rebuild_mrr_bands", {"currency": currency}, requested_by=requested_by)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_server.extensions import db
-from widget_server.models import OutboxMessage, Site, utcnow
+from widget_server.models import Customer, OutboxMessage, Site, utcnow
 
 
 def _insert_ignore(rows: list[dict]) -> int:
@@ -31,13 +31,15 @@ def _insert_ignore(rows: list[dict]) -> int:
 
 
 def enqueue_emails(site: Site, topic: str, messages: list[dict]) -> int:
-    """Queue emails. Each message: ``dedupe_key``, ``to`` and the template ``payload``.
+    """Queue emails. Each message: ``dedupe_key``, ``to`` and the template ``payload`` (whose
+    ``customer_id``, if any, links the message to that customer).
 
     Returns how many were new.
     """
     rows = [
         {
             "site_id": site.id,
+            "customer_id": m["payload"].get("customer_id"),
             "kind": "email",
             "topic": topic,
             "dedupe_key": m["dedupe_key"],
@@ -50,13 +52,17 @@ def enqueue_emails(site: Site, topic: str, messages: list[dict]) -> int:
     return _insert_ignore(rows)
 
 
-def enqueue_webhook(site: Site, event: str, data: dict, *, dedupe_key: str) -> bool:
-    """Queue a webhook event if the site has a webhook URL. Returns whether one was queued."""
+def enqueue_webhook(
+    site: Site, event: str, data: dict, *, dedupe_key: str, customer: Customer | None = None
+) -> bool:
+    """Queue a webhook event if the site has a webhook URL; ``customer``: the one it is about.
+    Returns whether one was queued."""
     if not site.webhook_url:
         return False
     body = {"event": event, "created": int(utcnow().timestamp()), "data": data}
     row = {
         "site_id": site.id,
+        "customer_id": customer.id if customer else None,
         "kind": "webhook",
         "topic": event,
         "dedupe_key": f"webhook:{site.id}:{dedupe_key}",

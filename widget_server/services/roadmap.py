@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
@@ -173,8 +174,9 @@ def create_item(site: Site, **fields) -> RoadmapItem:
     return item
 
 
-def update_item(site: Site, item: RoadmapItem, **fields) -> RoadmapItem:
-    """Update fields; a new ``status`` goes through :func:`change_status`.
+def update_item(site: Site, item: RoadmapItem, **fields) -> int:
+    """Update fields; a new ``status`` goes through :func:`change_status`. Returns the number
+    of emails that queued (0 without a status change).
 
     :raises ValidationError: ``invalid_item``, ``invalid_characters`` (a title, target or tag
         that is not a single line, a description with NUL) or ``invalid_status``.
@@ -183,10 +185,11 @@ def update_item(site: Site, item: RoadmapItem, **fields) -> RoadmapItem:
     for name, value in clean.items():
         setattr(item, name, value)
     item.updated_at = utcnow()
+    queued = 0
     if fields.get("status") and fields["status"] != item.status:
-        change_status(site, item, fields["status"])
+        queued = change_status(site, item, fields["status"])
     db.session.flush()
-    return item
+    return queued
 
 
 def change_status(site: Site, item: RoadmapItem, status: str) -> int:
@@ -321,6 +324,7 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
                 "source": source,
             },
             dedupe_key=f"vote:{uuid.uuid4()}",
+            customer=customer,
         )
     return added
 
@@ -337,6 +341,7 @@ def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
             "vote.deleted",
             {"item": {"id": item.id, "title": item.title}, "customer": customer.external_id},
             dedupe_key=f"unvote:{uuid.uuid4()}",
+            customer=customer,
         )
     return removed
 
@@ -609,18 +614,36 @@ def merge_targets(site: Site, item: RoadmapItem) -> list[RoadmapItem]:
     return list(db.session.scalars(query.order_by(RoadmapItem.created_at.desc())))
 
 
-def voters(item: RoadmapItem) -> list[Vote]:
-    query = sa.select(Vote).where(Vote.item_id == item.id).order_by(Vote.created_at.desc())
-    return list(db.session.scalars(query))
-
-
-def churned_for(item: RoadmapItem) -> list[CancellationSession]:
+def voters(item: RoadmapItem, *, page: int = 1, per_page: int = 50) -> list[Vote]:
+    """One page of the item's voters, newest first."""
     query = (
-        sa.select(CancellationSession)
-        .where(
-            CancellationSession.roadmap_item_id == item.id,
-            CancellationSession.outcome == "cancelled",
-        )
-        .order_by(CancellationSession.completed_at.desc())
+        sa.select(Vote)
+        .options(joinedload(Vote.customer))
+        .where(Vote.item_id == item.id)
+        .order_by(Vote.created_at.desc(), Vote.id.desc())
     )
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+
+
+def _churned(item: RoadmapItem):
+    s = CancellationSession
+    return (s.roadmap_item_id == item.id, s.outcome == "cancelled")
+
+
+def churned_for(
+    item: RoadmapItem, *, page: int = 1, per_page: int = 50
+) -> list[CancellationSession]:
+    """One page of the cancelled sessions that named the item, newest first."""
+    s = CancellationSession
+    query = (
+        sa.select(s)
+        .options(joinedload(s.customer))
+        .where(*_churned(item))
+        .order_by(s.completed_at.desc(), s.id.desc())
+    )
+    return list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+
+
+def churned_sessions(item: RoadmapItem) -> int:
+    """How many cancelled sessions named the item (the pages of :func:`churned_for`)."""
+    return db.session.scalar(sa.select(sa.func.count()).where(*_churned(item)))

@@ -14,7 +14,7 @@ so a filter on an attribute reads rollups as well.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -152,8 +152,11 @@ def _measures(table) -> list[str]:
     return ["sessions"] if table is OfferShownRollup else ["sessions", "mrr"]
 
 
-def _accumulate(connection, site, table, grain: str, where: list, by_attribute: bool) -> None:
-    """Add the completed sessions matching ``where`` to ``table``'s ``grain`` rows."""
+def _accumulate(
+    connection, site, table, grain: str, where: list, by_attribute: bool, sign: int = 1
+) -> None:
+    """Add (``sign`` -1: subtract) the completed sessions matching ``where`` to ``table``'s
+    ``grain`` rows."""
     s = CancellationSession
     dialect = connection.dialect.name
     bucket = (utc_day if grain == "day" else utc_month_start)(s.completed_at, dialect)
@@ -161,9 +164,12 @@ def _accumulate(connection, site, table, grain: str, where: list, by_attribute: 
     # Labels differ from the session's column names: PostgreSQL would resolve GROUP BY plan
     # to the raw column, not to the COALESCE.
     keys = {name: expression.label(f"k_{name}") for name, expression in dimensions.items()}
-    measures = [sa.func.count().label("m_sessions")]
+    count, total = sa.func.count(), sa.func.sum(s.mrr)
+    if sign < 0:
+        count, total = -count, -total
+    measures = [count.label("m_sessions")]
     if "mrr" in _measures(table):
-        measures.append(sa.func.sum(s.mrr).label("m_mrr"))
+        measures.append(total.label("m_mrr"))
     select = sa.select(s.site_id, sa.literal(grain, sa.String), *keys.values(), *measures)
     grouped = [k for name, k in keys.items() if by_attribute or name not in ("attribute", "value")]
     select = _from_sessions(site, table, dialect, select.where(*where), by_attribute)
@@ -200,6 +206,23 @@ def add_session(site: Site, session: CancellationSession) -> None:
     _add(connection, site, TABLES, [CancellationSession.id == session.id])
 
 
+def remove_attributes(site: Site, session_ids: list[int]) -> None:
+    """Take these completed sessions' custom attribute values out of the rollups (before the
+    sessions lose them: a customer's erasure). The rows counting every session keep them."""
+    if not session_ids:
+        return
+    connection = db.session.connection()
+    _lock_site(connection, site, exclusive=False)
+    where = [CancellationSession.id.in_(session_ids)]
+    for table in TABLES:
+        for grain in GRAINS:
+            _accumulate(connection, site, table, grain, where, by_attribute=True, sign=-1)
+        t = table.__table__
+        connection.execute(
+            sa.delete(t).where(t.c.site_id == site.id, t.c.attribute != ALL, t.c.sessions <= 0)
+        )
+
+
 def rebuild(site, *, connection=None, tables=TABLES, currency: str | None = None) -> None:
     """Recompute the site's rows of ``tables`` from its sessions (only those in ``currency``,
     if given). ``site`` needs ``id`` and ``currency``: a Site, or a row in a migration."""
@@ -219,6 +242,93 @@ def rebuild_mrr_bands(site: Site, currency: str | None = None) -> None:
     """After an exchange rate (for ``currency``) or the site's own currency changed: the MRR
     bands are amounts in the site's currency."""
     rebuild(site, tables=(SegmentRollup,), currency=currency)
+
+
+def rebuild_in_steps(site: Site, *, tables=TABLES, currency: str | None = None):
+    """:func:`rebuild`, as short transactions the caller commits after each step (yields
+    ``(done, total)``): no lock is held for long, so completions never wait for a rebuild.
+
+    First the site's rows go; then each day with completed sessions is recomputed from its
+    sessions, and each month from its days. A completion committed before a day's step is
+    counted by the step; one after it adds itself as usual. Every step is idempotent.
+    """
+    s = CancellationSession
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    scope = [s.site_id == site.id, s.outcome.is_not(None)]
+    if currency is not None:
+        scope.append(s.currency == currency)
+    day = utc_day(s.completed_at, dialect)
+    days = sorted(_as_date(d) for d in db.session.scalars(sa.select(day).where(*scope).distinct()))
+    months = sorted({d.replace(day=1) for d in days})
+    total, done = 1 + len(days) + len(months), 0
+    _lock_site(connection, site, exclusive=True)
+    _delete_rows(connection, site, tables, currency, [])
+    done += 1
+    yield done, total
+    for first in days:
+        connection = db.session.connection()
+        _lock_site(connection, site, exclusive=True)
+        _delete_rows(connection, site, tables, currency, [("day", first)])
+        lower = datetime.combine(first, time.min, tzinfo=UTC)
+        where = [s.completed_at >= lower, s.completed_at < lower + timedelta(days=1)]
+        if currency is not None:
+            where.append(s.currency == currency)
+        for table in tables:
+            for by_attribute in (False, True):
+                _accumulate(connection, site, table, "day", where, by_attribute)
+        done += 1
+        yield done, total
+    for first in months:
+        connection = db.session.connection()
+        _lock_site(connection, site, exclusive=True)
+        _delete_rows(connection, site, tables, currency, [("month", first)])
+        for table in tables:
+            _month_from_days(connection, site, table, first, currency)
+        done += 1
+        yield done, total
+
+
+def rebuild_mrr_bands_in_steps(site: Site, currency: str | None = None):
+    """:func:`rebuild_mrr_bands` in steps (see :func:`rebuild_in_steps`)."""
+    yield from rebuild_in_steps(site, tables=(SegmentRollup,), currency=currency)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _delete_rows(connection, site, tables, currency, buckets: list[tuple[str, date]]) -> None:
+    """The site's rows of ``tables`` (in ``currency``; in these (grain, bucket)s, or all)."""
+    for table in tables:
+        t = table.__table__
+        delete = sa.delete(t).where(t.c.site_id == site.id)
+        if currency is not None:
+            delete = delete.where(t.c.currency == currency)
+        if buckets:
+            delete = delete.where(
+                sa.or_(*(sa.and_(t.c.grain == g, t.c.bucket == b) for g, b in buckets))
+            )
+        connection.execute(delete)
+
+
+def _month_from_days(connection, site, table, first: date, currency: str | None) -> None:
+    """A month's rows as the sum of its day rows."""
+    t = table.__table__
+    keys = [c for c in t.primary_key.columns if c.name not in ("site_id", "grain", "bucket")]
+    measures = _measures(table)
+    select = sa.select(
+        t.c.site_id, sa.literal("month", sa.String), sa.literal(first, sa.Date), *keys,
+        *(sa.func.sum(t.c[m]) for m in measures),
+    ).where(
+        t.c.site_id == site.id, t.c.grain == "day", t.c.bucket >= first,
+        t.c.bucket < next_month(first),
+    )  # fmt: skip
+    if currency is not None:
+        select = select.where(t.c.currency == currency)
+    select = select.group_by(t.c.site_id, *keys)
+    columns = ["site_id", "grain", "bucket", *(c.name for c in keys), *measures]
+    connection.execute(sa.insert(t).from_select(columns, select))
 
 
 def rebuild_all(connection) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -14,11 +15,12 @@ import sqlalchemy as sa
 from widget_server.errors import Conflict, NotFound, Unauthorized, ValidationError
 from widget_server.extensions import db
 from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
-from widget_server.services import rollups
+from widget_server.services import jobs, netguard
 from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
 from widget_server.services.money import is_currency
 from widget_server.services.text import is_single_line, single_line
 
+log = logging.getLogger(__name__)
 API_KEY_PREFIX = "kk_live_"
 MAX_NAME = 200
 MAX_ORIGIN = 255
@@ -126,8 +128,10 @@ def update_site(
     currency: str,
     brand_color: str,
     discount_window_days,
+    requested_by: str = "Keepkit",
 ) -> None:
-    """Change a site's general settings.
+    """Change a site's general settings. A new currency has the worker recompute the MRR
+    bands (a job).
 
     :raises ValidationError: ``invalid_characters`` for a name that is not a single line,
         else ``invalid_site`` naming the field at fault.
@@ -155,25 +159,39 @@ def update_site(
     site.brand_color, site.discount_window_days = brand_color.lower(), window
     db.session.flush()
     if currency_changed:
-        rollups.rebuild_mrr_bands(site)
+        jobs.enqueue(site, "rebuild_mrr_bands", requested_by=requested_by)
 
 
-def set_webhook(site: Site, url: str | None, *, new_secret: bool = False) -> None:
+def set_webhook(
+    site: Site, url: str | None, *, new_secret: bool = False, allow_private: bool = False
+) -> None:
     """Set (or clear, with None) the site's webhook URL; a signing secret is created with the
-    first URL, or anew when ``new_secret``.
+    first URL, or anew when ``new_secret``. Messages already queued go to the new URL.
 
-    :raises ValidationError: ``invalid_webhook_url`` unless it is an http(s) URL.
+    The URL must be http(s) and must not name a loopback, private, link-local, CGNAT,
+    multicast or reserved address in any spelling (``allow_private``: loopback and private
+    ones are accepted; see :mod:`widget_server.services.netguard`). DNS names are checked
+    again, resolved, each time a message is sent.
+
+    :raises ValidationError: ``invalid_webhook_url`` unless it is a usable http(s) URL;
+        ``webhook_url_not_allowed`` when it names an address Keepkit must not reach.
     """
     if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+        try:
+            netguard.check_url(url, allow_private=allow_private)
+        except netguard.ForbiddenTarget as exc:
             raise ValidationError(
-                "The webhook URL must be an http(s) URL", code="invalid_webhook_url"
-            )
+                f"This webhook URL is not allowed: {exc}", code="webhook_url_not_allowed"
+            ) from exc
+        except netguard.Refused as exc:
+            raise ValidationError(
+                f"Invalid webhook URL: {exc}", code="invalid_webhook_url"
+            ) from exc
     site.webhook_url = url
     if new_secret or (url and not site.webhook_secret):
         site.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
     db.session.flush()
+    log.info("Webhook URL of site %s set to %s", site.key, url)
 
 
 MAX_LOGO_BYTES = 200 * 1024
@@ -198,11 +216,20 @@ def set_logo(site: Site, data: bytes | None) -> None:
     db.session.flush()
 
 
+def find_site(key: str) -> Site | None:
+    """The site with this key, or None."""
+    return db.session.scalar(sa.select(Site).where(Site.key == key))
+
+
+def site_not_found(key: str) -> NotFound:
+    return NotFound(f"No site with key {key!r}", code="site_not_found")
+
+
 def get_site(key: str) -> Site:
     """:raises NotFound: when no site has this key."""
-    site = db.session.scalar(sa.select(Site).where(Site.key == key))
+    site = find_site(key)
     if site is None:
-        raise NotFound(f"No site with key {key!r}", code="site_not_found")
+        raise site_not_found(key)
     return site
 
 
@@ -217,13 +244,16 @@ def add_origin(site: Site, value: str) -> SiteOrigin:
     return row
 
 
-def remove_origin(site: Site, origin_id: int) -> None:
-    """:raises NotFound: when the origin does not belong to the site."""
+def remove_origin(site: Site, origin_id: int) -> str:
+    """Returns the origin removed.
+
+    :raises NotFound: when the origin does not belong to the site."""
     row = next((o for o in site.origins if o.id == origin_id), None)
     if row is None:
         raise NotFound("No such origin", code="origin_not_found")
     site.origins.remove(row)
     db.session.flush()
+    return row.origin
 
 
 def origin_allowed(site: Site, origin: str) -> bool:
@@ -260,29 +290,49 @@ def create_api_key(site: Site) -> str:
     return plain
 
 
-def revoke_api_key(site: Site, key_id: int) -> None:
-    """:raises NotFound: when the key does not belong to the site."""
+def revoke_api_key(site: Site, key_id: int) -> str:
+    """Returns the revoked key's prefix.
+
+    :raises NotFound: when the key does not belong to the site."""
     row = next((k for k in site.api_keys if k.id == key_id and k.revoked_at is None), None)
     if row is None:
         raise NotFound("No such active API key", code="api_key_not_found")
     row.revoked_at = utcnow()
     db.session.flush()
+    return row.prefix
 
 
 LAST_USED_GRANULARITY = timedelta(minutes=10)
 
 
-def site_for_api_key(plain: str) -> Site:
-    """The site a data API key belongs to; notes when the key was last used (to the nearest
-    ten minutes, so reads do not write on every request).
+def api_key(plain: str) -> ApiKey:
+    """The active data API key ``plain`` names.
 
     :raises Unauthorized: for an unknown or revoked key.
     """
     row = db.session.scalar(sa.select(ApiKey).where(ApiKey.digest == _digest(plain or "")))
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The API key is unknown or revoked", code="invalid_api_key")
+    return row
+
+
+def api_key_use_is_news(row: ApiKey) -> bool:
+    """Whether :func:`note_api_key_use` would change anything: when a key was last used is
+    kept to the nearest ten minutes, so reads do not write on every request."""
+    return row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_GRANULARITY
+
+
+def note_api_key_use(row: ApiKey) -> None:
+    """Record that the key was used now (one conditional UPDATE: several requests at once
+    write it once)."""
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
-        row.last_used_at = now
-        db.session.flush()
-    return row.site
+    db.session.execute(
+        sa.update(ApiKey)
+        .where(
+            ApiKey.id == row.id,
+            sa.or_(
+                ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_GRANULARITY
+            ),
+        )
+        .values(last_used_at=now)
+    )

@@ -1,0 +1,95 @@
+"""Admin: customers' personal data, for owners (export, erasure, comment retention)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import flash, g, redirect, render_template, request, url_for
+
+from widget_server import database
+from widget_server.admin.views import _attachment, audit, bp, commit_or_error, site_view
+from widget_server.errors import KeepkitError
+from widget_server.extensions import db
+from widget_server.services import privacy
+from widget_server.services.customers import find_customer
+
+
+def _page(**context):
+    return render_template(
+        "privacy.html", choices=privacy.RETENTION_CHOICES, query=request.args.get("customer", ""),
+        **context,
+    )  # fmt: skip
+
+
+@bp.get("/sites/<site_key>/privacy")
+@site_view("owner")
+def privacy_page():
+    """Find a customer by id or email, to export or erase their data."""
+    query = (request.args.get("customer") or "").strip()[:255]
+    found, summary = None, None
+    if query:
+        found = find_customer(g.site, query)
+        if found is not None and not found.external_id.startswith(privacy.ERASED_PREFIX):
+            data = privacy.export_customer(g.site, found.external_id)
+            summary = {name: len(data[name]) for name in ("sessions", "votes", "messages")}
+        else:
+            found = None
+    return _page(found=found, summary=summary)
+
+
+@bp.get("/sites/<site_key>/privacy/export")
+@site_view("owner")
+def privacy_export():
+    customer_id = request.args.get("customer", "")
+    try:
+        data = privacy.export_customer(g.site, customer_id)
+    except KeepkitError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.privacy_page", site_key=g.site.key))
+    database.start_writing()
+    audit("customer_exported", customer=customer_id)
+    db.session.commit()
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in customer_id)[:60]
+    return _attachment(body, "application/json", f"keepkit-customer-{safe_name}.json")
+
+
+@bp.post("/sites/<site_key>/privacy/erase")
+@site_view("owner")
+def privacy_erase():
+    """Erase, once the owner typed the customer's id again to confirm."""
+    customer_id = request.form.get("customer", "")
+    if request.form.get("confirm", "").strip() != customer_id:
+        flash("Type the customer's id exactly to confirm the erasure.", "error")
+        return redirect(url_for("admin.privacy_page", site_key=g.site.key, customer=customer_id))
+
+    def erase():
+        counts = privacy.erase_customer(g.site, customer_id)
+        audit("customer_erased", customer=customer_id, **counts)
+
+    error = commit_or_error(erase, f"Customer {customer_id} erased.")
+    if error:
+        flash(error, "error")
+    return redirect(url_for("admin.privacy_page", site_key=g.site.key))
+
+
+@bp.post("/sites/<site_key>/privacy/retention")
+@site_view("owner")
+def privacy_retention():
+    value = request.form.get("months", "")
+    months = int(value) if value.isdigit() and len(value) < 4 else None
+
+    def save():
+        previous = g.site.comment_retention_months
+        privacy.set_retention(g.site, months)
+        audit("retention_changed", previous=previous, months=months)
+
+    message = (
+        f"Comments are deleted {months} months after the session."
+        if months
+        else "Comments are kept."
+    )
+    error = commit_or_error(save, message)
+    if error:
+        flash(error, "error")
+    return redirect(url_for("admin.privacy_page", site_key=g.site.key))

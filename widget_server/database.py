@@ -1,0 +1,63 @@
+"""How requests use the database: reads never take SQLite's write lock.
+
+SQLite has one writer at a time. A transaction that reads and then writes must hold the write
+lock from its start (``BEGIN IMMEDIATE``): upgrading a read lock later can fail at once when
+another connection wrote meanwhile, which busy waiting cannot cure. But a read that takes the
+write lock makes every writer wait for it: a long report would stall customers' completions.
+
+So a request starts in one of two modes: GET and HEAD requests read (``BEGIN``, deferred: no
+write lock); everything else writes (``BEGIN IMMEDIATE``). A read that finds it must write
+after all calls :func:`start_writing` first, which ends its read transaction. Long reads page
+through short transactions of their own (the CSV export). PostgreSQL needs none of this
+(MVCC), but the discipline is the same there, and the tests hold every request to it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from flask import Flask, request
+
+from widget_server.extensions import db
+
+_reading: ContextVar[bool] = ContextVar("keepkit_reading", default=False)
+
+
+def reading() -> bool:
+    """Whether the current work only reads (its transactions begin without a write lock)."""
+    return _reading.get()
+
+
+def begin_statement() -> str:
+    return "BEGIN" if _reading.get() else "BEGIN IMMEDIATE"
+
+
+def start_writing() -> None:
+    """The current read-only work is about to write: end its read transaction (flushing
+    nothing) so that the next one begins with the write lock."""
+    if _reading.get():
+        db.session.commit()
+        _reading.set(False)
+
+
+@contextmanager
+def read_only():
+    """Work outside a request that only reads (a report, an export)."""
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def init_app(app: Flask) -> None:
+    # A URL value preprocessor of the app runs before every other request hook, the
+    # blueprints' (which may already read: the site of a key) included.
+    @app.url_value_preprocessor
+    def _mode(_endpoint, _values):
+        _reading.set(request.method in ("GET", "HEAD"))
+
+    @app.teardown_request
+    def _reset(_exc):
+        _reading.set(False)

@@ -39,6 +39,16 @@ class IdConverter(IntegerConverter):
             raise NotFound() from None
 
 
+def whole_number(text: str | None, low: int = 1, high: int = MAX_ID) -> int | None:
+    """``text`` as an int when it is plain ASCII digits within ``low``..``high``, else None
+    (``str.isdigit`` also takes "²", which ``int`` refuses, and ``int`` refuses more than 4300
+    digits)."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > len(str(high)):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
 def _unreadable(text: str) -> bool:
     return _UNREADABLE.search(text) is not None
 

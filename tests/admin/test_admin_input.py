@@ -162,3 +162,20 @@ def test_nul_in_forms_and_query_strings_is_a_400(client, admin_client, site):
     admin_client.post("/admin/logout", data={"csrf_token": data["csrf_token"]})
     login = client.post("/admin/login", data={"email": "pm@example.com\x00", "password": "x"})
     assert login.status_code == 400
+
+
+@pytest.mark.parametrize("number", ["²", "٣", "9" * 5000, HUGE])
+def test_numbers_that_only_look_like_numbers_are_not_a_500(admin_client, site, number):
+    item = roadmap.create_item(site, title="SSO")
+    db.session.commit()
+    base = f"/admin/sites/{site.key}"
+    page = admin_client.get(f"{base}/roadmap/{item.id}?voters_page={number}&churned_page=2")
+    assert page.status_code == 200
+    assert admin_client.get(f"{base}/sessions?page={number}").status_code == 400
+    retention = admin_client.post(
+        f"{base}/privacy/retention",
+        data={"csrf_token": token_of(admin_client, site), "months": number},
+    )
+    assert retention.status_code == 302
+    db.session.refresh(site)
+    assert site.comment_retention_months is None

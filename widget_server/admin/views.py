@@ -30,6 +30,7 @@ from flask_login import (
 
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
+from widget_server.guards import whole_number
 from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
@@ -436,9 +437,8 @@ def session_csv():
 @site_view("viewer")
 def session_list():
     args = request.args
-    page = args.get("page", "1")
-    page = int(page) if page.isascii() and page.isdigit() and len(page) <= 10 else 0
-    if not 1 <= page <= MAX_PAGE:
+    page = whole_number(args.get("page", "1"), 1, MAX_PAGE)
+    if page is None:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
     filters = _session_filter(args)
     rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)

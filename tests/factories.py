@@ -12,6 +12,14 @@ from widget_server.models import utcnow
 from widget_server.services import rollups, sites, users
 
 ORIGIN = "https://app.example.com"
+# Text that is not one line, one of each kind: CR, LF, CRLF, NUL, TAB, ESC, DEL, NEL (C1), the
+# Unicode line and paragraph separators, a lone high and a lone low surrogate.
+BAD_LINES = [
+    "a\rb", "a\nb", "a\r\nb", "a\x00b", "a\tb", "a\x1bb", "a\x7fb", "a\x85b", "a\u2028b",
+    "a\u2029b", "a\ud800b", "a\udc00b",
+]  # fmt: skip
+# What even multi-line text refuses: NUL and a lone surrogate.
+BAD_TEXTS = ["a\x00b", "a\ud800b"]
 
 
 def make_site(name: str = "Acme", origins=(ORIGIN,), currency: str = "USD"):

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from widget_server.models import AdminUser, CancellationSession, Customer, Site
@@ -25,6 +26,23 @@ def test_sites_create_json_prints_working_keys(runner, db, client):
 def test_sites_create_rejects_bad_origin(runner, db):
     result = runner.invoke(args=["sites", "create", "--name", "X", "--origin", "ftp://x"])
     assert result.exit_code != 0 and "is not an origin" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--name", "Shop\r\nX-Injected: 1"],
+        ["--name", "Shop\x00"],
+        ["--name", "Shop\u2028"],
+        ["--name", "Shop", "--origin", "https://shop\n.example.com"],
+        ["--name", "S" * 201],
+    ],
+)
+def test_sites_create_refuses_names_and_origins_that_are_not_one_line(runner, db, args):
+    result = runner.invoke(args=["sites", "create", *args])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Site)) == 0
 
 

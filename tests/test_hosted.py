@@ -97,3 +97,17 @@ def test_no_js_flow_links_a_roadmap_item(client, db, site):
     client.post(action, data=fields(page) | {"outcome": "cancelled"})
     session = db.session.scalar(sa.select(CancellationSession))
     assert (session.outcome, session.roadmap_item_id) == ("cancelled", item.id)
+
+
+def test_hosted_page_refuses_what_the_api_refuses(client, db, site):
+    """The no-JS door: odd roadmap ids and NUL get a page, never a 500, and store nothing."""
+    token = make_token(site, "web-3")
+    hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+    for item in ("²", "99999999999999999999", str(2**31)):
+        data = hidden | {"reason": "missing_features", "roadmap_item": item}
+        response = client.post(f"/c/{site.key}", data=data)
+        assert response.status_code in (200, 422), item
+    nul = client.post(f"/c/{site.key}", data=hidden | {"reason": "other", "comment": "hi\x00"})
+    assert nul.status_code == 400 and "<html" in nul.get_data(as_text=True)
+    sessions = db.session.scalars(sa.select(CancellationSession)).all()
+    assert all(s.comment is None and s.roadmap_item_id is None for s in sessions)

@@ -24,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(config))
     register_proxy_fix(app)
     register_extensions(app)
+    register_guards(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
@@ -81,7 +82,6 @@ def register_extensions(app: Flask) -> None:
     from widget_server import database
     from widget_server.extensions import csrf, db, limiter, login_manager, migrate
 
-    app.config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -119,6 +119,12 @@ def configure_sqlite(engine) -> None:
         # then write would otherwise fail on the lock upgrade (SQLITE_BUSY without waiting).
         # Readers do not take it (see widget_server.database).
         connection.exec_driver_sql(database.begin_statement())
+
+
+def register_guards(app: Flask) -> None:
+    from widget_server import guards
+
+    guards.register(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -35,6 +35,9 @@ class Config:
     # anywhere (a new session generation in the login id it carries) ends every copy.
     REMEMBER_COOKIE_DURATION = timedelta(days=14)
     WTF_CSRF_TIME_LIMIT = None
+    # Bodies over 1 MB get 413 payload_too_large (Flask's defaults hold the key, set to None,
+    # so it must be set here rather than with setdefault).
+    MAX_CONTENT_LENGTH = 1024 * 1024
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True

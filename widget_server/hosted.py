@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, g, make_response, render_template, req
 from widget_server import ratelimit
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import db, limiter
+from widget_server.guards import whole_number
 from widget_server.services import flow, roadmap, sites
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
@@ -137,9 +138,9 @@ def _roadmap_item(form) -> int | None:
     """The roadmap item picked for a missing-feature reason, if any (ignored otherwise)."""
     value = form.get("roadmap_item", "")
     reason = next((r for r in flow.active_reasons(g.site) if r.key == form.get("reason")), None)
-    if not value.isdigit() or reason is None or not reason.is_missing_feature:
+    if reason is None or not reason.is_missing_feature:
         return None
-    return int(value)
+    return whole_number(value)  # not "²", not 10^30
 
 
 def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):

@@ -4,8 +4,10 @@ import sqlalchemy as sa
 
 from tests.factories import ORIGIN, make_token
 from widget_server.extensions import db as _db
-from widget_server.models import CancellationSession, OutboxMessage, RoadmapItem
+from widget_server.models import CancellationSession, OutboxMessage, RoadmapItem, Vote
 from widget_server.services import roadmap
+from widget_server.services.customers import upsert_customer
+from widget_server.services.tokens import verify_customer_token
 
 
 def widget(client, site, path, body, method="post"):
@@ -198,3 +200,31 @@ def test_data_api_roadmap_pagination(client, db, site, api_key):
         headers=auth(api_key),
     )
     assert wrong.status_code == 400 and wrong.get_json()["error"]["code"] == "invalid_cursor"
+
+
+def test_vote_answers_hidden_items_and_suggestions_as_unknown(client, db, site):
+    """A pending or rejected suggestion, or a hidden item, is indistinguishable from an id
+    that does not exist: same status, same body, whatever the vote and the token."""
+    _, _, shipped, secret = items(db, site)
+    suggester = upsert_customer(site, verify_customer_token(site, make_token(site, "ideas")))
+    pending = roadmap.suggest(site, suggester, title="Okta SSO please")
+    rejected = roadmap.suggest(site, suggester, title="Blockchain")
+    roadmap.moderate(site, rejected, approve=False)
+    db.session.commit()
+    token = make_token(site, "voter")
+    answers = set()
+    for item_id in (pending.id, rejected.id, secret.id, 999_999):
+        for body in (
+            {"token": token, "vote": True},
+            {"token": token, "vote": False},
+            {"vote": True},
+        ):
+            response = widget(client, site, f"/roadmap/items/{item_id}/vote", body)
+            assert response.status_code == 404
+            answers.add(response.get_data(as_text=True))
+    assert len(answers) == 1 and '"item_not_found"' in answers.pop()
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 0
+    closed = widget(
+        client, site, f"/roadmap/items/{shipped.id}/vote", {"token": token, "vote": True}
+    )
+    assert closed.status_code == 409 and closed.get_json()["error"]["code"] == "item_not_votable"

@@ -93,3 +93,51 @@ def test_either_secret_works_during_rotation(db, site):
     assert verify_customer_token(site, make_token(site)).sub == "cust-1"
     sites.retire_secondary_secret(site)
     assert code_of(site, old_token) == "token_bad_signature"
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": NAN},  # PyJWT parses NaN; ``exp: NaN`` never compared as expired
+        {"exp": INF},
+        {"exp": -INF},
+        {"iat": NAN},
+        {"iat": INF},
+        {"nbf": INF},
+        {"nbf": NAN},
+        {"mrr": 10**12 + 1},
+        {"mrr": 10**30},
+        {"currency": "ABC"},
+        {"currency": "EUR\n"},
+        {"currency": "eur"},
+        {"signed_up_at": -1},
+        {"signed_up_at": int(time.time()) + 3 * 86400},
+        {"signed_up_at": 10**20},
+        {"attributes": {"seats": NAN}},
+        {"attributes": {"seats": INF}},
+        {"attributes": {"seats": 2**60}},
+    ],
+    ids=lambda claims: "-".join(claims),
+)
+def test_numbers_times_and_currencies_are_bounded(site, claims):
+    assert code_of(site, make_token(site, **claims)) == "token_invalid_claim"
+
+
+def test_bounds_are_inclusive(site):
+    now = int(time.time())
+    claims = verify_customer_token(
+        site,
+        make_token(site, mrr=10**12, currency="CHF", signed_up_at=now, attributes={"n": 2**53}),
+    )
+    assert (claims.mrr, claims.currency, claims.attributes) == (10**12, "CHF", {"n": 2**53})
+    assert verify_customer_token(site, make_token(site, signed_up_at=0)).signed_up_at.year == 1970
+
+
+def test_not_before_and_issued_at_in_the_future(site):
+    ahead = int(time.time()) + 600
+    assert code_of(site, make_token(site, nbf=ahead)) == "token_not_yet_valid"
+    assert code_of(site, make_token(site, iat=ahead)) == "token_not_yet_valid"
+    assert verify_customer_token(site, make_token(site, nbf=int(time.time()) + 30)).sub

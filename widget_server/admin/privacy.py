@@ -10,6 +10,7 @@ from widget_server import database
 from widget_server.admin.views import _attachment, audit, bp, commit_or_error, site_view
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
+from widget_server.guards import whole_number
 from widget_server.services import privacy
 from widget_server.services.customers import find_customer
 
@@ -77,7 +78,7 @@ def privacy_erase():
 @site_view("owner")
 def privacy_retention():
     value = request.form.get("months", "")
-    months = int(value) if value.isdigit() and len(value) < 4 else None
+    months = whole_number(value, 0, 999)
 
     def save():
         previous = g.site.comment_retention_months

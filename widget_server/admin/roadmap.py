@@ -15,6 +15,7 @@ from widget_server.admin.views import (
 )
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
+from widget_server.guards import whole_number
 from widget_server.models import STATUSES, VOTE_SOURCES
 from widget_server.services import notifications, roadmap, sites
 from widget_server.services.customers import find_customer
@@ -101,7 +102,7 @@ PER_PAGE = 50
 def _page(name: str) -> int:
     """A page number from the query string (1 when missing or absurd)."""
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) <= 100_000 else 1
+    return whole_number(value, 1, 100_000) or 1
 
 
 def audit_status(item, previous: str, queued: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -30,7 +30,8 @@ from flask_login import (
 
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
-from widget_server.models import OFFER_TYPES, OUTCOMES, STATUSES
+from widget_server.guards import whole_number
+from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
 from widget_server.services import flow_config, insights, jobs, money, sessions, sites, users
@@ -39,6 +40,7 @@ from widget_server.services.roadmap import STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
+MAX_PAGE = MAX_ID // PER_PAGE  # the offset stays within an INTEGER
 # Scripts and styles from our own files only (no inline handlers, no eval), nothing framed.
 ADMIN_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -331,12 +333,12 @@ def _parse_period(args) -> tuple[insights.Period, str | None]:
     if preset in presets:
         return insights.Period.last_days(presets[preset], today), None
     try:
-        end = date.fromisoformat(args["to"]) if args.get("to") else today
-        start = date.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=29)
+        end = date.fromisoformat(args["to"]) if args.get("to") else None
+        start = date.fromisoformat(args["from"]) if args.get("from") else None
     except ValueError:
         return insights.Period.last_days(30, today), "Dates must look like 2026-01-31."
     try:
-        return insights.Period.checked(start, end), None
+        return insights.Period.from_input(start, end, today), None
     except KeepkitError as exc:
         return insights.Period.last_days(30, today), f"{exc.message}."
 
@@ -435,10 +437,9 @@ def session_csv():
 @site_view("viewer")
 def session_list():
     args = request.args
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = whole_number(args.get("page", "1"), 1, MAX_PAGE)
+    if page is None:
+        abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
     filters = _session_filter(args)
     rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)
     return render(

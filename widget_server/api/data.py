@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -12,18 +11,23 @@ from widget_server.api.schemas import (
     CustomerErasedOut,
     CustomerExportOut,
     InsightsQuery,
+    OffersOut,
     RankingOut,
     ReasonsQuery,
     RoadmapItemIn,
     RoadmapItemOut,
     RoadmapItemPage,
     RoadmapQuery,
+    SegmentsOut,
     SessionPage,
     SessionsQuery,
+    SummaryOut,
+    TrendOut,
 )
 from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
-from widget_server.models import Site, utcnow
+from widget_server.guards import json_object
+from widget_server.models import MAX_ID, Site, utcnow
 from widget_server.services import audit, insights, privacy, roadmap, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
@@ -72,9 +76,7 @@ def _authenticate():
 
 
 def _period(data) -> insights.Period:
-    end = data["to"] or utcnow().date()
-    start = data["from_"] or end - timedelta(days=29)
-    return insights.Period.checked(start, end)
+    return insights.Period.from_input(data["from_"], data["to"], utcnow().date())
 
 
 def _encode_cursor(position: int | None, kind: str = "s") -> str | None:
@@ -90,9 +92,12 @@ def _decode_cursor(cursor: str | None, kind: str = "s") -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != kind or int(value) < 0:
+        if prefix != kind or not value.isascii() or not value.isdigit():
             raise ValueError(raw)
-        return int(value)
+        position = int(value)
+        if position > MAX_ID:  # a row id, or an offset into at most that many rows
+            raise ValueError(raw)
+        return position
     except ValueError as exc:
         raise BadRequest("The cursor is not one this API returned", code="invalid_cursor") from exc
 
@@ -116,29 +121,28 @@ def _insights_filter() -> insights.Filter:
 @bp.get("/insights/summary")
 def insights_summary():
     """Totals for the range with the previous period of the same length and the change."""
-    return jsonify(insights.with_change(g.site, _insights_filter()))
+    return jsonify(SummaryOut().dump(insights.with_change(g.site, _insights_filter())))
 
 
 @bp.get("/insights/segments")
 def insights_segments():
     """Churn by plan, tenure band, MRR band or a custom attribute (``by=attr:region``)."""
     filters = _insights_filter()
-    return jsonify(insights.breakdown(g.site, filters, g.insights_by))
+    return jsonify(SegmentsOut().dump(insights.breakdown(g.site, filters, g.insights_by)))
 
 
 @bp.get("/insights/offers")
 def insights_offers():
     """Per save offer: shown, accepted, save rate, MRR kept."""
     filters = _insights_filter()
-    return jsonify(
-        {"currency": g.site.currency, "items": insights.offer_performance(g.site, filters)}
-    )
+    items = insights.offer_performance(g.site, filters)
+    return jsonify(OffersOut().dump({"currency": g.site.currency, "items": items}))
 
 
 @bp.get("/insights/trend")
 def insights_trend():
     """Lost MRR per month and reason."""
-    return jsonify(insights.trend(g.site, _insights_filter()))
+    return jsonify(TrendOut().dump(insights.trend(g.site, _insights_filter())))
 
 
 @bp.get("/insights/reasons")
@@ -175,7 +179,8 @@ def list_roadmap_items():
 
 @bp.post("/roadmap/items")
 def create_roadmap_item():
-    data = RoadmapItemIn().load(request.get_json(silent=True) or {})
+    """Create a published item."""
+    data = RoadmapItemIn().load(json_object(request.get_data(cache=False)))
     item = roadmap.create_item(g.site, **data)
     db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id))), 201
@@ -189,9 +194,7 @@ def get_roadmap_item(item_id: int):
 @bp.patch("/roadmap/items/<int:item_id>")
 def update_roadmap_item(item_id: int):
     """Change fields; a new ``status`` notifies voters exactly as the admin does."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise BadRequest("Send a JSON object", code="invalid_json")
+    payload = json_object(request.get_data(cache=False))
     data = RoadmapItemIn(partial=True).load(payload)
     for name in set(RoadmapItemIn().fields) - set(payload):
         data.pop(name, None)  # partial: only what was sent changes

@@ -6,13 +6,75 @@ database.
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, post_dump, validate, validates_schema
+import re
+
+from marshmallow import RAISE, Schema, fields, post_dump, pre_load, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
+from werkzeug.datastructures import MultiDict
+
+from widget_server.models import MAX_ID, STATUSES
+from widget_server.services import text
+
+
+class SingleLine(validate.Validator):
+    """The single-line rule of :mod:`widget_server.services.text` (no CR, LF, NUL or other
+    control characters, no lone surrogates). ``regex`` only documents it in the OpenAPI
+    document (apispec turns it into ``pattern``; lone surrogates are left out of it, as JSON
+    Schema's regexes see characters beyond U+FFFF as surrogate pairs); the check itself is the
+    service's."""
+
+    error = "Must be " + text.SINGLE_LINE_RULE
+    regex = re.compile(r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$")
+
+    def __call__(self, value):
+        if not isinstance(value, str) or not text.is_single_line(value):
+            raise SchemaError(self.error)
+        return value
+
+
+class Storable(validate.Validator):
+    """Multi-line text: line breaks are fine, NUL and lone surrogates are not."""
+
+    error = "Must be " + text.STORABLE_RULE
+
+    def __call__(self, value):
+        if not isinstance(value, str) or not text.is_storable(value):
+            raise SchemaError(self.error)
+        return value
+
+
+def line(max_length: int, min_length: int | None = None, **kwargs) -> fields.String:
+    """A single-line string field of at most ``max_length`` characters."""
+    return fields.String(
+        validate=[SingleLine(), validate.Length(min=min_length, max=max_length)], **kwargs
+    )
+
+
+class JSONBoolean(fields.Boolean):
+    """``true`` or ``false`` only (marshmallow's Boolean also takes 1, "yes", "on", …)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class Input(Schema):
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _once_each(self, data, **kwargs):
+        """A query string names each parameter once (``?plan=a&plan=b`` is refused, not read
+        as ``a``)."""
+        if isinstance(data, MultiDict):
+            repeated = {
+                key: ["Give this parameter once"] for key, values in data.lists() if len(values) > 1
+            }
+            if repeated:
+                raise SchemaError(repeated)
+            return data.to_dict()
+        return data
 
 
 # --- widget API ---------------------------------------------------------------------------
@@ -25,8 +87,9 @@ class WidgetAuth(Input):
 
 
 class StartInput(WidgetAuth):
-    locale = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=35))
-    session = fields.String(
+    locale = line(35, load_default=None, allow_none=True)
+    session = line(
+        64,
         load_default=None,
         allow_none=True,
         metadata={"description": "Client-generated UUID; a retry with the same id is a no-op"},
@@ -34,21 +97,23 @@ class StartInput(WidgetAuth):
 
 
 class AnswerInput(WidgetAuth):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = line(64, 1, required=True)
     roadmap_item = fields.Integer(
         load_default=None,
         allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": "For a missing-feature reason: the roadmap item needed"},
     )
-    comment = fields.String(load_default=None, allow_none=True)
-    followup_answer = fields.String(load_default=None, allow_none=True)
+    comment = fields.String(load_default=None, allow_none=True, validate=Storable())
+    followup_answer = fields.String(load_default=None, allow_none=True, validate=Storable())
 
 
 class CompleteInput(WidgetAuth):
     outcome = fields.String(
         required=True, validate=validate.OneOf(["cancelled", "saved", "dismissed"])
     )
-    offer = fields.String(load_default=None, allow_none=True)
+    offer = line(64, load_default=None, allow_none=True)
 
 
 class ReasonOut(Schema):
@@ -131,12 +196,12 @@ class RangeQuery(Input):
 
 
 class SessionsQuery(RangeQuery):
-    cursor = fields.String(load_default=None)
+    cursor = line(100, load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class ReasonsQuery(RangeQuery):
-    plan = fields.String(load_default=None, validate=validate.Length(max=100))
+    plan = line(100, load_default=None)
 
 
 class SessionOut(Schema):
@@ -198,7 +263,7 @@ class ErrorOut(Schema):
 
 class BoardInput(Input):
     token = fields.String(load_default=None, allow_none=True)
-    locale = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=35))
+    locale = line(35, load_default=None, allow_none=True)
 
 
 class VoteInput(Input):
@@ -208,12 +273,12 @@ class VoteInput(Input):
         allow_none=True,
         metadata={"description": "Only where the site allows anonymous voting"},
     )
-    vote = fields.Boolean(required=True, metadata={"description": "true: vote, false: unvote"})
+    vote = JSONBoolean(required=True, metadata={"description": "true: vote, false: unvote"})
 
 
 class SuggestionInput(WidgetAuth):
-    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    title = line(200, 3, required=True)
+    description = fields.String(load_default="", validate=[Storable(), validate.Length(max=5000)])
 
 
 class BoardItemOut(Schema):
@@ -252,22 +317,39 @@ class SuggestionOut(Schema):
     moderation = fields.String(metadata={"description": "pending until an admin approves it"})
 
 
+class SimilarQuery(Input):
+    q = fields.String(
+        load_default="",
+        validate=Storable(),
+        metadata={"description": "What the customer is typing; the first 200 characters count"},
+    )
+
+
+class SimilarItemOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    status = fields.String()
+
+
 class SimilarOut(Schema):
-    items = fields.List(fields.Dict())
+    items = fields.List(fields.Nested(SimilarItemOut))
 
 
 class RoadmapItemIn(Input):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=20000))
+    title = line(200, 1, required=True)
+    description = fields.String(load_default="", validate=[Storable(), validate.Length(max=20000)])
     status = fields.String(
         load_default="under_consideration",
-        validate=validate.OneOf(
-            ["under_consideration", "planned", "in_progress", "shipped", "declined", "duplicate"]
-        ),
+        validate=validate.OneOf(STATUSES),
     )
-    public = fields.Boolean(load_default=True)
-    target = fields.String(load_default=None, allow_none=True)
-    tags = fields.List(fields.String(validate=validate.Length(max=40)), load_default=list)
+    public = JSONBoolean(load_default=True)
+    target = line(
+        7,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A month (2026-03) or a quarter (2026-Q2)"},
+    )
+    tags = fields.List(line(40), load_default=list, validate=validate.Length(max=20))
 
 
 class RoadmapItemOut(Schema):
@@ -294,17 +376,21 @@ class RoadmapItemPage(Schema):
 
 
 class RoadmapQuery(Input):
-    cursor = fields.String(load_default=None)
+    cursor = line(100, load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     sort = fields.String(
         load_default="votes",
         validate=validate.OneOf(["votes", "companies", "voters_mrr", "lost_mrr", "created"]),
     )
-    status = fields.String(load_default=None)
+    status = line(
+        200,
+        load_default=None,
+        metadata={"description": "Comma-separated status keys, e.g. planned,in_progress"},
+    )
 
 
 class InsightsQuery(RangeQuery):
-    plan = fields.String(load_default=None, validate=validate.Length(max=100))
+    plan = line(100, load_default=None)
     segment = fields.String(
         load_default=None,
         validate=validate.Regexp(r"^[^=]{1,64}=.{0,255}$", error="use attribute=value"),
@@ -313,6 +399,84 @@ class InsightsQuery(RangeQuery):
     by = fields.String(
         load_default="plan", metadata={"description": "plan, tenure, mrr or attr:<attribute>"}
     )
+
+
+class SummaryTotals(Schema):
+    currency = fields.String()
+    completed = fields.Integer(metadata={"description": "Flows completed in the range"})
+    cancelled = fields.Integer()
+    dismissed = fields.Integer(metadata={"description": "Closed without deciding"})
+    lost_mrr = fields.Integer(metadata={"description": "MRR of the cancellations (minor units)"})
+    saved = fields.Integer()
+    saved_mrr = fields.Integer()
+    saved_mrr_net = fields.Integer(metadata={"description": "saved_mrr less discounts given"})
+    save_rate = fields.Float(metadata={"description": "saved / (saved + cancelled), 0-1"})
+    unconverted = fields.Integer(
+        metadata={"description": "Sessions in a currency without an exchange rate (not summed)"}
+    )
+
+
+class SummaryChange(Schema):
+    """Relative change from the previous period (0.1 = +10 %); null when it was zero."""
+
+    cancelled = fields.Float(allow_none=True)
+    lost_mrr = fields.Float(allow_none=True)
+    saved = fields.Float(allow_none=True)
+    saved_mrr = fields.Float(allow_none=True)
+    save_rate = fields.Float(allow_none=True)
+
+
+class SummaryOut(Schema):
+    current = fields.Nested(SummaryTotals)
+    previous = fields.Nested(
+        SummaryTotals, metadata={"description": "The period of the same length just before"}
+    )
+    change = fields.Nested(SummaryChange)
+
+
+class SegmentItem(Schema):
+    segment = fields.String()
+    cancelled = fields.Integer()
+    saved = fields.Integer()
+    lost_mrr = fields.Integer()
+    share = fields.Float(metadata={"description": "Share of the lost MRR, 0-1"})
+    save_rate = fields.Float()
+
+
+class SegmentsOut(Schema):
+    by = fields.String()
+    currency = fields.String()
+    items = fields.List(fields.Nested(SegmentItem))
+
+
+class OfferPerformanceItem(Schema):
+    offer_id = fields.String()
+    offer = fields.String(metadata={"description": "The offer's title"})
+    type = fields.String()
+    shown = fields.Integer()
+    accepted = fields.Integer()
+    save_rate = fields.Float(metadata={"description": "accepted / shown, 0-1"})
+    mrr_kept = fields.Integer()
+    archived = fields.Boolean()
+
+
+class OffersOut(Schema):
+    currency = fields.String()
+    items = fields.List(fields.Nested(OfferPerformanceItem))
+
+
+class TrendSeries(Schema):
+    reason_id = fields.String(allow_none=True)
+    reason = fields.String()
+    values = fields.List(
+        fields.Integer(), metadata={"description": "Lost MRR per month, in the order of months"}
+    )
+
+
+class TrendOut(Schema):
+    currency = fields.String()
+    months = fields.List(fields.String(), metadata={"description": "YYYY-MM"})
+    series = fields.List(fields.Nested(TrendSeries))
 
 
 # --- customers' data (GDPR) ------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, g, jsonify, request
 
 from widget_server import ratelimit
@@ -15,6 +13,7 @@ from widget_server.api.schemas import (
     CompleteInput,
     ResultOut,
     SimilarOut,
+    SimilarQuery,
     StartInput,
     StartOut,
     SuggestionInput,
@@ -22,8 +21,9 @@ from widget_server.api.schemas import (
     VoteInput,
     VoteOut,
 )
-from widget_server.errors import BadRequest, Forbidden, Unauthorized
+from widget_server.errors import Forbidden, Unauthorized
 from widget_server.extensions import db, limiter
+from widget_server.guards import json_object
 from widget_server.services import flow, roadmap, sites
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale
@@ -79,14 +79,7 @@ def _cors(response):
 
 def _body(schema):
     """Parse the JSON body. ``text/plain`` is accepted so browsers skip the CORS preflight."""
-    raw = request.get_data(cache=False, as_text=True)
-    try:
-        data = json.loads(raw) if raw else None
-    except ValueError as exc:
-        raise BadRequest("The request body is not valid JSON", code="invalid_json") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object", code="invalid_json")
-    return schema.load(data)
+    return schema.load(json_object(request.get_data(cache=False)))
 
 
 def _customer(data):
@@ -184,9 +177,10 @@ def board():
 
 @bp.route("/roadmap/items/<int:item_id>/vote", methods=["POST", "OPTIONS"])
 def vote(item_id: int):
-    """Vote (``"vote": true``) or take the vote back (``false``); idempotent either way."""
+    """Vote (``"vote": true``) or take the vote back (``false``); idempotent either way.
+    Hidden items and suggestions in moderation are unknown here (404), as on the board."""
     data = _body(VoteInput())
-    item = roadmap.get_item(g.site, item_id)
+    item = roadmap.get_public_item(g.site, item_id)
     customer = _voter(data)
     if data["vote"]:
         roadmap.vote(g.site, item, customer)
@@ -209,5 +203,5 @@ def suggest():
 @bp.get("/roadmap/similar")
 def similar():
     """Existing public items that look like what the customer is typing."""
-    query = request.args.get("q", "")[:200]
+    query = SimilarQuery().load(request.args)["q"][:200]
     return jsonify(SimilarOut().dump({"items": roadmap.similar(g.site, query)}))

@@ -1,6 +1,6 @@
 """Typed models, one module per aggregate. Importing this package registers them all."""
 
-from widget_server.models.base import Base, utcnow
+from widget_server.models.base import MAX_ID, Base, utcnow
 from widget_server.models.customer import Customer
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
 from widget_server.models.job import JOB_STATES, Job
@@ -21,6 +21,7 @@ from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembersh
 
 __all__ = [
     "JOB_STATES",
+    "MAX_ID",
     "MODERATION",
     "OFFER_TYPES",
     "OUTCOMES",

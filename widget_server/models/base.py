@@ -28,6 +28,11 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The largest value of an INTEGER column (ids, counts) on every database Keepkit runs on: a
+# number from outside beyond it names no row and is refused before it reaches a query.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

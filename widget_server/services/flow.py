@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
 from widget_server.models import (
+    MAX_ID,
     CancellationSession,
     Customer,
     Offer,
@@ -22,6 +23,7 @@ from widget_server.models import (
 from widget_server.services import notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
+from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
 MAX_COMMENT = 2000
@@ -195,7 +197,7 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
 
 
 def _clean_text(value: str | None, field: str) -> str | None:
-    value = (value or "").strip()
+    value = storable(value, field).strip()
     if len(value) > MAX_COMMENT:
         raise ValidationError(
             f"'{field}' may be at most {MAX_COMMENT} characters",
@@ -219,18 +221,20 @@ def answer_session(
     Answering again before completing replaces the answer (the customer went back).
 
     :raises Conflict: ``session_completed`` once the session has an outcome.
-    :raises ValidationError: ``unknown_reason``, ``comment_required``, ``text_too_long`` or
-        ``unknown_roadmap_item`` (only public items of the site, only for a missing-feature
-        reason).
+    :raises ValidationError: ``unknown_reason``, ``comment_required``, ``text_too_long``,
+        ``invalid_characters`` (a comment or answer with NUL) or ``unknown_roadmap_item`` (only
+        public items of the site, only for a missing-feature reason).
     """
     _lock(session)
     if session.outcome is not None:
         raise Conflict("This session is already completed", code="session_completed")
-    reason = db.session.scalar(
-        sa.select(Reason).where(
-            Reason.site_id == site.id, Reason.key == reason_key, Reason.archived_at.is_(None)
+    reason = None
+    if isinstance(reason_key, str) and is_single_line(reason_key):
+        reason = db.session.scalar(
+            sa.select(Reason).where(
+                Reason.site_id == site.id, Reason.key == reason_key, Reason.archived_at.is_(None)
+            )
         )
-    )
     if reason is None:
         raise ValidationError(
             f"{reason_key!r} is not one of this site's reasons",
@@ -246,7 +250,8 @@ def answer_session(
             details={"comment": "required for this reason"},
         )
     if roadmap_item_id is not None:
-        item = db.session.get(RoadmapItem, roadmap_item_id)
+        in_range = isinstance(roadmap_item_id, int) and 0 < roadmap_item_id <= MAX_ID
+        item = db.session.get(RoadmapItem, roadmap_item_id) if in_range else None
         if (
             not reason.is_missing_feature
             or item is None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
 from widget_server.errors import NotFound, ValidationError
 from widget_server.extensions import db
-from widget_server.models import OFFER_TYPES, Offer, Reason, Site, utcnow
+from widget_server.models import MAX_ID, OFFER_TYPES, Offer, Reason, Site, utcnow
 from widget_server.services.locales import SUPPORTED_LOCALES
+from widget_server.services.money import MAX_AMOUNT
+from widget_server.services.text import single_line, storable
 
 MAX_LABEL = 120
 
@@ -30,10 +33,10 @@ def _unique_key(model, site: Site, base: str) -> str:
 
 def _clean_labels(labels: dict, what: str, *, required: bool = True) -> dict | None:
     cleaned = {
-        loc: (labels.get(loc) or "").strip()
+        loc: single_line(labels.get(loc), f"The {what} ({loc})").strip()
         for loc in SUPPORTED_LOCALES
-        if (labels.get(loc) or "").strip()
     }
+    cleaned = {loc: text for loc, text in cleaned.items() if text}
     if required and "en" not in cleaned:
         raise ValidationError(f"The {what} needs an English text", code="label_required")
     for loc, text in cleaned.items():
@@ -82,9 +85,11 @@ def save_reason(
 ) -> Reason:
     """Create (``reason=None``) or update a reason. The key never changes once set.
 
-    :raises ValidationError: ``label_required`` / ``label_too_long``.
+    :raises ValidationError: ``label_required``, ``label_too_long`` or ``invalid_characters``
+        (a label or follow-up question that is not a single line).
     """
     clean = _clean_labels(labels, "reason label")
+    followup = _clean_labels(followup, "follow-up question", required=False)
     if reason is None:
         position = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.max(Reason.position), -1)).where(
@@ -98,7 +103,7 @@ def save_reason(
         )
         db.session.add(reason)
     reason.labels = clean
-    reason.followup = _clean_labels(followup, "follow-up question", required=False)
+    reason.followup = followup
     reason.requires_text = requires_text
     reason.is_missing_feature = is_missing_feature
     db.session.flush()
@@ -147,15 +152,30 @@ def _int_in(value, lo: int, hi: int, field: str) -> int:
 
 
 def _money(value, field: str) -> int | None:
+    """An amount in major units (``49.00``) as minor units, at most :data:`MAX_AMOUNT`."""
     if value in (None, ""):
         return None
     try:
-        number = round(float(value) * 100)
-    except (TypeError, ValueError):
-        number = -1
-    if number < 0:
-        raise ValidationError(f"{field} must be an amount such as 49.00", code="invalid_offer")
-    return number
+        amount = Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite() or not 0 <= amount * 100 <= MAX_AMOUNT:
+        raise ValidationError(
+            f"{field} must be an amount such as 49.00 (at most {MAX_AMOUNT // 100:,})",
+            code="invalid_offer",
+            details={field: "amount"},
+        )
+    return int((amount * 100).to_integral_value(ROUND_HALF_UP))
+
+
+def _ids(values) -> set[int]:
+    """Row ids from form values; anything else (words, huge numbers) names no row."""
+    ids = set()
+    for value in values or []:
+        value = str(value)
+        if value.isascii() and value.isdigit() and len(value) <= 10 and 0 < int(value) <= MAX_ID:
+            ids.add(int(value))
+    return ids
 
 
 def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
@@ -165,16 +185,23 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
     pause_months, target_plan, contact_url, plans (comma separated), min_mrr, max_mrr
     (major units, e.g. 49.00), reason_ids.
 
-    :raises ValidationError: ``invalid_offer`` naming the field at fault.
+    :raises ValidationError: ``invalid_offer`` naming the field at fault, or
+        ``invalid_characters`` (a title, call to action, plan or link that is not a single line,
+        a body with NUL).
     """
     kind = data.get("type")
     if kind not in OFFER_TYPES:
         raise ValidationError(f"type must be one of {', '.join(OFFER_TYPES)}", code="invalid_offer")
     texts = {}
     for loc in SUPPORTED_LOCALES:
-        entry = {k: (v or "").strip() for k, v in (data.get("texts", {}).get(loc) or {}).items()}
-        if entry.get("title"):
-            texts[loc] = {k: entry.get(k, "")[:400] for k in ("title", "body", "cta")}
+        given = data.get("texts", {}).get(loc) or {}
+        entry = {
+            "title": single_line(given.get("title"), f"The offer title ({loc})").strip(),
+            "body": storable(given.get("body"), f"The offer text ({loc})").strip(),
+            "cta": single_line(given.get("cta"), f"The button text ({loc})").strip(),
+        }
+        if entry["title"]:
+            texts[loc] = {k: v[:400] for k, v in entry.items()}
     if "en" not in texts:
         raise ValidationError("The offer needs an English title", code="invalid_offer")
     fields = dict.fromkeys(
@@ -186,24 +213,25 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
     elif kind == "pause":
         fields["pause_months"] = _int_in(data.get("pause_months"), 1, 12, "pause months")
     elif kind == "switch_plan":
-        plan = (data.get("target_plan") or "").strip()
+        plan = single_line(data.get("target_plan"), "The plan to switch to").strip()
         if not plan:
             raise ValidationError("Name the plan to switch to", code="invalid_offer")
         fields["target_plan"] = plan[:100]
     elif kind == "contact":
-        url = (data.get("contact_url") or "").strip()
+        url = single_line(data.get("contact_url"), "The contact link").strip()
         if urlsplit(url).scheme not in ("http", "https", "mailto") or len(url) > 500:
             raise ValidationError(
                 "The contact link must start with https://, http:// or mailto:",
                 code="invalid_offer",
             )
         fields["contact_url"] = url
-    plans = [p.strip() for p in (data.get("plans") or "").split(",") if p.strip()]
+    plans = single_line(data.get("plans"), "Plans").split(",")
+    plans = [p.strip()[:100] for p in plans if p.strip()]
     min_mrr = _money(data.get("min_mrr"), "minimum MRR")
     max_mrr = _money(data.get("max_mrr"), "maximum MRR")
     if min_mrr is not None and max_mrr is not None and min_mrr > max_mrr:
         raise ValidationError("The minimum MRR is above the maximum", code="invalid_offer")
-    reason_ids = {int(r) for r in data.get("reason_ids", []) if str(r).isdigit()}
+    reason_ids = _ids(data.get("reason_ids"))
     reasons = list(
         db.session.scalars(
             sa.select(Reason).where(Reason.site_id == site.id, Reason.id.in_(reason_ids))

@@ -22,6 +22,8 @@ from widget_server.services import rollups
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
 
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
 
 @dataclass(frozen=True)
 class Period:
@@ -44,9 +46,23 @@ class Period:
         """
         if start > end:
             raise ValidationError("The start date is after the end date", code="invalid_period")
-        if start < date(1970, 1, 1) or end > date(2999, 12, 31):
+        if start < FIRST_DAY or end > LAST_DAY:
             raise ValidationError("Dates must be between 1970 and 2999", code="invalid_period")
         return cls(start, end)
+
+    @classmethod
+    def from_input(
+        cls, start: date | None, end: date | None, today: date, *, days: int = 30
+    ) -> Period:
+        """A period from optional user input: ``end`` defaults to ``today``, ``start`` to
+        ``days`` days up to ``end``.
+
+        :raises ValidationError: ``invalid_period`` as :meth:`checked`.
+        """
+        end = cls.checked(end, end).end if end else today  # in range before any arithmetic
+        if start is None:
+            start = max(FIRST_DAY, end - timedelta(days=days - 1))
+        return cls.checked(start, end)
 
     @classmethod
     def last_days(cls, days: int, today: date | None = None) -> Period:

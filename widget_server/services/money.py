@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-import re
+from functools import cache
 
 import sqlalchemy as sa
+from babel.numbers import list_currencies
 
 from widget_server.errors import ValidationError
 from widget_server.extensions import db
 from widget_server.models import Customer, ExchangeRate, Site, utcnow
 from widget_server.services import jobs
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# The largest amount Keepkit stores, in minor units (10^12 cents is ten billion a month):
+# sums of many such amounts still fit the 64-bit rollup columns.
+MAX_AMOUNT = 10**12
+
+
+@cache
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def is_currency(code) -> bool:
+    """Whether ``code`` is an ISO 4217 currency code (Babel's list, from CLDR), e.g. ``EUR``."""
+    return isinstance(code, str) and code in _currencies()
 
 
 def converted(site: Site, amount, currency):
@@ -57,7 +70,7 @@ def set_rate(site: Site, currency: str, rate, *, requested_by: str = "Keepkit") 
         value = float(str(rate).replace(",", "."))
     except ValueError:
         value = -1.0
-    if not _CURRENCY.match(currency) or currency == site.currency:
+    if not is_currency(currency) or currency == site.currency:
         raise ValidationError(
             f"Use an ISO 4217 code other than {site.currency}, e.g. EUR", code="invalid_rate"
         )

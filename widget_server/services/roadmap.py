@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
 from widget_server.models import (
+    MAX_ID,
     STATUSES,
     VOTABLE,
     VOTE_SOURCES,
@@ -29,7 +30,7 @@ from widget_server.models import (
 from widget_server.services import notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
-from widget_server.services.text import render_markdown
+from widget_server.services.text import render_markdown, single_line, storable
 
 STATUS_LABELS = {
     "under_consideration": {"en": "Under consideration", "de": "In Prüfung", "fi": "Harkinnassa"},
@@ -55,13 +56,17 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
     """Per-site status labels (``{status: {locale: label}}``; blank means the default) and
     whether voting without a token is allowed.
 
-    :raises ValidationError: ``invalid_label`` for an unknown status or a label over 40 chars.
+    :raises ValidationError: ``invalid_label`` for an unknown status or a label over 40 chars,
+        ``invalid_characters`` for a label that is not a single line.
     """
     clean = {}
     for status, texts in labels.items():
         if status not in STATUSES or not isinstance(texts, dict):
             raise ValidationError(f"Unknown status {status!r}", code="invalid_label")
-        texts = {loc: (v or "").strip() for loc, v in texts.items() if (v or "").strip()}
+        texts = {
+            loc: single_line(v, f"The {status} label ({loc})").strip() for loc, v in texts.items()
+        }
+        texts = {loc: v for loc, v in texts.items() if v}
         if any(len(v) > 40 for v in texts.values()):
             raise ValidationError("Status labels are at most 40 characters", code="invalid_label")
         if texts:
@@ -74,21 +79,44 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
 # --- items --------------------------------------------------------------------------------
 
 
+def _not_found() -> NotFound:
+    return NotFound("No such roadmap item", code="item_not_found")
+
+
 def get_item(site: Site, item_id) -> RoadmapItem:
     """:raises NotFound: ``item_not_found`` unless the item belongs to the site."""
     try:
-        item = db.session.get(RoadmapItem, int(item_id))
+        number = int(item_id)
     except (TypeError, ValueError):
-        item = None
+        number = 0
+    item = db.session.get(RoadmapItem, number) if 0 < number <= MAX_ID else None
     if item is None or item.site_id != site.id:
-        raise NotFound("No such roadmap item", code="item_not_found")
+        raise _not_found()
+    return item
+
+
+def is_visible(item: RoadmapItem) -> bool:
+    """Whether customers may know the item exists: public and approved (pending and rejected
+    suggestions and hidden items are the admins' only)."""
+    return item.public and item.moderation == "approved"
+
+
+def get_public_item(site: Site, item_id) -> RoadmapItem:
+    """An item customers may see.
+
+    :raises NotFound: ``item_not_found`` for unknown, hidden, pending and rejected items alike,
+        so the answer never tells that such an item exists.
+    """
+    item = get_item(site, item_id)
+    if not is_visible(item):
+        raise _not_found()
     return item
 
 
 def _clean_item_fields(fields: dict) -> dict:
     clean = {}
     if "title" in fields:
-        title = (fields["title"] or "").strip()
+        title = single_line(fields["title"], "title").strip()
         if not title or len(title) > 200:
             raise ValidationError(
                 "A title of 1 to 200 characters is required",
@@ -97,15 +125,15 @@ def _clean_item_fields(fields: dict) -> dict:
             )
         clean["title"] = title
     if "description" in fields:
-        description = fields["description"] or ""
+        description = storable(fields["description"], "description")
         if len(description) > 20000:
             raise ValidationError(
                 "The description is too long", code="invalid_item", details={"description": "max"}
             )
         clean["description"] = description
     if "target" in fields:
-        target = (fields["target"] or "").strip().upper() or None
-        if target and not _TARGET.match(target):
+        target = single_line(fields["target"], "target").strip().upper() or None
+        if target and not _TARGET.fullmatch(target):
             raise ValidationError(
                 "target must be a month (2026-03) or a quarter (2026-Q2)",
                 code="invalid_item",
@@ -116,7 +144,8 @@ def _clean_item_fields(fields: dict) -> dict:
         tags = fields["tags"] or []
         if isinstance(tags, str):
             tags = tags.split(",")
-        tags = list(dict.fromkeys(t.strip().lower()[:40] for t in tags if str(t).strip()))
+        tags = [single_line(t, "tags").strip().lower()[:40] for t in tags]
+        tags = list(dict.fromkeys(t for t in tags if t))
         clean["tags"] = tags[:20]
     if "public" in fields:
         clean["public"] = bool(fields["public"])
@@ -132,7 +161,8 @@ def _clean_item_fields(fields: dict) -> dict:
 def create_item(site: Site, **fields) -> RoadmapItem:
     """Create a published (approved) item.
 
-    :raises ValidationError: ``invalid_item`` / ``invalid_status``.
+    :raises ValidationError: ``invalid_item``, ``invalid_characters`` (a title, target or tag
+        that is not a single line, a description with NUL) or ``invalid_status``.
     """
     fields.setdefault("title", "")
     clean = _clean_item_fields(fields)
@@ -148,7 +178,8 @@ def update_item(site: Site, item: RoadmapItem, **fields) -> int:
     """Update fields; a new ``status`` goes through :func:`change_status`. Returns the number
     of emails that queued (0 without a status change).
 
-    :raises ValidationError: ``invalid_item`` / ``invalid_status``.
+    :raises ValidationError: ``invalid_item``, ``invalid_characters`` (a title, target or tag
+        that is not a single line, a description with NUL) or ``invalid_status``.
     """
     clean = _clean_item_fields(fields)
     for name, value in clean.items():
@@ -246,14 +277,16 @@ def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
 
 
 def check_votable(item: RoadmapItem) -> None:
-    """:raises Conflict: ``item_not_votable`` for shipped, declined, merged or hidden items."""
-    if item.status not in VOTABLE or item.merged_into_id or item.moderation != "approved":
+    """:raises NotFound: ``item_not_found`` for hidden items and pending or rejected
+    suggestions (as for unknown ones). :raises Conflict: ``item_not_votable`` for visible
+    items whose status takes no votes (shipped, declined) and merged duplicates."""
+    if not is_visible(item):
+        raise _not_found()
+    if item.status not in VOTABLE or item.merged_into_id:
         raise Conflict(
             f"Items that are {STATUS_LABELS[item.status]['en'].lower()} take no votes",
             code="item_not_votable",
         )
-    if not item.public:
-        raise NotFound("No such roadmap item", code="item_not_found")
 
 
 def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "widget") -> bool:
@@ -261,6 +294,7 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
 
     Returns whether a vote was added.
 
+    :raises NotFound: ``item_not_found`` (hidden, pending or rejected).
     :raises Conflict: ``item_not_votable``. :raises ValidationError: ``invalid_source``.
     """
     if source not in VOTE_SOURCES:
@@ -524,7 +558,7 @@ def suggest(site: Site, customer: Customer, *, title: str, description: str = ""
     """A customer's idea: waits in moderation, not public until approved. The suggester is
     subscribed, and their vote is added when it is approved.
 
-    :raises ValidationError: ``invalid_item``.
+    :raises ValidationError: ``invalid_item`` or ``invalid_characters``.
     """
     item = create_item(site, title=title, description=description)
     item.moderation = "pending"

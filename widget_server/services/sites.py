@@ -17,10 +17,13 @@ from widget_server.extensions import db
 from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
 from widget_server.services import jobs, netguard
 from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
+from widget_server.services.money import is_currency
+from widget_server.services.text import is_single_line, single_line
 
 log = logging.getLogger(__name__)
 API_KEY_PREFIX = "kk_live_"
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_NAME = 200
+MAX_ORIGIN = 255
 
 
 def new_secret() -> str:
@@ -30,9 +33,15 @@ def new_secret() -> str:
 def normalize_origin(value: str) -> str:
     """Return ``scheme://host[:port]`` for a URL or origin.
 
-    :raises ValidationError: when it is not an http(s) origin.
+    :raises ValidationError: ``invalid_origin`` when it is not an http(s) origin on one line
+        (``urlsplit`` would silently drop tabs and line breaks).
     """
-    parts = urlsplit((value or "").strip())
+    if not isinstance(value, str) or not is_single_line(value):
+        raise ValidationError(
+            "An origin must be one line of text such as https://app.example.com",
+            code="invalid_origin",
+        )
+    parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
             f"{value!r} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
@@ -45,7 +54,12 @@ def normalize_origin(value: str) -> str:
     except ValueError as exc:
         raise ValidationError(f"{value!r} has an invalid port", code="invalid_origin") from exc
     suffix = f":{port}" if port and port != default_port else ""
-    return f"{parts.scheme}://{host}{suffix}"
+    origin = f"{parts.scheme}://{host}{suffix}"
+    if len(origin) > MAX_ORIGIN:
+        raise ValidationError(
+            f"An origin has at most {MAX_ORIGIN} characters", code="invalid_origin"
+        )
+    return origin
 
 
 def create_site(
@@ -55,13 +69,17 @@ def create_site(
 
     Returns the site and the plain API key (only its digest is stored).
 
-    :raises ValidationError: for an empty name, a bad origin or currency.
+    :raises ValidationError: ``invalid_name`` (empty or over 200 characters),
+        ``invalid_characters`` (a name that is not a single line), ``invalid_origin`` or
+        ``invalid_currency``.
     """
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("A site needs a name", code="invalid_name")
+    name = single_line(name, "name").strip()
+    if not name or len(name) > MAX_NAME:
+        raise ValidationError(
+            f"A site needs a name of at most {MAX_NAME} characters", code="invalid_name"
+        )
     currency = (currency or "").upper()
-    if not _CURRENCY.match(currency):
+    if not is_currency(currency):
         raise ValidationError(
             "currency must be an ISO 4217 code such as USD", code="invalid_currency"
         )
@@ -115,21 +133,22 @@ def update_site(
     """Change a site's general settings. A new currency has the worker recompute the MRR
     bands (a job).
 
-    :raises ValidationError: naming the field at fault.
+    :raises ValidationError: ``invalid_characters`` for a name that is not a single line,
+        else ``invalid_site`` naming the field at fault.
     """
     from widget_server.services.locales import SUPPORTED_LOCALES
 
-    name = (name or "").strip()
+    name = single_line(name, "name").strip()
     currency = (currency or "").strip().upper()
     try:
         window = int(discount_window_days)
     except (TypeError, ValueError):
         window = -1
     checks = [
-        (bool(name) and len(name) <= 200, "name", "A site needs a name (at most 200 characters)"),
+        (0 < len(name) <= MAX_NAME, "name", "A site needs a name (at most 200 characters)"),
         (default_locale in SUPPORTED_LOCALES, "default_locale", "Choose en, de or fi"),
-        (bool(_CURRENCY.match(currency)), "currency", "Use an ISO 4217 code such as EUR"),
-        (bool(_COLOR.match(brand_color or "")), "brand_color", "Use a colour like #4f46e5"),
+        (is_currency(currency), "currency", "Use an ISO 4217 code such as EUR"),
+        (bool(_COLOR.fullmatch(brand_color or "")), "brand_color", "Use a colour like #4f46e5"),
         (0 <= window <= 3650, "discount_window_days", "Use 0 to 3650 days"),
     ]
     for ok, field, message in checks:

@@ -1,11 +1,68 @@
-"""Markdown written by admins and customers, rendered safely."""
+"""Text from outside: the single-line rule every door applies, and Markdown written by admins
+and customers, rendered safely."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import nh3
 from markdown_it import MarkdownIt
+
+from widget_server.errors import ValidationError
+
+# Unicode category Cc (C0 controls with CR, LF, TAB and NUL; DEL; C1 controls with NEL), the
+# line and paragraph separators, and lone surrogates (a Python str holds a surrogate only when
+# it is unpaired: JSON's "\ud800" escape, for one). Such text can split a header or a log line,
+# and no database or encoder stores lone surrogates.
+_NOT_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Multi-line text (comments, descriptions, offer bodies) keeps its line breaks and tabs, but
+# NUL (PostgreSQL refuses it in text) and lone surrogates are refused there too.
+_NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")
+
+SINGLE_LINE_RULE = "one line of text: no line breaks, control characters or invalid Unicode"
+STORABLE_RULE = "text without NUL characters or invalid Unicode"
+
+
+def is_single_line(text: str) -> bool:
+    """Whether ``text`` is one line of valid Unicode text without control characters."""
+    return _NOT_SINGLE_LINE.search(text) is None
+
+
+def is_storable(text: str) -> bool:
+    """Whether multi-line ``text`` holds no NUL character and no lone surrogate."""
+    return _NOT_STORABLE.search(text) is None
+
+
+def single_line(value: str | None, field: str) -> str:
+    """``value`` (``None`` as ``""``) when it is a single line, checked before any stripping.
+
+    :raises ValidationError: ``invalid_characters``, with ``field`` in the details.
+    """
+    value = "" if value is None else value
+    if not isinstance(value, str) or not is_single_line(value):
+        raise ValidationError(
+            f"{field} must be {SINGLE_LINE_RULE}",
+            code="invalid_characters",
+            details={field: SINGLE_LINE_RULE},
+        )
+    return value
+
+
+def storable(value: str | None, field: str) -> str:
+    """``value`` (``None`` as ``""``) when it is storable multi-line text.
+
+    :raises ValidationError: ``invalid_characters``, with ``field`` in the details.
+    """
+    value = "" if value is None else value
+    if not isinstance(value, str) or not is_storable(value):
+        raise ValidationError(
+            f"{field} must be {STORABLE_RULE}",
+            code="invalid_characters",
+            details={field: STORABLE_RULE},
+        )
+    return value
+
 
 ALLOWED_TAGS = {
     "p",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -11,12 +14,18 @@ import jwt
 
 from widget_server.errors import InvalidToken
 from widget_server.models import Site
+from widget_server.services.money import MAX_AMOUNT, is_currency
+from widget_server.services.text import is_single_line
 
 LEEWAY_SECONDS = 60
 MAX_LIFETIME_SECONDS = 24 * 3600
 MAX_ATTRIBUTES = 50
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# Attribute numbers stay within what every JSON reader (JavaScript included) holds exactly.
+MAX_ATTRIBUTE_NUMBER = 2**53
 _STRING_CLAIMS = {"email": 255, "name": 255, "company": 255, "plan": 100}
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+MAX_TOKEN_LENGTH = 8192
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -46,33 +55,40 @@ def verify_customer_token(site: Site, token: str | None, *, now: float | None = 
     """
     if not token or not isinstance(token, str):
         raise _bad("token_missing", "A customer token is required")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.DecodeError as exc:
-        raise _bad("token_malformed", "The customer token is not a well-formed JWT") from exc
+    header = _strict_header(token)
     if header.get("alg") != "HS256":
         raise _bad(
             "token_algorithm_not_allowed",
             f"Customer tokens must be signed with HS256, not {header.get('alg')!r}",
         )
+    if "crit" in header or "b64" in header:
+        raise _bad(
+            "token_malformed",
+            "Customer tokens use no JWS extensions ('crit', 'b64' headers)",
+        )
     now = time.time() if now is None else now
     payload = None
     for secret in site.secrets:
         try:
+            # The time claims are checked in _claims: PyJWT parses NaN and Infinity from JSON
+            # and lets a NaN ``exp`` through.
             payload = jwt.decode(
                 token,
                 secret,
                 algorithms=["HS256"],
-                leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "sub"], "verify_exp": False, "verify_sub": False},
+                options={
+                    "require": ["exp", "sub"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_sub": False,
+                },
             )
             break
         except jwt.InvalidSignatureError:
             continue
         except jwt.MissingRequiredClaimError as exc:
             raise _bad("token_missing_claim", f"The token has no {exc.claim!r} claim") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise _bad("token_not_yet_valid", "The token is not valid yet (nbf/iat)") from exc
         except jwt.DecodeError as exc:
             raise _bad("token_malformed", "The customer token is not a well-formed JWT") from exc
         except jwt.InvalidTokenError as exc:
@@ -85,57 +101,150 @@ def verify_customer_token(site: Site, token: str | None, *, now: float | None = 
     return _claims(site, payload, now)
 
 
-def _claims(site: Site, payload: dict, now: float) -> CustomerClaims:
+def _malformed() -> InvalidToken:
+    return _bad("token_malformed", "The customer token is not a well-formed JWT")
+
+
+def _segment(text: str) -> bytes:
+    """One base64url segment, in its one canonical spelling: no padding, no ``+/``, no
+    whitespace, no stray bits (PyJWT alone accepts a padded signature)."""
+    if not _BASE64URL.fullmatch(text):
+        raise _malformed()
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:  # binascii.Error included
+        raise _malformed() from exc
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:
+        raise _malformed()
+    return raw
+
+
+def _no_duplicates(pairs: list) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate keys")  # one parser takes the first, another the last
+    return dict(pairs)
+
+
+def _json_object(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError
+        raise _malformed() from exc
+    if not isinstance(value, dict):
+        raise _malformed()
+    return value
+
+
+def _strict_header(token: str) -> dict:
+    """The JOSE header, after checking that the compact serialisation is exactly three
+    canonical base64url segments of JSON objects without duplicate keys (what PyJWT then
+    reads is what was signed, with one meaning).
+
+    :raises InvalidToken: ``token_malformed``.
+    """
+    if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise _malformed()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise _malformed()
+    if parts[2]:  # an empty signature (alg "none") fails later, with a clearer code
+        _segment(parts[2])
+    _json_object(_segment(parts[1]))
+    return _json_object(_segment(parts[0]))
+
+
+def _is_number(value) -> bool:
+    """A JSON number that is neither a boolean nor NaN/Infinity (which PyJWT parses)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _check_times(payload: dict, now: float) -> None:
+    for claim in _TIME_CLAIMS:
+        if claim in payload and not _is_number(payload[claim]):
+            raise _bad(
+                "token_invalid_claim",
+                f"{claim!r} must be a unix timestamp in seconds (a finite number)",
+            )
     exp = payload["exp"]
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
-        raise _bad("token_invalid_claim", "'exp' must be a unix timestamp in seconds")
     if exp < now - LEEWAY_SECONDS:
         raise _bad("token_expired", "The customer token has expired")
     if exp > now + MAX_LIFETIME_SECONDS + LEEWAY_SECONDS:
         raise _bad("token_lifetime_too_long", "'exp' may be at most 24 hours ahead")
+    for claim in ("nbf", "iat"):
+        if payload.get(claim, now) > now + LEEWAY_SECONDS:
+            raise _bad("token_not_yet_valid", "The token is not valid yet (nbf/iat)")
+
+
+def _text_claim(payload: dict, claim: str, limit: int) -> str | None:
+    value = payload.get(claim)
+    if value is not None and (
+        not isinstance(value, str) or len(value) > limit or not is_single_line(value)
+    ):
+        raise _bad(
+            "token_invalid_claim",
+            f"{claim!r} must be one line of text of at most {limit} characters "
+            "(no line breaks or control characters)",
+        )
+    return value
+
+
+def _attribute_ok(key, value) -> bool:
+    if not isinstance(key, str) or not 0 < len(key) <= 64 or not is_single_line(key):
+        return False
+    if isinstance(value, str):
+        return len(value) <= 255 and is_single_line(value)
+    if isinstance(value, bool):
+        return True
+    return _is_number(value) and abs(value) <= MAX_ATTRIBUTE_NUMBER
+
+
+def _claims(site: Site, payload: dict, now: float) -> CustomerClaims:
+    _check_times(payload, now)
     sub = payload["sub"]
-    if isinstance(sub, int) and not isinstance(sub, bool):
+    if isinstance(sub, int) and not isinstance(sub, bool) and abs(sub) < 10**255:
         sub = str(sub)
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:
+    if not isinstance(sub, str) or not sub.strip():
         raise _bad("token_invalid_claim", "'sub' must be a non-empty string of at most 255 chars")
-    values: dict = {"sub": sub}
+    values: dict = {"sub": _text_claim({"sub": sub}, "sub", 255)}
     for claim, limit in _STRING_CLAIMS.items():
-        value = payload.get(claim)
-        if value is None:
-            continue
-        if not isinstance(value, str) or len(value) > limit:
-            raise _bad(
-                "token_invalid_claim", f"{claim!r} must be a string of at most {limit} chars"
-            )
-        values[claim] = value
+        value = _text_claim(payload, claim, limit)
+        if value is not None:
+            values[claim] = value
     mrr = payload.get("mrr", 0)
-    if isinstance(mrr, bool) or not isinstance(mrr, int) or mrr < 0:
-        raise _bad("token_invalid_claim", "'mrr' must be a non-negative integer in minor units")
+    if isinstance(mrr, bool) or not isinstance(mrr, int) or not 0 <= mrr <= MAX_AMOUNT:
+        raise _bad(
+            "token_invalid_claim",
+            f"'mrr' must be a whole number of minor units from 0 to {MAX_AMOUNT}",
+        )
     values["mrr"] = mrr
     currency = payload.get("currency", site.currency)
-    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+    if not is_currency(currency):
         raise _bad("token_invalid_claim", "'currency' must be an ISO 4217 code such as EUR")
     values["currency"] = currency
     signed_up = payload.get("signed_up_at")
     if signed_up is not None:
-        if isinstance(signed_up, bool) or not isinstance(signed_up, int) or signed_up < 0:
-            raise _bad("token_invalid_claim", "'signed_up_at' must be unix seconds")
+        if (
+            isinstance(signed_up, bool)
+            or not isinstance(signed_up, int)
+            or not 0 <= signed_up <= now + 24 * 3600
+        ):
+            raise _bad(
+                "token_invalid_claim",
+                "'signed_up_at' must be unix seconds between 1970-01-01 and tomorrow",
+            )
         values["signed_up_at"] = datetime.fromtimestamp(signed_up, UTC)
     attributes = payload.get("attributes", {})
     if not isinstance(attributes, dict) or len(attributes) > MAX_ATTRIBUTES:
         raise _bad("token_invalid_claim", "'attributes' must be a flat object (at most 50 keys)")
-    for key, value in attributes.items():
-        if (
-            not 0 < len(key) <= 64
-            or not _plain_text(key)
-            or not isinstance(value, str | int | float | bool)
-            or (isinstance(value, str) and (len(value) > 255 or not _plain_text(value)))
-        ):
-            raise _bad(
-                "token_invalid_claim",
-                "'attributes' keys must be 1-64 characters and values strings, numbers or "
-                "booleans (no nesting, no control characters)",
-            )
+    if not all(_attribute_ok(key, value) for key, value in attributes.items()):
+        raise _bad(
+            "token_invalid_claim",
+            "'attributes' keys must be 1-64 characters and values strings (at most 255 "
+            "characters), numbers (at most 2^53) or booleans: no nesting, no control characters",
+        )
     values["attributes"] = attributes
     return CustomerClaims(**values)
 
@@ -155,15 +264,3 @@ def issue_receipt(
         "iat": int(issued_at.timestamp()),
     }
     return jwt.encode(claims, site.secret_primary, algorithm="HS256")
-
-
-def _plain_text(text: str) -> bool:
-    """No control characters and valid Unicode (no lone surrogates): storable and searchable
-    as text on every database."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
 from widget_server.models import ROLES, AdminUser, Site, SiteMembership
+from widget_server.services.text import is_single_line
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
@@ -49,7 +50,7 @@ def create_admin(
     :raises Conflict: email taken.
     """
     email = normalize_email(email)
-    if not _EMAIL.match(email) or len(email) > 255:
+    if not _EMAIL.match(email) or len(email) > 255 or not is_single_line(email):
         raise ValidationError(f"{email!r} is not an email address", code="invalid_email")
     _check_password(password)
     _check_role(role)

@@ -55,26 +55,32 @@ def recent(site: Site, limit: int = 10) -> list[Job]:
 
 
 def claim() -> Job | None:
-    """Take the oldest due job (committed): queued, or running under an expired lease."""
+    """Take the oldest due job (committed): queued, or running under an expired lease.
+
+    Two statements in one transaction: choosing the row (``SKIP LOCKED`` on PostgreSQL, so
+    workers pass over each other's) and then updating that one row. (An ``UPDATE … WHERE id IN
+    (SELECT … LIMIT 1 SKIP LOCKED)`` may run its subquery more than once and take several.)
+    """
     now = utcnow()
     due = sa.or_(Job.state == "queued", sa.and_(Job.state == "running", Job.locked_until < now))
     candidate = sa.select(Job.id).where(due).order_by(Job.id).limit(1)
     if db.session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
-    claimed = db.session.execute(
-        sa.update(Job)
-        .where(Job.id.in_(candidate.scalar_subquery()), due)
-        .values(
-            state="running",
-            locked_until=now + LEASE,
-            attempts=Job.attempts + 1,
-            started_at=now,
-            steps_done=0,
+    job_id = db.session.scalar(candidate)
+    if job_id is not None:
+        db.session.execute(
+            sa.update(Job)
+            .where(Job.id == job_id)
+            .values(
+                state="running",
+                locked_until=now + LEASE,
+                attempts=Job.attempts + 1,
+                started_at=now,
+                steps_done=0,
+            )
         )
-        .returning(Job.id)
-    ).scalar()
     db.session.commit()
-    return db.session.get(Job, claimed) if claimed else None
+    return db.session.get(Job, job_id) if job_id is not None else None
 
 
 def run(job: Job, handlers: dict[str, Handler]) -> bool:

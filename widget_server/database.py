@@ -41,6 +41,14 @@ def start_writing() -> None:
         _reading.set(False)
 
 
+def write_now(work) -> None:
+    """Run ``work`` (it writes) in a transaction of its own and commit it, even in a request
+    that reads: e.g. counting queued completions before figures are shown."""
+    start_writing()
+    work()
+    db.session.commit()
+
+
 @contextmanager
 def read_only():
     """Work outside a request that only reads (a report, an export)."""

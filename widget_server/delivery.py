@@ -284,6 +284,15 @@ def run_periodic(now) -> None:
         db.session.commit()
 
 
+def fold_completions() -> int:
+    """Count every completion queued for the rollups, a batch per transaction."""
+    total = 0
+    while folded := rollups.fold_pending():
+        db.session.commit()
+        total += folded
+    return total
+
+
 JOB_HANDLERS = {
     "rebuild_rollups": rollups.rebuild_in_steps,
     "rebuild_mrr_bands": rollups.rebuild_mrr_bands_in_steps,
@@ -295,6 +304,7 @@ def run_once(batch: int = 20) -> RunCounts:
 
     Returns how many messages were sent, retried later and parked as failed.
     """
+    fold_completions()
     run_periodic(utcnow())
     jobs.run_due(JOB_HANDLERS)
     counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import secrets
 import signal
@@ -139,7 +138,6 @@ def prepare_site(url: str, seed: int = 0, name: str = "Load") -> Site:
     """Migrate the database to head, create the site (allowed origin ``ORIGIN``) with its
     roadmap items once, and top it up to ``seed`` seeded sessions (``keepkit seed``)."""
     import sqlalchemy as sa
-    from flask_migrate import upgrade
 
     from widget_server.extensions import db
     from widget_server.models import CancellationSession, RoadmapItem
@@ -147,9 +145,16 @@ def prepare_site(url: str, seed: int = 0, name: str = "Load") -> Site:
     from widget_server.services import seed as seeding
     from widget_server.services import sites
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    upgraded = subprocess.run(  # noqa: S603 - our own CLI, as an operator runs it
+        [str(BIN / "keepkit"), "db", "upgrade"],
+        env={**os.environ, "KEEPKIT_ENV": "development", "KEEPKIT_DATABASE_URL": url},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if upgraded.returncode:
+        raise RuntimeError(f"keepkit db upgrade failed:\n{upgraded.stderr}")
     with keepkit_app(url):
-        upgrade()
         site = db.session.scalar(sa.select(SiteRow).where(SiteRow.name == name))
         if site is None:
             site, _ = sites.create_site(name, [ORIGIN])
@@ -332,6 +337,7 @@ class Client:
     record_path: Path
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     process: subprocess.Popen | None = None
+    launched: float = 0.0
 
     def start(self) -> Client:
         env = {
@@ -355,6 +361,7 @@ class Client:
             *(USER_CLASSES[s] for s in self.scenarios),
         ]  # fmt: skip
         self.record_path.unlink(missing_ok=True)
+        self.launched = time.time()
         self.process = subprocess.Popen(  # noqa: S603 - our own locust
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

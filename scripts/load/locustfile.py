@@ -41,7 +41,8 @@ API = f"/api/v1/widget/{SITE_KEY}"
 PLANS = (("Starter", 2900), ("Growth", 9900), ("Business", 29900), ("Enterprise", 99900))
 
 # Everything this process saw; written to LOAD_RECORD when locust quits.
-REQUESTS: list[list] = []  # [started (unix s), duration (ms), name, status (0: no answer)]
+# [started (unix s), duration (ms), name, status (0: no answer), error code of the envelope]
+REQUESTS: list[list] = []
 FLOWS: list[dict] = []
 VOTES: list[dict] = []
 READERS: list[dict] = []  # signed-in board readers: {"sub", "acked": reads answered 2xx}
@@ -90,18 +91,19 @@ class WidgetUser(FastHttpUser):
             catch_response=True,
         ) as response:
             status = response.status_code or 0
-            REQUESTS.append([started, (time.time() - started) * 1000, name, status])
-            payload = None
-            if 200 <= status < 300:
-                try:
-                    payload = response.json()
-                except ValueError:
-                    response.failure("not JSON")
-                    return status, None
+            row = [started, (time.time() - started) * 1000, name, status, None]
+            REQUESTS.append(row)
+            try:
+                payload = response.json() if status else None
+            except ValueError:
+                payload = None
+            if 200 <= status < 300 and payload is not None:
                 response.success()
-            else:
-                response.failure(f"HTTP {status}")
-            return status, payload
+                return status, payload
+            if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+                row[4] = payload["error"].get("code")  # the envelope's code
+            response.failure(f"HTTP {status} {row[4] or ''}")
+            return status, None
 
 
 class FlowUser(WidgetUser):

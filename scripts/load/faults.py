@@ -23,9 +23,9 @@ Prints the figures (requests during each fault, their statuses, the longest of t
 time, lost and duplicated writes) as a Markdown table and writes them as JSON. Exits 1 when a
 scenario fails its bar.
 
-Settings: FAULTS_USERS (10), FAULTS_SECONDS (24: each load run), FAULTS_DATABASES
+Settings: FAULTS_USERS (10), FAULTS_SECONDS (20: each load run), FAULTS_DATABASES
 (sqlite,postgresql), FAULTS_SCENARIOS (worker-kill,pg-restart,redis-down,worker-delivery),
-FAULTS_EMAILS (300), FAULTS_OUTPUT (instance/load/faults.json).
+FAULTS_EMAILS (200), FAULTS_OUTPUT (instance/load/faults.json).
 """
 
 from __future__ import annotations
@@ -595,10 +595,10 @@ def options(argv=None):
     env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=int(env("FAULTS_USERS", "10")))
-    parser.add_argument("--seconds", type=float, default=float(env("FAULTS_SECONDS", "24")))
+    parser.add_argument("--seconds", type=float, default=float(env("FAULTS_SECONDS", "20")))
     parser.add_argument("--databases", default=env("FAULTS_DATABASES", "sqlite,postgresql"))
     parser.add_argument("--scenarios", default=env("FAULTS_SCENARIOS", ",".join(SCENARIOS)))
-    parser.add_argument("--emails", type=int, default=int(env("FAULTS_EMAILS", "300")))
+    parser.add_argument("--emails", type=int, default=int(env("FAULTS_EMAILS", "200")))
     parser.add_argument(
         "--output",
         type=Path,

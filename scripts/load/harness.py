@@ -101,6 +101,17 @@ def recreate_postgres(base: str, name: str, *, keep: bool = False) -> str:
     return postgres_url(base, name)
 
 
+def drop_postgres(base: str, name: str) -> None:
+    import sqlalchemy as sa
+
+    from widget_server.config import normalize_database_url
+
+    admin = sa.create_engine(normalize_database_url(postgres_url(base, "postgres")))
+    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 def fresh_sqlite(path: Path, *, keep: bool = False) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not keep:

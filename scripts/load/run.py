@@ -82,7 +82,9 @@ def database_url(kind: str, args, work: Path) -> str:
     if kind == "sqlite":
         name = f"keepkit-load-{args.seed}.db" if keep else "keepkit-load.db"
         return harness.fresh_sqlite(work / name, keep=keep)
-    name = f"keepkit_load_{args.seed}" if keep else "keepkit_load"
+    # A fresh database is this run's own (two runs on one server never meet) and is dropped
+    # at the end; a seeded one is kept for the next run.
+    name = f"keepkit_load_{args.seed}" if keep else f"keepkit_load_{os.getpid()}"
     return harness.recreate_postgres(args.pg_url, name, keep=keep)
 
 
@@ -173,20 +175,24 @@ def main(argv=None) -> int:
     rows = []
     for kind in args.databases:
         url = database_url(kind, args, work)
-        site = harness.prepare_site(url, args.seed)
-        log(f"\n{kind}: site {site.key}, {site.sessions:,} sessions stored")
-        for scenario in args.scenarios:
-            row = run_scenario(kind, url, site, scenario, args, work)
-            rows.append(row)
-            kk = row["keepkit"]
-            log(
-                f"  {scenario:5} Keepkit {fmt(kk['rps'])} req/s vs no-op "
-                f"{fmt(row['noop']['rps'])} (ratio {fmt(row['ratio'], 3)}), p50 "
-                f"{fmt(kk['p50_ms'])} ms, p99 {fmt(kk['p99_ms'])} ms, errors {kk['errors']} "
-                f"(5xx {kk['5xx']}, unanswered {kk['no_answer']}); {row['integrity_label']}"
-            )
-            for problem in row["integrity"]["problems"]:
-                log(f"    ! {problem}")
+        try:
+            site = harness.prepare_site(url, args.seed)
+            log(f"\n{kind}: site {site.key}, {site.sessions:,} sessions stored")
+            for scenario in args.scenarios:
+                row = run_scenario(kind, url, site, scenario, args, work)
+                rows.append(row)
+                kk = row["keepkit"]
+                log(
+                    f"  {scenario:5} Keepkit {fmt(kk['rps'])} req/s vs no-op "
+                    f"{fmt(row['noop']['rps'])} (ratio {fmt(row['ratio'], 3)}), p50 "
+                    f"{fmt(kk['p50_ms'])} ms, p99 {fmt(kk['p99_ms'])} ms, errors {kk['errors']} "
+                    f"(5xx {kk['5xx']}, unanswered {kk['no_answer']}); {row['integrity_label']}"
+                )
+                for problem in row["integrity"]["problems"]:
+                    log(f"    ! {problem}")
+        finally:
+            if kind == "postgresql" and not args.seed:
+                harness.drop_postgres(args.pg_url, url.rsplit("/", 1)[1])
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "users": args.users,

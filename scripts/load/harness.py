@@ -13,7 +13,6 @@ import os
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -682,7 +681,3 @@ def _check_rollups(site_row, result: Check) -> str:
         )
         return "differ"
     return "equal"
-
-
-def mean(values):
-    return statistics.fmean(values) if values else None

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo keepkit test lint format install clean bench
+.PHONY: demo keepkit test lint format install clean bench load load-ci faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,19 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --database sqlite:////tmp/keepkit-bench.db --sessions $(BENCH_SESSIONS)
 	psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS keepkit_bench" -c "CREATE DATABASE keepkit_bench"
 	$(BIN)/python scripts/bench.py --database $(BENCH_PG)/keepkit_bench --sessions $(BENCH_SESSIONS)
+
+## Load (not part of the suite): Keepkit under gunicorn (gunicorn.conf.py) and locust, next to a
+## no-op Flask endpoint, on SQLite and PostgreSQL, then checks every acknowledged write and the
+## rollups. LOAD_USERS (50), LOAD_SECONDS (60), LOAD_SEED (0), LOAD_DATABASES, LOAD_SCENARIOS,
+## LOAD_PG_URL, LOAD_REDIS_URL, LOAD_OUTPUT: see scripts/load/run.py and docs/performance.md.
+load: $(STAMP)
+	$(BIN)/python scripts/load/run.py
+
+## The short variant CI runs after `make test`: fails on any 5xx or integrity error.
+load-ci: $(STAMP)
+	LOAD_USERS=10 LOAD_SECONDS=10 LOAD_OUTPUT=$(CURDIR)/instance/load/load-ci.json $(BIN)/python scripts/load/run.py
+
+## Faults under load (a gunicorn worker killed, PostgreSQL restarted, Redis gone, the worker
+## killed mid-delivery) on a PostgreSQL and a Redis of the script's own: scripts/load/faults.py.
+faults: $(STAMP)
+	$(BIN)/python scripts/load/faults.py

@@ -19,18 +19,18 @@ from widget_server.extensions import limiter
 REDIS_URL = os.environ.get("KEEPKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
-def redis_or_skip():
-    """A client for :data:`REDIS_URL`; skips when Redis is unreachable (fails in CI)."""
+def redis_or_skip(url: str = REDIS_URL):
+    """A client for ``url``; skips when Redis is unreachable (fails in CI)."""
     import redis
 
-    client = redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    client = redis.from_url(url, socket_connect_timeout=1)
     try:
         client.ping()
     except redis.RedisError as exc:
         client.close()
         if os.environ.get("CI"):
-            raise RuntimeError(f"Redis {REDIS_URL} is unreachable in CI: {exc}") from exc
-        pytest.skip(f"Redis {REDIS_URL} is unreachable: {exc}")
+            raise RuntimeError(f"Redis {url} is unreachable in CI: {exc}") from exc
+        pytest.skip(f"Redis {url} is unreachable: {exc}")
     return client
 
 

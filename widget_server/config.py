@@ -24,7 +24,12 @@ class Config:
     ENV_NAME = "production"
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI = ""
+    # A pooled connection is tested before use, so the app recovers by itself after a database
+    # restart (the dead connections are replaced instead of failing requests).
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+    # Seconds to wait for PostgreSQL to accept a connection (libpq's minimum is 2): a database
+    # host that stopped answering costs a request this long, then a 503, never a hang.
+    KEEPKIT_DATABASE_CONNECT_TIMEOUT = 3
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
@@ -108,6 +113,7 @@ CONFIGS = {
 _ENV_KEYS = {
     "KEEPKIT_SECRET_KEY": "SECRET_KEY",
     "KEEPKIT_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "KEEPKIT_DATABASE_CONNECT_TIMEOUT": "KEEPKIT_DATABASE_CONNECT_TIMEOUT",
     "KEEPKIT_REDIS_URL": "RATELIMIT_STORAGE_URI",
     "KEEPKIT_PUBLIC_URL": "KEEPKIT_PUBLIC_URL",
     "KEEPKIT_SMTP_HOST": "KEEPKIT_SMTP_HOST",
@@ -186,6 +192,7 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
             settings[setting] = environ[env_key]
     settings.update(overrides)
     for key in (
+        "KEEPKIT_DATABASE_CONNECT_TIMEOUT",
         "KEEPKIT_SMTP_PORT",
         "KEEPKIT_OUTBOX_LEASE_SECONDS",
         "KEEPKIT_RETRY_BASE_SECONDS",
@@ -210,6 +217,13 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     )
     if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    elif settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options = dict(settings["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {
+            "connect_timeout": settings["KEEPKIT_DATABASE_CONNECT_TIMEOUT"],
+            **options.get("connect_args", {}),
+        }
+        settings["SQLALCHEMY_ENGINE_OPTIONS"] = options
     secret = settings.get("SECRET_KEY") or ""
     if settings["ENV_NAME"] == "production" and (
         len(secret.encode()) < MIN_SECRET_KEY_BYTES or secret == DEV_SECRET_KEY

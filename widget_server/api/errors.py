@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import marshmallow
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from widget_server.errors import KeepkitError
+from widget_server.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,18 @@ HTTP_CODES = {
     422: "validation_error",
     429: "rate_limited",
 }
+
+
+# The database cannot be reached or cannot take the request now: down or restarting, a
+# connection cut, the connect timeout, no free connection in the pool, SQLite locked past its
+# busy timeout. The client may retry: 503, never a 500 and never a hang.
+DATABASE_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 5
 
 
 def envelope(status: int, code: str, message: str, details: dict | None = None):
@@ -72,6 +87,24 @@ def register(app: Flask) -> None:
         if status < 400:
             return exc
         return _page(status, exc.description or exc.name)
+
+    def _database_unavailable(exc: Exception):
+        # The connection may be gone already; the session is discarded at teardown anyway.
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            db.session.rollback()
+        # One line, no traceback: during an outage every request ends here.
+        reason = str(getattr(exc, "orig", None) or exc).strip().partition("\n")[0]
+        log.warning("Database unavailable on %s %s: %s", request.method, request.path, reason)
+        message = "The database is not reachable; retry in a few seconds"
+        if _is_api():
+            response = envelope(503, "database_unavailable", message)
+        else:
+            response = make_response(_page(503, message))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -33,7 +33,6 @@ from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utc
 from widget_server.services import insights, jobs, netguard, rollups
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
-from widget_server.services.text import render_markdown
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600
@@ -463,7 +462,7 @@ def build_email(message: OutboxMessage) -> EmailMessage:
         context={
             "site": site,
             "item": item,
-            "description_html": render_markdown(item.description),
+            "description_html": item.description_html,
             "customer": customer,
             "kind": kind,
             "status": status,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from widget_server import ratelimit
+from widget_server import database, ratelimit
 from widget_server.api.schemas import (
     AnswerInput,
     AnswerOut,
@@ -25,7 +25,7 @@ from widget_server.errors import Forbidden, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
 from widget_server.services import flow, roadmap, sites
-from widget_server.services.customers import upsert_customer
+from widget_server.services.customers import get_customer, is_current, upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import CustomerClaims, verify_customer_token
 
@@ -159,15 +159,20 @@ def _voter(data, locale: str | None = None):
 
 
 @bp.route("/roadmap", methods=["POST", "OPTIONS"])
+@database.reads
 def board():
-    """The public board; with a token, also which items this customer voted for."""
+    """The public board; with a token, also which items this customer voted for. A read: the
+    customer is written only when new or changed (their language, for emails)."""
     data = _body(BoardInput())
     locale = pick_locale(data["locale"], g.site.default_locale)
     customer = None
     if data["token"]:
-        customer = upsert_customer(
-            g.site, verify_customer_token(g.site, data["token"]), locale=locale
-        )
+        claims = verify_customer_token(g.site, data["token"])
+        customer = get_customer(g.site, claims.sub)
+        if not is_current(customer, claims, locale):
+            database.start_writing()
+            customer = upsert_customer(g.site, claims, locale=locale)
+            db.session.commit()
     body = roadmap.board(g.site, locale, customer)
     body["locale"] = locale
     body["can_vote"] = customer is not None or g.site.anonymous_voting

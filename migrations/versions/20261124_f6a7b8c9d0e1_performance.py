@@ -1,5 +1,5 @@
 """performance: completions queued for the rollups (completing takes no shared row);
-roadmap descriptions rendered when saved
+roadmap descriptions rendered when saved; a version per site for processes' snapshots
 
 Revision ID: f6a7b8c9d0e1
 Revises: e5f6a7b8c9d0
@@ -50,6 +50,10 @@ def render(text):
 
 
 def upgrade():
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("config_version", sa.Integer(), nullable=False, server_default="0")
+        )
     with op.batch_alter_table("roadmap_items", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("description_html", sa.Text(), nullable=False, server_default="")
@@ -85,6 +89,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("sites", schema=None) as batch_op:
+        batch_op.drop_column("config_version")
     with op.batch_alter_table("roadmap_items", schema=None) as batch_op:
         batch_op.drop_column("description_html")
     op.drop_index("ix_rollup_pending_site_id", table_name="rollup_pending")

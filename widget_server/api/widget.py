@@ -198,8 +198,9 @@ def vote(item_id: int):
         roadmap.vote(g.site, item, customer)
     else:
         roadmap.unvote(g.site, item, customer)
+    state = roadmap.vote_state(item, customer)  # in this transaction: it sees its own write
     db.session.commit()
-    return jsonify(VoteOut().dump(roadmap.vote_state(item, customer)))
+    return jsonify(VoteOut().dump(state))
 
 
 @bp.route("/roadmap/suggestions", methods=["POST", "OPTIONS"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from widget_server.extensions import db
 from widget_server.models import Customer, Site, utcnow
+from widget_server.services.sql import insert_or_ignore
 from widget_server.services.tokens import CustomerClaims
 
 SEEN_GRANULARITY = timedelta(minutes=10)
@@ -46,21 +46,26 @@ def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = 
     changed is written (when they were last seen is kept to the nearest ten minutes), so a
     returning customer costs one read.
 
-    Safe under concurrency: a parallel insert of the same customer is caught in a savepoint.
+    Safe under concurrency: a parallel insert of the same customer is an insert that does
+    nothing (one statement, no savepoint).
     """
     query = sa.select(Customer).where(
         Customer.site_id == site.id, Customer.external_id == claims.sub
     )
     customer = db.session.scalar(query)
     if customer is None:
-        try:
-            with db.session.begin_nested():
-                customer = Customer(
-                    site_id=site.id, external_id=claims.sub, currency=claims.currency
-                )
-                db.session.add(customer)
-        except IntegrityError:
-            customer = db.session.scalars(query).one()
+        values = {"site_id": site.id, "external_id": claims.sub, "attributes": {}}
+        values |= _fields(claims) | {"locale": locale, "created_at": utcnow()}
+        values["updated_at"] = values["created_at"]
+        inserted = db.session.scalars(
+            insert_or_ignore(Customer, ["site_id", "external_id"])
+            .values(**values)
+            .returning(Customer),
+            execution_options={"populate_existing": True},
+        ).first()
+        if inserted is not None:
+            return inserted
+        customer = db.session.scalars(query).one()  # a concurrent request inserted them
     if is_current(customer, claims, locale):
         return customer
     changes = _fields(claims) | ({"locale": locale} if locale else {})

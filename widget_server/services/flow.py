@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from widget_server.errors import Conflict, NotFound, ValidationError
@@ -26,6 +25,7 @@ from widget_server.services import notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.site_cache import ReasonView, SiteView
+from widget_server.services.sql import insert_or_ignore
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
@@ -151,27 +151,26 @@ def start_session(
     tenure_days = None
     if customer.signed_up_at is not None:
         tenure_days = max(0, (utcnow() - customer.signed_up_at).days)
-    session = CancellationSession(
-        public_id=public_id or str(uuid.uuid4()),
-        site_id=site.id,
-        customer_id=customer.id,
-        plan=customer.plan,
-        mrr=customer.mrr,
-        currency=customer.currency,
-        attributes=dict(customer.attributes),
-        tenure_days=tenure_days,
-        locale=locale,
-        offers_shown=[],
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(session)
-    except IntegrityError:
-        # The same request raced with itself; the other copy won.
-        existing = _by_public_id(session.public_id)
-        if existing is None:
-            raise
-        return _check_owner(existing, site, claims), False
+    values = {
+        "public_id": public_id or str(uuid.uuid4()),
+        "site_id": site.id,
+        "customer_id": customer.id,
+        "plan": customer.plan,
+        "mrr": customer.mrr,
+        "currency": customer.currency,
+        "attributes": dict(customer.attributes),
+        "tenure_days": tenure_days,
+        "locale": locale,
+        "offers_shown": [],
+        "started_at": utcnow(),
+    }
+    session = db.session.scalars(
+        insert_or_ignore(CancellationSession, ["public_id"])
+        .values(**values)
+        .returning(CancellationSession)
+    ).first()
+    if session is None:  # the same request raced with itself; the other copy won
+        return _check_owner(_by_public_id(values["public_id"]), site, claims), False
     return session, True
 
 

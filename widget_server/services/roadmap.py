@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
@@ -31,6 +30,7 @@ from widget_server.models import (
 from widget_server.services import notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
+from widget_server.services.sql import insert_or_ignore
 from widget_server.services.text import render_markdown, single_line, storable
 
 STATUS_LABELS = {
@@ -275,9 +275,7 @@ def change_status(site: Site, item: RoadmapItem, status: str) -> int:
 
 
 def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(model)
-    statement = insert.values(**values).on_conflict_do_nothing(index_elements=conflict)
+    statement = insert_or_ignore(model, conflict).values(**values)
     # RETURNING yields a row only when one was inserted.
     return db.session.connection().execute(statement.returning(model.id)).first() is not None
 

@@ -45,6 +45,12 @@ def make_admin(email: str = "pm@example.com", password: str = "correct horse bat
     return user
 
 
+def settle():
+    """Count every queued completion in the rollups, as the worker (or the dashboard) would."""
+    rollups.fold_all()
+    db.session.commit()
+
+
 def backdate(site, session, days_ago: int, *, started: bool = False):
     """Move a completed session ``days_ago`` days into the past (and its start, if
     ``started``), then rebuild the site's rollups as after any hand edit of sessions."""
@@ -52,5 +58,6 @@ def backdate(site, session, days_ago: int, *, started: bool = False):
     if started:
         session.started_at = session.completed_at
     db.session.flush()
+    rollups.fold_all()
     rollups.rebuild(site)
     return session

@@ -263,6 +263,8 @@ def test_votes_and_completions_sent_to_both_nodes_are_exact(cluster):
                 sa.select(CancellationSession.outcome).where(CancellationSession.site_id == site.id)
             )
         )
+        rollups.fold_all()  # what the worker does with the queued completions
+        db.session.commit()
         summary = insights.summary(site, insights.Filter(insights.Period.last_days(1)))
         t = ReasonRollup.__table__
         incremental = sorted(
@@ -278,3 +280,29 @@ def test_votes_and_completions_sent_to_both_nodes_are_exact(cluster):
     assert (summary["cancelled"], summary["dismissed"]) == (len(cancelled), FLOWS // 4)
     assert summary["lost_mrr"] == sum(1000 + n for n in cancelled)
     assert incremental == rebuilt
+
+
+def test_every_node_sees_an_admins_change_on_its_next_request(cluster):
+    """Each process keeps a snapshot of a site (origins, reasons, offers); a change anywhere
+    raises the site's version, and each node reloads on its next request."""
+    setup, nodes, keys, _, _ = cluster
+    token = make_token(keys["secret"], "snapshot-reader")
+    for number, node in enumerate(nodes):  # both nodes hold a snapshot now
+        status, body = node.widget(
+            keys["site"], "/sessions", {"token": token}, f"198.51.100.{number}"
+        )
+        assert status == 201 and "too_expensive" in [r["id"] for r in body["reasons"]]
+    with setup.app_context():
+        from widget_server.services import flow_config
+
+        site = sites.get_site(keys["site"])
+        reason = next(r for r in flow_config.all_reasons(site) if r.key == "too_expensive")
+        flow_config.set_archived(reason, True)
+        db.session.commit()
+        db.session.remove()
+    for number, node in enumerate(nodes):
+        status, body = node.widget(
+            keys["site"], "/sessions", {"token": token}, f"198.51.100.{number}"
+        )
+        assert status in (200, 201)
+        assert "too_expensive" not in [r["id"] for r in body["reasons"]]

@@ -311,7 +311,7 @@ def report_pdf(site_key, start, end, plan, size, output):
 
     from widget_server.models import utcnow
     from widget_server.reports.pdf import render_pdf
-    from widget_server.services import insights, sites
+    from widget_server.services import insights, rollups, sites
 
     try:
         site = sites.get_site(site_key)
@@ -322,6 +322,8 @@ def report_pdf(site_key, start, end, plan, size, output):
     if start_day > end_day:
         raise click.ClickException("--from must not be after --to")
     started = time.perf_counter()
+    rollups.fold_all(site)  # completions not yet counted by a worker
+    db.session.commit()
     pdf = render_pdf(site, insights.Filter(insights.Period(start_day, end_day), plan), size)
     with open(output, "wb") as handle:
         handle.write(pdf)

@@ -41,6 +41,14 @@ def start_writing() -> None:
         _reading.set(False)
 
 
+def write_now(work) -> None:
+    """Run ``work`` (it writes) in a transaction of its own and commit it, even in a request
+    that reads: e.g. counting queued completions before figures are shown."""
+    start_writing()
+    work()
+    db.session.commit()
+
+
 @contextmanager
 def read_only():
     """Work outside a request that only reads (a report, an export)."""
@@ -51,12 +59,20 @@ def read_only():
         _reading.reset(token)
 
 
+def reads(view):
+    """Mark a view that reads although its method is not GET (the widget's board is a POST so
+    browsers skip the CORS preflight): it starts in the reading mode too."""
+    view.keepkit_reads = True
+    return view
+
+
 def init_app(app: Flask) -> None:
     # A URL value preprocessor of the app runs before every other request hook, the
     # blueprints' (which may already read: the site of a key) included.
     @app.url_value_preprocessor
-    def _mode(_endpoint, _values):
-        _reading.set(request.method in ("GET", "HEAD"))
+    def _mode(endpoint, _values):
+        view = app.view_functions.get(endpoint)
+        _reading.set(request.method in ("GET", "HEAD") or getattr(view, "keepkit_reads", False))
 
     @app.teardown_request
     def _reset(_exc):

@@ -33,7 +33,6 @@ from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utc
 from widget_server.services import insights, jobs, netguard, rollups
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
-from widget_server.services.text import render_markdown
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600
@@ -284,6 +283,15 @@ def run_periodic(now) -> None:
         db.session.commit()
 
 
+def fold_completions() -> int:
+    """Count every completion queued for the rollups, a batch per transaction."""
+    total = 0
+    while folded := rollups.fold_pending():
+        db.session.commit()
+        total += folded
+    return total
+
+
 JOB_HANDLERS = {
     "rebuild_rollups": rollups.rebuild_in_steps,
     "rebuild_mrr_bands": rollups.rebuild_mrr_bands_in_steps,
@@ -295,6 +303,7 @@ def run_once(batch: int = 20) -> RunCounts:
 
     Returns how many messages were sent, retried later and parked as failed.
     """
+    fold_completions()
     run_periodic(utcnow())
     jobs.run_due(JOB_HANDLERS)
     counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}
@@ -453,7 +462,7 @@ def build_email(message: OutboxMessage) -> EmailMessage:
         context={
             "site": site,
             "item": item,
-            "description_html": render_markdown(item.description),
+            "description_html": item.description_html,
             "customer": customer,
             "kind": kind,
             "status": status,

@@ -94,7 +94,10 @@ def run_scenario(kind, url, site, scenario, args, work: Path) -> dict:
         floor = harness.drive([scenario], noop.url, site, users, seconds, work / "noop.json")
     extra = {"KEEPKIT_REDIS_URL": args.redis_url or None}
     log_path = work / f"gunicorn-{kind}-{scenario}.log"
-    with harness.start_keepkit(url, log_path, site, **extra) as keepkit:
+    with (
+        harness.start_keepkit(url, log_path, site, **extra) as keepkit,
+        harness.Worker(url, work / f"worker-{kind}-{scenario}.log", **extra),
+    ):
         record = harness.drive([scenario], keepkit.url, site, users, seconds, work / "run.json")
     began = time.monotonic()
     integrity = harness.check(url, site, [record], rollups=scenario == "flow")

@@ -8,7 +8,7 @@ from tests.factories import backdate, make_token
 from widget_server import delivery
 from widget_server.errors import ValidationError
 from widget_server.models import utcnow
-from widget_server.services import flow, flow_config, insights, jobs
+from widget_server.services import flow, flow_config, insights, jobs, rollups
 from widget_server.services.tokens import verify_customer_token
 
 TODAY = utcnow().date()
@@ -28,6 +28,7 @@ def run(site, sub, reason, outcome, mrr, *, plan="Growth", days_ago=0, tenure=No
     flow.complete_session(
         site, session, outcome=outcome, offer_key=offer.key if outcome == "saved" else None
     )
+    rollups.fold_all()  # the worker counts completions in the rollups
     return backdate(site, session, days_ago) if days_ago else session
 
 
@@ -130,6 +131,7 @@ def test_several_currencies_are_converted_at_the_admins_rates(db, site):
         session, _ = flow.start_session(site, claims, locale="en")
         flow.answer_session(site, session, reason_key=reason)
         flow.complete_session(site, session, outcome="cancelled")
+        rollups.fold_all()
 
     pay("usd", 10000, "USD")
     pay("eur", 10000, "EUR")

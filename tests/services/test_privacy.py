@@ -44,6 +44,7 @@ def cancel(site, sub, comment, item=None):
         roadmap_item_id=item.id if item else None,
     )  # fmt: skip
     flow.complete_session(site, session, outcome="cancelled")
+    rollups.fold_all()
     return session
 
 

@@ -28,13 +28,23 @@ from flask_login import (
     user_loaded_from_cookie,
 )
 
+from widget_server import database
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.guards import whole_number
 from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
-from widget_server.services import flow_config, insights, jobs, money, sessions, sites, users
+from widget_server.services import (
+    flow_config,
+    insights,
+    jobs,
+    money,
+    rollups,
+    sessions,
+    sites,
+    users,
+)
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.roadmap import STATUS_LABELS
 
@@ -365,9 +375,16 @@ def parse_filter(args) -> tuple[insights.Filter, str | None]:
     return insights.Filter(period, args.get("plan") or None, attribute or None, value), error
 
 
+def current_figures() -> None:
+    """Count the site's queued completions before showing its figures."""
+    if rollups.pending(g.site):
+        database.write_now(lambda: rollups.fold_all(g.site))
+
+
 @bp.get("/sites/<site_key>/")
 @site_view("viewer")
 def dashboard():
+    current_figures()
     filters, error = parse_filter(request.args)
     by = request.args.get("by") or "plan"
     try:
@@ -418,6 +435,7 @@ def report_pdf():
     """The PDF report for the dashboard's current filters."""
     from widget_server.reports.pdf import render_pdf
 
+    current_figures()
     filters, _ = parse_filter(request.args)
     pdf = render_pdf(g.site, filters, request.args.get("size", "A4"))
     name = f"keepkit-insights-{g.site.key}-{filters.period.start}-{filters.period.end}.pdf"

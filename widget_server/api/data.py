@@ -28,7 +28,7 @@ from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
-from widget_server.services import audit, insights, privacy, roadmap, sessions, sites
+from widget_server.services import audit, insights, privacy, roadmap, rollups, sessions, sites
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
@@ -111,7 +111,15 @@ def list_sessions():
     return jsonify(SessionPage().dump({"items": rows, "next_cursor": _encode_cursor(last)}))
 
 
+def current_figures() -> None:
+    """The site's completions still queued for the rollups are counted first, so the figures
+    include every session completed until now."""
+    if rollups.pending(g.site):
+        database.write_now(lambda: rollups.fold_all(g.site))
+
+
 def _insights_filter() -> insights.Filter:
+    current_figures()
     data = InsightsQuery().load(request.args)
     attribute, value = data["segment"].split("=", 1) if data["segment"] else (None, None)
     g.insights_by = data["by"]
@@ -148,6 +156,7 @@ def insights_trend():
 @bp.get("/insights/reasons")
 def reasons_ranking():
     """Reasons ranked by lost MRR (minor units) for cancellations completed in the range."""
+    current_figures()
     data = ReasonsQuery().load(request.args)
     ranking = insights.reason_ranking(g.site, insights.Filter(_period(data), data["plan"]))
     return jsonify(RankingOut().dump(ranking))

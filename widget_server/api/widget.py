@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from widget_server import ratelimit
+from widget_server import database, ratelimit
 from widget_server.api.schemas import (
     AnswerInput,
     AnswerOut,
@@ -21,11 +21,11 @@ from widget_server.api.schemas import (
     VoteInput,
     VoteOut,
 )
-from widget_server.errors import Forbidden, Unauthorized
+from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
-from widget_server.services import flow, roadmap, sites
-from widget_server.services.customers import upsert_customer
+from widget_server.services import flow, roadmap, site_cache, sites
+from widget_server.services.customers import get_customer, is_current, upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import CustomerClaims, verify_customer_token
 
@@ -42,7 +42,7 @@ limiter.limit(
 def _load_site(endpoint, values):
     # Runs before the limiter, which counts per address and site (unknown keys: one bucket).
     g.site_key = values.pop("site_key")
-    g.site = sites.find_site(g.site_key)
+    g.site = site_cache.site_view(db.session, g.site_key)
 
 
 @bp.before_request
@@ -51,7 +51,7 @@ def _check_origin():
         raise sites.site_not_found(g.site_key)
     origin = request.headers.get("Origin")
     own = request.host_url.rstrip("/")
-    if origin and origin != own and not sites.origin_allowed(g.site, origin):
+    if origin and origin != own and not _allowed(origin):
         raise Forbidden(
             f"Origin {origin} is not allowed for this site; add it in the Keepkit admin "
             "(Settings → Allowed origins)",
@@ -60,6 +60,13 @@ def _check_origin():
     if request.method == "OPTIONS":
         return current_app.response_class(status=204)
     return None
+
+
+def _allowed(origin: str) -> bool:
+    try:
+        return sites.normalize_origin(origin) in g.site.allowed_origins
+    except KeepkitError:
+        return False
 
 
 @bp.after_request
@@ -159,15 +166,20 @@ def _voter(data, locale: str | None = None):
 
 
 @bp.route("/roadmap", methods=["POST", "OPTIONS"])
+@database.reads
 def board():
-    """The public board; with a token, also which items this customer voted for."""
+    """The public board; with a token, also which items this customer voted for. A read: the
+    customer is written only when new or changed (their language, for emails)."""
     data = _body(BoardInput())
     locale = pick_locale(data["locale"], g.site.default_locale)
     customer = None
     if data["token"]:
-        customer = upsert_customer(
-            g.site, verify_customer_token(g.site, data["token"]), locale=locale
-        )
+        claims = verify_customer_token(g.site, data["token"])
+        customer = get_customer(g.site, claims.sub)
+        if not is_current(customer, claims, locale):
+            database.start_writing()
+            customer = upsert_customer(g.site, claims, locale=locale)
+            db.session.commit()
     body = roadmap.board(g.site, locale, customer)
     body["locale"] = locale
     body["can_vote"] = customer is not None or g.site.anonymous_voting
@@ -186,8 +198,9 @@ def vote(item_id: int):
         roadmap.vote(g.site, item, customer)
     else:
         roadmap.unvote(g.site, item, customer)
+    state = roadmap.vote_state(item, customer)  # in this transaction: it sees its own write
     db.session.commit()
-    return jsonify(VoteOut().dump(roadmap.vote_state(item, customer)))
+    return jsonify(VoteOut().dump(state))
 
 
 @bp.route("/roadmap/suggestions", methods=["POST", "OPTIONS"])

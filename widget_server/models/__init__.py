@@ -14,7 +14,12 @@ from widget_server.models.roadmap import (
     Subscription,
     Vote,
 )
-from widget_server.models.rollup import OfferShownRollup, ReasonRollup, SegmentRollup
+from widget_server.models.rollup import (
+    OfferShownRollup,
+    ReasonRollup,
+    RollupPending,
+    SegmentRollup,
+)
 from widget_server.models.session import OUTCOMES, CancellationSession
 from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembership
@@ -43,6 +48,7 @@ __all__ = [
     "Reason",
     "ReasonRollup",
     "RoadmapItem",
+    "RollupPending",
     "ScheduledRun",
     "SegmentRollup",
     "Site",

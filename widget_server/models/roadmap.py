@@ -32,6 +32,8 @@ class RoadmapItem(Base):
     title: Mapped[str] = mapped_column(sa.String(200))
     # Markdown; rendered with markdown-it-py and sanitised with nh3 before display.
     description: Mapped[str] = mapped_column(sa.Text, default="")
+    # The description rendered when it is saved (boards show it on every read).
+    description_html: Mapped[str] = mapped_column(sa.Text, default="")
     status: Mapped[str] = mapped_column(sa.String(24), default="under_consideration")
     public: Mapped[bool] = mapped_column(default=True)
     # "2026-03" (a month) or "2026-Q2" (a quarter).

@@ -61,6 +61,22 @@ class SegmentRollup(_Rollup, Base):
     mrr: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class RollupPending(Base):
+    """A completed session not yet counted in the rollups. Completing a session only appends
+    one of these (no shared row is touched, so completions never wait for each other); the
+    worker, or a reader that wants current figures, folds them in (``rollups.fold_pending``)."""
+
+    __tablename__ = "rollup_pending"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cancellation_sessions.id", ondelete="CASCADE"), unique=True
+    )
+
+
 class OfferShownRollup(_Rollup, Base):
     """How many completed sessions showed each offer (by key, as ``offers_shown`` holds it)."""
 

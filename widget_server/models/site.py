@@ -35,6 +35,9 @@ class Site(Base):
     webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
     webhook_secret: Mapped[str | None] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Raised by every change to the site, its origins, reasons or offers: processes that keep
+    # a snapshot of them (services.site_cache) see the change on their next request.
+    config_version: Mapped[int] = mapped_column(default=0)
 
     origins: Mapped[list[SiteOrigin]] = relationship(
         back_populates="site", cascade="all, delete-orphan", order_by="SiteOrigin.origin"

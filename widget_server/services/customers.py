@@ -2,44 +2,83 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from widget_server.extensions import db
 from widget_server.models import Customer, Site, utcnow
+from widget_server.services.sql import insert_or_ignore
 from widget_server.services.tokens import CustomerClaims
+
+SEEN_GRANULARITY = timedelta(minutes=10)
+
+
+def get_customer(site: Site, sub: str) -> Customer | None:
+    """The site's customer with this token ``sub``, if Keepkit has seen them (a read)."""
+    return db.session.scalar(
+        sa.select(Customer).where(Customer.site_id == site.id, Customer.external_id == sub)
+    )
+
+
+def is_current(customer: Customer | None, claims: CustomerClaims, locale: str | None) -> bool:
+    """Whether :func:`upsert_customer` would change nothing worth a write."""
+    if customer is None or (locale and customer.locale != locale):
+        return False
+    return all(getattr(customer, name) == value for name, value in _fields(claims).items()) and (
+        utcnow() - customer.updated_at < SEEN_GRANULARITY
+    )
+
+
+def _fields(claims: CustomerClaims) -> dict:
+    fields = {
+        name: getattr(claims, name)
+        for name in ("email", "name", "company", "plan", "signed_up_at")
+        if getattr(claims, name) is not None
+    }
+    fields |= {"mrr": claims.mrr, "currency": claims.currency}
+    fields["attributes"] = dict(claims.attributes)
+    return fields
 
 
 def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
-    """Return the site's customer for ``claims.sub``, refreshed from the claims.
+    """Return the site's customer for ``claims.sub``, refreshed from the claims. Only what
+    changed is written (when they were last seen is kept to the nearest ten minutes), so a
+    returning customer costs one read.
 
-    Safe under concurrency: a parallel insert of the same customer is caught in a savepoint.
+    Safe under concurrency: a parallel insert of the same customer is an insert that does
+    nothing (one statement, no savepoint).
     """
     query = sa.select(Customer).where(
         Customer.site_id == site.id, Customer.external_id == claims.sub
     )
     customer = db.session.scalar(query)
     if customer is None:
-        try:
-            with db.session.begin_nested():
-                customer = Customer(
-                    site_id=site.id, external_id=claims.sub, currency=claims.currency
-                )
-                db.session.add(customer)
-        except IntegrityError:
-            customer = db.session.scalars(query).one()
-    for name in ("email", "name", "company", "plan"):
-        value = getattr(claims, name)
-        if value is not None:
+        values = {"site_id": site.id, "external_id": claims.sub, "attributes": {}}
+        values |= _fields(claims) | {"locale": locale, "created_at": utcnow()}
+        values["updated_at"] = values["created_at"]
+        inserted = db.session.scalars(
+            insert_or_ignore(Customer, ["site_id", "external_id"])
+            .values(**values)
+            .returning(Customer),
+            execution_options={"populate_existing": True},
+        ).first()
+        if inserted is not None:
+            return inserted
+        customer = db.session.scalars(query).one()  # a concurrent request inserted them
+    if is_current(customer, claims, locale):
+        return customer
+    changes = _fields(claims) | ({"locale": locale} if locale else {})
+    for name, value in changes.items():
+        if getattr(customer, name) != value:
             setattr(customer, name, value)
-    customer.mrr = claims.mrr
-    customer.currency = claims.currency
-    if claims.signed_up_at is not None:
-        customer.signed_up_at = claims.signed_up_at
-    customer.attributes = dict(claims.attributes)
-    if locale:
-        customer.locale = locale
-    customer.updated_at = utcnow()
+    now = utcnow()
+    if (
+        customer.updated_at is None
+        or now - customer.updated_at >= SEEN_GRANULARITY
+        or (db.session.is_modified(customer))
+    ):
+        customer.updated_at = now
     db.session.flush()
     return customer
 

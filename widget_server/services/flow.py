@@ -6,7 +6,8 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
@@ -23,17 +24,38 @@ from widget_server.models import (
 from widget_server.services import notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
+from widget_server.services.site_cache import ReasonView, SiteView
+from widget_server.services.sql import insert_or_ignore
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
 MAX_COMMENT = 2000
 
 
-def active_reasons(site: Site) -> list[Reason]:
+def active_reasons(site: Site | SiteView) -> list[Reason | ReasonView]:
+    """The reasons customers choose from, in the admin's order (from the process's snapshot
+    when ``site`` is one)."""
+    if isinstance(site, SiteView):
+        return list(site.reasons)
     query = (
         sa.select(Reason)
         .where(Reason.site_id == site.id, Reason.archived_at.is_(None))
         .order_by(Reason.position, Reason.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def _offers_for(site: Site | SiteView, reason) -> list:
+    if isinstance(site, SiteView):
+        return site.offers_for(reason.id)
+    query = (
+        sa.select(Offer)
+        .where(
+            Offer.site_id == site.id,
+            Offer.archived_at.is_(None),
+            Offer.reasons.any(Reason.id == reason.id),
+        )
+        .order_by(Offer.position, Offer.id)
     )
     return list(db.session.scalars(query))
 
@@ -89,17 +111,8 @@ def eligible_offer(site: Site, session: CancellationSession, reason: Reason) -> 
 
     A customer who accepted a discount within the site's window gets no second discount.
     """
-    query = (
-        sa.select(Offer)
-        .where(
-            Offer.site_id == site.id,
-            Offer.archived_at.is_(None),
-            Offer.reasons.any(Reason.id == reason.id),
-        )
-        .order_by(Offer.position, Offer.id)
-    )
     discount_checked = None
-    for offer in db.session.scalars(query):
+    for offer in _offers_for(site, reason):
         if offer.plans and session.plan not in offer.plans:
             continue
         if offer.min_mrr is not None and session.mrr < offer.min_mrr:
@@ -138,27 +151,26 @@ def start_session(
     tenure_days = None
     if customer.signed_up_at is not None:
         tenure_days = max(0, (utcnow() - customer.signed_up_at).days)
-    session = CancellationSession(
-        public_id=public_id or str(uuid.uuid4()),
-        site_id=site.id,
-        customer_id=customer.id,
-        plan=customer.plan,
-        mrr=customer.mrr,
-        currency=customer.currency,
-        attributes=dict(customer.attributes),
-        tenure_days=tenure_days,
-        locale=locale,
-        offers_shown=[],
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(session)
-    except IntegrityError:
-        # The same request raced with itself; the other copy won.
-        existing = _by_public_id(session.public_id)
-        if existing is None:
-            raise
-        return _check_owner(existing, site, claims), False
+    values = {
+        "public_id": public_id or str(uuid.uuid4()),
+        "site_id": site.id,
+        "customer_id": customer.id,
+        "plan": customer.plan,
+        "mrr": customer.mrr,
+        "currency": customer.currency,
+        "attributes": dict(customer.attributes),
+        "tenure_days": tenure_days,
+        "locale": locale,
+        "offers_shown": [],
+        "started_at": utcnow(),
+    }
+    session = db.session.scalars(
+        insert_or_ignore(CancellationSession, ["public_id"])
+        .values(**values)
+        .returning(CancellationSession)
+    ).first()
+    if session is None:  # the same request raced with itself; the other copy won
+        return _check_owner(_by_public_id(values["public_id"]), site, claims), False
     return session, True
 
 
@@ -177,7 +189,10 @@ def _check_owner(session: CancellationSession, site: Site, claims: CustomerClaim
 
 
 def get_session(site: Site, claims: CustomerClaims, public_id: str) -> CancellationSession:
-    """:raises NotFound: ``session_not_found`` unless the customer owns such a session."""
+    """The customer's session, read under a row lock for the answer or completion that
+    follows (see :func:`_lock`).
+
+    :raises NotFound: ``session_not_found`` unless the customer owns such a session."""
     try:
         public_id = str(uuid.UUID(str(public_id)))
     except ValueError:
@@ -190,9 +205,12 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
             CancellationSession.site_id == site.id,
             Customer.external_id == claims.sub,
         )
+        .with_for_update(of=CancellationSession)
+        .execution_options(populate_existing=True)
     )
     if session is None:
         raise NotFound("No such cancellation session for this customer", code="session_not_found")
+    db.session.info.setdefault(_LOCKED, set()).add(session.id)
     return session
 
 
@@ -230,11 +248,7 @@ def answer_session(
         raise Conflict("This session is already completed", code="session_completed")
     reason = None
     if isinstance(reason_key, str) and is_single_line(reason_key):
-        reason = db.session.scalar(
-            sa.select(Reason).where(
-                Reason.site_id == site.id, Reason.key == reason_key, Reason.archived_at.is_(None)
-            )
-        )
+        reason = next((r for r in active_reasons(site) if r.key == reason_key), None)
     if reason is None:
         raise ValidationError(
             f"{reason_key!r} is not one of this site's reasons",
@@ -279,11 +293,23 @@ def answer_session(
     return offer
 
 
+_LOCKED = "keepkit_locked_sessions"
+
+
 def _lock(session: CancellationSession) -> None:
     """Re-read the session under a row lock (PostgreSQL; SQLite write transactions are
     exclusive already), so that two requests for it at once take turns: a double-submitted
-    completion is then idempotent and counted once in the rollups."""
-    db.session.refresh(session, with_for_update=True)
+    completion is then idempotent and counted once in the rollups. A session read under the
+    lock in this transaction already (:func:`get_session`) is not read again."""
+    if session.id not in db.session.info.get(_LOCKED, ()):
+        db.session.refresh(session, with_for_update=True)
+        db.session.info.setdefault(_LOCKED, set()).add(session.id)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _locks_end(session, *_args) -> None:
+    session.info.pop(_LOCKED, None)
 
 
 def complete_session(

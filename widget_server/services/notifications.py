@@ -7,24 +7,22 @@ is what keeps a voter from getting two "shipped" emails for one item.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, Site, utcnow
+from widget_server.services.sql import insert_or_ignore
 
 
 def _insert_ignore(rows: list[dict]) -> int:
     if not rows:
         return 0
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(OutboxMessage)
     now = utcnow()
     for row in rows:
         row.setdefault("state", "pending")
         row.setdefault("attempts", 0)
         row.setdefault("created_at", now)
         row.setdefault("next_attempt_at", now)
-    statement = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    statement = insert_or_ignore(OutboxMessage, ["dedupe_key"])
     # RETURNING lists only the rows inserted, so duplicates are not counted.
     inserted = db.session.connection().execute(statement.returning(OutboxMessage.id), rows)
     return len(inserted.all())

@@ -4,12 +4,12 @@ merging duplicates, and the notifications a status change sends."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
@@ -30,6 +30,7 @@ from widget_server.models import (
 from widget_server.services import notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
+from widget_server.services.sql import insert_or_ignore
 from widget_server.services.text import render_markdown, single_line, storable
 
 STATUS_LABELS = {
@@ -74,6 +75,7 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
     site.status_labels = clean
     site.anonymous_voting = anonymous_voting
     db.session.flush()
+    forget_board(site)
 
 
 # --- items --------------------------------------------------------------------------------
@@ -131,6 +133,7 @@ def _clean_item_fields(fields: dict) -> dict:
                 "The description is too long", code="invalid_item", details={"description": "max"}
             )
         clean["description"] = description
+        clean["description_html"] = render_markdown(description)
     if "target" in fields:
         target = single_line(fields["target"], "target").strip().upper() or None
         if target and not _TARGET.fullmatch(target):
@@ -171,6 +174,7 @@ def create_item(site: Site, **fields) -> RoadmapItem:
         setattr(item, name, value)
     db.session.add(item)
     db.session.flush()
+    forget_board(site)
     return item
 
 
@@ -189,6 +193,7 @@ def update_item(site: Site, item: RoadmapItem, **fields) -> int:
     if fields.get("status") and fields["status"] != item.status:
         queued = change_status(site, item, fields["status"])
     db.session.flush()
+    forget_board(site)
     return queued
 
 
@@ -208,8 +213,9 @@ def change_status(site: Site, item: RoadmapItem, status: str) -> int:
     if previous == status:
         return 0
     item.status = status
-    item.status_changed_at = utcnow()
+    item.status_changed_at = item.updated_at = utcnow()
     db.session.flush()
+    forget_board(site)
     queued = 0
     if status in NOTIFY_STATUSES:
         voters = db.session.execute(
@@ -269,9 +275,7 @@ def change_status(site: Site, item: RoadmapItem, status: str) -> int:
 
 
 def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(model)
-    statement = insert.values(**values).on_conflict_do_nothing(index_elements=conflict)
+    statement = insert_or_ignore(model, conflict).values(**values)
     # RETURNING yields a row only when one was inserted.
     return db.session.connection().execute(statement.returning(model.id)).first() is not None
 
@@ -315,6 +319,7 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
     )
     subscribe(item, customer)
     if added:
+        forget_board(site)
         notifications.enqueue_webhook(
             site,
             "vote.created",
@@ -330,12 +335,17 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
 
 
 def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
-    """Remove the customer's vote (idempotent). Returns whether one was removed."""
+    """Remove the customer's vote (idempotent), and with it their subscription to the item's
+    emails, unless they subscribed for another reason (they suggested it). Returns whether a
+    vote was removed."""
     result = db.session.execute(
         sa.delete(Vote).where(Vote.item_id == item.id, Vote.customer_id == customer.id)
     )
     removed = result.rowcount == 1
+    if item.suggested_by_id != customer.id:
+        unsubscribe(site, customer.id, item.id)
     if removed:
+        forget_board(site)
         notifications.enqueue_webhook(
             site,
             "vote.deleted",
@@ -466,62 +476,106 @@ def item_stats(site: Site, item: RoadmapItem) -> dict:
     return row
 
 
-def item_view(site: Site, row: dict, locale: str, voted: bool = False) -> dict:
-    item = row["item"]
-    return {
-        "id": item.id,
-        "title": item.title,
-        "description_html": render_markdown(item.description),
-        "status": item.status,
-        "status_label": status_label(site, item.status, locale),
-        "target": item.target,
-        "tags": item.tags or [],
-        "votes": row["votes"],
-        "votable": item.status in VOTABLE,
-        "voted": voted,
-    }
+BOARD_STATUSES = ("under_consideration", "planned", "in_progress", "shipped")
+# Each process keeps a site's public board this long: reading it then costs no query. A write
+# in this process forgets it at once; other processes see the change when it expires.
+BOARD_CACHE_SECONDS = 2.0
+_boards: dict[tuple[str, str], tuple[float, list[dict]]] = {}
+
+
+def forget_board(site: Site) -> None:
+    """Drop this process's cached boards of the site (after any change to what they show)."""
+    for key in [k for k in _boards if k[0] == site.key]:
+        _boards.pop(key, None)
+
+
+def _public_items(site: Site) -> list:
+    """The board's items with their vote counts: only the site's public, approved, unmerged
+    items (and shipped ones of the last 90 days), each counted through the votes index."""
+    votes = (
+        sa.select(sa.func.count())
+        .where(Vote.item_id == RoadmapItem.id)
+        .correlate(RoadmapItem)
+        .scalar_subquery()
+    )
+    shipped_since = utcnow() - timedelta(days=RECENTLY_SHIPPED_DAYS)
+    r = RoadmapItem
+    query = (
+        sa.select(
+            r.id, r.title, r.description_html, r.status, r.target, r.tags, votes.label("votes")
+        )
+        .where(
+            r.site_id == site.id,
+            r.public.is_(True),
+            r.moderation == "approved",
+            r.merged_into_id.is_(None),
+            r.status.in_(BOARD_STATUSES),
+            sa.or_(r.status != "shipped", r.status_changed_at >= shipped_since),
+        )
+        .order_by(votes.desc(), r.id.desc())
+    )
+    return db.session.execute(query).all()
+
+
+def _public_board(site: Site, locale: str) -> list[dict]:
+    key = (site.key, locale)
+    cached = _boards.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    rows = _public_items(site)
+    columns = [
+        {
+            "status": status,
+            "label": status_label(site, status, locale),
+            "items": [
+                {
+                    "id": row.id,
+                    "title": row.title,
+                    "description_html": row.description_html,
+                    "status": row.status,
+                    "status_label": status_label(site, row.status, locale),
+                    "target": row.target,
+                    "tags": row.tags or [],
+                    "votes": row.votes,
+                    "votable": row.status in VOTABLE,
+                }
+                for row in rows
+                if row.status == status
+            ],
+        }
+        for status in BOARD_STATUSES
+    ]
+    if BOARD_CACHE_SECONDS > 0:
+        _boards[key] = (now + BOARD_CACHE_SECONDS, columns)
+    return columns
 
 
 def board(site: Site, locale: str, customer: Customer | None = None) -> dict:
-    """The public board: ideas, planned, in progress and recently shipped items."""
-    shipped_since = utcnow() - timedelta(days=RECENTLY_SHIPPED_DAYS)
-    rows = items_with_stats(
-        site,
-        ItemFilter(
-            public_only=True, statuses=("under_consideration", "planned", "in_progress", "shipped")
-        ),
-    )
-    rows = [
-        r
-        for r in rows
-        if r["item"].status != "shipped" or r["item"].status_changed_at >= shipped_since
-    ]
+    """The public board: ideas, planned, in progress and recently shipped items, most voted
+    first; with ``customer``, which of them they voted for."""
     mine = set()
     if customer is not None:
         mine = set(
             db.session.scalars(sa.select(Vote.item_id).where(Vote.customer_id == customer.id))
         )
-    columns = []
-    for status in ("under_consideration", "planned", "in_progress", "shipped"):
-        items = [
-            item_view(site, r, locale, r["item"].id in mine)
-            for r in rows
-            if r["item"].status == status
-        ]
-        columns.append(
-            {"status": status, "label": status_label(site, status, locale), "items": items}
-        )
+    columns = [
+        {**column, "items": [{**item, "voted": item["id"] in mine} for item in column["items"]]}
+        for column in _public_board(site, locale)
+    ]
     return {"columns": columns}
 
 
 def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:
     """Public items a leaving customer may say they needed (most voted first)."""
-    rows = items_with_stats(
-        site,
-        ItemFilter(public_only=True, statuses=("under_consideration", "planned", "in_progress")),
-        limit=limit,
-    )
-    return [{"id": r["item"].id, "title": r["item"].title} for r in rows]
+    items = [
+        item
+        for column in _public_board(site, site.default_locale)
+        if column["status"] in VOTABLE
+        for item in column["items"]
+    ]
+    items.sort(key=lambda item: (-item["votes"], -item["id"]))
+    return [{"id": item["id"], "title": item["title"]} for item in items[:limit]]
 
 
 def similar(site: Site, text: str, limit: int = 5) -> list[dict]:
@@ -571,9 +625,11 @@ def suggest(site: Site, customer: Customer, *, title: str, description: str = ""
 def moderate(site: Site, item: RoadmapItem, approve: bool) -> None:
     """Approve (publish, count the suggester's vote) or reject a suggestion."""
     item.moderation = "approved" if approve else "rejected"
+    item.updated_at = utcnow()
     if approve and item.suggested_by is not None:
         vote(site, item, item.suggested_by, source="widget")
     db.session.flush()
+    forget_board(site)
 
 
 def merge(site: Site, duplicate: RoadmapItem, original: RoadmapItem) -> None:
@@ -599,8 +655,9 @@ def merge(site: Site, duplicate: RoadmapItem, original: RoadmapItem) -> None:
     )
     duplicate.merged_into_id = original.id
     duplicate.status = "duplicate"
-    duplicate.status_changed_at = utcnow()
+    duplicate.status_changed_at = duplicate.updated_at = original.updated_at = utcnow()
     db.session.flush()
+    forget_board(site)
 
 
 def merge_targets(site: Site, item: RoadmapItem) -> list[RoadmapItem]:

@@ -1,10 +1,14 @@
 """Rollups: completed sessions summed per UTC day and per month, so the dashboard and the PDF
 read a few thousand rows instead of every session of the period.
 
-Writes: ``add_session`` runs in the transaction that completes a session; ``rebuild`` recomputes
-a site's rows from its sessions (after a bulk load, a hand edit, or an exchange rate change for
-the MRR bands). Both are the same ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``, so
-incremental and rebuilt rows cannot disagree.
+Writes: completing a session only appends it to ``rollup_pending`` (``add_session``): no row
+is shared between completions, so they never wait for each other. ``fold_pending`` counts the
+queued sessions in bulk: the worker does it every poll, and the dashboard, reports and insight
+endpoints do it for their site before reading, so figures are current when read. ``rebuild``
+recomputes a site's rows from its counted sessions (after a bulk load, a hand edit, or an
+exchange rate change for the MRR bands). All are the same ``INSERT … SELECT … GROUP BY … ON
+CONFLICT DO UPDATE``, so folded and rebuilt rows cannot disagree. Folds and rebuilds take one
+lock (``FOLD_LOCK``); completions take none.
 
 Reads: ``source`` returns the rows behind a filter with one ``sessions`` count and one ``mrr``
 sum per row. Whole months inside the period come from the month rows and the days at either
@@ -24,6 +28,7 @@ from widget_server.models import (
     CancellationSession,
     OfferShownRollup,
     ReasonRollup,
+    RollupPending,
     SegmentRollup,
     Site,
 )
@@ -190,20 +195,64 @@ def _add(connection, site, tables, where: list) -> None:
                 _accumulate(connection, site, table, grain, where, by_attribute)
 
 
-def _lock_site(connection, site, *, exclusive: bool) -> None:
-    """PostgreSQL: a rebuild locks the site's row exclusively and each completion shares it,
-    so no completion commits between a rebuild's delete and its inserts (it would be counted
-    twice). SQLite write transactions are exclusive already."""
+# PostgreSQL advisory lock taken by whatever writes the rollups (folding, rebuilding), never by
+# completions: they only append to rollup_pending. SQLite write transactions are exclusive.
+FOLD_LOCK = 0x6B6B_0001
+
+
+def _writing_lock(connection) -> None:
     if connection.dialect.name == "postgresql":
-        lock = sa.select(Site.id).where(Site.id == site.id).with_for_update(read=not exclusive)
-        connection.execute(lock)
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(FOLD_LOCK)))
+
+
+def _not_pending():
+    """Sessions whose completion is counted already (not waiting in rollup_pending)."""
+    p = RollupPending
+    return ~sa.exists().where(p.session_id == CancellationSession.id)
 
 
 def add_session(site: Site, session: CancellationSession) -> None:
-    """Count a just-completed session (call in the transaction that completes it)."""
+    """Queue a just-completed session for the rollups: one INSERT in the transaction that
+    completes it, touching no row another completion touches."""
+    db.session.execute(sa.insert(RollupPending).values(site_id=site.id, session_id=session.id))
+
+
+def fold_pending(site: Site | None = None, limit: int = 5000) -> int:
+    """Count up to ``limit`` queued completions (of ``site``, or of every site) in the rollups
+    and take them off the queue, in the caller's transaction. Returns how many."""
     connection = db.session.connection()
-    _lock_site(connection, site, exclusive=False)
-    _add(connection, site, TABLES, [CancellationSession.id == session.id])
+    _writing_lock(connection)
+    p = RollupPending
+    query = sa.select(p.id, p.site_id, p.session_id).order_by(p.id).limit(limit)
+    if site is not None:
+        query = query.where(p.site_id == site.id)
+    rows = connection.execute(query).all()
+    sessions_by_site: dict[int, list[int]] = {}
+    for row in rows:
+        sessions_by_site.setdefault(row.site_id, []).append(row.session_id)
+    for site_id, session_ids in sessions_by_site.items():
+        owner = site if site is not None else db.session.get(Site, site_id)
+        _add(connection, owner, TABLES, [CancellationSession.id.in_(session_ids)])
+    if rows:
+        connection.execute(sa.delete(p).where(p.id.in_([row.id for row in rows])))
+    return len(rows)
+
+
+def fold_all(site: Site | None = None) -> int:
+    """Fold every queued completion (of ``site``, or all), in the caller's transaction."""
+    total = 0
+    while folded := fold_pending(site):
+        total += folded
+    return total
+
+
+def pending(site: Site) -> int:
+    """How many of the site's completions wait to be counted."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(RollupPending)
+        .where(RollupPending.site_id == site.id)
+    )
 
 
 def remove_attributes(site: Site, session_ids: list[int]) -> None:
@@ -211,9 +260,10 @@ def remove_attributes(site: Site, session_ids: list[int]) -> None:
     sessions lose them: a customer's erasure). The rows counting every session keep them."""
     if not session_ids:
         return
+    while fold_pending(site):  # subtract only what is counted
+        pass
     connection = db.session.connection()
-    _lock_site(connection, site, exclusive=False)
-    where = [CancellationSession.id.in_(session_ids)]
+    where = [CancellationSession.id.in_(session_ids), _not_pending()]
     for table in TABLES:
         for grain in GRAINS:
             _accumulate(connection, site, table, grain, where, by_attribute=True, sign=-1)
@@ -227,8 +277,11 @@ def rebuild(site, *, connection=None, tables=TABLES, currency: str | None = None
     """Recompute the site's rows of ``tables`` from its sessions (only those in ``currency``,
     if given). ``site`` needs ``id`` and ``currency``: a Site, or a row in a migration."""
     connection = connection or db.session.connection()
-    _lock_site(connection, site, exclusive=True)
-    where = [] if currency is None else [CancellationSession.currency == currency]
+    _writing_lock(connection)
+    # Queued completions stay queued: the fold counts them (whenever it commits).
+    where = [_not_pending()]
+    if currency is not None:
+        where.append(CancellationSession.currency == currency)
     for table in tables:
         t = table.__table__
         delete = sa.delete(t).where(t.c.site_id == site.id)
@@ -262,16 +315,17 @@ def rebuild_in_steps(site: Site, *, tables=TABLES, currency: str | None = None):
     days = sorted(_as_date(d) for d in db.session.scalars(sa.select(day).where(*scope).distinct()))
     months = sorted({d.replace(day=1) for d in days})
     total, done = 1 + len(days) + len(months), 0
-    _lock_site(connection, site, exclusive=True)
+    _writing_lock(connection)
     _delete_rows(connection, site, tables, currency, [])
     done += 1
     yield done, total
     for first in days:
         connection = db.session.connection()
-        _lock_site(connection, site, exclusive=True)
+        _writing_lock(connection)
         _delete_rows(connection, site, tables, currency, [("day", first)])
         lower = datetime.combine(first, time.min, tzinfo=UTC)
         where = [s.completed_at >= lower, s.completed_at < lower + timedelta(days=1)]
+        where.append(_not_pending())
         if currency is not None:
             where.append(s.currency == currency)
         for table in tables:
@@ -281,7 +335,7 @@ def rebuild_in_steps(site: Site, *, tables=TABLES, currency: str | None = None):
         yield done, total
     for first in months:
         connection = db.session.connection()
-        _lock_site(connection, site, exclusive=True)
+        _writing_lock(connection)
         _delete_rows(connection, site, tables, currency, [("month", first)])
         for table in tables:
             _month_from_days(connection, site, table, first, currency)

@@ -1,0 +1,95 @@
+"""Public reads cost what they show: the board and the flow's roadmap items read only the
+site's items and votes (never the session history), a board read writes nothing for a
+returning customer, and a board is reused for a moment by each process."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests.api.test_roadmap_api import items, widget
+from tests.factories import make_token
+from widget_server.models import RoadmapItem, Subscription
+from widget_server.services import roadmap
+from widget_server.services.customers import upsert_customer
+from widget_server.services.tokens import verify_customer_token
+
+
+class Statements:
+    def __init__(self, db):
+        self.bind, self.seen = db.engines[None], []
+
+    def record(self, conn, cursor, statement, *args):
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            self.seen.append(statement)
+
+    def __enter__(self):
+        sa.event.listen(self.bind, "before_cursor_execute", self.record)
+        return self.seen
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.bind, "before_cursor_execute", self.record)
+
+
+def test_board_and_flow_start_never_read_the_session_history(client, db, site):
+    items(db, site)
+    roadmap.forget_board(site)
+    token = make_token(site, "reader")
+    widget(client, site, "/roadmap", {"token": token})  # the reader is new: written once
+    with Statements(db) as seen:
+        board = widget(client, site, "/roadmap", {"token": token})
+    assert board.status_code == 200
+    assert not any("cancellation_sessions" in s for s in seen)
+    assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE")) for s in seen), seen
+    roadmap.forget_board(site)
+    with Statements(db) as seen:
+        start = widget(client, site, "/sessions", {"token": make_token(site, "leaver")})
+    assert start.status_code == 201 and start.get_json()["roadmap"]
+    history = [s for s in seen if "cancellation_sessions" in s and "GROUP BY" in s.upper()]
+    assert history == []
+
+
+def test_a_board_is_reused_until_something_it_shows_changes(client, db, site):
+    sso, *_ = items(db, site)
+    widget(client, site, "/roadmap", {})
+    with Statements(db) as seen:
+        widget(client, site, "/roadmap", {})
+    assert not any("roadmap_items" in s for s in seen)  # served from this process's copy
+    claims = verify_customer_token(site, make_token(site, "fan"))
+    roadmap.vote(site, sso, upsert_customer(site, claims))
+    db.session.commit()
+    board = widget(client, site, "/roadmap", {}).get_json()
+    [planned] = [c for c in board["columns"] if c["status"] == "planned"]
+    assert planned["items"][0]["votes"] == 1  # a write in this process forgets the copy
+
+
+def test_descriptions_are_rendered_when_saved(db, site):
+    item = roadmap.create_item(site, title="SSO", description="Sign in with **Okta**")
+    assert item.description_html == "<p>Sign in with <strong>Okta</strong></p>\n"
+    roadmap.update_item(site, item, description="*Now* with SAML")
+    assert item.description_html == "<p><em>Now</em> with SAML</p>\n"
+
+
+def test_taking_a_vote_back_ends_the_items_emails(db, site):
+    item = roadmap.create_item(site, title="Dark mode")
+    fan = upsert_customer(site, verify_customer_token(site, make_token(site, "fan")))
+    roadmap.vote(site, item, fan)
+    roadmap.unvote(site, item, fan)
+    subscription = db.session.scalar(sa.select(Subscription))
+    assert subscription.unsubscribed_at is not None
+    idea = roadmap.suggest(site, fan, title="My own idea")  # subscribed as its author
+    roadmap.moderate(site, idea, approve=True)
+    roadmap.unvote(site, idea, fan)
+    mine = db.session.scalar(sa.select(Subscription).where(Subscription.item_id == idea.id))
+    assert mine.unsubscribed_at is None
+
+
+def test_status_changes_merges_and_moderation_move_updated_at(db, site):
+    item = roadmap.create_item(site, title="SSO")
+    other = roadmap.create_item(site, title="Single sign-on")
+    db.session.commit()
+    for row in (item, other):
+        row.updated_at = row.updated_at.replace(year=2020)
+    roadmap.change_status(site, item, "planned")
+    roadmap.merge(site, other, item)
+    assert item.updated_at.year > 2020 and other.updated_at.year > 2020
+    assert db.session.get(RoadmapItem, other.id).status == "duplicate"

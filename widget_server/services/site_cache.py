@@ -1,0 +1,169 @@
+"""What the public doors need of a site, kept by each process.
+
+Every widget request needs the site, its allowed origins, its reasons and offers. Loading them
+costs several queries; they change only when an admin changes them. So each process keeps a
+snapshot per site, and each request asks the database one small question: is the site's
+``config_version`` still the one of the snapshot? Any change to a site, its origins, reasons or
+offers raises that version in the same transaction (a flush hook below), so every process sees
+a change on its next request, whichever process made it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, selectinload
+
+from widget_server.models import Offer, Reason, Site, SiteOrigin
+
+
+@dataclass(frozen=True)
+class ReasonView:
+    id: int
+    key: str
+    position: int
+    labels: dict
+    followup: dict | None
+    requires_text: bool
+    is_missing_feature: bool
+
+
+@dataclass(frozen=True)
+class OfferView:
+    id: int
+    key: str
+    type: str
+    position: int
+    texts: dict
+    discount_percent: int | None
+    discount_months: int | None
+    pause_months: int | None
+    target_plan: str | None
+    contact_url: str | None
+    plans: list | None
+    min_mrr: int | None
+    max_mrr: int | None
+    reason_ids: frozenset
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """A read-only site as services read it (the same attribute names as :class:`Site`)."""
+
+    id: int
+    key: str
+    name: str
+    config_version: int
+    secret_primary: str
+    secret_secondary: str | None
+    default_locale: str
+    currency: str
+    brand_color: str
+    discount_window_days: int
+    status_labels: dict
+    anonymous_voting: bool
+    webhook_url: str | None
+    webhook_secret: str | None
+    allowed_origins: frozenset = field(default_factory=frozenset)
+    reasons: tuple[ReasonView, ...] = ()
+    offers: tuple[OfferView, ...] = ()
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.secret_primary, self.secret_secondary) if s]
+
+    def offers_for(self, reason_id: int) -> list[OfferView]:
+        """The active offers of a reason, in the admin's order."""
+        return [o for o in self.offers if reason_id in o.reason_ids]
+
+
+_snapshots: dict[str, SiteView] = {}
+_lock = threading.Lock()
+
+
+def _snapshot(session: Session, site_id: int) -> SiteView:
+    site = session.scalar(
+        sa.select(Site).where(Site.id == site_id).options(selectinload(Site.origins))
+    )
+    reasons = session.scalars(
+        sa.select(Reason)
+        .where(Reason.site_id == site_id, Reason.archived_at.is_(None))
+        .order_by(Reason.position, Reason.id)
+    ).all()
+    offers = session.scalars(
+        sa.select(Offer)
+        .where(Offer.site_id == site_id, Offer.archived_at.is_(None))
+        .options(selectinload(Offer.reasons))
+        .order_by(Offer.position, Offer.id)
+    ).all()
+    return SiteView(
+        id=site.id, key=site.key, name=site.name, config_version=site.config_version,
+        secret_primary=site.secret_primary, secret_secondary=site.secret_secondary,
+        default_locale=site.default_locale, currency=site.currency,
+        brand_color=site.brand_color, discount_window_days=site.discount_window_days,
+        status_labels=dict(site.status_labels or {}), anonymous_voting=site.anonymous_voting,
+        webhook_url=site.webhook_url, webhook_secret=site.webhook_secret,
+        allowed_origins=frozenset(o.origin for o in site.origins),
+        reasons=tuple(
+            ReasonView(r.id, r.key, r.position, dict(r.labels), r.followup, r.requires_text,
+                       r.is_missing_feature)
+            for r in reasons
+        ),
+        offers=tuple(
+            OfferView(o.id, o.key, o.type, o.position, dict(o.texts), o.discount_percent,
+                      o.discount_months, o.pause_months, o.target_plan, o.contact_url,
+                      o.plans, o.min_mrr, o.max_mrr, frozenset(r.id for r in o.reasons))
+            for o in offers
+        ),
+    )  # fmt: skip
+
+
+def site_view(session: Session, key: str) -> SiteView | None:
+    """The site with this key as this process knows it, checked against the database's
+    current version (one small query); None when no site has the key."""
+    row = session.execute(sa.select(Site.id, Site.config_version).where(Site.key == key)).first()
+    if row is None:
+        return None
+    cached = _snapshots.get(key)
+    if cached is not None and cached.config_version == row.config_version:
+        return cached
+    fresh = _snapshot(session, row.id)
+    with _lock:
+        _snapshots[key] = fresh
+    return fresh
+
+
+def forget_all() -> None:
+    _snapshots.clear()
+
+
+_WATCHED = (Site, SiteOrigin, Reason, Offer)
+
+
+@event.listens_for(Session, "before_flush")
+def _raise_versions(session: Session, _context, _instances) -> None:
+    """A change to a site or to what its snapshot holds raises the site's version, in the
+    same flush (the offer-reason links change with their offer)."""
+    touched = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Site):
+            if obj in session.dirty and session.is_modified(obj):
+                obj.config_version = (obj.config_version or 0) + 1
+        elif isinstance(obj, _WATCHED) and obj.site_id is not None:
+            touched.add(obj.site_id)
+    if touched:
+        session.info.setdefault("keepkit_config_changed", set()).update(touched)
+
+
+@event.listens_for(Session, "after_flush")
+def _write_versions(session: Session, _context) -> None:
+    touched = session.info.pop("keepkit_config_changed", set())
+    if touched:
+        session.connection().execute(
+            sa.update(Site)
+            .where(Site.id.in_(touched))
+            .values(config_version=Site.config_version + 1)
+        )

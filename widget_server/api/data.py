@@ -15,8 +15,11 @@ from widget_server.api.schemas import (
     EventsOut,
     InsightsQuery,
     OffersOut,
+    RangeQuery,
     RankingOut,
+    ReactivationsOut,
     ReasonsQuery,
+    RetentionOut,
     RoadmapItemIn,
     RoadmapItemOut,
     RoadmapItemPage,
@@ -33,6 +36,7 @@ from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
 from widget_server.services import (
     audit,
+    impact,
     insights,
     lifecycle,
     privacy,
@@ -172,6 +176,20 @@ def reasons_ranking():
     data = ReasonsQuery().load(request.args)
     ranking = insights.reason_ranking(g.site, insights.Filter(_period(data), data["plan"]))
     return jsonify(RankingOut().dump(ranking))
+
+
+@bp.get("/insights/retention")
+def insights_retention():
+    """Saves of the range that lasted 30/60/90 days; cancellations billing confirmed."""
+    period = _period(RangeQuery().load(request.args))
+    return jsonify(RetentionOut().dump(impact.retention(g.site, period)))
+
+
+@bp.get("/insights/reactivations")
+def insights_reactivations():
+    """Customers who came back in the range, per roadmap item whose win-back email preceded."""
+    period = _period(RangeQuery().load(request.args))
+    return jsonify(ReactivationsOut().dump(impact.reactivations(g.site, period)))
 
 
 def _item_with_stats(item_id: int) -> dict:

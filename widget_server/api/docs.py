@@ -205,6 +205,7 @@ def build_spec() -> dict:
         "SuggestionInput", "SuggestionOut", "SimilarOut", "RoadmapItemIn", "RoadmapItemOut",
         "RoadmapItemPage", "SummaryOut", "SegmentsOut", "OffersOut", "TrendOut",
         "CustomerExportOut", "CustomerErasedOut", "EventIn", "EventBatchIn", "EventsOut",
+        "RetentionOut", "ReactivationsOut",
     ):  # fmt: skip
         spec.components.schema(name, schema=getattr(schemas, name))
     spec.components.schema("Error", schema=schemas.ErrorOut)
@@ -364,6 +365,30 @@ def build_spec() -> dict:
                     "Lost MRR per month and reason",
                     "TrendOut",
                     schemas.InsightsQuery,
+                    {422: ["invalid_period"]},
+                )
+            },
+        ),
+        "/api/v1/insights/retention": (
+            [],
+            {
+                "get": _data(
+                    "Saves of the range that kept paying 30/60/90 days later; cancellations "
+                    "confirmed by billing and those still paying",
+                    "RetentionOut",
+                    schemas.RangeQuery,
+                    {422: ["invalid_period"]},
+                )
+            },
+        ),
+        "/api/v1/insights/reactivations": (
+            [],
+            {
+                "get": _data(
+                    "Customers who came back in the range, by the roadmap item whose win-back "
+                    "email came before",
+                    "ReactivationsOut",
+                    schemas.RangeQuery,
                     {422: ["invalid_period"]},
                 )
             },

@@ -9,7 +9,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from marshmallow import RAISE, Schema, fields, post_dump, pre_load, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    fields,
+    post_dump,
+    pre_dump,
+    pre_load,
+    validate,
+    validates_schema,
+)
 from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import MultiDict
 
@@ -543,6 +552,65 @@ class EventsOut(Schema):
     duplicates = fields.Integer(
         metadata={"description": "Events whose id was already stored (or repeated in the batch)"}
     )
+
+
+class RetentionWindow(Schema):
+    eligible = fields.Integer(metadata={"description": "Saves at least N days old"})
+    retained = fields.Integer(
+        metadata={"description": "Eligible saves not reported cancelled within N days"}
+    )
+    retained_mrr = fields.Integer(metadata={"description": "Their MRR at the save"})
+
+
+class RetentionWindows(Schema):
+    d30 = fields.Nested(RetentionWindow, data_key="30")
+    d60 = fields.Nested(RetentionWindow, data_key="60")
+    d90 = fields.Nested(RetentionWindow, data_key="90")
+
+
+class RetentionOut(Schema):
+    currency = fields.String()
+    saved = fields.Integer(metadata={"description": "Sessions completed saved in the range"})
+    saved_mrr = fields.Integer()
+    cancellations = fields.Integer(
+        metadata={"description": "Sessions completed cancelled in the range"}
+    )
+    confirmed_cancellations = fields.Integer(
+        metadata={"description": "Cancellations billing confirmed (subscription.cancelled)"}
+    )
+    still_paying = fields.Integer(
+        metadata={"description": "Said cancelled over 35 days ago, never confirmed by billing"}
+    )
+    still_paying_mrr = fields.Integer()
+    windows = fields.Nested(RetentionWindows)
+
+    @pre_dump
+    def _windows(self, data, **kwargs):
+        return {**data, "windows": {f"d{k}": v for k, v in data["windows"].items()}}
+
+
+class ReactivationFigures(Schema):
+    reactivated = fields.Integer()
+    reactivated_mrr = fields.Integer()
+
+
+class ReactivationItem(ReactivationFigures):
+    roadmap_item_id = fields.Integer()
+    title = fields.String()
+
+
+class ReactivationsOut(Schema):
+    currency = fields.String()
+    total = fields.Integer(metadata={"description": "subscription.reactivated events in range"})
+    total_mrr = fields.Integer()
+    items = fields.List(
+        fields.Nested(ReactivationItem),
+        metadata={
+            "description": "Per roadmap item whose win-back email the customer got in the 90 "
+            "days before coming back (one customer may count for several items)"
+        },
+    )
+    unattributed = fields.Nested(ReactivationFigures)
 
 
 # --- customers' data (GDPR) ------------------------------------------------------------------

@@ -1,0 +1,264 @@
+"""Honest outcomes, from lifecycle events: cancellations billing confirmed, "said cancelled,
+still paying", saves that lasted, and customers who came back (and what came before it).
+
+Every figure is one SQL query over the sessions and events of the period, with indexes; no
+loop over rows. Amounts are minor units of the site's currency (converted with its exchange
+rates; amounts in a currency without a rate are left out of the sums).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from widget_server.extensions import db
+from widget_server.models import (
+    CancellationSession,
+    Customer,
+    LifecycleEvent,
+    OutboxMessage,
+    RoadmapItem,
+    Site,
+    utcnow,
+)
+from widget_server.models.lifecycle import CANCELLED, REACTIVATED
+from widget_server.services.insights import Period
+from widget_server.services.money import converted
+
+# A save is checked this many days later: retained if billing reports no cancellation by then.
+RETENTION_WINDOWS = (30, 60, 90)
+# Billing ends a subscription at the end of its paid period: a cancellation in the flow is
+# confirmed by a ``subscription.cancelled`` event from a day before it to this many days after.
+CONFIRMATION_DAYS = 35
+CONFIRMATION_EARLY = timedelta(days=1)
+# A reactivation counts for a roadmap item when the customer got its win-back email in the
+# days before it; a saved customer who cancels within this many days is a lapsed save.
+ATTRIBUTION_DAYS = 90
+LAPSE_DAYS = 90
+WINBACK_TOPIC = "roadmap.winback"
+
+
+def plus_days(column, days: int | timedelta):
+    """SQL: a timestamp column moved by ``days`` (a number of days or a timedelta)."""
+    delta = days if isinstance(days, timedelta) else timedelta(days=days)
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the same form compares as text.
+        seconds = int(delta.total_seconds())
+        return sa.func.strftime("%Y-%m-%d %H:%M:%f000", column, f"{seconds:+d} seconds")
+    return column + sa.literal(delta, type_=sa.Interval())
+
+
+def _sum(expression):
+    return sa.func.coalesce(sa.func.sum(expression), 0)
+
+
+def _count_if(condition):
+    return _sum(sa.case((condition, 1), else_=0))
+
+
+def _first_cancellation_after(s, start):
+    """SQL: when the session's customer was next reported cancelled after ``start``."""
+    e = LifecycleEvent
+    return (
+        sa.select(sa.func.min(e.occurred_at))
+        .where(e.customer_id == s.customer_id, e.type == CANCELLED, e.occurred_at > start)
+        .scalar_subquery()
+    )
+
+
+def retention(site: Site, period: Period, *, now: datetime | None = None) -> dict:
+    """Of the customers saved in ``period`` (sessions completed ``saved``), how many kept
+    paying 30, 60 and 90 days later; and of the cancellations, how many billing confirmed.
+
+    ``windows[N]``: ``eligible`` = saves at least N days old, ``retained`` = those with no
+    ``subscription.cancelled`` within N days after the save (a save counts only until its
+    customer cancels), ``retained_mrr`` their MRR at the save. ``still_paying``: cancellations
+    at least ``CONFIRMATION_DAYS`` old that billing never confirmed ("said cancelled, still
+    paying").
+    """
+    now = now or utcnow()
+    lower, upper = period.bounds
+    s = CancellationSession
+    mrr = converted(site, s.mrr, s.currency)
+    window = s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper
+
+    first_cancel = _first_cancellation_after(s, s.completed_at).label("first_cancel")
+    saves = (
+        sa.select(s.completed_at, mrr.label("mrr"), first_cancel)
+        .where(*window, s.outcome == "saved")
+        .subquery()
+    )
+    columns = [sa.func.count().label("saved"), _sum(saves.c.mrr).label("saved_mrr")]
+    for days in RETENTION_WINDOWS:
+        eligible = saves.c.completed_at <= now - timedelta(days=days)
+        kept = sa.and_(
+            eligible,
+            sa.or_(
+                saves.c.first_cancel.is_(None),
+                saves.c.first_cancel > plus_days(saves.c.completed_at, days),
+            ),
+        )
+        columns += [
+            _count_if(eligible).label(f"eligible_{days}"),
+            _count_if(kept).label(f"retained_{days}"),
+            _sum(sa.case((kept, saves.c.mrr), else_=0)).label(f"retained_mrr_{days}"),
+        ]
+    saved = db.session.execute(sa.select(*columns).select_from(saves)).one()
+
+    confirmation = (
+        _first_cancellation_after(s, plus_days(s.completed_at, -CONFIRMATION_EARLY))
+    ).label("confirmed_at")
+    cancels = (
+        sa.select(s.completed_at, mrr.label("mrr"), confirmation)
+        .where(*window, s.outcome == "cancelled")
+        .subquery()
+    )
+    confirmed = sa.and_(
+        cancels.c.confirmed_at.is_not(None),
+        cancels.c.confirmed_at <= plus_days(cancels.c.completed_at, CONFIRMATION_DAYS),
+    )
+    overdue = sa.and_(
+        cancels.c.completed_at <= now - timedelta(days=CONFIRMATION_DAYS), sa.not_(confirmed)
+    )
+    cancelled = db.session.execute(
+        sa.select(
+            sa.func.count().label("cancellations"),
+            _count_if(confirmed).label("confirmed"),
+            _count_if(overdue).label("still_paying"),
+            _sum(sa.case((overdue, cancels.c.mrr), else_=0)).label("still_paying_mrr"),
+        ).select_from(cancels)
+    ).one()
+    return {
+        "currency": site.currency,
+        "saved": saved.saved,
+        "saved_mrr": int(saved.saved_mrr),
+        "cancellations": cancelled.cancellations,
+        "confirmed_cancellations": int(cancelled.confirmed),
+        "still_paying": int(cancelled.still_paying),
+        "still_paying_mrr": int(cancelled.still_paying_mrr),
+        "windows": {
+            str(days): {
+                "eligible": int(getattr(saved, f"eligible_{days}")),
+                "retained": int(getattr(saved, f"retained_{days}")),
+                "retained_mrr": int(getattr(saved, f"retained_mrr_{days}")),
+            }
+            for days in RETENTION_WINDOWS
+        },
+    }
+
+
+def _reactivations(site: Site, period: Period | None):
+    """The site's reactivation events (of ``period``, if given) with their MRR: the event's,
+    else the customer's current one."""
+    e = LifecycleEvent
+    query = (
+        sa.select(
+            e.id,
+            e.customer_id,
+            e.occurred_at,
+            converted(
+                site,
+                sa.func.coalesce(e.mrr, Customer.mrr),
+                sa.case(
+                    (e.mrr.is_(None), Customer.currency),
+                    else_=sa.func.coalesce(e.currency, Customer.currency),
+                ),
+            ).label("mrr"),
+        )
+        .join(Customer, Customer.id == e.customer_id)
+        .where(e.site_id == site.id, e.type == REACTIVATED)
+    )
+    if period is not None:
+        lower, upper = period.bounds
+        query = query.where(e.occurred_at >= lower, e.occurred_at < upper)
+    return query.subquery()
+
+
+def _got_winback(reactivations) -> list:
+    """SQL conditions: a win-back email was sent to the reactivated customer in the
+    ``ATTRIBUTION_DAYS`` before they came back."""
+    m = OutboxMessage
+    return [
+        m.customer_id == reactivations.c.customer_id,
+        m.kind == "email",
+        m.topic == WINBACK_TOPIC,
+        m.state == "sent",
+        m.sent_at <= reactivations.c.occurred_at,
+        m.sent_at > plus_days(reactivations.c.occurred_at, -ATTRIBUTION_DAYS),
+    ]
+
+
+def _winbacks(reactivations):
+    """SQL: each reactivation with the roadmap item of each win-back email before it."""
+    m = OutboxMessage
+    return sa.select(
+        reactivations.c.id.label("reactivation_id"),
+        reactivations.c.mrr,
+        m.payload["item_id"].as_integer().label("item_id"),
+    ).select_from(reactivations.join(m, sa.and_(*_got_winback(reactivations))))
+
+
+def reactivated_by_item(site: Site, period: Period | None = None) -> dict[int, dict]:
+    """``{item_id: {"reactivated", "reactivated_mrr"}}``: reactivations (of ``period``, or
+    ever) that followed the item's win-back email within ``ATTRIBUTION_DAYS``. A customer who
+    got two items' emails counts for both."""
+    r = _reactivations(site, period)
+    w = _winbacks(r).subquery()
+    rows = db.session.execute(
+        sa.select(
+            w.c.item_id,
+            sa.func.count().label("reactivated"),
+            _sum(w.c.mrr).label("reactivated_mrr"),
+        ).group_by(w.c.item_id)
+    )
+    return {
+        row.item_id: {"reactivated": row.reactivated, "reactivated_mrr": int(row.reactivated_mrr)}
+        for row in rows
+    }
+
+
+def reactivations(site: Site, period: Period) -> dict:
+    """``subscription.reactivated`` events in ``period``: how many and their MRR, per roadmap
+    item whose win-back email the customer got in the ``ATTRIBUTION_DAYS`` before (items by
+    reactivated MRR), and those no win-back email preceded (``unattributed``)."""
+    r = _reactivations(site, period)
+    attributed = sa.exists().where(*_got_winback(r))
+    totals = db.session.execute(
+        sa.select(
+            sa.func.count().label("total"),
+            _sum(r.c.mrr).label("total_mrr"),
+            _count_if(sa.not_(attributed)).label("unattributed"),
+            _sum(sa.case((sa.not_(attributed), r.c.mrr), else_=0)).label("unattributed_mrr"),
+        )
+    ).one()
+    by_item = reactivated_by_item(site, period)
+    titles = (
+        dict(
+            db.session.execute(
+                sa.select(RoadmapItem.id, RoadmapItem.title).where(
+                    RoadmapItem.site_id == site.id, RoadmapItem.id.in_(list(by_item))
+                )
+            ).all()
+        )
+        if by_item
+        else {}
+    )
+    items = sorted(
+        (
+            {"roadmap_item_id": item_id, "title": titles.get(item_id), **figures}
+            for item_id, figures in by_item.items()
+            if item_id in titles
+        ),
+        key=lambda row: (-row["reactivated_mrr"], -row["reactivated"], row["roadmap_item_id"]),
+    )
+    return {
+        "currency": site.currency,
+        "total": totals.total,
+        "total_mrr": int(totals.total_mrr),
+        "items": items,
+        "unattributed": {
+            "reactivated": int(totals.unattributed),
+            "reactivated_mrr": int(totals.unattributed_mrr),
+        },
+    }

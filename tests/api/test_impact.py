@@ -233,3 +233,55 @@ def test_insights_refuse_a_reversed_period(client, api_key):
         f"/api/v1/insights/retention?from={ago(1)}&to={ago(5)}", headers=auth(api_key)
     )
     assert response.status_code == 422
+
+
+def webhooks(db, site, event):
+    query = sa.select(OutboxMessage).where(
+        OutboxMessage.site_id == site.id, OutboxMessage.topic == event
+    )
+    return [message.payload["data"] for message in db.session.scalars(query)]
+
+
+def test_a_reactivation_after_a_winback_sends_customer_reactivated(client, db, site, api_key):
+    site.webhook_url, site.webhook_secret = "https://hooks.example.com/keepkit", "whsec_x"
+    item = roadmap.create_item(site, title="Exports", status="in_progress")
+    customer_id = session(site, "W", "cancelled", 4200, 40, roadmap_item=item).customer_id
+    winback(site, customer_id, item, 12)
+    db.session.commit()
+    events(client, api_key, ("W", REACTIVATED, 2, 5200), ("V", REACTIVATED, 1, 900))
+    sent = sorted(webhooks(db, site, "customer.reactivated"), key=lambda d: d["customer"]["id"])
+    assert [(d["customer"]["id"], d["mrr"], d["currency"]) for d in sent] == [
+        ("V", 900, "USD"),
+        ("W", 5200, "USD"),
+    ]
+    assert sent[0]["winback"] is None
+    assert sent[1]["winback"]["roadmap_item"] == {"id": item.id, "title": "Exports"}
+    assert sent[1]["winback"]["days_before"] == 10
+    # the same events again: stored once, announced once
+    events(client, api_key, ("W", REACTIVATED, 2, 5200))
+    assert len(webhooks(db, site, "customer.reactivated")) == 2
+
+
+def test_a_cancellation_within_90_days_of_a_save_sends_save_lapsed(client, db, site, api_key):
+    site.webhook_url, site.webhook_secret = "https://hooks.example.com/keepkit", "whsec_x"
+    saved = session(site, "S", "saved", 2900, 20)
+    session(site, "T", "saved", 4900, 120)  # saved too long ago
+    db.session.commit()
+    events(
+        client, api_key, ("S", CANCELLED, 5, None), ("T", CANCELLED, 3, None),
+        ("U", CANCELLED, 4, None),  # never saved
+    )  # fmt: skip
+    [lapsed] = webhooks(db, site, "save.lapsed")
+    assert lapsed["customer"]["id"] == "S"
+    assert lapsed["session"] == saved.public_id
+    assert lapsed["offer"] == {"id": "discount_30", "type": "discount"}
+    assert (lapsed["days_after_save"], lapsed["mrr"]) == (15, 2900)
+
+
+def test_backfilled_history_sends_no_webhooks(client, db, site, api_key):
+    site.webhook_url, site.webhook_secret = "https://hooks.example.com/keepkit", "whsec_x"
+    session(site, "S", "saved", 2900, 100)
+    db.session.commit()
+    events(client, api_key, ("S", CANCELLED, 60, None), ("S", REACTIVATED, 40, None))
+    assert webhooks(db, site, "save.lapsed") == []
+    assert webhooks(db, site, "customer.reactivated") == []

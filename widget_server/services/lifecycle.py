@@ -4,16 +4,31 @@ all or nothing; a customer's current MRR follows their latest ``mrr.changed``.""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from widget_server.extensions import db
-from widget_server.models import Customer, LifecycleEvent, Site, utcnow
-from widget_server.models.lifecycle import MRR_CHANGED
+from widget_server.models import (
+    CancellationSession,
+    Customer,
+    LifecycleEvent,
+    Offer,
+    OutboxMessage,
+    RoadmapItem,
+    Site,
+    utcnow,
+)
+from widget_server.models.lifecycle import CANCELLED, MRR_CHANGED, REACTIVATED
+from widget_server.services import notifications
 from widget_server.services.customers import ensure_customers
+from widget_server.services.impact import ATTRIBUTION_DAYS, LAPSE_DAYS, WINBACK_TOPIC
 from widget_server.services.sql import insert_or_ignore
 
 log = logging.getLogger(__name__)
+
+# Events older than this are history being backfilled: they send no webhook.
+WEBHOOK_RECENT = timedelta(days=30)
 
 
 def record_events(site: Site, events: list[dict]) -> dict:
@@ -65,6 +80,7 @@ def record_events(site: Site, events: list[dict]) -> dict:
         follow_mrr(changed)
     if stored:
         log.info("Site %s: %d lifecycle events stored", site.key, len(stored))
+        announce(site, stored)
     return {"accepted": len(stored), "duplicates": len(events) - len(stored), "events": stored}
 
 
@@ -96,3 +112,129 @@ def follow_mrr(customer_ids: set[int]) -> None:
     for customer in list(db.session.identity_map.values()):
         if isinstance(customer, Customer) and customer.id in customer_ids:
             db.session.expire(customer)
+
+
+def _customer_ref(customer: Customer) -> dict:
+    return {"id": customer.external_id, "email": customer.email, "company": customer.company}
+
+
+def announce(site: Site, stored: list[LifecycleEvent]) -> int:
+    """Queue the webhooks newly stored events call for (none for backfilled history, older
+    than ``WEBHOOK_RECENT``): ``customer.reactivated`` for each reactivation, with the win-back
+    email that came before it, if any; ``save.lapsed`` for a cancellation within
+    ``LAPSE_DAYS`` after the customer was saved in the flow. Two queries for any number of
+    events. Returns how many were queued."""
+    if not site.webhook_url:
+        return 0
+    recent = utcnow() - WEBHOOK_RECENT
+    stored = [event for event in stored if event.occurred_at >= recent]
+    comebacks = [event for event in stored if event.type == REACTIVATED]
+    cancels = [event for event in stored if event.type == CANCELLED]
+    queued = 0
+    if comebacks:
+        winbacks = _sent_winbacks(
+            {event.customer_id for event in comebacks},
+            min(event.occurred_at for event in comebacks) - timedelta(days=ATTRIBUTION_DAYS),
+        )
+        for event in comebacks:
+            before = [
+                (sent_at, item_id, title)
+                for customer_id, sent_at, item_id, title in winbacks
+                if customer_id == event.customer_id
+                and event.occurred_at - timedelta(days=ATTRIBUTION_DAYS) < sent_at
+                and sent_at <= event.occurred_at
+            ]
+            winback = None
+            if before:
+                sent_at, item_id, title = max(before)
+                winback = {
+                    "roadmap_item": {"id": item_id, "title": title},
+                    "sent_at": sent_at.isoformat(),
+                    "days_before": (event.occurred_at - sent_at).days,
+                }
+            queued += notifications.enqueue_webhook(
+                site,
+                "customer.reactivated",
+                {
+                    "event_id": event.event_id,
+                    "customer": _customer_ref(event.customer),
+                    "occurred_at": event.occurred_at.isoformat(),
+                    "mrr": event.mrr if event.mrr is not None else event.customer.mrr,
+                    "currency": event.currency or event.customer.currency,
+                    "winback": winback,
+                },
+                dedupe_key=f"reactivated:{event.id}",
+                customer=event.customer,
+            )
+    if cancels:
+        saves = _saves(
+            {event.customer_id for event in cancels},
+            min(event.occurred_at for event in cancels) - timedelta(days=LAPSE_DAYS),
+        )
+        for event in cancels:
+            before = [
+                save
+                for save in saves
+                if save.customer_id == event.customer_id
+                and event.occurred_at - timedelta(days=LAPSE_DAYS) <= save.completed_at
+                and save.completed_at < event.occurred_at
+            ]
+            if not before:
+                continue
+            save = max(before, key=lambda row: row.completed_at)
+            queued += notifications.enqueue_webhook(
+                site,
+                "save.lapsed",
+                {
+                    "event_id": event.event_id,
+                    "customer": _customer_ref(event.customer),
+                    "session": save.public_id,
+                    "saved_at": save.completed_at.isoformat(),
+                    "offer": {"id": save.offer_key, "type": save.offer_type}
+                    if save.offer_key
+                    else None,
+                    "cancelled_at": event.occurred_at.isoformat(),
+                    "days_after_save": (event.occurred_at - save.completed_at).days,
+                    "mrr": save.mrr,
+                    "currency": save.currency,
+                },
+                dedupe_key=f"lapsed:{event.id}",
+                customer=event.customer,
+            )
+    return queued
+
+
+def _sent_winbacks(customer_ids: set[int], since) -> list[tuple]:
+    """(customer id, sent at, item id, item title) of the win-back emails sent to these
+    customers since ``since``."""
+    m = OutboxMessage
+    item_id = m.payload["item_id"].as_integer()
+    return db.session.execute(
+        sa.select(m.customer_id, m.sent_at, RoadmapItem.id, RoadmapItem.title)
+        .join(RoadmapItem, RoadmapItem.id == item_id)
+        .where(
+            m.customer_id.in_(customer_ids),
+            m.kind == "email",
+            m.topic == WINBACK_TOPIC,
+            m.state == "sent",
+            m.sent_at > since,
+        )
+    ).all()
+
+
+def _saves(customer_ids: set[int], since) -> list:
+    """The flows these customers completed ``saved`` since ``since``."""
+    s = CancellationSession
+    return db.session.execute(
+        sa.select(
+            s.customer_id,
+            s.public_id,
+            s.completed_at,
+            s.mrr,
+            s.currency,
+            Offer.key.label("offer_key"),
+            Offer.type.label("offer_type"),
+        )
+        .outerjoin(Offer, Offer.id == s.offer_id)
+        .where(s.customer_id.in_(customer_ids), s.outcome == "saved", s.completed_at >= since)
+    ).all()

@@ -133,11 +133,12 @@ def register_blueprints(app: Flask) -> None:
     from widget_server.extensions import csrf
     from widget_server.health import bp as health_bp
     from widget_server.hosted import bp as hosted_bp
+    from widget_server.integrations import bp as integrations_bp
     from widget_server.public import bp as public_bp
     from widget_server.widget_assets import bp as widget_assets_bp
 
-    for bp in (widget_bp, data_bp, docs_bp, hosted_bp, public_bp):
-        csrf.exempt(bp)  # token / API-key authenticated, no cookies
+    for bp in (widget_bp, data_bp, docs_bp, hosted_bp, public_bp, integrations_bp):
+        csrf.exempt(bp)  # token / API-key / signature authenticated, no cookies
         app.register_blueprint(bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(widget_assets_bp)

@@ -186,6 +186,43 @@ def set_webhook(site_key, url, as_json):
     click.echo(f"  signing secret:  {site.webhook_secret}")
 
 
+@sites_group.command("stripe")
+@with_appcontext
+@click.option("--site", "site_key", required=True)
+@click.option(
+    "--webhook-secret", required=True, help="The endpoint's signing secret (whsec_…); '' removes"
+)
+@click.option("--api-key", default=None, help="A Stripe secret or restricted key (optional)")
+@click.option(
+    "--apply-cancellations/--no-apply-cancellations",
+    default=None,
+    help="Cancel at period end in Stripe when a customer confirms a cancellation (needs a key)",
+)
+def stripe(site_key, webhook_secret, api_key, apply_cancellations):
+    """Connect the site to Stripe: its webhooks become lifecycle events; with an API key,
+    Keepkit reads MRR and plans from Stripe for tokens that carry none."""
+    from widget_server.services import sites, stripe_connector
+
+    try:
+        site = sites.get_site(site_key)
+        stripe_connector.configure(
+            site,
+            webhook_secret=webhook_secret,
+            api_key=api_key,
+            apply_cancellations=apply_cancellations,
+        )
+    except KeepkitError as exc:
+        _fail(exc)
+    db.session.commit()
+    public_url = current_app.config["KEEPKIT_PUBLIC_URL"].rstrip("/") or "https://<keepkit>"
+    click.echo(f"Stripe connector for {site.name!r} set.")
+    click.echo(f"  endpoint URL:    {public_url}/integrations/stripe/{site.key}")
+    click.echo(f"  signing secret:  {stripe_connector.masked(site.stripe_webhook_secret)}")
+    click.echo(f"  API key:         {stripe_connector.masked(site.stripe_api_key) or 'none'}")
+    applies = "yes" if site.stripe_apply_cancellations else "no"
+    click.echo(f"  cancels in Stripe at period end: {applies}")
+
+
 @sites_group.command("list")
 @with_appcontext
 def list_sites():

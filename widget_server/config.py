@@ -78,6 +78,10 @@ class Config:
     # Reverse proxies in front of Keepkit: their X-Forwarded-For/-Proto give the client's
     # address (for rate limits and logs) and scheme. 0 trusts no forwarded header.
     KEEPKIT_TRUSTED_PROXIES = 0
+    # The Stripe API the connector calls (another Stripe-compatible server, e.g. for tests).
+    # Set by the operator, so it may be a loopback or private address; a site's admin never
+    # chooses it.
+    KEEPKIT_STRIPE_API_BASE = "https://api.stripe.com"
 
 
 class DevelopmentConfig(Config):
@@ -127,6 +131,7 @@ _ENV_KEYS = {
     "KEEPKIT_OUTBOX_MAX_ATTEMPTS": "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
     "KEEPKIT_TRUSTED_PROXIES": "KEEPKIT_TRUSTED_PROXIES",
     "KEEPKIT_WEBHOOK_ALLOW_PRIVATE": "KEEPKIT_WEBHOOK_ALLOW_PRIVATE",
+    "KEEPKIT_STRIPE_API_BASE": "KEEPKIT_STRIPE_API_BASE",
 }
 
 

@@ -30,7 +30,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
-from widget_server.services import insights, jobs, netguard, rollups
+from widget_server.services import insights, jobs, netguard, rollups, stripe_connector
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
 
@@ -292,9 +292,15 @@ def fold_completions() -> int:
     return total
 
 
+def _stripe_cancel(site, customer_id: int):
+    api_base = current_app.config["KEEPKIT_STRIPE_API_BASE"]
+    return stripe_connector.cancel_at_period_end(site, customer_id, api_base)
+
+
 JOB_HANDLERS = {
     "rebuild_rollups": rollups.rebuild_in_steps,
     "rebuild_mrr_bands": rollups.rebuild_mrr_bands_in_steps,
+    "stripe_cancel": _stripe_cancel,
 }
 
 

@@ -15,7 +15,7 @@ from widget_server import ratelimit
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import db, limiter
 from widget_server.guards import whole_number
-from widget_server.services import flow, roadmap, sites
+from widget_server.services import flow, roadmap, sites, stripe_connector
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
 
@@ -171,6 +171,9 @@ def answer():
     """Start (idempotently, by the form's session id) and answer; then the offer or confirm."""
     locale = _locale()
     token, claims = _claims(locale)
+    claims = stripe_connector.complete_claims(
+        g.site, claims, current_app.config["KEEPKIT_STRIPE_API_BASE"]
+    )
     form = request.form
     try:
         session, _ = flow.start_session(

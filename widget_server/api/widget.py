@@ -24,7 +24,7 @@ from widget_server.api.schemas import (
 from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
-from widget_server.services import flow, roadmap, site_cache, sites
+from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
 from widget_server.services.customers import get_customer, is_current, upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import CustomerClaims, verify_customer_token
@@ -97,7 +97,9 @@ def _customer(data):
 def start():
     """Start the flow: verify the token, create the session, return the reasons."""
     data = _body(StartInput())
-    claims = _customer(data)
+    claims = stripe_connector.complete_claims(
+        g.site, _customer(data), current_app.config["KEEPKIT_STRIPE_API_BASE"]
+    )
     session, created = flow.start_session(
         g.site, claims, locale=data["locale"], public_id=data["session"]
     )

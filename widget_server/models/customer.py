@@ -12,7 +12,11 @@ from widget_server.models.base import Base, utcnow
 
 class Customer(Base):
     __tablename__ = "customers"
-    __table_args__ = (sa.UniqueConstraint("site_id", "external_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("site_id", "external_id"),
+        # Stripe's events name the customer by their Stripe id.
+        sa.Index("ix_customers_site_stripe", "site_id", "stripe_customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id", ondelete="CASCADE"))
@@ -27,5 +31,7 @@ class Customer(Base):
     attributes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     # The language of their last widget visit; emails to them use it.
     locale: Mapped[str | None] = mapped_column(sa.String(8))
+    # Their Stripe customer id (cus_…), from the token's ``stripe_customer`` claim.
+    stripe_customer_id: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -36,6 +36,8 @@ def _fields(claims: CustomerClaims) -> dict:
         for name in ("email", "name", "company", "plan", "signed_up_at")
         if getattr(claims, name) is not None
     }
+    if claims.stripe_customer is not None:
+        fields["stripe_customer_id"] = claims.stripe_customer
     fields |= {"mrr": claims.mrr, "currency": claims.currency}
     fields["attributes"] = dict(claims.attributes)
     return fields

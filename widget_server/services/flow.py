@@ -21,7 +21,7 @@ from widget_server.models import (
     Site,
     utcnow,
 )
-from widget_server.services import notifications, rollups
+from widget_server.services import jobs, notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.site_cache import ReasonView, SiteView
@@ -376,6 +376,12 @@ def complete_session(
         dedupe_key=f"completed:{session.public_id}",
         customer=session.customer,
     )
+    if outcome == "cancelled" and site.stripe_api_key and site.stripe_apply_cancellations:
+        # The site lets Keepkit end the subscription in Stripe (at period end): the worker
+        # asks Stripe, not this request.
+        jobs.enqueue(
+            site, "stripe_cancel", {"customer_id": session.customer_id}, requested_by="Keepkit"
+        )
     return session
 
 

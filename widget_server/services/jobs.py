@@ -20,6 +20,7 @@ MAX_ATTEMPTS = 3
 KINDS = {
     "rebuild_rollups": "Recalculating the dashboard's figures",
     "rebuild_mrr_bands": "Recalculating MRR bands after a currency change",
+    "stripe_cancel": "Cancelling a subscription in Stripe at the end of its period",
 }
 # A job's steps: a function of (site, **params) that yields (done, total) after each step.
 Handler = Callable[..., Iterator[tuple[int, int]]]

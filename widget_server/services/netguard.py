@@ -384,3 +384,45 @@ def post(
         finally:
             connection.close()
     raise error or OSError(f"could not connect to {target.host}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+
+
+def call(
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    *,
+    allow_private: bool,
+    timeout: float,
+    max_body: int = 1_000_000,
+) -> Reply:
+    """Send one request to ``url`` as :func:`post` does (checked addresses only, redirects
+    not followed) and read at most ``max_body`` bytes of the answer: for APIs Keepkit reads.
+
+    :raises InvalidTarget, ForbiddenTarget, OSError, http.client.HTTPException: as :func:`post`.
+    """
+    target = parse_url(url)
+    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    error: OSError | None = None
+    for address in addresses(target, allow_private=allow_private):
+        connection = connection_class(target.host, target.port, address, timeout)
+        try:
+            try:
+                connection.connect()
+            except ssl.SSLError:
+                raise
+            except OSError as exc:
+                error = exc
+                continue
+            connection.request(method, target.path, body=body, headers=headers)
+            reply = connection.getresponse()
+            return Reply(reply.status, reply.read(max_body))
+        finally:
+            connection.close()
+    raise error or OSError(f"could not connect to {target.host}")

@@ -67,6 +67,8 @@ class SiteView:
     anonymous_voting: bool
     webhook_url: str | None
     webhook_secret: str | None
+    stripe_api_key: str | None = None
+    stripe_apply_cancellations: bool = False
     allowed_origins: frozenset = field(default_factory=frozenset)
     reasons: tuple[ReasonView, ...] = ()
     offers: tuple[OfferView, ...] = ()
@@ -106,6 +108,8 @@ def _snapshot(session: Session, site_id: int) -> SiteView:
         brand_color=site.brand_color, discount_window_days=site.discount_window_days,
         status_labels=dict(site.status_labels or {}), anonymous_voting=site.anonymous_voting,
         webhook_url=site.webhook_url, webhook_secret=site.webhook_secret,
+        stripe_api_key=site.stripe_api_key,
+        stripe_apply_cancellations=site.stripe_apply_cancellations,
         allowed_origins=frozenset(o.origin for o in site.origins),
         reasons=tuple(
             ReasonView(r.id, r.key, r.position, dict(r.labels), r.followup, r.requires_text,

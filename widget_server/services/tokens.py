@@ -39,6 +39,10 @@ class CustomerClaims:
     mrr: int = 0
     signed_up_at: datetime | None = None
     attributes: dict = field(default_factory=dict)
+    # The Stripe customer id (``stripe_customer`` claim; a ``sub`` of the form cus_… is one).
+    stripe_customer: str | None = None
+    # Whether the token said the MRR (else the Stripe connector may read it from Stripe).
+    has_mrr: bool = True
 
 
 def _bad(code: str, message: str) -> InvalidToken:
@@ -220,6 +224,10 @@ def _claims(site: Site, payload: dict, now: float) -> CustomerClaims:
             f"'mrr' must be a whole number of minor units from 0 to {MAX_AMOUNT}",
         )
     values["mrr"] = mrr
+    values["has_mrr"] = "mrr" in payload
+    stripe_customer = _text_claim(payload, "stripe_customer", 255)
+    if stripe_customer is not None:
+        values["stripe_customer"] = stripe_customer
     currency = payload.get("currency", site.currency)
     if not is_currency(currency):
         raise _bad("token_invalid_claim", "'currency' must be an ISO 4217 code such as EUR")

@@ -1,0 +1,39 @@
+"""Billing providers' webhooks: ``POST /integrations/stripe/<site_key>`` (see
+:mod:`widget_server.services.stripe_connector`). Authenticated by the provider's signature,
+not by cookies; every answer is JSON, errors in the API's envelope."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+
+from widget_server.api.errors import envelope
+from widget_server.errors import KeepkitError, NotFound
+from widget_server.extensions import db
+from widget_server.services import sites, stripe_connector
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("integrations", __name__, url_prefix="/integrations")
+
+
+@bp.post("/stripe/<site_key>")
+def stripe_webhook(site_key: str):
+    """A Stripe webhook: verified, mapped, stored once per Stripe event id. Types Keepkit does
+    not map are acknowledged (200) and ignored, so Stripe stops sending them again."""
+    try:
+        site = sites.find_site(site_key)
+        if site is None or not site.stripe_webhook_secret:
+            raise NotFound("No Stripe connector for this site", code="site_not_found")
+        payload = request.get_data(cache=False)
+        event = stripe_connector.verify(
+            site.stripe_webhook_secret, request.headers.get("Stripe-Signature"), payload
+        )
+        result = stripe_connector.receive(site, event)
+        db.session.commit()
+    except KeepkitError as exc:
+        db.session.rollback()
+        log.info("Stripe webhook for %s refused: %s", site_key, exc.message)
+        return envelope(exc.status, exc.code, exc.message, exc.details)
+    return jsonify({"received": True, **result})

@@ -17,14 +17,22 @@ from widget_server.errors import KeepkitError
 from widget_server.extensions import db
 from widget_server.guards import whole_number
 from widget_server.models import STATUSES, VOTE_SOURCES
-from widget_server.services import notifications, roadmap, sites
+from widget_server.services import impact, notifications, roadmap, sites
 from widget_server.services.customers import find_customer
 from widget_server.services.locales import SUPPORTED_LOCALES
 
 
 def _rows(sort: str, status: str | None):
     statuses = (status,) if status in STATUSES else None
-    return roadmap.items_with_stats(g.site, roadmap.ItemFilter(statuses=statuses), sort=sort)
+    rows = roadmap.items_with_stats(g.site, roadmap.ItemFilter(statuses=statuses), sort=sort)
+    return _with_comebacks(rows)
+
+
+def _with_comebacks(rows: list[dict]) -> list[dict]:
+    """Each row with ``came_back``: the reactivations its win-back email preceded, ever."""
+    came_back = impact.reactivated_by_item(g.site) if rows else {}
+    none = {"reactivated": 0, "reactivated_mrr": 0}
+    return [{**row, "came_back": came_back.get(row["item"].id, none)} for row in rows]
 
 
 @bp.get("/sites/<site_key>/roadmap")
@@ -87,7 +95,7 @@ def roadmap_status(item_id: int):
         return render(
             "_roadmap_row.html",
             "_roadmap_row.html",
-            row=roadmap.item_stats(g.site, item),
+            row=_with_comebacks([roadmap.item_stats(g.site, item)])[0],
             statuses=STATUSES,
             queued=queued,
             label=lambda s: roadmap.status_label(g.site, s, "en"),

@@ -31,6 +31,7 @@ ACTIONS = {
     "api_key_created": "Data API key created",
     "api_key_revoked": "Data API key revoked",
     "webhook_changed": "Webhook changed",
+    "stripe_connector_changed": "Stripe connector changed",
     "origin_added": "Allowed origin added",
     "origin_removed": "Allowed origin removed",
     "member_added": "Admin given access",

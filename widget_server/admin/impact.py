@@ -1,0 +1,83 @@
+"""Admin: the Impact page (what happened after the flow, from billing's lifecycle events) and
+the Stripe connector's settings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app, g, redirect, request, url_for
+
+from widget_server.admin.views import audit, bp, commit_or_flash, render, site_view
+from widget_server.services import impact, insights, stripe_connector
+
+PRESETS = {"30d": 30, "90d": 90, "180d": 180, "12m": 365}
+
+
+def _period(args) -> tuple[insights.Period, str | None]:
+    today = date.today()
+    if args.get("range") in PRESETS:
+        return insights.Period.last_days(PRESETS[args["range"]], today), None
+    try:
+        end = date.fromisoformat(args["to"]) if args.get("to") else None
+        start = date.fromisoformat(args["from"]) if args.get("from") else None
+        return insights.Period.from_input(start, end, today, days=180), None
+    except ValueError:
+        return insights.Period.last_days(180, today), "Dates must look like 2026-01-31."
+    except Exception as exc:  # an invalid_period from the service
+        message = getattr(exc, "message", None)
+        if message is None:
+            raise
+        return insights.Period.last_days(180, today), f"{message}."
+
+
+@bp.get("/sites/<site_key>/impact")
+@site_view("viewer")
+def impact_page():
+    """Saves that lasted, cancellations billing confirmed, customers who came back."""
+    period, error = _period(request.args)
+    return render(
+        "impact.html",
+        period=period,
+        error=error,
+        retention=impact.retention(g.site, period),
+        reactivations=impact.reactivations(g.site, period),
+        windows=impact.RETENTION_WINDOWS,
+        confirmation_days=impact.CONFIRMATION_DAYS,
+        attribution_days=impact.ATTRIBUTION_DAYS,
+    )
+
+
+@bp.post("/sites/<site_key>/stripe")
+@site_view("owner")
+def stripe_settings():
+    """Owners set the Stripe endpoint secret, the API key (blank: kept; "remove" removes) and
+    whether confirmed cancellations are applied in Stripe."""
+    form = request.form
+    secret = (form.get("stripe_webhook_secret") or "").strip()
+    key = (form.get("stripe_api_key") or "").strip()
+
+    def save():
+        stripe_connector.configure(
+            g.site,
+            webhook_secret="" if form.get("remove_secret") else (secret or None),
+            api_key="" if form.get("remove_key") else (key or None),
+            apply_cancellations=bool(form.get("apply_cancellations")),
+        )
+        audit(
+            "stripe_connector_changed",
+            webhook_secret=stripe_connector.masked(g.site.stripe_webhook_secret),
+            api_key=stripe_connector.masked(g.site.stripe_api_key),
+            apply_cancellations=g.site.stripe_apply_cancellations,
+        )
+
+    commit_or_flash(save, "Stripe connector saved.")
+    return redirect(url_for("admin.settings", site_key=g.site.key) + "#stripe")
+
+
+@bp.app_context_processor
+def _stripe_endpoint():
+    def stripe_endpoint(site_key: str) -> str:
+        base = current_app.config["KEEPKIT_PUBLIC_URL"].rstrip("/") or request.host_url.rstrip("/")
+        return f"{base}/integrations/stripe/{site_key}"
+
+    return {"stripe_endpoint": stripe_endpoint, "masked": stripe_connector.masked}

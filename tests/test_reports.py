@@ -106,3 +106,21 @@ def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
     with app.test_request_context():
         data = pdf.render_pdf(site, last30())
     assert len(PdfReader(io.BytesIO(data)).pages[0].images) == 1
+
+
+def test_pdf_has_the_impact_section(app, db, client, site, api_key):
+    from tests.api.test_impact import REACTIVATED, events, session, winback
+    from widget_server.services import insights, roadmap
+
+    item = roadmap.create_item(site, title="Audit trail", status="in_progress")
+    customer = session(site, "R", "cancelled", 4200, 60, roadmap_item=item).customer_id
+    session(site, "S", "saved", 2500, 40)
+    winback(site, customer, item, 10)
+    db.session.commit()
+    events(client, api_key, ("R", REACTIVATED, 3, 4200))
+    with app.test_request_context():
+        data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(90)), "A4")
+    text = text_of(data)
+    assert "Impact: what happened after the flow" in text
+    assert "Of 1 customers saved in the period (25.00 USD MRR)" in text
+    assert "Audit trail 1 42.00 USD" in text

@@ -8,7 +8,7 @@ from widget_server.extensions import db
 from widget_server.models import CancellationSession, Reason, Site
 from widget_server.reports import charts
 from widget_server.reports.formatting import short_money
-from widget_server.services import insights, roadmap
+from widget_server.services import impact, insights, roadmap
 
 
 def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") -> dict:
@@ -75,5 +75,8 @@ def report_context(site: Site, filters: insights.Filter) -> dict:
     context["roadmap_voters"] = roadmap.items_with_stats(
         site, open_items, sort="voters_mrr", limit=8
     )
+    context["impact"] = impact.retention(site, filters.period)
+    context["comebacks"] = impact.reactivations(site, filters.period)
+    context["retention_windows"] = impact.RETENTION_WINDOWS
     context["filters"] = filters
     return context

@@ -130,3 +130,29 @@ def test_rebuild_rollups_restores_the_dashboard_after_a_hand_edit(runner, db, si
     assert result.exit_code == 0 and f"{site.key}: rebuilt" in result.output
     assert (lost(30), lost(365)) == (0, 4200)
     assert runner.invoke(args=["reports", "rebuild-rollups", "--site", "nope"]).exit_code != 0
+
+
+def test_seed_with_events_tells_the_closed_loop_story(runner, db, site):
+    from widget_server.models import LifecycleEvent
+    from widget_server.services import impact, insights
+
+    plain = runner.invoke(args=["seed", "--site", site.key, "--sessions", "200"])
+    assert plain.exit_code == 0, plain.output
+    count = sa.select(sa.func.count()).select_from(LifecycleEvent)
+    assert db.session.scalar(count) == 0  # plain seed: sessions only
+    result = runner.invoke(args=["seed", "--site", site.key, "--sessions", "4000", "--with-events"])
+    assert result.exit_code == 0, result.output
+    assert "lifecycle events" in result.output
+    events = db.session.scalar(count)
+    assert events > 1000
+    year = insights.Period.last_days(365)
+    retention = impact.retention(site, year)
+    ninety = retention["windows"]["90"]
+    assert 0 < ninety["retained"] < ninety["eligible"]  # some saves lapsed
+    assert 0 < retention["still_paying"] < retention["confirmed_cancellations"]
+    comebacks = impact.reactivations(site, year)
+    assert [i["title"] for i in comebacks["items"]] == ["CSV export of dashboards"]
+    assert comebacks["items"][0]["reactivated"] > 0
+    assert comebacks["unattributed"]["reactivated"] > 0
+    again = runner.invoke(args=["seed", "--site", site.key, "--sessions", "4000", "--with-events"])
+    assert again.exit_code == 0 and db.session.scalar(count) == events

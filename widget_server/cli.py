@@ -300,8 +300,14 @@ def _refuse_in_production():
 @click.command()
 @click.option("--site", "site_key", required=True)
 @click.option("--sessions", "total", type=click.IntRange(1, 10_000_000), default=5000)
+@click.option(
+    "--with-events",
+    is_flag=True,
+    help="Also write lifecycle events: renewals, lapsed saves, confirmed cancellations, "
+    "customers who came back after a shipped item's win-back email.",
+)
 @with_appcontext
-def seed(site_key, total):
+def seed(site_key, total, with_events):
     """Top a site up to N realistic demo sessions (idempotent)."""
     from widget_server.services import seed as seeding
     from widget_server.services import sites
@@ -317,13 +323,35 @@ def seed(site_key, total):
         db.session.commit()
         click.echo(f"\r  {done:,}/{todo:,} sessions", nl=False, err=True)
 
-    added = seeding.seed_sessions(site, total, progress=progress)
+    added = 0
+    if with_events and not db.session.scalar(seeding.roadmap_items_query(site)):
+        # The story needs a roadmap that churned customers asked for (one item shipped).
+        added = seeding.seed_sessions(site, min(total, 400))
+        seeding.seed_roadmap(site)
+        db.session.commit()
+    added += seeding.seed_sessions(site, total, progress=progress)
     db.session.commit()
     if added:
         seeding.analyze()
         db.session.commit()
     elapsed = time.perf_counter() - started
     click.echo(("\n" if added else "") + f"Added {added:,} sessions in {elapsed:.1f}s.")
+    if with_events:
+        started = time.perf_counter()
+
+        def events_progress(done):
+            db.session.commit()
+            click.echo(f"\r  {done:,} events", nl=False, err=True)
+
+        events = seeding.seed_events(site, progress=events_progress)
+        db.session.commit()
+        if events:
+            seeding.analyze()
+            db.session.commit()
+        elapsed = time.perf_counter() - started
+        click.echo(
+            ("\n" if events else "") + f"Added {events:,} lifecycle events in {elapsed:.1f}s."
+        )
 
 
 # --- reports -----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def prepare_demo(origins: list[str], total: int, password: str) -> dict:
         seed.seed_sessions(site, min(total, 400))  # customers to vote with
         seed.seed_roadmap(site)
     seed.seed_sessions(site, total)
+    seed.seed_events(site)  # the Impact page's story: lapsed saves, customers who came back
     return {"site_key": site.key, "email": DEMO_EMAIL}
 
 

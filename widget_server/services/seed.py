@@ -16,14 +16,19 @@ from widget_server.extensions import db
 from widget_server.models import (
     CancellationSession,
     Customer,
+    LifecycleEvent,
     Offer,
+    OutboxMessage,
     Reason,
     RoadmapItem,
     Site,
     Vote,
     utcnow,
 )
+from widget_server.models.lifecycle import CANCELLED, REACTIVATED, RENEWED
 from widget_server.services import rollups
+from widget_server.services.impact import WINBACK_TOPIC
+from widget_server.services.sql import insert_or_ignore
 
 SEED_PREFIX = "seed-"
 BATCH = 5000
@@ -285,6 +290,11 @@ DEMO_ITEMS = [
 ]  # fmt: skip
 
 
+def roadmap_items_query(site: Site):
+    """SQL: how many roadmap items the site has."""
+    return sa.select(sa.func.count()).where(RoadmapItem.site_id == site.id)
+
+
 def seed_roadmap(site: Site, voters: int = 400) -> int:
     """Create the demo roadmap items (once) and votes from seeded customers. Returns the
     number of items created."""
@@ -316,6 +326,149 @@ def seed_roadmap(site: Site, voters: int = 400) -> int:
     if rows:
         db.session.execute(sa.insert(Vote), list(rows.values()))
     return len(items)
+
+
+# --- lifecycle events (``keepkit seed --with-events``) ---------------------------------------
+
+LAPSE_SHARE = 0.25  # saved customers who cancel later anyway
+CONFIRMED_SHARE = 0.85  # cancellations billing confirms (the others still pay)
+COMEBACK_SHARE = 0.35  # customers told that their missing feature shipped who come back
+STRAY_COMEBACK_SHARE = 0.02  # other churned customers who come back on their own
+SHIPPED_DAYS_AGO = 75  # when the demo's shipped item shipped
+READ_PAGE = 20000
+
+
+def seeded_events(site: Site) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(LifecycleEvent)
+        .where(LifecycleEvent.site_id == site.id, LifecycleEvent.event_id.startswith(SEED_PREFIX))
+    )
+
+
+def seed_events(site: Site, *, progress=None) -> int:
+    """Lifecycle events for the site's seeded sessions, as billing would have sent them (once;
+    a second run adds nothing): saved customers renew monthly and some cancel later anyway,
+    most cancellations are confirmed (some "said cancelled" still pay), and churned customers
+    who wanted the shipped roadmap item got its win-back email, some of whom came back.
+    Returns how many events were added. ``progress(done)`` is called after each batch.
+    """
+    if seeded_events(site):
+        return 0
+    now = utcnow()
+    rng = random.Random(f"{site.key}:events")
+    shipped = db.session.scalar(
+        sa.select(RoadmapItem)
+        .where(RoadmapItem.site_id == site.id, RoadmapItem.status == "shipped")
+        .order_by(RoadmapItem.id)
+        .limit(1)
+    )
+    shipped_at = now - timedelta(days=SHIPPED_DAYS_AGO)
+    if shipped is not None:
+        shipped.status_changed_at = shipped.updated_at = shipped_at
+    s = CancellationSession
+    query = (
+        sa.select(
+            s.id, s.customer_id, s.outcome, s.completed_at, s.mrr, s.roadmap_item_id,
+            Customer.email,
+        )
+        .join(Customer, Customer.id == s.customer_id)
+        .where(
+            s.site_id == site.id,
+            s.outcome.in_(("saved", "cancelled")),
+            Customer.external_id.startswith(SEED_PREFIX),
+        )
+        .order_by(s.id)
+        .limit(READ_PAGE)
+    )  # fmt: skip
+    events, emails, repointed = [], [], []
+    added, last = 0, 0
+
+    def event(session_id, customer_id, kind, when, n, mrr=None):
+        events.append(
+            {
+                "site_id": site.id,
+                "customer_id": customer_id,
+                "event_id": f"{SEED_PREFIX}{session_id}-{kind}-{n}",
+                "type": kind,
+                "occurred_at": when,
+                "mrr": mrr,
+                "currency": site.currency if mrr is not None else None,
+                "created_at": when,
+            }
+        )
+
+    def flush():
+        nonlocal added
+        if events:
+            db.session.execute(sa.insert(LifecycleEvent), events)
+            added += len(events)
+        if emails:
+            db.session.execute(insert_or_ignore(OutboxMessage, ["dedupe_key"]), emails)
+        if repointed:
+            db.session.execute(
+                sa.update(CancellationSession)
+                .where(CancellationSession.id.in_(repointed))
+                .values(roadmap_item_id=shipped.id)
+                .execution_options(synchronize_session=False)
+            )
+        events.clear(), emails.clear(), repointed.clear()
+        if progress:
+            progress(added)
+
+    while rows := db.session.execute(query.where(s.id > last)).all():
+        last = rows[-1].id
+        for sid, cid, outcome, completed, mrr, item_id, email in rows:
+            if outcome == "saved":
+                lapse = (
+                    completed + timedelta(days=rng.randint(5, 150))
+                    if rng.random() < LAPSE_SHARE
+                    else None
+                )
+                if lapse and lapse < now:
+                    event(sid, cid, CANCELLED, lapse, 0, mrr)
+                renewal, n = completed + timedelta(days=30), 0
+                while renewal < min(now, lapse or now):
+                    event(sid, cid, RENEWED, renewal, n)
+                    renewal, n = renewal + timedelta(days=30), n + 1
+                continue
+            confirmed = completed + timedelta(days=rng.randint(0, 30), hours=rng.randint(0, 23))
+            if rng.random() < CONFIRMED_SHARE and confirmed < now:
+                event(sid, cid, CANCELLED, confirmed, 0, mrr)
+            told = (
+                shipped is not None
+                and item_id is not None
+                and completed < shipped_at
+                and rng.random() < 0.3
+            )
+            if told:
+                # They wanted a feature; it is the one that shipped; they got its email.
+                repointed.append(sid)
+                sent = shipped_at + timedelta(minutes=rng.randint(1, 60))
+                emails.append(
+                    {
+                        "site_id": site.id, "customer_id": cid, "kind": "email",
+                        "topic": WINBACK_TOPIC,
+                        "dedupe_key": f"email:{shipped.id}:winback:{cid}",
+                        "recipient": email or f"customer{cid}@example.com",
+                        "payload": {
+                            "template": "winback", "item_id": shipped.id, "customer_id": cid,
+                        },
+                        "state": "sent", "attempts": 1, "created_at": shipped_at,
+                        "next_attempt_at": shipped_at, "sent_at": sent,
+                    }
+                )  # fmt: skip
+                back = sent + timedelta(days=rng.randint(2, 60), hours=rng.randint(0, 23))
+                if rng.random() < COMEBACK_SHARE and back < now:
+                    event(sid, cid, REACTIVATED, back, 0, mrr)
+            elif rng.random() < STRAY_COMEBACK_SHARE:
+                back = completed + timedelta(days=rng.randint(20, 200))
+                if back < now:
+                    event(sid, cid, REACTIVATED, back, 0, mrr)
+            if len(events) >= BATCH:
+                flush()
+        flush()
+    return added
 
 
 def analyze() -> None:

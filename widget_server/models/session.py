@@ -33,6 +33,16 @@ class CancellationSession(Base):
             "mrr",
         ),
         sa.Index("ix_cancellation_sessions_site_started", "site_id", "started_at"),
+        # Retention and confirmed cancellations (services.impact), from this index alone.
+        sa.Index(
+            "ix_cancellation_sessions_outcomes",
+            "site_id",
+            "outcome",
+            "completed_at",
+            "billing_cancelled_after",
+            "currency",
+            "mrr",
+        ),
         # Lost MRR per roadmap item: the cancelled sessions that pointed at it.
         sa.Index(
             "ix_cancellation_sessions_roadmap", "roadmap_item_id", "outcome", "mrr", "customer_id"
@@ -65,6 +75,11 @@ class CancellationSession(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # How many seconds after the flow's outcome billing first reported the customer's
+    # subscription cancelled (a lifecycle event; from a day before the outcome on, so it may
+    # be negative); kept by services.lifecycle as events arrive. Seconds rather than a time,
+    # so that the retention figures compare numbers, not dates.
+    billing_cancelled_after: Mapped[int | None]
 
     customer = relationship("Customer")
     reason = relationship("Reason")

@@ -22,7 +22,7 @@ from widget_server.models import (
     Site,
     utcnow,
 )
-from widget_server.models.lifecycle import CANCELLED, REACTIVATED
+from widget_server.models.lifecycle import REACTIVATED
 from widget_server.services.insights import Period
 from widget_server.services.money import converted
 
@@ -49,22 +49,20 @@ def plus_days(column, days: int | timedelta):
     return column + sa.literal(delta, type_=sa.Interval())
 
 
+def seconds_between(later, earlier):
+    """SQL: whole seconds from ``earlier`` to ``later`` (NULL when either is)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        days = sa.func.julianday(later) - sa.func.julianday(earlier)
+        return sa.cast(sa.func.round(days * 86400), sa.Integer)
+    return sa.cast(sa.func.round(sa.extract("epoch", later - earlier)), sa.Integer)
+
+
 def _sum(expression):
     return sa.func.coalesce(sa.func.sum(expression), 0)
 
 
 def _count_if(condition):
     return _sum(sa.case((condition, 1), else_=0))
-
-
-def _first_cancellation_after(s, start):
-    """SQL: when the session's customer was next reported cancelled after ``start``."""
-    e = LifecycleEvent
-    return (
-        sa.select(sa.func.min(e.occurred_at))
-        .where(e.customer_id == s.customer_id, e.type == CANCELLED, e.occurred_at > start)
-        .scalar_subquery()
-    )
 
 
 def retention(site: Site, period: Period, *, now: datetime | None = None) -> dict:
@@ -75,73 +73,64 @@ def retention(site: Site, period: Period, *, now: datetime | None = None) -> dic
     ``subscription.cancelled`` within N days after the save (a save counts only until its
     customer cancels), ``retained_mrr`` their MRR at the save. ``still_paying``: cancellations
     at least ``CONFIRMATION_DAYS`` old that billing never confirmed ("said cancelled, still
-    paying").
+    paying"). One pass over the period's decided sessions, from one index: when billing
+    reported each one's customer cancelled is kept on the session
+    (``billing_cancelled_after``, see :func:`widget_server.services.lifecycle.record_events`).
     """
     now = now or utcnow()
     lower, upper = period.bounds
     s = CancellationSession
     mrr = converted(site, s.mrr, s.currency)
-    window = s.site_id == site.id, s.completed_at >= lower, s.completed_at < upper
+    saved, cancelled = s.outcome == "saved", s.outcome == "cancelled"
+    reported = s.billing_cancelled_after
 
-    first_cancel = _first_cancellation_after(s, s.completed_at).label("first_cancel")
-    saves = (
-        sa.select(s.completed_at, mrr.label("mrr"), first_cancel)
-        .where(*window, s.outcome == "saved")
-        .subquery()
+    def cancelled_within(days):
+        return sa.and_(reported.is_not(None), reported <= days * 86400)
+
+    columns = [
+        _count_if(saved).label("saved"),
+        _sum(sa.case((saved, mrr), else_=0)).label("saved_mrr"),
+        _count_if(cancelled).label("cancellations"),
+        _count_if(sa.and_(cancelled, cancelled_within(CONFIRMATION_DAYS))).label("confirmed"),
+    ]
+    overdue = sa.and_(
+        cancelled,
+        s.completed_at <= now - timedelta(days=CONFIRMATION_DAYS),
+        sa.not_(cancelled_within(CONFIRMATION_DAYS)),
     )
-    columns = [sa.func.count().label("saved"), _sum(saves.c.mrr).label("saved_mrr")]
+    columns += [
+        _count_if(overdue).label("still_paying"),
+        _sum(sa.case((overdue, mrr), else_=0)).label("still_paying_mrr"),
+    ]
     for days in RETENTION_WINDOWS:
-        eligible = saves.c.completed_at <= now - timedelta(days=days)
-        kept = sa.and_(
-            eligible,
-            sa.or_(
-                saves.c.first_cancel.is_(None),
-                saves.c.first_cancel > plus_days(saves.c.completed_at, days),
-            ),
-        )
+        eligible = sa.and_(saved, s.completed_at <= now - timedelta(days=days))
+        kept = sa.and_(eligible, sa.not_(cancelled_within(days)))
         columns += [
             _count_if(eligible).label(f"eligible_{days}"),
             _count_if(kept).label(f"retained_{days}"),
-            _sum(sa.case((kept, saves.c.mrr), else_=0)).label(f"retained_mrr_{days}"),
+            _sum(sa.case((kept, mrr), else_=0)).label(f"retained_mrr_{days}"),
         ]
-    saved = db.session.execute(sa.select(*columns).select_from(saves)).one()
-
-    confirmation = (
-        _first_cancellation_after(s, plus_days(s.completed_at, -CONFIRMATION_EARLY))
-    ).label("confirmed_at")
-    cancels = (
-        sa.select(s.completed_at, mrr.label("mrr"), confirmation)
-        .where(*window, s.outcome == "cancelled")
-        .subquery()
-    )
-    confirmed = sa.and_(
-        cancels.c.confirmed_at.is_not(None),
-        cancels.c.confirmed_at <= plus_days(cancels.c.completed_at, CONFIRMATION_DAYS),
-    )
-    overdue = sa.and_(
-        cancels.c.completed_at <= now - timedelta(days=CONFIRMATION_DAYS), sa.not_(confirmed)
-    )
-    cancelled = db.session.execute(
-        sa.select(
-            sa.func.count().label("cancellations"),
-            _count_if(confirmed).label("confirmed"),
-            _count_if(overdue).label("still_paying"),
-            _sum(sa.case((overdue, cancels.c.mrr), else_=0)).label("still_paying_mrr"),
-        ).select_from(cancels)
+    row = db.session.execute(
+        sa.select(*columns).where(
+            s.site_id == site.id,
+            s.outcome.in_(("saved", "cancelled")),
+            s.completed_at >= lower,
+            s.completed_at < upper,
+        )
     ).one()
     return {
         "currency": site.currency,
-        "saved": saved.saved,
-        "saved_mrr": int(saved.saved_mrr),
-        "cancellations": cancelled.cancellations,
-        "confirmed_cancellations": int(cancelled.confirmed),
-        "still_paying": int(cancelled.still_paying),
-        "still_paying_mrr": int(cancelled.still_paying_mrr),
+        "saved": int(row.saved),
+        "saved_mrr": int(row.saved_mrr),
+        "cancellations": int(row.cancellations),
+        "confirmed_cancellations": int(row.confirmed),
+        "still_paying": int(row.still_paying),
+        "still_paying_mrr": int(row.still_paying_mrr),
         "windows": {
             str(days): {
-                "eligible": int(getattr(saved, f"eligible_{days}")),
-                "retained": int(getattr(saved, f"retained_{days}")),
-                "retained_mrr": int(getattr(saved, f"retained_mrr_{days}")),
+                "eligible": int(getattr(row, f"eligible_{days}")),
+                "retained": int(getattr(row, f"retained_{days}")),
+                "retained_mrr": int(getattr(row, f"retained_mrr_{days}")),
             }
             for days in RETENTION_WINDOWS
         },

@@ -22,7 +22,14 @@ from widget_server.models import (
 from widget_server.models.lifecycle import CANCELLED, MRR_CHANGED, REACTIVATED
 from widget_server.services import notifications
 from widget_server.services.customers import ensure_customers
-from widget_server.services.impact import ATTRIBUTION_DAYS, LAPSE_DAYS, WINBACK_TOPIC
+from widget_server.services.impact import (
+    ATTRIBUTION_DAYS,
+    CONFIRMATION_EARLY,
+    LAPSE_DAYS,
+    WINBACK_TOPIC,
+    plus_days,
+    seconds_between,
+)
 from widget_server.services.sql import insert_or_ignore
 
 log = logging.getLogger(__name__)
@@ -78,10 +85,39 @@ def record_events(site: Site, events: list[dict]) -> dict:
     changed = {event.customer_id for event in stored if event.type == MRR_CHANGED}
     if changed:
         follow_mrr(changed)
+    cancelled = {event.customer_id for event in stored if event.type == CANCELLED}
+    if cancelled:
+        mark_billing_cancellations(site, cancelled)
     if stored:
         log.info("Site %s: %d lifecycle events stored", site.key, len(stored))
         announce(site, stored)
     return {"accepted": len(stored), "duplicates": len(events) - len(stored), "events": stored}
+
+
+def mark_billing_cancellations(site: Site, customer_ids: set[int] | None = None) -> None:
+    """Set each decided session's ``billing_cancelled_after``: the seconds from its outcome
+    to the customer's first ``subscription.cancelled`` event from ``CONFIRMATION_EARLY``
+    before the outcome on (for the given customers, or all the site's). Recomputed, so the
+    order events arrive in does not matter. One statement."""
+    s, e = CancellationSession, LifecycleEvent
+    first = (
+        sa.select(sa.func.min(e.occurred_at))
+        .where(
+            e.customer_id == s.customer_id,
+            e.type == CANCELLED,
+            e.occurred_at >= plus_days(s.completed_at, -CONFIRMATION_EARLY),
+        )
+        .scalar_subquery()
+    )
+    statement = (
+        sa.update(s)
+        .where(s.site_id == site.id, s.outcome.in_(("saved", "cancelled")))
+        .values(billing_cancelled_after=seconds_between(first, s.completed_at))
+        .execution_options(synchronize_session=False)
+    )
+    if customer_ids is not None:
+        statement = statement.where(s.customer_id.in_(customer_ids))
+    db.session.execute(statement)
 
 
 def follow_mrr(customer_ids: set[int]) -> None:

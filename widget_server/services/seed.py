@@ -28,6 +28,7 @@ from widget_server.models import (
 from widget_server.models.lifecycle import CANCELLED, REACTIVATED, RENEWED
 from widget_server.services import rollups
 from widget_server.services.impact import WINBACK_TOPIC
+from widget_server.services.lifecycle import mark_billing_cancellations
 from widget_server.services.sql import insert_or_ignore
 
 SEED_PREFIX = "seed-"
@@ -468,6 +469,8 @@ def seed_events(site: Site, *, progress=None) -> int:
             if len(events) >= BATCH:
                 flush()
         flush()
+    if added:
+        mark_billing_cancellations(site)
     return added
 
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo keepkit test lint format install clean bench load load-ci faults
+.PHONY: demo keepkit test lint format install clean bench bench-loop load load-ci faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --database sqlite:////tmp/keepkit-bench.db --sessions $(BENCH_SESSIONS)
 	psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS keepkit_bench" -c "CREATE DATABASE keepkit_bench"
 	$(BIN)/python scripts/bench.py --database $(BENCH_PG)/keepkit_bench --sessions $(BENCH_SESSIONS)
+	$(MAKE) bench-loop
+
+## The closed loop: lifecycle events ingested in batches of 500, retention and reactivations
+## over BENCH_SESSIONS sessions and as many lifecycle events, on SQLite and PostgreSQL.
+bench-loop: $(STAMP)
+	rm -f /tmp/keepkit-bench-loop.db
+	$(BIN)/python scripts/bench_loop.py --database sqlite:////tmp/keepkit-bench-loop.db --sessions $(BENCH_SESSIONS)
+	psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS keepkit_bench_loop" -c "CREATE DATABASE keepkit_bench_loop"
+	$(BIN)/python scripts/bench_loop.py --database $(BENCH_PG)/keepkit_bench_loop --sessions $(BENCH_SESSIONS)
 
 ## Load (not part of the suite): Keepkit under gunicorn (gunicorn.conf.py) and locust, next to a
 ## no-op Flask endpoint, on SQLite and PostgreSQL, then checks every acknowledged write and the

@@ -160,3 +160,11 @@ def test_bodies_that_are_not_events_are_refused(client, db, site, api_key, raw):
     assert response.status_code in (400, 422)
     assert "error" in response.get_json()
     assert stored(db, site) == []
+
+
+def test_a_customers_export_lists_their_lifecycle_events(client, db, site, api_key):
+    client.post("/api/v1/events", json=event(1, mrr=4900, currency="EUR"), headers=auth(api_key))
+    data = client.get("/api/v1/customers/cus_1", headers=auth(api_key)).get_json()
+    assert [(e["id"], e["type"], e["mrr"], e["currency"]) for e in data["lifecycle_events"]] == [
+        ("evt_1", "subscription.cancelled", 4900, "EUR")
+    ]

@@ -682,6 +682,14 @@ class CustomerMessageOut(Schema):
     sent_at = fields.String(allow_none=True)
 
 
+class CustomerEventOut(Schema):
+    id = fields.String()
+    type = fields.String()
+    occurred_at = fields.String()
+    mrr = fields.Integer(allow_none=True)
+    currency = fields.String(allow_none=True)
+
+
 class CustomerExportOut(Schema):
     customer = fields.Nested(CustomerProfileOut)
     sessions = fields.List(fields.Nested(CustomerSessionOut))
@@ -689,6 +697,7 @@ class CustomerExportOut(Schema):
     subscriptions = fields.List(fields.Nested(CustomerSubscriptionOut))
     suggestions = fields.List(fields.Nested(CustomerSuggestionOut))
     messages = fields.List(fields.Nested(CustomerMessageOut))
+    lifecycle_events = fields.List(fields.Nested(CustomerEventOut))
 
 
 class CustomerErasedOut(Schema):

@@ -4,7 +4,8 @@ delete old comments after a site's retention period.
 Erasure keeps the site's figures true: the customer's sessions stay, without their personal
 fields (comment, follow-up answer, custom attributes), linked to an anonymous placeholder that
 replaces the customer's identity; their votes, subscriptions and messages are deleted; the
-rollups lose the custom attribute values the sessions carried.
+rollups lose the custom attribute values the sessions carried. Billing's lifecycle events
+stay too (they carry no personal data: a type, a time, an amount), for the retention figures.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from widget_server.extensions import db
 from widget_server.models import (
     CancellationSession,
     Customer,
+    LifecycleEvent,
     OutboxMessage,
     Reason,
     RoadmapItem,
@@ -148,6 +150,20 @@ def export_customer(site: Site, external_id: str) -> dict:
                 "sent_at": _iso(message.sent_at),
             }
             for message in messages
+        ],
+        "lifecycle_events": [
+            {
+                "id": event.event_id,
+                "type": event.type,
+                "occurred_at": _iso(event.occurred_at),
+                "mrr": event.mrr,
+                "currency": event.currency,
+            }
+            for event in db.session.scalars(
+                sa.select(LifecycleEvent)
+                .where(LifecycleEvent.customer_id == customer.id)
+                .order_by(LifecycleEvent.occurred_at, LifecycleEvent.id)
+            )
         ],
     }
 

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from widget_server.api.errors import envelope
 from widget_server.errors import KeepkitError, NotFound
-from widget_server.extensions import db
+from widget_server.extensions import db, limiter
 from widget_server.services import sites, stripe_connector
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("integrations", __name__, url_prefix="/integrations")
+# One budget per site key (Stripe sends from many addresses), as large as the data API's.
+limiter.limit(
+    lambda: current_app.config["KEEPKIT_DATA_RATE_LIMIT"],
+    key_func=lambda: f"integrations:{(request.view_args or {}).get('site_key', '')[:64]}",
+)(bp)
 
 
 @bp.post("/stripe/<site_key>")

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from widget_server.extensions import db
 from widget_server.models import (
     CancellationSession,
-    Customer,
     LifecycleEvent,
     OutboxMessage,
     RoadmapItem,
@@ -138,26 +137,15 @@ def retention(site: Site, period: Period, *, now: datetime | None = None) -> dic
 
 
 def _reactivations(site: Site, period: Period | None):
-    """The site's reactivation events (of ``period``, if given) with their MRR: the event's,
-    else the customer's current one."""
+    """The site's reactivation events (of ``period``, if given) with their MRR (an event
+    without one was given the customer's MRR when it arrived), from one index."""
     e = LifecycleEvent
-    query = (
-        sa.select(
-            e.id,
-            e.customer_id,
-            e.occurred_at,
-            converted(
-                site,
-                sa.func.coalesce(e.mrr, Customer.mrr),
-                sa.case(
-                    (e.mrr.is_(None), Customer.currency),
-                    else_=sa.func.coalesce(e.currency, Customer.currency),
-                ),
-            ).label("mrr"),
-        )
-        .join(Customer, Customer.id == e.customer_id)
-        .where(e.site_id == site.id, e.type == REACTIVATED)
-    )
+    query = sa.select(
+        e.id,
+        e.customer_id,
+        e.occurred_at,
+        converted(site, sa.func.coalesce(e.mrr, 0), e.currency).label("mrr"),
+    ).where(e.site_id == site.id, e.type == REACTIVATED)
     if period is not None:
         lower, upper = period.bounds
         query = query.where(e.occurred_at >= lower, e.occurred_at < upper)

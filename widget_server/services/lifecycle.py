@@ -57,23 +57,7 @@ def record_events(site: Site, events: list[dict]) -> dict:
             currencies[event["customer"]] = event.get("currency")
     customers = ensure_customers(site, currencies)
     now = utcnow()
-    rows = [
-        {
-            "site_id": site.id,
-            "customer_id": customers[event["customer"]].id,
-            "event_id": event["id"],
-            "type": event["type"],
-            "occurred_at": event["occurred_at"],
-            "mrr": event.get("mrr"),
-            "currency": (
-                (event.get("currency") or customers[event["customer"]].currency)
-                if event.get("mrr") is not None
-                else event.get("currency")
-            ),
-            "created_at": now,
-        }
-        for event in unique.values()
-    ]
+    rows = [_row(site, event, customers[event["customer"]], now) for event in unique.values()]
     stored = list(
         db.session.scalars(
             insert_or_ignore(LifecycleEvent, ["site_id", "event_id"])
@@ -92,6 +76,23 @@ def record_events(site: Site, events: list[dict]) -> dict:
         log.info("Site %s: %d lifecycle events stored", site.key, len(stored))
         announce(site, stored)
     return {"accepted": len(stored), "duplicates": len(events) - len(stored), "events": stored}
+
+
+def _row(site: Site, event: dict, customer: Customer, now) -> dict:
+    mrr, currency = event.get("mrr"), event.get("currency")
+    if mrr is None and event["type"] == REACTIVATED:
+        # A customer who came back pays what Keepkit last knew of them, unless billing said.
+        mrr, currency = customer.mrr, customer.currency
+    return {
+        "site_id": site.id,
+        "customer_id": customer.id,
+        "event_id": event["id"],
+        "type": event["type"],
+        "occurred_at": event["occurred_at"],
+        "mrr": mrr,
+        "currency": (currency or customer.currency) if mrr is not None else currency,
+        "created_at": now,
+    }
 
 
 def mark_billing_cancellations(site: Site, customer_ids: set[int] | None = None) -> None:

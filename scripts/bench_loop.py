@@ -76,15 +76,16 @@ def ingestion(client, api_key: str, batches: int) -> None:
     """Batches of 500 new events (a third for customers Keepkit has not seen), timed over the
     data API in this process."""
     rng, now = random.Random(11), utcnow()
+    run = int(now.timestamp())  # new ids on each run, also with --reuse
     headers = {"Authorization": f"Bearer {api_key}"}
     bodies = []
     for b in range(batches):
         events = []
         for n in range(BATCH):
-            customer = f"seed-{rng.randrange(100_000)}" if n % 3 else f"new-{b}-{n}"
+            customer = f"seed-{rng.randrange(100_000)}" if n % 3 else f"new-{run}-{b}-{n}"
             when = now - timedelta(days=rng.random() * 60)
             event = {
-                "id": f"ingest-{b}-{n}",
+                "id": f"ingest-{run}-{b}-{n}",
                 "type": rng.choice(TYPES),
                 "customer": customer,
                 "occurred_at": when.isoformat(),

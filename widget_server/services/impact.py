@@ -72,7 +72,7 @@ def retention(site: Site, period: Period, *, now: datetime | None = None) -> dic
     ``subscription.cancelled`` within N days after the save (a save counts only until its
     customer cancels), ``retained_mrr`` their MRR at the save. ``still_paying``: cancellations
     at least ``CONFIRMATION_DAYS`` old that billing never confirmed ("said cancelled, still
-    paying"). One pass over the period's decided sessions, from one index: when billing
+    paying"). One pass over each outcome's sessions of the period, from one index: when billing
     reported each one's customer cancelled is kept on the session
     (``billing_cancelled_after``, see :func:`widget_server.services.lifecycle.record_events`).
     """
@@ -80,51 +80,53 @@ def retention(site: Site, period: Period, *, now: datetime | None = None) -> dic
     lower, upper = period.bounds
     s = CancellationSession
     mrr = converted(site, s.mrr, s.currency)
-    saved, cancelled = s.outcome == "saved", s.outcome == "cancelled"
     reported = s.billing_cancelled_after
 
     def cancelled_within(days):
         return sa.and_(reported.is_not(None), reported <= days * 86400)
 
-    columns = [
-        _count_if(saved).label("saved"),
-        _sum(sa.case((saved, mrr), else_=0)).label("saved_mrr"),
-        _count_if(cancelled).label("cancellations"),
-        _count_if(sa.and_(cancelled, cancelled_within(CONFIRMATION_DAYS))).label("confirmed"),
-    ]
+    def one_pass(outcome: str, columns: list):
+        # Each outcome is its own range of the index: each row evaluates only its own sums.
+        return db.session.execute(
+            sa.select(*columns).where(
+                s.site_id == site.id,
+                s.outcome == outcome,
+                s.completed_at >= lower,
+                s.completed_at < upper,
+            )
+        ).one()
+
     overdue = sa.and_(
-        cancelled,
         s.completed_at <= now - timedelta(days=CONFIRMATION_DAYS),
         sa.not_(cancelled_within(CONFIRMATION_DAYS)),
     )
-    columns += [
-        _count_if(overdue).label("still_paying"),
-        _sum(sa.case((overdue, mrr), else_=0)).label("still_paying_mrr"),
-    ]
+    cancels = one_pass(
+        "cancelled",
+        [
+            sa.func.count().label("cancellations"),
+            _count_if(cancelled_within(CONFIRMATION_DAYS)).label("confirmed"),
+            _count_if(overdue).label("still_paying"),
+            _sum(sa.case((overdue, mrr), else_=0)).label("still_paying_mrr"),
+        ],
+    )
+    columns = [sa.func.count().label("saved"), _sum(mrr).label("saved_mrr")]
     for days in RETENTION_WINDOWS:
-        eligible = sa.and_(saved, s.completed_at <= now - timedelta(days=days))
+        eligible = s.completed_at <= now - timedelta(days=days)
         kept = sa.and_(eligible, sa.not_(cancelled_within(days)))
         columns += [
             _count_if(eligible).label(f"eligible_{days}"),
             _count_if(kept).label(f"retained_{days}"),
             _sum(sa.case((kept, mrr), else_=0)).label(f"retained_mrr_{days}"),
         ]
-    row = db.session.execute(
-        sa.select(*columns).where(
-            s.site_id == site.id,
-            s.outcome.in_(("saved", "cancelled")),
-            s.completed_at >= lower,
-            s.completed_at < upper,
-        )
-    ).one()
+    row = one_pass("saved", columns)
     return {
         "currency": site.currency,
         "saved": int(row.saved),
         "saved_mrr": int(row.saved_mrr),
-        "cancellations": int(row.cancellations),
-        "confirmed_cancellations": int(row.confirmed),
-        "still_paying": int(row.still_paying),
-        "still_paying_mrr": int(row.still_paying_mrr),
+        "cancellations": int(cancels.cancellations),
+        "confirmed_cancellations": int(cancels.confirmed),
+        "still_paying": int(cancels.still_paying),
+        "still_paying_mrr": int(cancels.still_paying_mrr),
         "windows": {
             str(days): {
                 "eligible": int(getattr(row, f"eligible_{days}")),

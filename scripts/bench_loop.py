@@ -72,6 +72,16 @@ def top_up_events(site: Site, total: int) -> int:
     return added
 
 
+def vacuum() -> None:
+    """PostgreSQL: after a bulk load, mark the pages all-visible (as autovacuum soon would),
+    so covering indexes answer without reading the table."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("cancellation_sessions", "lifecycle_events", "outbox_messages"):
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+
+
 def ingestion(client, api_key: str, batches: int) -> None:
     """Batches of 500 new events (a third for customers Keepkit has not seen), timed over the
     data API in this process."""
@@ -146,6 +156,7 @@ def main() -> None:
             top_up_events(site, total_events)
             seed.analyze()
             db.session.commit()
+            vacuum()
         events = db.session.scalar(sa.select(sa.func.count()).select_from(LifecycleEvent))
         print(f"lifecycle events: {events:,}")
         year = insights.Period.last_days(365)

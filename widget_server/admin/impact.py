@@ -41,6 +41,7 @@ def impact_page():
         error=error,
         retention=impact.retention(g.site, period),
         reactivations=impact.reactivations(g.site, period),
+        still_paying=impact.still_paying(g.site, period),
         windows=impact.RETENTION_WINDOWS,
         confirmation_days=impact.CONFIRMATION_DAYS,
         attribution_days=impact.ATTRIBUTION_DAYS,

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from widget_server.extensions import db
 from widget_server.models import (
     CancellationSession,
+    Customer,
     LifecycleEvent,
     OutboxMessage,
     RoadmapItem,
@@ -136,6 +137,41 @@ def retention(site: Site, period: Period, *, now: datetime | None = None) -> dic
             for days in RETENTION_WINDOWS
         },
     }
+
+
+def still_paying(
+    site: Site, period: Period, *, limit: int = 20, now: datetime | None = None
+) -> list[dict]:
+    """The cancellations of ``period`` that billing never confirmed ("said cancelled, still
+    paying", at least ``CONFIRMATION_DAYS`` old), highest MRR first: who to look at."""
+    now = now or utcnow()
+    lower, upper = period.bounds
+    s = CancellationSession
+    reported = s.billing_cancelled_after
+    rows = db.session.execute(
+        sa.select(
+            s.public_id, s.completed_at, s.plan, converted(site, s.mrr, s.currency).label("mrr"),
+            Customer.external_id, Customer.email,
+        )
+        .join(Customer, Customer.id == s.customer_id)
+        .where(
+            s.site_id == site.id,
+            s.outcome == "cancelled",
+            s.completed_at >= lower,
+            s.completed_at < upper,
+            s.completed_at <= now - timedelta(days=CONFIRMATION_DAYS),
+            sa.or_(reported.is_(None), reported > CONFIRMATION_DAYS * 86400),
+        )
+        .order_by(s.mrr.desc(), s.id)
+        .limit(limit)
+    )  # fmt: skip
+    return [
+        {
+            "session": row.public_id, "customer": row.external_id, "email": row.email,
+            "plan": row.plan, "mrr": row.mrr, "cancelled_at": row.completed_at,
+        }
+        for row in rows
+    ]  # fmt: skip
 
 
 def _reactivations(site: Site, period: Period | None):

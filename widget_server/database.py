@@ -14,9 +14,11 @@ through short transactions of their own (the CSV export). PostgreSQL needs none 
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import sqlalchemy as sa
 from flask import Flask, request
 
 from widget_server.extensions import db
@@ -66,7 +68,35 @@ def reads(view):
     return view
 
 
+def ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Test a pooled connection before use when it sat idle longer than ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` tests every checkout: one more round trip per request. A
+    connection used a moment ago is as good as tested, and one that died since (the database
+    restarted under load) fails its statement as a disconnect, which makes SQLAlchemy drop
+    the whole pool: that request gets the outage's 503 and the next ones new connections.
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _used(_dbapi_connection, record):
+        record.info["keepkit_used"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _test_if_idle(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("keepkit_used", 0.0) <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool throws this connection away and takes (or opens) another.
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
 def init_app(app: Flask) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            ping_when_idle(db.engine, app.config["KEEPKIT_DATABASE_PING_IDLE"])
+
     # A URL value preprocessor of the app runs before every other request hook, the
     # blueprints' (which may already read: the site of a key) included.
     @app.url_value_preprocessor

@@ -4,6 +4,7 @@ from widget_server.models.base import MAX_ID, Base, utcnow
 from widget_server.models.customer import Customer
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
 from widget_server.models.job import JOB_STATES, Job
+from widget_server.models.lifecycle import EVENT_TYPES, LifecycleEvent
 from widget_server.models.outbox import OutboxMessage, ScheduledRun
 from widget_server.models.roadmap import (
     MODERATION,
@@ -25,6 +26,7 @@ from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembership
 
 __all__ = [
+    "EVENT_TYPES",
     "JOB_STATES",
     "MAX_ID",
     "MODERATION",
@@ -42,6 +44,7 @@ __all__ = [
     "Customer",
     "ExchangeRate",
     "Job",
+    "LifecycleEvent",
     "Offer",
     "OfferShownRollup",
     "OutboxMessage",

@@ -2,6 +2,12 @@
 
 from widget_server.models.base import MAX_ID, Base, utcnow
 from widget_server.models.customer import Customer
+from widget_server.models.experiment import (
+    EXPERIMENT_KINDS,
+    EXPERIMENT_STATUSES,
+    Experiment,
+    ExperimentVariant,
+)
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
 from widget_server.models.job import JOB_STATES, Job
 from widget_server.models.outbox import OutboxMessage, ScheduledRun
@@ -25,6 +31,10 @@ from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembership
 
 __all__ = [
+    "EXPERIMENT_KINDS",
+    "EXPERIMENT_STATUSES",
+    "Experiment",
+    "ExperimentVariant",
     "JOB_STATES",
     "MAX_ID",
     "MODERATION",

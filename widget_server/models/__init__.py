@@ -33,8 +33,6 @@ from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembersh
 __all__ = [
     "EXPERIMENT_KINDS",
     "EXPERIMENT_STATUSES",
-    "Experiment",
-    "ExperimentVariant",
     "JOB_STATES",
     "MAX_ID",
     "MODERATION",
@@ -51,6 +49,8 @@ __all__ = [
     "CancellationSession",
     "Customer",
     "ExchangeRate",
+    "Experiment",
+    "ExperimentVariant",
     "Job",
     "Offer",
     "OfferShownRollup",

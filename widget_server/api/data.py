@@ -10,6 +10,7 @@ from widget_server import database, ratelimit
 from widget_server.api.schemas import (
     CustomerErasedOut,
     CustomerExportOut,
+    ExperimentsOut,
     InsightsQuery,
     OffersOut,
     RankingOut,
@@ -28,7 +29,16 @@ from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
-from widget_server.services import audit, insights, privacy, roadmap, rollups, sessions, sites
+from widget_server.services import (
+    audit,
+    experiments,
+    insights,
+    privacy,
+    roadmap,
+    rollups,
+    sessions,
+    sites,
+)
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
@@ -160,6 +170,12 @@ def reasons_ranking():
     data = ReasonsQuery().load(request.args)
     ranking = insights.reason_ranking(g.site, insights.Filter(_period(data), data["plan"]))
     return jsonify(RankingOut().dump(ranking))
+
+
+@bp.get("/insights/experiments")
+def insights_experiments():
+    """The site's holdouts and A/B tests with their arms and lifts (docs/experiments.md)."""
+    return jsonify(ExperimentsOut().dump(experiments.results(g.site)))
 
 
 def _item_with_stats(item_id: int) -> dict:

@@ -111,13 +111,18 @@ def _note(experiment: Experiment, action: str, by: str) -> None:
     ]
 
 
+def _whole(value, digits: int) -> int:
+    """``value`` as a whole number when it is one to ``digits`` ASCII digits, else -1."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isascii() or not text.isdigit() or len(text) > digits:
+        return -1
+    return int(text)
+
+
 def _planned(value) -> int:
     if value is None or value == "":
         return DEFAULT_PLANNED_SIZE
-    try:
-        size = int(str(value).strip())
-    except ValueError:
-        size = -1
+    size = _whole(value, 9)
     if not MIN_PLANNED_SIZE <= size <= MAX_PLANNED_SIZE:
         raise ValidationError(
             f"The planned size must be a whole number from {MIN_PLANNED_SIZE:,} to "
@@ -168,11 +173,8 @@ def set_holdout(site: Site, percent, *, by: str, planned_size=None) -> Experimen
     :raises ValidationError: ``invalid_percent`` unless a whole number from 0 to 50;
         ``invalid_planned_size``.
     """
-    try:
-        value = int(str(percent).strip())
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_HOLDOUT_PERCENT or str(percent).strip().lstrip("+-") == "":
+    value = _whole(percent, 3)
+    if not 0 <= value <= MAX_HOLDOUT_PERCENT:
         raise ValidationError(
             f"The holdout must be a whole number of percent from 0 to {MAX_HOLDOUT_PERCENT}",
             code="invalid_percent",
@@ -500,6 +502,7 @@ def results(site: Site, experiments: list[Experiment] | None = None) -> dict:
             "started_at": experiment.started_at, "ended_at": experiment.ended_at,
             "kept": experiment.winner.key if experiment.winner else None,
             "history": list(experiment.history or []),
+            "variant_ids": {v.offer.key: v.offer_id for v in experiment.variants},
             "arms": arms,
             "lift": compared["lift"],
             "conclusive": reached and compared["lift"] is not None,

@@ -7,13 +7,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import csrf_token
-from tests.factories import make_admin, make_token
+from tests.factories import make_admin
 from tests.services.test_experiments import offer, reason, run
 from widget_server.models import AuditEvent, Experiment
 from widget_server.reports import pdf
 from widget_server.reports.formatting import money, percent, points
 from widget_server.services import experiments, flow
-from widget_server.services.insights import Period, Filter
+from widget_server.services.insights import Filter, Period
 
 PAGE = "/admin/sites/{}/experiments"
 

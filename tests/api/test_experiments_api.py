@@ -65,7 +65,7 @@ def test_contract_shape_and_the_widget_shows_holdout_customers_no_offer(client, 
 
 
 def test_experiments_need_the_sites_api_key(client, db, site):
-    other, other_key = make_site("Other")
+    _other, other_key = make_site("Other")
     experiments.set_holdout(site, 10, by="x")
     db.session.commit()
     assert client.get("/api/v1/insights/experiments").get_json()["error"]["code"] == (

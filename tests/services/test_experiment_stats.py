@@ -89,7 +89,8 @@ def test_calibration_through_the_sticky_assignment():
         held += sessions[HOLDOUT]
         lift = newcombe(saved["offers"], sessions["offers"], saved[HOLDOUT], sessions[HOLDOUT])
         covered += lift.ci_low <= true["offers"] - true[HOLDOUT] <= lift.ci_high
-    message = f"coverage {covered}/{runs} = {covered / runs:.1%}; holdout share {held / 200_000:.1%}"
+    share = held / (runs * 1000)
+    message = f"coverage {covered}/{runs} = {covered / runs:.1%}; holdout share {share:.1%}"
     print(message)
     assert covered >= 180, message
-    assert 0.19 < held / 200_000 < 0.21, message
+    assert 0.19 < share < 0.21, message

@@ -2,7 +2,7 @@
 its arm in them
 
 Revision ID: 3c4d5e6f7a8b
-Revises: f6a7b8c9d0e1
+Revises: 1a2b3c4d5e6f
 Create Date: 2026-11-24 10:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = "3c4d5e6f7a8b"
-down_revision = "f6a7b8c9d0e1"
+down_revision = "1a2b3c4d5e6f"
 branch_labels = None
 depends_on = None
 

@@ -10,6 +10,9 @@ from widget_server import database, ratelimit
 from widget_server.api.schemas import (
     CustomerErasedOut,
     CustomerExportOut,
+    EventBatchIn,
+    EventIn,
+    EventsOut,
     ExperimentsOut,
     InsightsQuery,
     OffersOut,
@@ -33,6 +36,7 @@ from widget_server.services import (
     audit,
     experiments,
     insights,
+    lifecycle,
     privacy,
     roadmap,
     rollups,
@@ -240,6 +244,22 @@ def update_roadmap_item(item_id: int):
         )
     db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id)))
+
+
+# --- lifecycle events ----------------------------------------------------------------------
+
+
+@bp.post("/events")
+def record_events():
+    """One lifecycle event, or ``{"events": [...]}`` (at most 500) stored all or nothing."""
+    payload = json_object(request.get_data(cache=False))
+    if "events" in payload:
+        events = EventBatchIn().load(payload)["events"]
+    else:
+        events = [EventIn().load(payload)]
+    result = lifecycle.record_events(g.site, events)
+    db.session.commit()
+    return jsonify(EventsOut().dump(result))
 
 
 # --- customers' data (GDPR) ------------------------------------------------------------------

@@ -205,7 +205,7 @@ def build_spec() -> dict:
         "SuggestionInput", "SuggestionOut", "SimilarOut", "RoadmapItemIn", "RoadmapItemOut",
         "RoadmapItemPage", "SummaryOut", "SegmentsOut", "OffersOut", "TrendOut",
         "ExperimentsOut",
-        "CustomerExportOut", "CustomerErasedOut",
+        "CustomerExportOut", "CustomerErasedOut", "EventIn", "EventBatchIn", "EventsOut",
     ):  # fmt: skip
         spec.components.schema(name, schema=getattr(schemas, name))
     spec.components.schema("Error", schema=schemas.ErrorOut)
@@ -412,6 +412,23 @@ def build_spec() -> dict:
                     ("200", "RoadmapItemOut", "Updated"),
                     tag="data",
                     body="RoadmapItemPatch",
+                ),
+            },
+        ),
+        "/api/v1/events": (
+            [],
+            {
+                "post": _op(
+                    "Record lifecycle events (one, or a batch of up to 500, all or nothing)",
+                    _merge(DATA_WRITE, {}),
+                    ("200", "EventsOut", "Stored; ids seen before are counted as duplicates"),
+                    tag="data",
+                    body={"oneOf": ["EventIn", "EventBatchIn"]},
+                    description="Idempotent by `id` within the site: the same id again changes "
+                    "nothing. `occurred_at` may be in the past (backfill). Customers Keepkit has "
+                    "not seen are created; `mrr.changed` sets the customer's current MRR. An "
+                    "invalid event refuses the whole batch (422, `details` names the index and "
+                    "the field).",
                 ),
             },
         ),

@@ -7,13 +7,15 @@ database.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from marshmallow import RAISE, Schema, fields, post_dump, pre_load, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import MultiDict
 
-from widget_server.models import MAX_ID, STATUSES
+from widget_server.models import EVENT_TYPES, MAX_ID, STATUSES, utcnow
 from widget_server.services import text
+from widget_server.services.money import MAX_AMOUNT, is_currency
 
 
 class SingleLine(validate.Validator):
@@ -533,6 +535,70 @@ class ExperimentOut(Schema):
 class ExperimentsOut(Schema):
     currency = fields.String()
     items = fields.List(fields.Nested(ExperimentOut))
+
+
+# --- lifecycle events --------------------------------------------------------------------
+
+MAX_EVENTS = 500
+# Clocks differ: an event may say it happened up to a day ahead of ours, no more.
+FUTURE_SKEW = timedelta(days=1)
+
+
+class EventIn(Input):
+    id = line(
+        255, 1, required=True, metadata={"description": "Your id for the event (idempotency key)"}
+    )
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    customer = line(
+        255, 1, required=True, metadata={"description": "The customer's id (the token's sub)"}
+    )
+    occurred_at = fields.AwareDateTime(
+        required=True,
+        format="iso",
+        metadata={"description": "When it happened (UTC offset required; the past is fine)"},
+    )
+    mrr = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_AMOUNT),
+        metadata={"description": "MRR after the event, minor units; required for mrr.changed"},
+    )
+    currency = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="Not an ISO 4217 currency code"),
+        metadata={"description": "ISO 4217; default: the customer's"},
+    )
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        if data.get("type") == "mrr.changed" and data.get("mrr") is None:
+            raise SchemaError("mrr.changed carries the new MRR", "mrr")
+        currency = data.get("currency")
+        if currency is not None and not is_currency(currency):
+            raise SchemaError("Not an ISO 4217 currency code", "currency")
+        occurred_at = data.get("occurred_at")
+        if occurred_at is not None and not (
+            occurred_at.year >= 1970 and occurred_at <= utcnow() + FUTURE_SKEW
+        ):
+            raise SchemaError("Must be after 1970 and not more than a day ahead", "occurred_at")
+
+
+class EventBatchIn(Input):
+    events = fields.List(
+        fields.Nested(EventIn),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_EVENTS),
+        metadata={"description": f"At most {MAX_EVENTS} events, stored all or nothing"},
+    )
+
+
+class EventsOut(Schema):
+    accepted = fields.Integer(metadata={"description": "Events stored by this request"})
+    duplicates = fields.Integer(
+        metadata={"description": "Events whose id was already stored (or repeated in the batch)"}
+    )
 
 
 # --- customers' data (GDPR) ------------------------------------------------------------------

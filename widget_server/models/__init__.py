@@ -10,6 +10,7 @@ from widget_server.models.experiment import (
 )
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
 from widget_server.models.job import JOB_STATES, Job
+from widget_server.models.lifecycle import EVENT_TYPES, LifecycleEvent
 from widget_server.models.outbox import OutboxMessage, ScheduledRun
 from widget_server.models.roadmap import (
     MODERATION,
@@ -31,6 +32,7 @@ from widget_server.models.site import ApiKey, ExchangeRate, Site, SiteOrigin
 from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembership
 
 __all__ = [
+    "EVENT_TYPES",
     "EXPERIMENT_KINDS",
     "EXPERIMENT_STATUSES",
     "JOB_STATES",
@@ -52,6 +54,7 @@ __all__ = [
     "Experiment",
     "ExperimentVariant",
     "Job",
+    "LifecycleEvent",
     "Offer",
     "OfferShownRollup",
     "OutboxMessage",

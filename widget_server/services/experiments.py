@@ -26,6 +26,7 @@ from widget_server.models import (
     CancellationSession,
     Experiment,
     ExperimentVariant,
+    LifecycleEvent,
     Offer,
     Reason,
     Site,
@@ -389,11 +390,10 @@ def _arm_figures(site: Site, experiment_column, arm_column) -> dict[tuple[int, s
 
 def _retention(site: Site, experiment_column, arm_column) -> dict[tuple[int, str], tuple]:
     """Per (experiment, arm): saves at least 30 days old, and those whose customer had no
-    ``subscription.cancelled`` event within 30 days after the save (one query); empty until
-    the site's lifecycle events are recorded."""
-    lifecycle = _lifecycle_model()
-    if lifecycle is None:
-        return {}
+    ``subscription.cancelled`` event within 30 days after the save (one query). Without the
+    host's lifecycle events every old save counts as retained: send them (POST /api/v1/events
+    or the Stripe connector) for a true figure."""
+    lifecycle = LifecycleEvent
     s = CancellationSession
     cutoff = utcnow() - timedelta(days=RETENTION_DAYS)
     window_end = _plus_days(s.completed_at, RETENTION_DAYS)
@@ -427,12 +427,6 @@ def _retention(site: Site, experiment_column, arm_column) -> dict[tuple[int, str
         (row.experiment_id, row.arm): (row.eligible, int(row.retained or 0))
         for row in db.session.execute(query)
     }
-
-
-def _lifecycle_model():
-    from widget_server import models
-
-    return getattr(models, "LifecycleEvent", None)
 
 
 def _plus_days(column, days: int):

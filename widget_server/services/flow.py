@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
@@ -235,6 +235,13 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
             CancellationSession.public_id == public_id,
             CancellationSession.site_id == site.id,
             Customer.external_id == claims.sub,
+        )
+        # What the answer and the completion show (the customer, the reason and offer for the
+        # result and the webhook) comes in the same round trip; only the session is locked.
+        .options(
+            contains_eager(CancellationSession.customer),
+            joinedload(CancellationSession.reason),
+            joinedload(CancellationSession.offer),
         )
         .with_for_update(of=CancellationSession)
         .execution_options(populate_existing=True)

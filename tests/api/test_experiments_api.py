@@ -62,6 +62,12 @@ def test_contract_shape_and_the_widget_shows_holdout_customers_no_offer(client, 
     assert offers_arm["sessions"] + holdout_arm["sessions"] == 40
     assert offers_arm["saved"] == 30 - held and holdout_arm["saved"] == held
     assert item["lift"] is None and item["conclusive"] is False  # below the planned size
+    # Every session records its arm.
+    listed = client.get(
+        "/api/v1/sessions?limit=100", headers={"Authorization": f"Bearer {api_key}"}
+    ).get_json()["items"]
+    assert len(listed) == 40 and {s["holdout_id"] for s in listed} == {item["id"]}
+    assert sum(s["holdout_arm"] == "holdout" for s in listed) == holdout_arm["sessions"]
 
 
 def test_experiments_need_the_sites_api_key(client, db, site):

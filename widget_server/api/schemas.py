@@ -222,6 +222,14 @@ class SessionOut(Schema):
         lambda s: {"id": s.offer.key, "type": s.offer.type} if s.offer else None
     )
     outcome = fields.String(allow_none=True)
+    holdout_id = fields.Integer(
+        allow_none=True, metadata={"description": "The site's holdout when the flow started"}
+    )
+    holdout_arm = fields.String(allow_none=True, metadata={"enum": ["offers", "holdout", None]})
+    ab_test_id = fields.Integer(
+        allow_none=True, metadata={"description": "The reason's A/B test when answered"}
+    )
+    ab_arm = fields.String(allow_none=True, metadata={"description": "The variant's offer id"})
     locale = fields.String()
     attributes = fields.Dict()
     started_at = fields.AwareDateTime(format="iso")

@@ -103,3 +103,47 @@ def test_cli_sets_and_ends_the_holdout(runner, db, site):
     ended = runner.invoke(args=["experiments", "holdout", "--site", site.key, "--percent", "0"])
     assert ended.exit_code == 0 and "every customer sees the offers" in ended.output
     assert experiments.current_holdout(site) is None
+
+
+def test_the_figures_take_the_same_queries_for_one_experiment_or_many(client, db, site,
+                                                                      api_key):  # fmt: skip
+    import re
+
+    import sqlalchemy as sa
+
+    from tests.services.test_experiments import ab_test
+
+    def selects():
+        statements = []
+        bind = db.engines[None]
+
+        def record(conn, cursor, statement, *args):
+            # (the API key's own checks are not the experiments')
+            if statement.lstrip().upper().startswith("SELECT") and not re.search(
+                r"FROM (api_keys|sites)\b", statement
+            ):
+                statements.append(statement)
+
+        sa.event.listen(bind, "before_cursor_execute", record)
+        try:
+            response = client.get(
+                "/api/v1/insights/experiments", headers={"Authorization": f"Bearer {api_key}"}
+            )
+        finally:
+            sa.event.remove(bind, "before_cursor_execute", record)
+        assert response.status_code == 200
+        return len(statements), len(response.get_json()["items"])
+
+    def more(percent):
+        experiments.set_holdout(site, percent, by="x")
+        test = ab_test(db, site)
+        experiments.end(test, by="x", keep_offer_id=test.variants[1].offer_id)
+        db.session.commit()
+
+    more(10)
+    few, shown = selects()
+    for percent in (20, 30, 40):
+        more(percent)
+    many, shown_many = selects()
+    assert (shown, shown_many) == (2, 8)
+    assert many == few

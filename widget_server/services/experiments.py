@@ -138,7 +138,11 @@ def list_experiments(site: Site) -> list[Experiment]:
     query = (
         sa.select(Experiment)
         .where(Experiment.site_id == site.id)
-        .options(selectinload(Experiment.variants).selectinload(ExperimentVariant.offer))
+        .options(
+            selectinload(Experiment.variants).selectinload(ExperimentVariant.offer),
+            selectinload(Experiment.reason),
+            selectinload(Experiment.winner),
+        )
         .order_by(sa.case((Experiment.status == "ended", 1), else_=0), Experiment.id.desc())
     )
     return list(db.session.scalars(query))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from widget_server.admin.views import audit, bp, commit_or_flash, current_figures, site_view
+from widget_server.admin.views import audit, bp, commit_or_flash, site_view
 from widget_server.guards import whole_number
 from widget_server.models import MAX_ID
 from widget_server.services import experiments, flow_config
@@ -24,7 +24,6 @@ def _back():
 @site_view("viewer")
 def experiment_list():
     """Every experiment with its arms, lift and money; the holdout and A/B test controls."""
-    current_figures()
     holdout = experiments.current_holdout(g.site)
     return render_template(
         "experiments.html",

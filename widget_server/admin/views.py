@@ -82,6 +82,11 @@ def _percent(share):
     return formatting.percent(share)
 
 
+@bp.app_template_filter("points")
+def _points(value):
+    return formatting.points(value)
+
+
 @bp.app_template_filter("change")
 def _change(value):
     return formatting.change(value)

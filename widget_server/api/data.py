@@ -13,6 +13,7 @@ from widget_server.api.schemas import (
     EventBatchIn,
     EventIn,
     EventsOut,
+    ExperimentsOut,
     InsightsQuery,
     OffersOut,
     RankingOut,
@@ -33,6 +34,7 @@ from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
 from widget_server.services import (
     audit,
+    experiments,
     insights,
     lifecycle,
     privacy,
@@ -172,6 +174,12 @@ def reasons_ranking():
     data = ReasonsQuery().load(request.args)
     ranking = insights.reason_ranking(g.site, insights.Filter(_period(data), data["plan"]))
     return jsonify(RankingOut().dump(ranking))
+
+
+@bp.get("/insights/experiments")
+def insights_experiments():
+    """The site's holdouts and A/B tests with their arms and lifts (docs/experiments.md)."""
+    return jsonify(ExperimentsOut().dump(experiments.results(g.site)))
 
 
 def _item_with_stats(item_id: int) -> dict:

@@ -2,7 +2,7 @@
 claim); when billing reported a session's customer cancelled, for retention figures
 
 Revision ID: 2b3c4d5e6f7a
-Revises: 1a2b3c4d5e6f
+Revises: 3c4d5e6f7a8b
 Create Date: 2026-11-24 11:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = "2b3c4d5e6f7a"
-down_revision = "1a2b3c4d5e6f"
+down_revision = "3c4d5e6f7a8b"
 branch_labels = None
 depends_on = None
 

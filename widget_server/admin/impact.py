@@ -8,13 +8,14 @@ from datetime import date
 from flask import current_app, g, redirect, request, url_for
 
 from widget_server.admin.views import audit, bp, commit_or_flash, render, site_view
+from widget_server.models import utcnow
 from widget_server.services import impact, insights, stripe_connector
 
 PRESETS = {"30d": 30, "90d": 90, "180d": 180, "12m": 365}
 
 
 def _period(args) -> tuple[insights.Period, str | None]:
-    today = date.today()
+    today = utcnow().date()  # periods are UTC days everywhere, whatever the server's zone
     if args.get("range") in PRESETS:
         return insights.Period.last_days(PRESETS[args["range"]], today), None
     try:

@@ -13,6 +13,7 @@ from widget_server.api.schemas import (
     EventBatchIn,
     EventIn,
     EventsOut,
+    ExperimentsOut,
     InsightsQuery,
     OffersOut,
     RangeQuery,
@@ -36,6 +37,7 @@ from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
 from widget_server.services import (
     audit,
+    experiments,
     impact,
     insights,
     lifecycle,
@@ -190,6 +192,12 @@ def insights_reactivations():
     """Customers who came back in the range, per roadmap item whose win-back email preceded."""
     period = _period(RangeQuery().load(request.args))
     return jsonify(ReactivationsOut().dump(impact.reactivations(g.site, period)))
+
+
+@bp.get("/insights/experiments")
+def insights_experiments():
+    """The site's holdouts and A/B tests with their arms and lifts (docs/experiments.md)."""
+    return jsonify(ExperimentsOut().dump(experiments.results(g.site)))
 
 
 def _item_with_stats(item_id: int) -> dict:

@@ -204,6 +204,7 @@ def build_spec() -> dict:
         "SessionPage", "RankingOut", "BoardInput", "BoardOut", "VoteInput", "VoteOut",
         "SuggestionInput", "SuggestionOut", "SimilarOut", "RoadmapItemIn", "RoadmapItemOut",
         "RoadmapItemPage", "SummaryOut", "SegmentsOut", "OffersOut", "TrendOut",
+        "ExperimentsOut",
         "CustomerExportOut", "CustomerErasedOut", "EventIn", "EventBatchIn", "EventsOut",
         "RetentionOut", "ReactivationsOut",
     ):  # fmt: skip
@@ -390,6 +391,19 @@ def build_spec() -> dict:
                     "ReactivationsOut",
                     schemas.RangeQuery,
                     {422: ["invalid_period"]},
+                )
+            },
+        ),
+        "/api/v1/insights/experiments": (
+            [],
+            {
+                "get": _op(
+                    "Holdout and A/B tests: per arm sessions, saves, save rate, retained "
+                    "after 30 days, MRR kept and discount cost; the lift with its 95 % interval",
+                    DATA_GET,
+                    ("200", "ExperimentsOut", "OK"),
+                    tag="data",
+                    description="See docs/experiments.md for the method.",
                 )
             },
         ),

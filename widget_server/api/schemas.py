@@ -231,6 +231,14 @@ class SessionOut(Schema):
         lambda s: {"id": s.offer.key, "type": s.offer.type} if s.offer else None
     )
     outcome = fields.String(allow_none=True)
+    holdout_id = fields.Integer(
+        allow_none=True, metadata={"description": "The site's holdout when the flow started"}
+    )
+    holdout_arm = fields.String(allow_none=True, metadata={"enum": ["offers", "holdout", None]})
+    ab_test_id = fields.Integer(
+        allow_none=True, metadata={"description": "The reason's A/B test when answered"}
+    )
+    ab_arm = fields.String(allow_none=True, metadata={"description": "The variant's offer id"})
     locale = fields.String()
     attributes = fields.Dict()
     started_at = fields.AwareDateTime(format="iso")
@@ -488,6 +496,62 @@ class TrendOut(Schema):
     currency = fields.String()
     months = fields.List(fields.String(), metadata={"description": "YYYY-MM"})
     series = fields.List(fields.Nested(TrendSeries))
+
+
+class LiftOut(Schema):
+    estimate = fields.Float(metadata={"description": "Save rate of the arm minus the reference's"})
+    ci_low = fields.Float(metadata={"description": "95 % interval (Newcombe), lower end"})
+    ci_high = fields.Float(metadata={"description": "95 % interval (Newcombe), upper end"})
+
+
+class ExperimentArmOut(Schema):
+    key = fields.String(metadata={"description": "offers | holdout, or the variant's offer id"})
+    sessions = fields.Integer(metadata={"description": "Completed sessions in the arm"})
+    saved = fields.Integer(metadata={"description": "Sessions that ended without a cancellation"})
+    save_rate = fields.Float(metadata={"description": "saved / sessions, 0-1"})
+    retained_30 = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Saves at least 30 days old whose customer had no "
+            "subscription.cancelled within 30 days; null when none is that old"
+        },
+    )
+    eligible_30 = fields.Integer(metadata={"description": "Saves at least 30 days old"})
+    mrr_kept = fields.Integer(metadata={"description": "MRR of the saves (minor units)"})
+    discount_cost = fields.Integer(
+        metadata={"description": "Discounts accepted: MRR x percent x months (minor units)"}
+    )
+    lift = fields.Nested(
+        LiftOut, allow_none=True, metadata={"description": "Against the reference arm"}
+    )
+
+
+class ExperimentOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": ["holdout", "ab"]})
+    status = fields.String(metadata={"enum": ["running", "paused", "ended"]})
+    name = fields.String()
+    reason = fields.String(allow_none=True, metadata={"description": "A/B tests: the reason"})
+    holdout_percent = fields.Integer(allow_none=True)
+    planned_size = fields.Integer(metadata={"description": "Sessions per arm before the lift"})
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    kept = fields.String(allow_none=True, metadata={"description": "The variant kept at the end"})
+    arms = fields.List(fields.Nested(ExperimentArmOut))
+    lift = fields.Nested(
+        LiftOut,
+        allow_none=True,
+        metadata={
+            "description": "offers minus holdout, or the second variant minus the first; null "
+            "until every arm reached the planned size"
+        },
+    )
+    conclusive = fields.Boolean(metadata={"description": "Every arm reached the planned size"})
+
+
+class ExperimentsOut(Schema):
+    currency = fields.String()
+    items = fields.List(fields.Nested(ExperimentOut))
 
 
 # --- lifecycle events --------------------------------------------------------------------

@@ -2,6 +2,12 @@
 
 from widget_server.models.base import MAX_ID, Base, utcnow
 from widget_server.models.customer import Customer
+from widget_server.models.experiment import (
+    EXPERIMENT_KINDS,
+    EXPERIMENT_STATUSES,
+    Experiment,
+    ExperimentVariant,
+)
 from widget_server.models.flow import OFFER_TYPES, Offer, Reason, offer_reasons
 from widget_server.models.job import JOB_STATES, Job
 from widget_server.models.lifecycle import EVENT_TYPES, LifecycleEvent
@@ -27,6 +33,8 @@ from widget_server.models.user import ROLES, AdminUser, AuditEvent, SiteMembersh
 
 __all__ = [
     "EVENT_TYPES",
+    "EXPERIMENT_KINDS",
+    "EXPERIMENT_STATUSES",
     "JOB_STATES",
     "MAX_ID",
     "MODERATION",
@@ -43,6 +51,8 @@ __all__ = [
     "CancellationSession",
     "Customer",
     "ExchangeRate",
+    "Experiment",
+    "ExperimentVariant",
     "Job",
     "LifecycleEvent",
     "Offer",

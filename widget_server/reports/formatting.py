@@ -17,6 +17,13 @@ def percent(share: float) -> str:
     return f"{share * 100:.1f}%"
 
 
+def points(difference: float | None) -> str:
+    """A difference of two rates in percentage points: ``+5.2 pts``."""
+    if difference is None:
+        return "—"
+    return f"{difference * 100:+.1f} pts"
+
+
 def short_money(amount: float, currency: str) -> str:
     """Compact major units for chart axes: ``"950 USD"``, ``"12.5k USD"``, ``"1.2M USD"``."""
     major = amount if currency in ZERO_DECIMAL else amount / 100

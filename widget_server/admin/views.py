@@ -77,6 +77,11 @@ def _money(amount, currency):
     return formatting.money(amount, currency)
 
 
+@bp.app_template_filter("number")
+def _number(value):
+    return formatting.number(value)
+
+
 @bp.app_template_filter("percent")
 def _percent(share):
     return formatting.percent(share)

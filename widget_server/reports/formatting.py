@@ -13,6 +13,11 @@ def money(amount: int | None, currency: str) -> str:
     return f"{amount / 100:,.2f} {currency}"
 
 
+def number(value: int | None) -> str:
+    """A count with separators: ``12,345``."""
+    return f"{value or 0:,}"
+
+
 def percent(share: float) -> str:
     return f"{share * 100:.1f}%"
 

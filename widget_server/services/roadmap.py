@@ -21,6 +21,7 @@ from widget_server.models import (
     VOTE_SOURCES,
     CancellationSession,
     Customer,
+    OutboxMessage,
     RoadmapItem,
     Site,
     Subscription,
@@ -195,6 +196,57 @@ def update_item(site: Site, item: RoadmapItem, **fields) -> int:
     db.session.flush()
     forget_board(site)
     return queued
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a status change would email: subscribed voters and churned customers (win-back)."""
+
+    voters: int
+    churned: int
+
+    @property
+    def total(self) -> int:
+        return self.voters + self.churned
+
+
+def _not_emailed(dedupe_prefix: str):
+    """Customers who have not yet had the email whose dedupe key is ``prefix`` + their id."""
+    key = sa.literal(dedupe_prefix) + sa.cast(Customer.id, sa.String)
+    return ~sa.exists().where(OutboxMessage.dedupe_key == key)
+
+
+def status_change_audience(site: Site, item: RoadmapItem, status: str) -> Audience:
+    """How many people moving ``item`` to ``status`` would email (those already emailed for it
+    are not emailed again, so they are not counted). Two counting queries at most."""
+    if status == item.status or status not in STATUSES:
+        return Audience(0, 0)
+    voters = churned = 0
+    if status in NOTIFY_STATUSES:
+        voters = db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(Customer.id)))
+            .join(Subscription, Subscription.customer_id == Customer.id)
+            .where(
+                Subscription.item_id == item.id,
+                Subscription.unsubscribed_at.is_(None),
+                Customer.email.is_not(None),
+                Customer.email != "",
+                _not_emailed(f"email:{item.id}:{status}:"),
+            )
+        )
+    if status == "shipped":
+        churned = db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(Customer.id)))
+            .join(CancellationSession, CancellationSession.customer_id == Customer.id)
+            .where(
+                CancellationSession.roadmap_item_id == item.id,
+                CancellationSession.outcome == "cancelled",
+                Customer.email.is_not(None),
+                Customer.email != "",
+                _not_emailed(f"email:{item.id}:winback:"),
+            )
+        )
+    return Audience(voters or 0, churned or 0)
 
 
 def change_status(site: Site, item: RoadmapItem, status: str) -> int:

@@ -111,3 +111,18 @@ def test_hosted_page_refuses_what_the_api_refuses(client, db, site):
     assert nul.status_code == 400 and "<html" in nul.get_data(as_text=True)
     sessions = db.session.scalars(sa.select(CancellationSession)).all()
     assert all(s.comment is None and s.roadmap_item_id is None for s in sessions)
+
+
+def test_keep_my_subscription_is_a_save_without_offer(client, db, site):
+    token = make_token(site, "stayer")
+    hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+    html = client.post(f"/c/{site.key}", data=hidden | {"reason": "switching"}).get_data(
+        as_text=True
+    )
+    keep = re.search(r'value="saved">\s*<button type="submit" class="pri" data-kk="keep"', html)
+    assert keep, html
+    action = re.search(r'action="([^"]+/complete)"', html).group(1)
+    done = client.post(action, data={"token": token, "outcome": "saved"}).get_data(as_text=True)
+    assert 'data-kk="done" data-kk-outcome="saved"' in done and "Nothing changes" in done
+    session = db.session.scalar(sa.select(CancellationSession))
+    assert (session.outcome, session.offer_id) == ("saved", None)

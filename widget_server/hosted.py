@@ -42,6 +42,7 @@ STRINGS = {
         "done_cancelled": "Your subscription is cancelled. Thank you for your feedback.",
         "done_saved": "Thank you for staying! We will apply the offer to your account.",
         "done_dismissed": "Nothing has changed: your subscription continues.",
+        "done_kept": "Thank you for staying! Nothing changes: your subscription continues.",
         "invalid": "This link is no longer valid. Please open the cancellation page again "
         "from your account.",
     },
@@ -61,6 +62,7 @@ STRINGS = {
         "done_cancelled": "Ihr Abonnement ist gekündigt. Danke für Ihre Rückmeldung.",
         "done_saved": "Schön, dass Sie bleiben! Wir wenden das Angebot auf Ihr Konto an.",
         "done_dismissed": "Es hat sich nichts geändert: Ihr Abonnement läuft weiter.",
+        "done_kept": "Schön, dass Sie bleiben! Es ändert sich nichts: Ihr Abonnement läuft weiter.",
         "invalid": "Dieser Link ist nicht mehr gültig. Bitte öffnen Sie die Kündigungsseite "
         "erneut aus Ihrem Konto.",
     },
@@ -80,6 +82,7 @@ STRINGS = {
         "done_cancelled": "Tilauksesi on peruutettu. Kiitos palautteestasi.",
         "done_saved": "Kiva, että jäät! Lisäämme tarjouksen tilillesi.",
         "done_dismissed": "Mikään ei muuttunut: tilauksesi jatkuu.",
+        "done_kept": "Kiva, että jäät! Mikään ei muutu: tilauksesi jatkuu.",
         "invalid": "Tämä linkki ei ole enää voimassa. Avaa peruutussivu uudelleen tililtäsi.",
     },
 }

@@ -23,6 +23,7 @@ def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") ->
         "chart": charts.stacked_bars(trend, lambda v: short_money(v, site.currency)),
         "currency": site.currency,
         "offers": insights.offer_performance(site, filters),
+        "kept": insights.kept_without_offer(site, filters),
         "breakdown": insights.breakdown(site, filters, by),
     }  # fmt: skip
 

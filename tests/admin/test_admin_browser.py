@@ -157,3 +157,29 @@ def test_a_status_change_that_emails_people_asks_first(page, live_app, keepkit_s
     page.wait_for_selector(".flash")
     assert "3 emails queued" in page.locator(".flash").inner_text()
     assert status_and_queued(live_app, item_id) == ("shipped", 6)
+
+
+def test_the_ranking_is_visible_without_scrolling(browser, live_app, keepkit_server, admin_site):
+    from tests.admin.test_presentation import complete
+
+    with live_app.app_context():
+        site = db.session.scalar(db.select(Site).where(Site.key == admin_site["key"]))
+        reasons = ["too_expensive", "switching", "shutting_down", "technical_issues"]
+        reasons += ["not_sure_how", "missing_features"]
+        for n, reason in enumerate(reasons):
+            complete(site, f"rank-{n}", reason, "cancelled", mrr=10000 * (n + 1))
+        db.session.commit()
+        db.session.remove()
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, keepkit_server, admin_site)
+        page.goto(f"{keepkit_server.url}/admin/sites/{admin_site['key']}/")
+        table = page.locator("table.ranking")
+        rows = table.locator("tbody tr").count()
+        assert rows == 6
+        box = table.bounding_box()
+        assert box["y"] + box["height"] <= 900, box  # the whole ranking, above the fold
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+    finally:
+        context.close()

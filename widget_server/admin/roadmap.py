@@ -38,7 +38,7 @@ def _rows(sort: str, status: str | None):
 @bp.get("/sites/<site_key>/roadmap")
 @site_view("viewer")
 def roadmap_items():
-    sort = request.args.get("sort") if request.args.get("sort") in roadmap.SORTS else "votes"
+    sort = request.args.get("sort") if request.args.get("sort") in roadmap.SORTS else "lost_mrr"
     status = request.args.get("status") or None
     pending = roadmap.items_with_stats(g.site, roadmap.ItemFilter(moderation="pending"))
     return render(

@@ -72,9 +72,21 @@ def _security_headers(response):
     return response
 
 
+@bp.before_app_request
+def _reader_locale():
+    """Figures are formatted for the reader (Accept-Language): ``$43,820`` or ``43.820 $``."""
+    g.reader_locale = formatting.pick_locale(request.accept_languages)
+
+
 @bp.app_template_filter("money")
 def _money(amount, currency):
     return formatting.money(amount, currency)
+
+
+@bp.app_template_filter("major")
+def _major(amount, currency):
+    """Minor units as a plain number for a form field (``49.00``; JPY ``4900``)."""
+    return f"{formatting.major(amount, currency):.{formatting.digits(currency)}f}"
 
 
 @bp.app_template_filter("number")
@@ -88,8 +100,18 @@ def _percent(share):
 
 
 @bp.app_template_filter("change")
-def _change(value):
-    return formatting.change(value)
+def _change(value, good="up"):
+    return formatting.change(value, good)
+
+
+@bp.app_template_filter("day")
+def _day(value):
+    return formatting.day(value)
+
+
+@bp.app_template_filter("month")
+def _month(month):
+    return formatting.month_label(month)
 
 
 @login_manager.user_loader

@@ -56,12 +56,12 @@ def _whole_pattern(locale: str) -> str:
 
 
 def money(amount: int | float | None, currency: str, locale: str | None = None) -> str:
-    """A figure like a finance tool shows it: ``$43,820``, ``$445.43``, ``43.820 $`` (de).
+    """A figure like a finance tool shows it: ``$43,820``, ``$49.50``, ``43.820 $`` (de).
 
-    Whole amounts and amounts of 1,000 or more are shown without minor units."""
+    Amounts of 100 or more, and whole amounts, are shown without minor units."""
     locale = locale or reader_locale()
     value = major(amount, currency)
-    if digits(currency) == 0 or abs(value) >= 1000 or value == value.to_integral_value():
+    if digits(currency) == 0 or abs(value) >= 100 or value == value.to_integral_value():
         return format_currency(
             value.quantize(Decimal(1)), currency, format=_whole_pattern(locale), locale=locale,
             currency_digits=False,

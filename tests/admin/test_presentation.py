@@ -116,3 +116,22 @@ def test_formatting_helpers():
     )
     assert "no earlier data" in formatting.change(None)
     assert formatting.pick_locale([("xx-YY", 1), ("fi-FI", 0.8)]) == "fi_FI"
+
+
+def test_history_restore_gets_the_whole_page(admin_client, site):
+    url = f"/admin/sites/{site.key}/roadmap?sort=votes"
+    fragment = admin_client.get(url, headers={"HX-Request": "true"}).text
+    assert "<html" not in fragment
+    restore = admin_client.get(
+        url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in restore.text and "HX-History-Restore-Request" in restore.headers["Vary"]
+
+
+def test_public_roadmap_varies_by_language_and_says_how_to_vote(client, site):
+    english = client.get(f"/roadmap/{site.key}", headers={"Accept-Language": "en"})
+    assert "Accept-Language" in english.headers["Vary"]
+    assert "public" in english.headers["Cache-Control"]
+    assert "To vote" in english.text
+    german = client.get(f"/roadmap/{site.key}", headers={"Accept-Language": "de"})
+    assert "Um abzustimmen" in german.text

@@ -194,10 +194,16 @@ def commit_or_flash(action, success: str) -> bool:
 
 
 def render(template: str, partial: str | None = None, **context):
-    """Render the page, or only its fragment for htmx requests (``Vary: HX-Request``)."""
-    is_htmx = request.headers.get("HX-Request") and partial
+    """Render the page, or only its fragment for htmx requests (``Vary: HX-Request``). htmx's
+    history restore (the back button after a cache miss) needs the whole page."""
+    is_htmx = (
+        request.headers.get("HX-Request")
+        and not request.headers.get("HX-History-Restore-Request")
+        and partial
+    )
     response = make_response(render_template(partial if is_htmx else template, **context))
     response.vary.add("HX-Request")
+    response.vary.add("HX-History-Restore-Request")
     return response
 
 
@@ -638,6 +644,7 @@ def general():
             currency=form.get("currency", ""),
             brand_color=form.get("brand_color", ""),
             discount_window_days=form.get("discount_window_days"),
+            app_url=form.get("app_url", ""),
             requested_by=current_user.email,
         ),
         "Settings saved.",

@@ -305,7 +305,8 @@ def build_spec() -> dict:
             [],
             {
                 "get": _data(
-                    "Cancellation sessions started in a date range (default: 30 days)",
+                    "Cancellation sessions started in a date range (default: the last 30 days; "
+                    "`from` alone: from that day to today), newest first unless `order=oldest`",
                     "SessionPage",
                     schemas.SessionsQuery,
                     {400: ["invalid_cursor"], 422: ["invalid_period"]},

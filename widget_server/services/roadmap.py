@@ -332,13 +332,26 @@ def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
     return db.session.connection().execute(statement.returning(model.id)).first() is not None
 
 
-def check_votable(item: RoadmapItem) -> None:
+def check_votable(item: RoadmapItem, *, staff: bool = False) -> None:
     """:raises NotFound: ``item_not_found`` for hidden items and pending or rejected
-    suggestions (as for unknown ones). :raises Conflict: ``item_not_votable`` for visible
-    items whose status takes no votes (shipped, declined) and merged duplicates."""
-    if not is_visible(item):
+    suggestions (as for unknown ones); ``staff`` (a vote recorded by the team) may know hidden
+    items and pending suggestions. :raises Conflict: ``item_not_votable``, saying why: a merged
+    duplicate (vote on the original), a suggestion waiting for moderation, or a status that
+    takes no votes (shipped, declined)."""
+    if not is_visible(item) and (not staff or item.moderation == "rejected"):
         raise _not_found()
-    if item.status not in VOTABLE or item.merged_into_id:
+    if item.merged_into_id:
+        original = db.session.get(RoadmapItem, item.merged_into_id)
+        raise Conflict(
+            f"This item was merged into “{original.title}”: votes go there",
+            code="item_not_votable",
+        )
+    if item.moderation == "pending":
+        raise Conflict(
+            "This suggestion is waiting for moderation: approve it before it takes votes",
+            code="item_not_votable",
+        )
+    if item.status not in VOTABLE:
         raise Conflict(
             f"Items that are {STATUS_LABELS[item.status]['en'].lower()} take no votes",
             code="item_not_votable",
@@ -357,7 +370,7 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
         raise ValidationError(
             f"source must be one of {', '.join(VOTE_SOURCES)}", code="invalid_source"
         )
-    check_votable(item)
+    check_votable(item, staff=source != "widget")
     added = _insert_ignore(
         Vote,
         {

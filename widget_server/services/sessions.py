@@ -53,12 +53,22 @@ def sessions_query(site: Site, filters: SessionFilter) -> sa.Select:
     return query
 
 
-def page_after(query: sa.Select, after_id: int | None, limit: int) -> tuple[list, int | None]:
-    """Keyset pagination in id order. Returns the rows and the id to continue after, if any."""
+def page_after(
+    query: sa.Select, after_id: int | None, limit: int, *, newest: bool = False
+) -> tuple[list, int | None]:
+    """Keyset pagination by start time (then id): oldest first, or ``newest`` first. Returns
+    the rows and the id of the last one to continue after, if there are more."""
     s = CancellationSession
+    key = sa.tuple_(s.started_at, s.id)
     if after_id is not None:
-        query = query.where(s.id > after_id)
-    rows = list(db.session.scalars(query.order_by(s.id).limit(limit + 1)).unique())
+        started = sa.select(s.started_at).where(s.id == after_id).scalar_subquery()
+        after = sa.tuple_(started, after_id)
+        query = query.where(key < after if newest else key > after)
+    if newest:
+        query = query.order_by(s.started_at.desc(), s.id.desc())
+    else:
+        query = query.order_by(s.started_at, s.id)
+    rows = list(db.session.scalars(query.limit(limit + 1)).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)

@@ -1,0 +1,26 @@
+"""presentation: the app's address for links back from the hosted pages
+
+Revision ID: 4d5e6f7a8b9c
+Revises: f6a7b8c9d0e1
+Create Date: 2026-11-24 12:00:00
+
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = "4d5e6f7a8b9c"
+down_revision = "f6a7b8c9d0e1"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("sites") as batch:
+        batch.add_column(sa.Column("app_url", sa.String(length=500), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("sites") as batch:
+        batch.drop_column("app_url")

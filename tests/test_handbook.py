@@ -54,3 +54,44 @@ def test_the_admin_shows_the_full_embed_snippet(admin_client, site):
 
 def client_can_open(client, path):
     return client.get(path).status_code == 200
+
+
+def test_every_webhook_event_is_documented_with_its_payload(db, site):
+    """The examples in docs/roadmap.md have the keys Keepkit really sends, event by event."""
+    import json
+    import re
+
+    import sqlalchemy as sa
+
+    from tests.factories import make_token
+    from widget_server.models import OutboxMessage
+    from widget_server.services import flow, roadmap, sites
+    from widget_server.services.customers import upsert_customer
+    from widget_server.services.tokens import verify_customer_token
+
+    sites.set_webhook(site, "https://hooks.example.com/k", allow_private=True)
+    claims = verify_customer_token(site, make_token(site, "cust-1", email="j@example.com"))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="too_expensive")
+    flow.complete_session(site, session, outcome="saved", offer_key="discount_30")
+    item = roadmap.create_item(site, title="Okta SSO", status="planned")
+    customer = upsert_customer(site, claims)
+    roadmap.vote(site, item, customer)
+    roadmap.unvote(site, item, customer)
+    roadmap.change_status(site, item, "in_progress")
+    sent = {
+        m.topic: m.payload
+        for m in db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "webhook"))
+    }
+    text = (handbook.DOCS / "roadmap.md").read_text(encoding="utf-8")
+    examples = {}
+    for block in re.findall(r"```json\n(.*?)```", text, re.S):
+        body = json.loads(block)
+        if "event" in body:
+            examples[body["event"]] = body
+    assert set(sent) <= set(examples), set(sent) - set(examples)
+
+    for event, payload in sent.items():
+        documented = examples[event]
+        assert set(documented) == {"id", *payload}, event
+        assert set(documented["data"]) == set(payload["data"]), event

@@ -183,3 +183,13 @@ def test_the_ranking_is_visible_without_scrolling(browser, live_app, keepkit_ser
         assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     finally:
         context.close()
+
+
+def test_the_signing_secret_is_masked_until_revealed(page, live_app, keepkit_server, admin_site):
+    sign_in(page, keepkit_server, admin_site)
+    page.goto(f"{keepkit_server.url}/admin/sites/{admin_site['key']}/settings")
+    secret = secret_of(live_app, admin_site["key"])
+    assert secret not in page.locator("body").inner_text()  # not on screen (nor in screenshots)
+    assert not page.locator("#secret").is_visible()
+    page.get_by_text("Show the signing secret").click()
+    assert page.locator("#secret").is_visible() and page.locator("#secret").inner_text() == secret

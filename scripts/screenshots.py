@@ -19,6 +19,14 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+# The innermost elements that reach beyond the viewport's right edge.
+WIDEST = """(limit) => {
+  const beyond = (el) => el.getBoundingClientRect().right > limit + 1;
+  return [...document.querySelectorAll('body *')]
+    .filter(el => beyond(el) && ![...el.children].some(beyond)).slice(0, 5)
+    .map(el => el.tagName + '.' + el.className + ' ' + (el.textContent || '').slice(0, 40));
+}"""
+
 PAGES = [
     ("dashboard", "/admin/sites/{key}/"),
     ("dashboard-30d", "/admin/sites/{key}/?range=30d"),
@@ -91,6 +99,8 @@ def main() -> int:
                 width = page.evaluate("document.documentElement.scrollWidth")
                 page.screenshot(path=str(args.output / f"{label}-{name}.png"), full_page=True)
                 print(f"{label}-{name}: page width {width} px (viewport {size[0]})")
+                if width > size[0]:
+                    print("  too wide:", page.evaluate(WIDEST, size[0]))
             page.goto(f"{base}/demo/acme")
             page.get_by_role("button", name="Cancel subscription").first.click()
             page.locator("keepkit-flow [data-kk=reason]").first.wait_for()

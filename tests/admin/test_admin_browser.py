@@ -193,3 +193,28 @@ def test_the_signing_secret_is_masked_until_revealed(page, live_app, keepkit_ser
     assert not page.locator("#secret").is_visible()
     page.get_by_text("Show the signing secret").click()
     assert page.locator("#secret").is_visible() and page.locator("#secret").inner_text() == secret
+
+
+@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+def test_no_page_scrolls_sideways(browser, live_app, keepkit_server, admin_site, width, height):
+    from tests.admin.test_presentation import complete
+
+    item_id = roadmap_item_with_voters(live_app, admin_site["key"], voters=2)
+    with live_app.app_context():
+        site = db.session.scalar(db.select(Site).where(Site.key == admin_site["key"]))
+        for n, reason in enumerate(["too_expensive", "switching", "missing_features"]):
+            complete(site, f"wide-{width}-{n}", reason, "cancelled", mrr=123456)
+        db.session.commit()
+        db.session.remove()
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        sign_in(page, keepkit_server, admin_site)
+        base = f"{keepkit_server.url}/admin/sites/{admin_site['key']}"
+        for path in ("/", "/?range=12m", "/sessions", "/roadmap", f"/roadmap/{item_id}",
+                     "/settings", "/outbox", "/team", "/audit"):  # fmt: skip
+            page.goto(base + path)
+            page.wait_for_load_state("load")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+    finally:
+        context.close()

@@ -178,7 +178,7 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
     assert delivery.run_once() == (0, 0, 0)  # once a week
     [email] = smtp.sink.messages
     assert email["To"] == "pm@example.com" and quiet.email not in email["To"]
-    assert "Lost MRR $123 from 1 cancellations." in email.get_body(("plain",)).get_content()
+    assert "Lost MRR $123 from 1 cancellation." in email.get_body(("plain",)).get_content()
     [attachment] = list(email.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     pdf_text = PdfReader(io.BytesIO(attachment.get_content())).pages[0].extract_text()

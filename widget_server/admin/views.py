@@ -94,6 +94,11 @@ def _number(value):
     return formatting.number(value)
 
 
+@bp.app_template_filter("plural")
+def _plural(count, word, words=None):
+    return formatting.plural(count, word, words)
+
+
 @bp.app_template_filter("percent")
 def _percent(share):
     return formatting.percent(share)

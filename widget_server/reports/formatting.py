@@ -89,6 +89,12 @@ def _percent_pattern(locale: str) -> str:
     return re.sub(r"0(?=[^0]*$)", "0.0", pattern, count=1)  # one decimal
 
 
+def plural(count: int | None, word: str, words: str | None = None) -> str:
+    """``1 save``, ``2 saves``, ``1,204 cancellations`` (English words; separators by locale)."""
+    count = count or 0
+    return f"{number(count)} {word if count == 1 else words or word + 's'}"
+
+
 def percent(share: float | None, locale: str | None = None) -> str:
     """A share (0-1) as ``12.5%`` (en), ``12,5 %`` (de), with one decimal."""
     locale = locale or reader_locale()

@@ -106,3 +106,22 @@ def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
     with app.test_request_context():
         data = pdf.render_pdf(site, last30())
     assert len(PdfReader(io.BytesIO(data)).pages[0].images) == 1
+
+
+def test_quoted_comments_follow_the_plan_filter(db, site):
+    from tests.factories import make_token
+    from widget_server.reports.data import top_comments
+    from widget_server.services import flow, insights
+    from widget_server.services.tokens import verify_customer_token
+
+    for sub, plan in (("ent", "Enterprise"), ("gro", "Growth")):
+        claims = verify_customer_token(site, make_token(site, sub, plan=plan))
+        session, _ = flow.start_session(site, claims, locale="en")
+        flow.answer_session(site, session, reason_key="too_expensive", comment=f"{plan} words")
+        flow.complete_session(site, session, outcome="cancelled")
+    db.session.commit()
+    period = insights.Period.last_days(30)
+    everyone = top_comments(site, insights.Filter(period), ["too_expensive"])
+    assert {c["comment"] for c in everyone["too_expensive"]} == {"Enterprise words", "Growth words"}
+    enterprise = top_comments(site, insights.Filter(period, "Enterprise"), ["too_expensive"])
+    assert [c["comment"] for c in enterprise["too_expensive"]] == ["Enterprise words"]

@@ -135,3 +135,19 @@ def test_public_roadmap_varies_by_language_and_says_how_to_vote(client, site):
     assert "To vote" in english.text
     german = client.get(f"/roadmap/{site.key}", headers={"Accept-Language": "de"})
     assert "Um abzustimmen" in german.text
+
+
+def test_sessions_show_offer_names_the_item_chosen_and_a_total(admin_client, site):
+    item = roadmap.create_item(site, title="Okta SSO", status="planned")
+    claims = verify_customer_token(site, make_token(site, "named", mrr=50000))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
+    flow.complete_session(site, session, outcome="cancelled")
+    complete(site, "shown", "too_expensive", "cancelled")  # the discount was shown, declined
+    db.session.commit()
+    html = admin_client.get(f"/admin/sites/{site.key}/sessions").text
+    assert "2 sessions" in html
+    assert f'href="/admin/sites/{site.key}/roadmap/{item.id}">Okta SSO</a>' in html
+    assert "30% off for the next 3 months" in html and "discount_30" not in html
+    one = admin_client.get(f"/admin/sites/{site.key}/sessions?reason=too_expensive").text
+    assert "1 session<" in one

@@ -497,13 +497,18 @@ def session_list():
     if page is None:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
     filters = _session_filter(args)
-    rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)
+    query = sessions.sessions_query(g.site, filters)
+    rows, has_more = sessions.page_newest(query, page, PER_PAGE)
+    offers = flow_config.all_offers(g.site)
     return render(
         "sessions.html",
         "_sessions.html",
         rows=rows,
         page=page,
         has_more=has_more,
+        total=sessions.count(query),
+        per_page=PER_PAGE,
+        offer_titles={o.key: (o.texts.get("en") or {}).get("title", o.key) for o in offers},
         filters=filters,
         reasons=flow_config.all_reasons(g.site),
         plans=sessions.site_plans(g.site),

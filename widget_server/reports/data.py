@@ -60,7 +60,7 @@ def partial_months(start, end) -> set[str]:
 def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], per_reason=4):
     """The latest comments of cancelled sessions for each of ``reason_keys``, newest first
     (two queries; the second walks an index newest-first per reason and stops after
-    ``per_reason`` rows)."""
+    ``per_reason`` rows). Only the report's plan is quoted when it has one."""
     s = CancellationSession
     lower, upper = filters.period.bounds
     reason_ids = dict(
@@ -78,6 +78,7 @@ def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], p
             .where(
                 s.site_id == site.id, s.outcome == "cancelled", s.completed_at >= lower,
                 s.completed_at < upper, s.reason_id == reason_id, s.comment.is_not(None),
+                *([s.plan == filters.plan] if filters.plan else []),
             )
             .order_by(s.completed_at.desc())
             .limit(per_reason)

@@ -74,10 +74,17 @@ def page_after(
     return rows, (rows[-1].id if more else None)
 
 
+def count(query: sa.Select) -> int:
+    """How many sessions ``query`` (from :func:`sessions_query`) selects."""
+    ids = query.with_only_columns(CancellationSession.id).order_by(None).subquery()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ids)) or 0
+
+
 def page_newest(query: sa.Select, page: int, per_page: int) -> tuple[list, bool]:
-    """Offset pages, newest first, for the admin list. Returns rows and whether more exist."""
+    """Offset pages, newest first, for the admin list (with the roadmap item each session
+    named). Returns rows and whether more exist."""
     s = CancellationSession
-    query = query.order_by(s.started_at.desc(), s.id.desc())
+    query = query.options(joinedload(s.roadmap_item)).order_by(s.started_at.desc(), s.id.desc())
     rows = list(
         db.session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)).unique()
     )

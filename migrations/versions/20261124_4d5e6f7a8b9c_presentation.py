@@ -1,4 +1,5 @@
-"""presentation: the app's address for links back from the hosted pages
+"""presentation: the app's address (links back from the hosted pages) and the reactivation
+address win-back emails link to
 
 Revision ID: 4d5e6f7a8b9c
 Revises: f6a7b8c9d0e1
@@ -19,8 +20,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("sites") as batch:
         batch.add_column(sa.Column("app_url", sa.String(length=500), nullable=True))
+        batch.add_column(sa.Column("reactivation_url", sa.String(length=500), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table("sites") as batch:
+        batch.drop_column("reactivation_url")
         batch.drop_column("app_url")

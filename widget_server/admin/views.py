@@ -655,6 +655,7 @@ def general():
             brand_color=form.get("brand_color", ""),
             discount_window_days=form.get("discount_window_days"),
             app_url=form.get("app_url", ""),
+            reactivation_url=form.get("reactivation_url", ""),
             requested_by=current_user.email,
         ),
         "Settings saved.",

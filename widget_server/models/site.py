@@ -24,6 +24,8 @@ class Site(Base):
     brand_color: Mapped[str] = mapped_column(sa.String(7), default="#4f46e5")
     # Where customers go back to from the hosted pages (the integrator's app).
     app_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # Where a win-back email sends a churned customer (the item's id is added to it).
+    reactivation_url: Mapped[str | None] = mapped_column(sa.String(500))
     # The site's logo as a data: URI (PNG or JPEG), so reports embed it without fetching.
     logo: Mapped[str | None] = mapped_column(sa.Text)
     # A customer who accepted a discount within this many days is not offered another.

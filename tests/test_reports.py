@@ -125,3 +125,15 @@ def test_quoted_comments_follow_the_plan_filter(db, site):
     assert {c["comment"] for c in everyone["too_expensive"]} == {"Enterprise words", "Growth words"}
     enterprise = top_comments(site, insights.Filter(period, "Enterprise"), ["too_expensive"])
     assert [c["comment"] for c in enterprise["too_expensive"]] == ["Enterprise words"]
+
+
+def test_rendering_a_pdf_does_not_flood_the_log(app, db, site, caplog):
+    import logging
+
+    from widget_server.services import insights
+
+    caplog.set_level(logging.DEBUG)
+    with app.test_request_context():
+        pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))
+    noise = [r for r in caplog.records if r.name.startswith(("weasyprint", "fontTools"))]
+    assert [r for r in noise if r.levelno < logging.WARNING] == []

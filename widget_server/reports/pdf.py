@@ -43,5 +43,9 @@ def render_html(site: Site, filters: insights.Filter, page_size: str = "A4") -> 
 
 def render_pdf(site: Site, filters: insights.Filter, page_size: str = "A4") -> bytes:
     """The report as PDF bytes."""
+    # WeasyPrint narrates each step at INFO and fontTools its font subsetting: a worker
+    # sending the weekly digests would log little else. Their warnings still come through.
+    for name in ("weasyprint.progress", "fontTools"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     html = render_html(site, filters, page_size)
     return HTML(string=html, base_url="keepkit-report:/", url_fetcher=NoFetching()).write_pdf()

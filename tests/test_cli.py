@@ -130,3 +130,23 @@ def test_rebuild_rollups_restores_the_dashboard_after_a_hand_edit(runner, db, si
     assert result.exit_code == 0 and f"{site.key}: rebuilt" in result.output
     assert (lost(30), lost(365)) == (0, 4200)
     assert runner.invoke(args=["reports", "rebuild-rollups", "--site", "nope"]).exit_code != 0
+
+
+def test_seeded_voters_are_subscribed_so_a_status_change_emails_them(db, site):
+    import sqlalchemy as sa
+
+    from widget_server.models import RoadmapItem, Vote
+    from widget_server.services import roadmap, seed
+
+    seed.seed_sessions(site, 60)
+    seed.seed_roadmap(site, voters=40)
+    db.session.commit()
+    item = db.session.scalars(
+        sa.select(RoadmapItem)
+        .join(Vote, Vote.item_id == RoadmapItem.id)
+        .where(RoadmapItem.site_id == site.id, RoadmapItem.status == "planned")
+    ).first()
+    voters = db.session.scalar(sa.select(sa.func.count()).where(Vote.item_id == item.id))
+    audience = roadmap.status_change_audience(site, item, "in_progress")
+    assert voters > 0 and audience.voters == voters
+    assert roadmap.change_status(site, item, "in_progress") == voters

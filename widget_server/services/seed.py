@@ -20,6 +20,7 @@ from widget_server.models import (
     Reason,
     RoadmapItem,
     Site,
+    Subscription,
     Vote,
     utcnow,
 )
@@ -315,6 +316,14 @@ def seed_roadmap(site: Site, voters: int = 400) -> int:
             }  # fmt: skip
     if rows:
         db.session.execute(sa.insert(Vote), list(rows.values()))
+        # A vote subscribes, as in the widget: a status change in the demo emails the voters.
+        db.session.execute(
+            sa.insert(Subscription),
+            [
+                {k: row[k] for k in ("item_id", "customer_id", "created_at")}
+                for row in rows.values()
+            ],
+        )
     return len(items)
 
 

@@ -137,3 +137,26 @@ def test_rendering_a_pdf_does_not_flood_the_log(app, db, site, caplog):
         pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))
     noise = [r for r in caplog.records if r.name.startswith(("weasyprint", "fontTools"))]
     assert [r for r in noise if r.levelno < logging.WARNING] == []
+
+
+def test_page_one_has_an_executive_summary(app, db, site):
+    from tests.factories import make_token
+    from widget_server.services import flow, insights, roadmap, rollups
+    from widget_server.services.tokens import verify_customer_token
+
+    item = roadmap.create_item(site, title="Okta SSO", status="in_progress")
+    for sub, reason, mrr in (("a", "missing_features", 90000), ("b", "too_expensive", 10000)):
+        claims = verify_customer_token(site, make_token(site, sub, mrr=mrr))
+        session, _ = flow.start_session(site, claims, locale="en")
+        extra = {"roadmap_item_id": item.id} if reason == "missing_features" else {}
+        flow.answer_session(site, session, reason_key=reason, **extra)
+        flow.complete_session(site, session, outcome="cancelled")
+    rollups.fold_all(site)
+    db.session.commit()
+    with app.test_request_context():
+        data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))
+    first_page = PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    assert "In short" in first_page
+    assert "Lost MRR: $1,000 from 2 cancellations" in first_page
+    assert "Top reason: Missing features I need, 90.0% of lost MRR" in first_page
+    assert "Okta SSO (In progress, $900 lost)" in first_page

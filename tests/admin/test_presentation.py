@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.factories import make_token
+from tests.factories import make_site, make_token
 from widget_server.extensions import db
 from widget_server.reports import formatting
 from widget_server.services import flow, flow_config, roadmap
@@ -87,7 +87,6 @@ def test_missing_features_names_the_roadmap_items(admin_client, site):
 
 
 def test_money_digits_come_from_the_currency(admin_client, db):
-    from tests.factories import make_site
 
     yen, _ = make_site("Yen", currency="JPY")
     dinar, _ = make_site("Dinar", currency="KWD")
@@ -151,3 +150,28 @@ def test_sessions_show_offer_names_the_item_chosen_and_a_total(admin_client, sit
     assert "30% off for the next 3 months" in html and "discount_30" not in html
     one = admin_client.get(f"/admin/sites/{site.key}/sessions?reason=too_expensive").text
     assert "1 session<" in one
+
+
+def test_each_session_has_a_page_of_its_own(admin_client, site, db):
+    item = roadmap.create_item(site, title="Okta SSO", status="planned")
+    claims = verify_customer_token(site, make_token(site, "detail", mrr=50000, name="Ann <b>"))
+    session, _ = flow.start_session(site, claims, locale="de")
+    flow.answer_session(
+        site, session, reason_key="missing_features", roadmap_item_id=item.id,
+        comment="Ohne SSO <geht> es nicht",
+    )  # fmt: skip
+    flow.complete_session(site, session, outcome="saved")
+    db.session.commit()
+    listing = admin_client.get(f"/admin/sites/{site.key}/sessions").text
+    url = f"/admin/sites/{site.key}/sessions/{session.public_id}"
+    assert f'href="{url}"' in listing
+    html = admin_client.get(url).text
+    assert "Ann &lt;b&gt;" in html and "$500" in html and "Ohne SSO &lt;geht&gt; es nicht" in html
+    assert f'href="/admin/sites/{site.key}/roadmap/{item.id}">Okta SSO</a>' in html
+    assert "saved without an offer" in html
+    assert admin_client.get(f"/admin/sites/{site.key}/sessions/nope").status_code == 404
+    other, _ = make_site("Other")
+    assert (
+        admin_client.get(f"/admin/sites/{other.key}/sessions/{session.public_id}").status_code
+        == 404
+    )

@@ -516,6 +516,20 @@ def session_list():
     )
 
 
+@bp.get("/sites/<site_key>/sessions/<session_id>")
+@site_view("viewer")
+def session_detail(session_id: str):
+    session = sessions.get_for_admin(g.site, session_id)
+    if session is None:
+        abort(404)
+    offers = flow_config.all_offers(g.site)
+    return render_template(
+        "session.html",
+        s=session,
+        offer_titles={o.key: (o.texts.get("en") or {}).get("title", o.key) for o in offers},
+    )
+
+
 # --- settings ----------------------------------------------------------------------------
 
 

@@ -74,6 +74,18 @@ def page_after(
     return rows, (rows[-1].id if more else None)
 
 
+def get_for_admin(site: Site, public_id: str) -> CancellationSession | None:
+    """One of the site's sessions by its public id, with what it refers to, or None."""
+    s = CancellationSession
+    if not isinstance(public_id, str) or len(public_id) > 36:
+        return None
+    return db.session.scalar(
+        sessions_query(site, SessionFilter())
+        .options(joinedload(s.roadmap_item))
+        .where(s.public_id == public_id)
+    )
+
+
 def count(query: sa.Select) -> int:
     """How many sessions ``query`` (from :func:`sessions_query`) selects."""
     ids = query.with_only_columns(CancellationSession.id).order_by(None).subquery()

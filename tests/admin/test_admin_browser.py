@@ -216,5 +216,11 @@ def test_no_page_scrolls_sideways(browser, live_app, keepkit_server, admin_site,
             page.goto(base + path)
             page.wait_for_load_state("load")
             assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        # The chart keeps labels readable on a phone (at least 600 px wide, scrolling inside).
+        page.goto(base + "/?range=12m")
+        chart_width = page.evaluate(
+            "document.querySelector('.chart svg').getBoundingClientRect().width"
+        )
+        assert chart_width >= 600  # on a phone too: it scrolls inside its box
     finally:
         context.close()

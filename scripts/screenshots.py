@@ -30,6 +30,7 @@ WIDEST = """(limit) => {
 PAGES = [
     ("dashboard", "/admin/sites/{key}/"),
     ("dashboard-30d", "/admin/sites/{key}/?range=30d"),
+    ("dashboard-12m", "/admin/sites/{key}/?range=12m"),
     ("sessions", "/admin/sites/{key}/sessions"),
     ("roadmap", "/admin/sites/{key}/roadmap"),
     ("roadmap-item", "/admin/sites/{key}/roadmap/{item}"),

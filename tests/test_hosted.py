@@ -174,3 +174,30 @@ def test_the_app_address_must_be_a_web_address(db, site):
                 site, name=site.name, default_locale="en", currency="USD",
                 brand_color="#4f46e5", discount_window_days=365, app_url=bad,
             )  # fmt: skip
+
+
+def test_no_js_flow_for_a_customer_in_the_holdout_offers_nothing_and_cancels(client, db, site):
+    from widget_server.services import experiments
+
+    experiments.set_holdout(site, 50, by="x")
+    db.session.commit()
+    arms = {}
+    for n in range(12):
+        token = make_token(site, f"h{n}")
+        hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+        html = client.post(f"/c/{site.key}", data=hidden | {"reason": "too_expensive"}).get_data(
+            as_text=True
+        )
+        session = db.session.scalar(
+            sa.select(CancellationSession).where(CancellationSession.public_id == hidden["session"])
+        )
+        arms[n] = session.holdout_arm
+        if session.holdout_arm == "holdout":
+            assert 'data-kk="accept-offer"' not in html and "30% off" not in html
+            assert 'data-kk="confirm-cancel"' in html
+            action = re.search(r'action="([^"]+/complete)"', html).group(1)
+            done = client.post(action, data=fields(html) | {"outcome": "cancelled"})
+            assert 'data-kk-outcome="cancelled"' in done.get_data(as_text=True)
+        else:
+            assert 'data-kk="accept-offer"' in html
+    assert set(arms.values()) == {"holdout", "offers"}

@@ -54,7 +54,7 @@ def cli():
 
 def register_commands(app) -> None:
     """Attach the app-bound command groups to ``app.cli`` (``keepkit`` finds them there)."""
-    for command in (users, sites_group, customers, seed, worker, reports):
+    for command in (users, sites_group, customers, experiments_group, seed, worker, reports):
         app.cli.add_command(command)
 
 
@@ -248,6 +248,48 @@ def erase_customer(site_key, customer_id):
         f"{counts['votes']} votes, {counts['subscriptions']} subscriptions and "
         f"{counts['messages']} messages deleted."
     )
+
+
+# --- experiments ---------------------------------------------------------------------------
+
+
+@click.group("experiments")
+def experiments_group():
+    """Holdout and A/B tests of the cancellation flow's offers."""
+
+
+@experiments_group.command("holdout")
+@click.option("--site", "site_key", required=True)
+@click.option("--percent", required=True, help="0-50: the share of customers offered nothing.")
+@click.option(
+    "--planned-size",
+    default=None,
+    help="Completed sessions per arm before the lift is shown (default: 1,377, see "
+    "docs/experiments.md).",
+)
+@with_appcontext
+def holdout(site_key, percent, planned_size):
+    """Offer nothing to PERCENT % of the site's customers (0 ends the holdout)."""
+    from widget_server.services import audit, experiments, sites
+
+    try:
+        site = sites.get_site(site_key)
+        previous = experiments.current_holdout(site)
+        before = previous.holdout_percent if previous else 0
+        experiment = experiments.set_holdout(site, percent, by="CLI", planned_size=planned_size)
+    except KeepkitError as exc:
+        _fail(exc)
+    now = experiment.holdout_percent if experiment else 0
+    if now != before:
+        audit.record("holdout_changed", actor="CLI", site=site, previous=before, percent=now)
+    db.session.commit()
+    if experiment is None:
+        click.echo(f"No holdout on {site.key}: every customer sees the offers.")
+    else:
+        click.echo(
+            f"Holdout on {site.key}: {now} % of customers are offered nothing "
+            f"(experiment {experiment.id}, planned size {experiment.planned_size:,} per arm)."
+        )
 
 
 # --- seed --------------------------------------------------------------------------------

@@ -24,9 +24,12 @@ class Config:
     ENV_NAME = "production"
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI = ""
-    # A pooled connection is tested before use, so the app recovers by itself after a database
-    # restart (the dead connections are replaced instead of failing requests).
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {}
+    # A pooled connection that sat idle longer than this many seconds is tested before use, so
+    # the app recovers by itself after a database restart (dead connections are replaced
+    # instead of failing requests). Busy connections skip the test: under load it would cost
+    # each request one more round trip (see widget_server/database.py).
+    KEEPKIT_DATABASE_PING_IDLE = 1.0
     # Seconds to wait for PostgreSQL to accept a connection (libpq's minimum is 2): a database
     # host that stopped answering costs a request this long, then a 503, never a hang.
     KEEPKIT_DATABASE_CONNECT_TIMEOUT = 3
@@ -114,6 +117,7 @@ _ENV_KEYS = {
     "KEEPKIT_SECRET_KEY": "SECRET_KEY",
     "KEEPKIT_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "KEEPKIT_DATABASE_CONNECT_TIMEOUT": "KEEPKIT_DATABASE_CONNECT_TIMEOUT",
+    "KEEPKIT_DATABASE_PING_IDLE": "KEEPKIT_DATABASE_PING_IDLE",
     "KEEPKIT_REDIS_URL": "RATELIMIT_STORAGE_URI",
     "KEEPKIT_PUBLIC_URL": "KEEPKIT_PUBLIC_URL",
     "KEEPKIT_SMTP_HOST": "KEEPKIT_SMTP_HOST",
@@ -199,6 +203,7 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
         "KEEPKIT_OUTBOX_MAX_ATTEMPTS",
     ):
         settings[key] = int(settings[key])
+    settings["KEEPKIT_DATABASE_PING_IDLE"] = float(settings["KEEPKIT_DATABASE_PING_IDLE"])
     settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"] = _flag(
         settings["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"], "KEEPKIT_WEBHOOK_ALLOW_PRIVATE"
     )

@@ -14,14 +14,20 @@ through short transactions of their own (the CSV export). PostgreSQL needs none 
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import sqlalchemy as sa
 from flask import Flask, request
 
 from widget_server.extensions import db
 
 _reading: ContextVar[bool] = ContextVar("keepkit_reading", default=False)
+# A public read (the widget's board): on PostgreSQL its statements run without a transaction
+# of their own (autocommit), saving the BEGIN and COMMIT round trips; each statement still
+# sees committed data only.
+_public_read: ContextVar[bool] = ContextVar("keepkit_public_read", default=False)
 
 
 def reading() -> bool:
@@ -39,6 +45,7 @@ def start_writing() -> None:
     if _reading.get():
         db.session.commit()
         _reading.set(False)
+        _public_read.set(False)
 
 
 def write_now(work) -> None:
@@ -60,20 +67,67 @@ def read_only():
 
 
 def reads(view):
-    """Mark a view that reads although its method is not GET (the widget's board is a POST so
-    browsers skip the CORS preflight): it starts in the reading mode too."""
+    """Mark a public view that reads although its method is not GET (the widget's board is a
+    POST so browsers skip the CORS preflight): it starts in the reading mode too, and on
+    PostgreSQL its reads run in autocommit (it needs no snapshot across its statements)."""
     view.keepkit_reads = True
     return view
 
 
+def ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """Test a pooled connection before use when it sat idle longer than ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` tests every checkout: one more round trip per request. A
+    connection used a moment ago is as good as tested, and one that died since (the database
+    restarted under load) fails its statement as a disconnect, which makes SQLAlchemy drop
+    the whole pool: that request gets the outage's 503 and the next ones new connections.
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _used(dbapi_connection, record):
+        record.info["keepkit_used"] = time.monotonic()
+        if record.info.pop("keepkit_autocommit", False):
+            dbapi_connection.autocommit = False
+
+    @sa.event.listens_for(engine, "checkout")
+    def _test_if_idle(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("keepkit_used", 0.0) <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool throws this connection away and takes (or opens) another.
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
+def public_reads_in_autocommit(engine: sa.Engine) -> None:
+    """PostgreSQL: the statements of a public read (see :func:`reads`) run in autocommit; the
+    connection is back to transactions when it returns to the pool (``ping_when_idle``'s
+    check-in hook) or when the request starts writing (:func:`start_writing` ends the read)."""
+
+    @sa.event.listens_for(engine, "begin")
+    def _no_transaction(conn):
+        if _public_read.get():
+            conn.connection.dbapi_connection.autocommit = True
+            conn.connection._connection_record.info["keepkit_autocommit"] = True
+
+
 def init_app(app: Flask) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            ping_when_idle(db.engine, app.config["KEEPKIT_DATABASE_PING_IDLE"])
+            public_reads_in_autocommit(db.engine)
+
     # A URL value preprocessor of the app runs before every other request hook, the
     # blueprints' (which may already read: the site of a key) included.
     @app.url_value_preprocessor
     def _mode(endpoint, _values):
         view = app.view_functions.get(endpoint)
-        _reading.set(request.method in ("GET", "HEAD") or getattr(view, "keepkit_reads", False))
+        public_read = getattr(view, "keepkit_reads", False)
+        _reading.set(request.method in ("GET", "HEAD") or public_read)
+        _public_read.set(public_read)
 
     @app.teardown_request
     def _reset(_exc):
         _reading.set(False)
+        _public_read.set(False)

@@ -2,7 +2,7 @@
 address win-back emails link to
 
 Revision ID: 4d5e6f7a8b9c
-Revises: f6a7b8c9d0e1
+Revises: 3c4d5e6f7a8b
 Create Date: 2026-11-24 12:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = "4d5e6f7a8b9c"
-down_revision = "f6a7b8c9d0e1"
+down_revision = "3c4d5e6f7a8b"
 branch_labels = None
 depends_on = None
 

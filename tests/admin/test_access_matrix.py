@@ -10,7 +10,15 @@ from tests.conftest import csrf_token, login
 from tests.factories import make_admin, make_site, make_token
 from widget_server import create_app
 from widget_server.models import ROLES, OutboxMessage
-from widget_server.services import flow, flow_config, notifications, roadmap, sites, users
+from widget_server.services import (
+    experiments,
+    flow,
+    flow_config,
+    notifications,
+    roadmap,
+    sites,
+    users,
+)
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
@@ -54,6 +62,7 @@ def world(db):
         site, "roadmap.in_progress", [{"dedupe_key": "m1", "to": "v@example.com", "payload": {}}]
     )
     sites.set_webhook(site, "https://hooks.example.com/keepkit")
+    holdout = experiments.set_holdout(site, 10, by="test")
     people = {"instance": make_admin("boss@example.com", PASSWORD)}
     for role in ROLES:
         people[role] = make_admin(
@@ -74,6 +83,7 @@ def world(db):
         "action": "rotate",
         "kind": "reasons",
         "session_id": session.public_id,
+        "experiment_id": holdout.id,
     }
     # Where two routes use one parameter name for different things.
     overrides = {"admin.item_action": {"item_id": values["reason_id"], "action": "down"}}

@@ -1,5 +1,6 @@
 import re
-from datetime import date, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -240,11 +241,24 @@ def test_general_settings(admin_client, db, site):
     assert site.name == "Acme EU"
 
 
-def test_preset_range_updates_the_date_fields_too(admin_client, site):
+@pytest.fixture
+def server_in_another_day(monkeypatch):
+    """The server's local time zone is one where the date is not UTC's right now (UTC+14
+    late in the UTC day, UTC-12 early in it): figures must still follow UTC days."""
+    zone = "Etc/GMT-14" if datetime.now(UTC).hour >= 10 else "Etc/GMT+12"
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    assert date.today() != datetime.now(UTC).date()  # noqa: DTZ011 - the point of the fixture
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_preset_range_updates_the_date_fields_too(admin_client, site, server_in_another_day):
     fragment = admin_client.get(
         f"/admin/sites/{site.key}/?range=7d", headers={"HX-Request": "true"}
     ).get_data(as_text=True)
-    start = (date.today() - timedelta(days=6)).isoformat()
+    start = (datetime.now(UTC).date() - timedelta(days=6)).isoformat()
     assert re.search(rf'id="f-from" name="from" value="{start}" hx-swap-oob="true"', fragment)
 
 

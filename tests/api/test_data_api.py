@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -55,7 +55,7 @@ def test_reasons_ranking_by_lost_revenue(client, api_key, history):
 def test_ranking_filters_by_plan_and_dates(client, api_key, history):
     starter = client.get("/api/v1/insights/reasons?plan=Starter", headers=auth(api_key)).get_json()
     assert [(i["reason_id"], i["lost_mrr"]) for i in starter["items"]] == [("too_expensive", 8700)]
-    old = (date.today() - timedelta(days=90)).isoformat()
+    old = (datetime.now(UTC).date() - timedelta(days=90)).isoformat()
     window = client.get(f"/api/v1/insights/reasons?from={old}&to={old}", headers=auth(api_key))
     assert window.get_json()["total_lost_mrr"] == 70000
 
@@ -277,7 +277,7 @@ def test_csv_export_streams_more_than_one_batch(admin_client, db, site):
 
 
 def test_sessions_come_newest_first_and_from_alone_runs_to_today(client, api_key, history):
-    old = (date.today() - timedelta(days=90)).isoformat()
+    old = (datetime.now(UTC).date() - timedelta(days=90)).isoformat()
     seen, cursor = [], None
     while True:
         query = f"/api/v1/sessions?from={old}&limit=3" + (f"&cursor={cursor}" if cursor else "")

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from tests.api.conftest import post
 from tests.api.test_roadmap_api import items, widget
-from tests.factories import make_token
-from widget_server.models import RoadmapItem, Subscription
+from tests.factories import ORIGIN, make_site, make_token
+from widget_server.extensions import db as _db
+from widget_server.models import Customer, RoadmapItem, Subscription
 from widget_server.services import roadmap
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
@@ -93,3 +95,36 @@ def test_status_changes_merges_and_moderation_move_updated_at(db, site):
     roadmap.merge(site, other, item)
     assert item.updated_at.year > 2020 and other.updated_at.year > 2020
     assert db.session.get(RoadmapItem, other.id).status == "duplicate"
+
+
+def test_board_reads_leave_every_connection_ready_for_writes(live):
+    """On PostgreSQL a board read runs without a transaction of its own; the reader it must
+    write (new, or changed) is still committed, and the connection goes back to the pool in
+    transaction mode, so the writes that use it next stay all-or-nothing."""
+    app, url = live
+    db = _db
+    with app.app_context():
+        site, _ = make_site("Reads")
+        item = roadmap.create_item(site, title="SSO", status="planned")
+        db.session.commit()
+        key, site_id, item_id = site.key, site.id, item.id
+        token = make_token(site, "reader")
+    board = f"{url}/api/v1/widget/{key}/roadmap"
+    for _ in range(3):  # a new reader (written), then a returning one (a pure read)
+        assert post(board, {"token": token}, Origin=ORIGIN)["can_vote"] is True
+    post(board, {"token": None}, Origin=ORIGIN)
+    with app.app_context():
+        readers = db.session.scalars(
+            sa.select(Customer.external_id).where(Customer.site_id == site_id)
+        ).all()
+        assert readers == ["reader"]
+        db.session.remove()  # its connection back to the pool: take every pooled one below
+        held = [db.engine.raw_connection() for _ in range(db.engine.pool.size())]
+        try:
+            modes = [getattr(c.driver_connection, "autocommit", False) for c in held]
+            assert modes == [False] * len(held)  # PostgreSQL: back in transaction mode
+        finally:
+            for connection in held:
+                connection.close()
+    vote = f"{url}/api/v1/widget/{key}/roadmap/items/{item_id}/vote"
+    assert post(vote, {"token": token, "vote": True}, Origin=ORIGIN)["votes"] == 1

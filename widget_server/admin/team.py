@@ -68,7 +68,7 @@ def team_member(user_id: int):
 
 def _day(value: str | None, *, end: bool = False) -> datetime | None:
     try:
-        day = datetime.strptime(value or "", "%Y-%m-%d").date()
+        day = datetime.strptime(value or "", "%Y-%m-%d").replace(tzinfo=UTC).date()
     except ValueError:
         return None
     start = datetime.combine(day, time.min, tzinfo=UTC)

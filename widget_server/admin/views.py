@@ -32,7 +32,7 @@ from widget_server import database
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.guards import whole_number
-from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES
+from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES, utcnow
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
 from widget_server.services import (
@@ -102,6 +102,11 @@ def _plural(count, word, words=None):
 @bp.app_template_filter("percent")
 def _percent(share):
     return formatting.percent(share)
+
+
+@bp.app_template_filter("points")
+def _points(value):
+    return formatting.points(value)
 
 
 @bp.app_template_filter("change")
@@ -375,7 +380,7 @@ def index():
 
 
 def _parse_period(args) -> tuple[insights.Period, str | None]:
-    today = date.today()
+    today = utcnow().date()  # periods are UTC days everywhere, whatever the server's zone
     preset = args.get("range")
     presets = {"7d": 7, "30d": 30, "90d": 90, "12m": 365}
     if preset in presets:
@@ -485,7 +490,7 @@ def report_pdf():
 def session_csv():
     """All sessions matching the list's filters, streamed."""
     query = sessions.sessions_query(g.site, _session_filter(request.args))
-    name = f"keepkit-sessions-{g.site.key}-{date.today().isoformat()}.csv"
+    name = f"keepkit-sessions-{g.site.key}-{utcnow().date().isoformat()}.csv"
     return _attachment(stream_with_context(csv_export.stream_csv(query)), "text/csv", name)
 
 

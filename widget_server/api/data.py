@@ -10,6 +10,10 @@ from widget_server import database, ratelimit
 from widget_server.api.schemas import (
     CustomerErasedOut,
     CustomerExportOut,
+    EventBatchIn,
+    EventIn,
+    EventsOut,
+    ExperimentsOut,
     InsightsQuery,
     OffersOut,
     RankingOut,
@@ -28,7 +32,17 @@ from widget_server.errors import BadRequest, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
-from widget_server.services import audit, insights, privacy, roadmap, rollups, sessions, sites
+from widget_server.services import (
+    audit,
+    experiments,
+    insights,
+    lifecycle,
+    privacy,
+    roadmap,
+    rollups,
+    sessions,
+    sites,
+)
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
@@ -168,6 +182,12 @@ def reasons_ranking():
     return jsonify(RankingOut().dump(ranking))
 
 
+@bp.get("/insights/experiments")
+def insights_experiments():
+    """The site's holdouts and A/B tests with their arms and lifts (docs/experiments.md)."""
+    return jsonify(ExperimentsOut().dump(experiments.results(g.site)))
+
+
 def _item_with_stats(item_id: int) -> dict:
     return roadmap.item_stats(g.site, roadmap.get_item(g.site, item_id))
 
@@ -230,6 +250,22 @@ def update_roadmap_item(item_id: int):
         )
     db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id)))
+
+
+# --- lifecycle events ----------------------------------------------------------------------
+
+
+@bp.post("/events")
+def record_events():
+    """One lifecycle event, or ``{"events": [...]}`` (at most 500) stored all or nothing."""
+    payload = json_object(request.get_data(cache=False))
+    if "events" in payload:
+        events = EventBatchIn().load(payload)["events"]
+    else:
+        events = [EventIn().load(payload)]
+    result = lifecycle.record_events(g.site, events)
+    db.session.commit()
+    return jsonify(EventsOut().dump(result))
 
 
 # --- customers' data (GDPR) ------------------------------------------------------------------

@@ -203,7 +203,8 @@ def build_spec() -> dict:
         "SessionPage", "RankingOut", "BoardInput", "BoardOut", "VoteInput", "VoteOut",
         "SuggestionInput", "SuggestionOut", "SimilarOut", "RoadmapItemIn", "RoadmapItemOut",
         "RoadmapItemPage", "SummaryOut", "SegmentsOut", "OffersOut", "TrendOut",
-        "CustomerExportOut", "CustomerErasedOut",
+        "ExperimentsOut",
+        "CustomerExportOut", "CustomerErasedOut", "EventIn", "EventBatchIn", "EventsOut",
     ):  # fmt: skip
         spec.components.schema(name, schema=getattr(schemas, name))
     spec.components.schema("Error", schema=schemas.ErrorOut)
@@ -368,6 +369,19 @@ def build_spec() -> dict:
                 )
             },
         ),
+        "/api/v1/insights/experiments": (
+            [],
+            {
+                "get": _op(
+                    "Holdout and A/B tests: per arm sessions, saves, save rate, retained "
+                    "after 30 days, MRR kept and discount cost; the lift with its 95 % interval",
+                    DATA_GET,
+                    ("200", "ExperimentsOut", "OK"),
+                    tag="data",
+                    description="See docs/experiments.md for the method.",
+                )
+            },
+        ),
         "/api/v1/roadmap/items": (
             [],
             {
@@ -398,6 +412,23 @@ def build_spec() -> dict:
                     ("200", "RoadmapItemOut", "Updated"),
                     tag="data",
                     body="RoadmapItemPatch",
+                ),
+            },
+        ),
+        "/api/v1/events": (
+            [],
+            {
+                "post": _op(
+                    "Record lifecycle events (one, or a batch of up to 500, all or nothing)",
+                    _merge(DATA_WRITE, {}),
+                    ("200", "EventsOut", "Stored; ids seen before are counted as duplicates"),
+                    tag="data",
+                    body={"oneOf": ["EventIn", "EventBatchIn"]},
+                    description="Idempotent by `id` within the site: the same id again changes "
+                    "nothing. `occurred_at` may be in the past (backfill). Customers Keepkit has "
+                    "not seen are created; `mrr.changed` sets the customer's current MRR. An "
+                    "invalid event refuses the whole batch (422, `details` names the index and "
+                    "the field).",
                 ),
             },
         ),

@@ -7,13 +7,15 @@ database.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from marshmallow import RAISE, Schema, fields, post_dump, pre_load, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import MultiDict
 
-from widget_server.models import MAX_ID, STATUSES
+from widget_server.models import EVENT_TYPES, MAX_ID, STATUSES, utcnow
 from widget_server.services import text
+from widget_server.services.money import MAX_AMOUNT, is_currency
 
 
 class SingleLine(validate.Validator):
@@ -225,6 +227,14 @@ class SessionOut(Schema):
         lambda s: {"id": s.offer.key, "type": s.offer.type} if s.offer else None
     )
     outcome = fields.String(allow_none=True)
+    holdout_id = fields.Integer(
+        allow_none=True, metadata={"description": "The site's holdout when the flow started"}
+    )
+    holdout_arm = fields.String(allow_none=True, metadata={"enum": ["offers", "holdout", None]})
+    ab_test_id = fields.Integer(
+        allow_none=True, metadata={"description": "The reason's A/B test when answered"}
+    )
+    ab_arm = fields.String(allow_none=True, metadata={"description": "The variant's offer id"})
     locale = fields.String()
     attributes = fields.Dict()
     started_at = fields.AwareDateTime(format="iso")
@@ -482,6 +492,126 @@ class TrendOut(Schema):
     currency = fields.String()
     months = fields.List(fields.String(), metadata={"description": "YYYY-MM"})
     series = fields.List(fields.Nested(TrendSeries))
+
+
+class LiftOut(Schema):
+    estimate = fields.Float(metadata={"description": "Save rate of the arm minus the reference's"})
+    ci_low = fields.Float(metadata={"description": "95 % interval (Newcombe), lower end"})
+    ci_high = fields.Float(metadata={"description": "95 % interval (Newcombe), upper end"})
+
+
+class ExperimentArmOut(Schema):
+    key = fields.String(metadata={"description": "offers | holdout, or the variant's offer id"})
+    sessions = fields.Integer(metadata={"description": "Completed sessions in the arm"})
+    saved = fields.Integer(metadata={"description": "Sessions that ended without a cancellation"})
+    save_rate = fields.Float(metadata={"description": "saved / sessions, 0-1"})
+    retained_30 = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Saves at least 30 days old whose customer had no "
+            "subscription.cancelled within 30 days; null when none is that old"
+        },
+    )
+    eligible_30 = fields.Integer(metadata={"description": "Saves at least 30 days old"})
+    mrr_kept = fields.Integer(metadata={"description": "MRR of the saves (minor units)"})
+    discount_cost = fields.Integer(
+        metadata={"description": "Discounts accepted: MRR x percent x months (minor units)"}
+    )
+    lift = fields.Nested(
+        LiftOut, allow_none=True, metadata={"description": "Against the reference arm"}
+    )
+
+
+class ExperimentOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": ["holdout", "ab"]})
+    status = fields.String(metadata={"enum": ["running", "paused", "ended"]})
+    name = fields.String()
+    reason = fields.String(allow_none=True, metadata={"description": "A/B tests: the reason"})
+    holdout_percent = fields.Integer(allow_none=True)
+    planned_size = fields.Integer(metadata={"description": "Sessions per arm before the lift"})
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    kept = fields.String(allow_none=True, metadata={"description": "The variant kept at the end"})
+    arms = fields.List(fields.Nested(ExperimentArmOut))
+    lift = fields.Nested(
+        LiftOut,
+        allow_none=True,
+        metadata={
+            "description": "offers minus holdout, or the second variant minus the first; null "
+            "until every arm reached the planned size"
+        },
+    )
+    conclusive = fields.Boolean(metadata={"description": "Every arm reached the planned size"})
+
+
+class ExperimentsOut(Schema):
+    currency = fields.String()
+    items = fields.List(fields.Nested(ExperimentOut))
+
+
+# --- lifecycle events --------------------------------------------------------------------
+
+MAX_EVENTS = 500
+# Clocks differ: an event may say it happened up to a day ahead of ours, no more.
+FUTURE_SKEW = timedelta(days=1)
+
+
+class EventIn(Input):
+    id = line(
+        255, 1, required=True, metadata={"description": "Your id for the event (idempotency key)"}
+    )
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    customer = line(
+        255, 1, required=True, metadata={"description": "The customer's id (the token's sub)"}
+    )
+    occurred_at = fields.AwareDateTime(
+        required=True,
+        format="iso",
+        metadata={"description": "When it happened (UTC offset required; the past is fine)"},
+    )
+    mrr = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_AMOUNT),
+        metadata={"description": "MRR after the event, minor units; required for mrr.changed"},
+    )
+    currency = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="Not an ISO 4217 currency code"),
+        metadata={"description": "ISO 4217; default: the customer's"},
+    )
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        if data.get("type") == "mrr.changed" and data.get("mrr") is None:
+            raise SchemaError("mrr.changed carries the new MRR", "mrr")
+        currency = data.get("currency")
+        if currency is not None and not is_currency(currency):
+            raise SchemaError("Not an ISO 4217 currency code", "currency")
+        occurred_at = data.get("occurred_at")
+        if occurred_at is not None and not (
+            occurred_at.year >= 1970 and occurred_at <= utcnow() + FUTURE_SKEW
+        ):
+            raise SchemaError("Must be after 1970 and not more than a day ahead", "occurred_at")
+
+
+class EventBatchIn(Input):
+    events = fields.List(
+        fields.Nested(EventIn),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_EVENTS),
+        metadata={"description": f"At most {MAX_EVENTS} events, stored all or nothing"},
+    )
+
+
+class EventsOut(Schema):
+    accepted = fields.Integer(metadata={"description": "Events stored by this request"})
+    duplicates = fields.Integer(
+        metadata={"description": "Events whose id was already stored (or repeated in the batch)"}
+    )
 
 
 # --- customers' data (GDPR) ------------------------------------------------------------------

@@ -33,6 +33,9 @@ class CancellationSession(Base):
             "mrr",
         ),
         sa.Index("ix_cancellation_sessions_site_started", "site_id", "started_at"),
+        # Experiment results: per experiment and arm, the completed sessions and outcomes.
+        sa.Index("ix_cancellation_sessions_holdout", "holdout_id", "holdout_arm", "outcome", "mrr"),
+        sa.Index("ix_cancellation_sessions_ab_test", "ab_test_id", "ab_arm", "outcome", "mrr"),
         # Lost MRR per roadmap item: the cancelled sessions that pointed at it.
         sa.Index(
             "ix_cancellation_sessions_roadmap", "roadmap_item_id", "outcome", "mrr", "customer_id"
@@ -62,6 +65,17 @@ class CancellationSession(Base):
     offers_shown: Mapped[list] = mapped_column(sa.JSON, default=list)
     offer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offers.id"))
     outcome: Mapped[str | None] = mapped_column(sa.String(16))
+    # The site's holdout when the flow started, and the customer's arm in it ("offers" or
+    # "holdout": offered nothing).
+    holdout_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="SET NULL")
+    )
+    holdout_arm: Mapped[str | None] = mapped_column(sa.String(16))
+    # The reason's A/B test when the customer answered, and their arm in it (an offer key).
+    ab_test_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("experiments.id", ondelete="SET NULL")
+    )
+    ab_arm: Mapped[str | None] = mapped_column(sa.String(64))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
@@ -70,3 +84,5 @@ class CancellationSession(Base):
     reason = relationship("Reason")
     offer = relationship("Offer")
     roadmap_item = relationship("RoadmapItem")
+    holdout = relationship("Experiment", foreign_keys=[holdout_id])
+    ab_test = relationship("Experiment", foreign_keys=[ab_test_id])

@@ -38,6 +38,11 @@ class Site(Base):
     comment_retention_months: Mapped[int | None]
     webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
     webhook_secret: Mapped[str | None] = mapped_column(sa.String(128))
+    # The Stripe connector (optional): the endpoint's signing secret (whsec_…), and an API key
+    # to read MRR and plans and, when the site opts in, to cancel at period end.
+    stripe_webhook_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    stripe_api_key: Mapped[str | None] = mapped_column(sa.String(255))
+    stripe_apply_cancellations: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Raised by every change to the site, its origins, reasons or offers: processes that keep
     # a snapshot of them (services.site_cache) see the change on their next request.

@@ -8,7 +8,7 @@ from widget_server.extensions import db
 from widget_server.models import CancellationSession, Reason, Site
 from widget_server.reports import charts
 from widget_server.reports.formatting import month_label, short_money
-from widget_server.services import insights, roadmap
+from widget_server.services import experiments, insights, roadmap
 
 OPEN_ITEMS = roadmap.ItemFilter(statuses=("under_consideration", "planned", "in_progress"))
 
@@ -96,7 +96,8 @@ def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], p
 
 
 def report_context(site: Site, filters: insights.Filter) -> dict:
-    """The PDF report: the dashboard's numbers, top comments and the roadmap rankings."""
+    """The PDF report: the dashboard's numbers, top comments, the roadmap rankings and the
+    experiments (all of them, as the data API and the admin show them)."""
     context = dashboard_context(site, filters, "plan")
     top_reasons = [i["reason_id"] for i in context["ranking"]["items"][:3] if i["reason_id"]]
     context["comments"] = top_comments(site, filters, top_reasons)
@@ -106,5 +107,6 @@ def report_context(site: Site, filters: insights.Filter) -> dict:
     context["roadmap_voters"] = roadmap.items_with_stats(
         site, open_items, sort="voters_mrr", limit=8
     )
+    context["experiments"] = experiments.results(site)["items"]
     context["filters"] = filters
     return context

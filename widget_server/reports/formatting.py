@@ -44,6 +44,13 @@ def digits(currency: str) -> int:
     return get_currency_precision(currency)
 
 
+def points(difference: float | None) -> str:
+    """A difference of two rates in percentage points: ``+5.2 pts``."""
+    if difference is None:
+        return "—"
+    return f"{difference * 100:+.1f} pts"
+
+
 def major(amount: int | float | None, currency: str) -> Decimal:
     """Minor units to an amount of the currency: ``major(123450, "USD") == Decimal("1234.5")``."""
     return Decimal(round(amount or 0)) / (10 ** digits(currency))

@@ -41,6 +41,11 @@ ACTIONS = {
     "customer_erased": "Customer data erased",
     "retention_changed": "Comment retention changed",
     "comments_expired": "Old comments deleted",
+    "holdout_changed": "Holdout changed",
+    "experiment_started": "A/B test started",
+    "experiment_paused": "Experiment paused",
+    "experiment_resumed": "Experiment resumed",
+    "experiment_ended": "Experiment ended",
 }
 
 

@@ -96,3 +96,41 @@ def find_customer(site: Site, who: str) -> Customer | None:
         )
         .limit(1)
     )
+
+
+def ensure_customers(site: Site, currencies: dict[str, str | None]) -> dict[str, Customer]:
+    """The site's customers with these external ids, those Keepkit has not seen created (with
+    no MRR yet, in the currency given for them or else the site's). Two statements for any
+    number of customers; like :func:`upsert_customer`, a concurrent insert of the same customer
+    is an insert that does nothing.
+
+    ``currencies`` maps each external id to a currency code (or None).
+    """
+    if not currencies:
+        return {}
+    query = sa.select(Customer).where(
+        Customer.site_id == site.id, Customer.external_id.in_(list(currencies))
+    )
+    found = {customer.external_id: customer for customer in db.session.scalars(query)}
+    missing = [sub for sub in currencies if sub not in found]
+    if missing:
+        now = utcnow()
+        db.session.execute(
+            insert_or_ignore(Customer, ["site_id", "external_id"]).values(
+                [
+                    {
+                        "site_id": site.id,
+                        "external_id": sub,
+                        "mrr": 0,
+                        "currency": currencies[sub] or site.currency,
+                        "attributes": {},
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for sub in missing
+                ]
+            )
+        )
+        again = query.where(Customer.external_id.in_(missing))
+        found |= {customer.external_id: customer for customer in db.session.scalars(again)}
+    return found

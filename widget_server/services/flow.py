@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
@@ -21,7 +21,7 @@ from widget_server.models import (
     Site,
     utcnow,
 )
-from widget_server.services import notifications, rollups
+from widget_server.services import experiments, notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.site_cache import ReasonView, SiteView
@@ -106,26 +106,53 @@ def _recent_discount(site: Site, customer_id: int, exclude_session: int) -> bool
     return db.session.scalar(query) > 0
 
 
+def _fits(site: Site, session: CancellationSession, offer, discounted: list) -> bool:
+    """Whether ``offer`` targets the session's plan and MRR, and is no second discount within
+    the site's window (``discounted`` caches that answer for the request)."""
+    if offer.plans and session.plan not in offer.plans:
+        return False
+    if offer.min_mrr is not None and session.mrr < offer.min_mrr:
+        return False
+    if offer.max_mrr is not None and session.mrr > offer.max_mrr:
+        return False
+    if offer.type == "discount":
+        if not discounted:
+            discounted.append(_recent_discount(site, session.customer_id, session.id))
+        if discounted[0]:
+            return False
+    return True
+
+
 def eligible_offer(site: Site, session: CancellationSession, reason: Reason) -> Offer | None:
     """The first active offer for ``reason`` that targets the session's plan and MRR.
 
     A customer who accepted a discount within the site's window gets no second discount.
     """
-    discount_checked = None
+    discounted: list = []
     for offer in _offers_for(site, reason):
-        if offer.plans and session.plan not in offer.plans:
-            continue
-        if offer.min_mrr is not None and session.mrr < offer.min_mrr:
-            continue
-        if offer.max_mrr is not None and session.mrr > offer.max_mrr:
-            continue
-        if offer.type == "discount":
-            if discount_checked is None:
-                discount_checked = _recent_discount(site, session.customer_id, session.id)
-            if discount_checked:
-                continue
-        return offer
+        if _fits(site, session, offer, discounted):
+            return offer
     return None
+
+
+def _experiment_offer(site: Site, session: CancellationSession, reason: Reason) -> Offer | None:
+    """The offer to show, with the site's experiments: none for a customer in the holdout; the
+    customer's variant when the reason has a running A/B test (recorded on the session, shown
+    when it fits them); else the reason's first eligible offer."""
+    session.ab_test_id, session.ab_arm = None, None
+    if session.holdout_arm == experiments.HOLDOUT:
+        return None
+    test = experiments.running_ab_test(site, reason.id)
+    if test is None:
+        return eligible_offer(site, session, reason)
+    offer_id, key = experiments.ab_variant(test, site.id, session.customer_id)
+    session.ab_test_id, session.ab_arm = test.id, key
+    if isinstance(site, SiteView):
+        offer = next((o for o in site.offers if o.id == offer_id), None)
+    else:
+        offer = db.session.get(Offer, offer_id)
+        offer = offer if offer is not None and offer.archived_at is None else None
+    return offer if offer is not None and _fits(site, session, offer, []) else None
 
 
 def start_session(
@@ -164,6 +191,10 @@ def start_session(
         "offers_shown": [],
         "started_at": utcnow(),
     }
+    holdout = experiments.running_holdout(site)
+    if holdout is not None:
+        values["holdout_id"] = holdout.id
+        values["holdout_arm"] = experiments.holdout_arm(holdout, site.id, customer.id)
     session = db.session.scalars(
         insert_or_ignore(CancellationSession, ["public_id"])
         .values(**values)
@@ -205,6 +236,13 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
             CancellationSession.site_id == site.id,
             Customer.external_id == claims.sub,
         )
+        # What the answer and the completion show (the customer, the reason and offer for the
+        # result and the webhook) comes in the same round trip; only the session is locked.
+        .options(
+            contains_eager(CancellationSession.customer),
+            joinedload(CancellationSession.reason),
+            joinedload(CancellationSession.offer),
+        )
         .with_for_update(of=CancellationSession)
         .execution_options(populate_existing=True)
     )
@@ -234,7 +272,8 @@ def answer_session(
     followup_answer: str | None = None,
     roadmap_item_id: int | None = None,
 ) -> Offer | None:
-    """Record the reason (and comment) and return the save offer to show, if any.
+    """Record the reason (and comment) and return the save offer to show, if any: none for a
+    customer in the site's holdout, their variant in the reason's A/B test.
 
     Answering again before completing replaces the answer (the customer went back).
 
@@ -279,7 +318,7 @@ def answer_session(
                 details={"roadmap_item": "unknown"},
             )
         roadmap_item_id = item.merged_into_id or item.id
-    offer = eligible_offer(site, session, reason)
+    offer = _experiment_offer(site, session, reason)
     session.roadmap_item_id = roadmap_item_id
     session.reason_id = reason.id
     session.comment = comment

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, selectinload
 
-from widget_server.models import Offer, Reason, Site, SiteOrigin
+from widget_server.models import Experiment, ExperimentVariant, Offer, Reason, Site, SiteOrigin
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,27 @@ class OfferView:
 
 
 @dataclass(frozen=True)
+class ExperimentView:
+    """A running experiment as the flow needs it: a holdout, or an A/B test of a reason's
+    offers with its variants as ``(offer_id, offer_key, weight)``."""
+
+    id: int
+    kind: str
+    salt: str
+    holdout_percent: int | None
+    reason_id: int | None
+    variants: tuple[tuple[int, str, int], ...] = ()
+
+    @classmethod
+    def of(cls, experiment: Experiment) -> ExperimentView:
+        return cls(
+            experiment.id, experiment.kind, experiment.salt, experiment.holdout_percent,
+            experiment.reason_id,
+            tuple((v.offer_id, v.offer.key, v.weight) for v in experiment.variants),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SiteView:
     """A read-only site as services read it (the same attribute names as :class:`Site`)."""
 
@@ -70,6 +91,7 @@ class SiteView:
     allowed_origins: frozenset = field(default_factory=frozenset)
     reasons: tuple[ReasonView, ...] = ()
     offers: tuple[OfferView, ...] = ()
+    experiments: tuple[ExperimentView, ...] = ()
 
     @property
     def secrets(self) -> list[str]:
@@ -99,6 +121,12 @@ def _snapshot(session: Session, site_id: int) -> SiteView:
         .options(selectinload(Offer.reasons))
         .order_by(Offer.position, Offer.id)
     ).all()
+    experiments = session.scalars(
+        sa.select(Experiment)
+        .where(Experiment.site_id == site_id, Experiment.status == "running")
+        .options(selectinload(Experiment.variants).selectinload(ExperimentVariant.offer))
+        .order_by(Experiment.id)
+    ).all()
     return SiteView(
         id=site.id, key=site.key, name=site.name, config_version=site.config_version,
         secret_primary=site.secret_primary, secret_secondary=site.secret_secondary,
@@ -118,6 +146,7 @@ def _snapshot(session: Session, site_id: int) -> SiteView:
                       o.plans, o.min_mrr, o.max_mrr, frozenset(r.id for r in o.reasons))
             for o in offers
         ),
+        experiments=tuple(ExperimentView.of(e) for e in experiments),
     )  # fmt: skip
 
 
@@ -140,13 +169,14 @@ def forget_all() -> None:
     _snapshots.clear()
 
 
-_WATCHED = (Site, SiteOrigin, Reason, Offer)
+_WATCHED = (Site, SiteOrigin, Reason, Offer, Experiment)
 
 
 @event.listens_for(Session, "before_flush")
 def _raise_versions(session: Session, _context, _instances) -> None:
     """A change to a site or to what its snapshot holds raises the site's version, in the
-    same flush (the offer-reason links change with their offer)."""
+    same flush (the offer-reason links change with their offer, an A/B test's variants with
+    their experiment)."""
     touched = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Site):

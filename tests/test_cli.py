@@ -156,3 +156,55 @@ def test_seed_with_events_tells_the_closed_loop_story(runner, db, site):
     assert comebacks["unattributed"]["reactivated"] > 0
     again = runner.invoke(args=["seed", "--site", site.key, "--sessions", "4000", "--with-events"])
     assert again.exit_code == 0 and db.session.scalar(count) == events
+
+
+def test_seeded_voters_are_subscribed_so_a_status_change_emails_them(db, site):
+    import sqlalchemy as sa
+
+    from widget_server.models import RoadmapItem, Vote
+    from widget_server.services import roadmap, seed
+
+    seed.seed_sessions(site, 60)
+    seed.seed_roadmap(site, voters=40)
+    db.session.commit()
+    item = db.session.scalars(
+        sa.select(RoadmapItem)
+        .join(Vote, Vote.item_id == RoadmapItem.id)
+        .where(RoadmapItem.site_id == site.id, RoadmapItem.status == "planned")
+    ).first()
+    voters = db.session.scalar(sa.select(sa.func.count()).where(Vote.item_id == item.id))
+    audience = roadmap.status_change_audience(site, item, "in_progress")
+    assert voters > 0 and audience.voters == voters
+    assert roadmap.change_status(site, item, "in_progress") == voters
+
+
+def test_seeded_months_are_steady_and_comments_name_their_item(db, site):
+    from datetime import timedelta
+
+    from widget_server.models import RoadmapItem, utcnow
+    from widget_server.services import seed
+
+    seed.seed_roadmap(site)
+    seed.seed_sessions(site, 3000)
+    db.session.commit()
+    now = utcnow()
+    s = CancellationSession
+
+    def started_between(newer, older):
+        return db.session.scalar(
+            sa.select(sa.func.count()).where(
+                s.site_id == site.id,
+                s.started_at > now - timedelta(days=older),
+                s.started_at <= now - timedelta(days=newer),
+            )
+        )
+
+    last, before = started_between(0, 30), started_between(30, 60)
+    assert 0.8 < last / before < 1.25, (last, before)  # no "-66.7 %" in the default view
+    named = db.session.execute(
+        sa.select(s.comment, RoadmapItem.title)
+        .join(RoadmapItem, RoadmapItem.id == s.roadmap_item_id)
+        .where(s.site_id == site.id)
+    ).all()
+    quoted = [(comment, title) for comment, title in named if comment]
+    assert quoted and all(title in comment for comment, title in quoted)

@@ -59,7 +59,8 @@ def test_other_without_text_is_asked_again(client, db, site):
     response = client.post(f"/c/{site.key}", data=hidden | {"reason": "other", "comment": " "})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "Please tell us the reason in a few words" in html and 'aria-invalid="true"' in html
+    assert "please tell us a few words in the comment" in html and 'aria-invalid="true"' in html
+    assert "Comment (required for: Other; optional otherwise)" in html
     session = db.session.scalar(sa.select(CancellationSession))
     assert session is None
 
@@ -111,6 +112,68 @@ def test_hosted_page_refuses_what_the_api_refuses(client, db, site):
     assert nul.status_code == 400 and "<html" in nul.get_data(as_text=True)
     sessions = db.session.scalars(sa.select(CancellationSession)).all()
     assert all(s.comment is None and s.roadmap_item_id is None for s in sessions)
+
+
+def test_keep_my_subscription_is_a_save_without_offer(client, db, site):
+    token = make_token(site, "stayer")
+    hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+    html = client.post(f"/c/{site.key}", data=hidden | {"reason": "switching"}).get_data(
+        as_text=True
+    )
+    keep = re.search(r'value="saved">\s*<button type="submit" class="pri" data-kk="keep"', html)
+    assert keep, html
+    action = re.search(r'action="([^"]+/complete)"', html).group(1)
+    done = client.post(action, data={"token": token, "outcome": "saved"}).get_data(as_text=True)
+    assert 'data-kk="done" data-kk-outcome="saved"' in done and "Nothing changes" in done
+    session = db.session.scalar(sa.select(CancellationSession))
+    assert (session.outcome, session.offer_id) == ("saved", None)
+
+
+def test_errors_speak_the_customers_language_without_codes(client, db, site):
+    for query in ("?token=nope", f"?token={make_token(site, lifetime=-3600)}"):
+        html = client.get(f"/c/{site.key}{query}", headers={"Accept-Language": "de"}).text
+        assert "Dieser Link ist nicht mehr gültig" in html
+        assert "token_" not in html and "(" not in html.split("<main", 1)[1]
+    token = make_token(site, "twice")
+    hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+    html = client.post(f"/c/{site.key}", data=hidden | {"reason": "switching"}).text
+    action = re.search(r'action="([^"]+/complete)"', html).group(1)
+    client.post(action, data={"token": token, "outcome": "cancelled"})
+    again = client.post(action, data={"token": token, "outcome": "saved", "locale": "fi"}).get_data(
+        as_text=True
+    )
+    assert "Tämä peruutus on jo tehty" in again and "session_completed" not in again
+
+
+def test_the_done_page_links_back_to_the_app(client, db, site):
+    from widget_server.services import sites
+
+    sites.update_site(
+        site, name=site.name, default_locale="en", currency="USD", brand_color="#4f46e5",
+        discount_window_days=365, app_url="https://app.example.com/account",
+    )  # fmt: skip
+    db.session.commit()
+    token = make_token(site, "back")
+    hidden = fields(client.get(f"/c/{site.key}?token={token}").get_data(as_text=True))
+    html = client.post(f"/c/{site.key}", data=hidden | {"reason": "switching"}).text
+    action = re.search(r'action="([^"]+/complete)"', html).group(1)
+    done = client.post(action, data={"token": token, "outcome": "cancelled"}).text
+    assert '<a class="back" href="https://app.example.com/account" data-kk="back">' in done
+    assert f"Back to {site.name}" in done
+
+
+def test_the_app_address_must_be_a_web_address(db, site):
+    import pytest
+
+    from widget_server.errors import ValidationError
+    from widget_server.services import sites
+
+    for bad in ("javascript:alert(1)", "ftp://x", "app.example.com", "https://x/\nb"):
+        with pytest.raises(ValidationError):
+            sites.update_site(
+                site, name=site.name, default_locale="en", currency="USD",
+                brand_color="#4f46e5", discount_window_days=365, app_url=bad,
+            )  # fmt: skip
 
 
 def test_no_js_flow_for_a_customer_in_the_holdout_offers_nothing_and_cancels(client, db, site):

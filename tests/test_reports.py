@@ -21,7 +21,7 @@ def test_pdf_has_the_figures(app, db, site, book):  # noqa: F811
     assert data.startswith(b"%PDF")
     text = text_of(data)
     assert "Acme · Cancellation insights" in text
-    assert "428.00 USD" in text  # lost MRR: 42,700 + 100 cents
+    assert "$428" in text  # lost MRR: 42,700 + 100 cents
     assert "Missing features I need" in text and "Page 1 of" in text
     assert "33.3%" in text  # save rate with the extra cancellation: 2 / (2 + 4)
 
@@ -53,7 +53,7 @@ def test_cli_writes_the_report(runner, db, site, book, tmp_path):  # noqa: F811
     target = tmp_path / "report.pdf"
     result = runner.invoke(args=["reports", "pdf", "--site", site.key, "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert "427.00 USD" in text_of(target.read_bytes())
+    assert "$427" in text_of(target.read_bytes())
     bad = runner.invoke(
         args=["reports", "pdf", "--site", site.key, "--from", "2026-02-01", "--to", "2026-01-01",
               "-o", str(target)]
@@ -65,7 +65,7 @@ def test_admin_downloads_the_report(admin_client, site, book):  # noqa: F811
     response = admin_client.get(f"/admin/sites/{site.key}/report.pdf?range=30d")
     assert response.mimetype == "application/pdf"
     assert "attachment" in response.headers["Content-Disposition"]
-    assert "427.00 USD" in text_of(response.data)
+    assert "$427" in text_of(response.data)
     page = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert "data-download" in page and "report.pdf" in page
 
@@ -122,5 +122,59 @@ def test_pdf_has_the_impact_section(app, db, client, site, api_key):
         data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(90)), "A4")
     text = text_of(data)
     assert "Impact: what happened after the flow" in text
-    assert "Of 1 customers saved in the period (25.00 USD MRR)" in text
-    assert "Audit trail 1 42.00 USD" in text
+    assert "Of 1 customer saved in the period ($25 MRR)" in text
+    assert "Audit trail 1 $42" in text
+
+
+def test_quoted_comments_follow_the_plan_filter(db, site):
+    from tests.factories import make_token
+    from widget_server.reports.data import top_comments
+    from widget_server.services import flow, insights
+    from widget_server.services.tokens import verify_customer_token
+
+    for sub, plan in (("ent", "Enterprise"), ("gro", "Growth")):
+        claims = verify_customer_token(site, make_token(site, sub, plan=plan))
+        session, _ = flow.start_session(site, claims, locale="en")
+        flow.answer_session(site, session, reason_key="too_expensive", comment=f"{plan} words")
+        flow.complete_session(site, session, outcome="cancelled")
+    db.session.commit()
+    period = insights.Period.last_days(30)
+    everyone = top_comments(site, insights.Filter(period), ["too_expensive"])
+    assert {c["comment"] for c in everyone["too_expensive"]} == {"Enterprise words", "Growth words"}
+    enterprise = top_comments(site, insights.Filter(period, "Enterprise"), ["too_expensive"])
+    assert [c["comment"] for c in enterprise["too_expensive"]] == ["Enterprise words"]
+
+
+def test_rendering_a_pdf_does_not_flood_the_log(app, db, site, caplog):
+    import logging
+
+    from widget_server.services import insights
+
+    caplog.set_level(logging.DEBUG)
+    with app.test_request_context():
+        pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))
+    noise = [r for r in caplog.records if r.name.startswith(("weasyprint", "fontTools"))]
+    assert [r for r in noise if r.levelno < logging.WARNING] == []
+
+
+def test_page_one_has_an_executive_summary(app, db, site):
+    from tests.factories import make_token
+    from widget_server.services import flow, insights, roadmap, rollups
+    from widget_server.services.tokens import verify_customer_token
+
+    item = roadmap.create_item(site, title="Okta SSO", status="in_progress")
+    for sub, reason, mrr in (("a", "missing_features", 90000), ("b", "too_expensive", 10000)):
+        claims = verify_customer_token(site, make_token(site, sub, mrr=mrr))
+        session, _ = flow.start_session(site, claims, locale="en")
+        extra = {"roadmap_item_id": item.id} if reason == "missing_features" else {}
+        flow.answer_session(site, session, reason_key=reason, **extra)
+        flow.complete_session(site, session, outcome="cancelled")
+    rollups.fold_all(site)
+    db.session.commit()
+    with app.test_request_context():
+        data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))
+    first_page = PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    assert "In short" in first_page
+    assert "Lost MRR: $1,000 from 2 cancellations" in first_page
+    assert "Top reason: Missing features I need, 90.0% of lost MRR" in first_page
+    assert "Okta SSO (In progress, $900 lost)" in first_page

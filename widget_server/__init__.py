@@ -131,6 +131,8 @@ def register_blueprints(app: Flask) -> None:
     from widget_server.admin import bp as admin_bp
     from widget_server.api import data_bp, docs_bp, widget_bp
     from widget_server.extensions import csrf
+    from widget_server.handbook import bp as handbook_bp
+    from widget_server.handbook import icon_bp
     from widget_server.health import bp as health_bp
     from widget_server.hosted import bp as hosted_bp
     from widget_server.integrations import bp as integrations_bp
@@ -141,6 +143,8 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(bp)  # token / API-key / signature authenticated, no cookies
         app.register_blueprint(bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(handbook_bp)
+    app.register_blueprint(icon_bp)
     app.register_blueprint(widget_assets_bp)
     app.register_blueprint(admin_bp)
     if app.config["ENV_NAME"] in ("demo", "development", "testing"):

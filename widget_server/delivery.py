@@ -22,6 +22,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -66,6 +67,7 @@ EMAIL_STRINGS = {
         "shipped": "Something you voted for is now available:",
         "winback": "When you left, you told us you needed this. It is here now:",
         "come_back": "We would love to have you back.", "see": "See the roadmap",
+        "reactivate": "Come back to {site}",
         "why": "You get this email because you voted for this item.",
         "why_winback": "You get this email because you asked for this feature when you cancelled.",
         "unsubscribe": "Unsubscribe",
@@ -75,6 +77,7 @@ EMAIL_STRINGS = {
         "shipped": "Etwas, wofür Sie gestimmt haben, ist jetzt verfügbar:",
         "winback": "Als Sie gekündigt haben, fehlte Ihnen das. Jetzt gibt es das:",
         "come_back": "Wir würden uns freuen, Sie wiederzusehen.", "see": "Zur Roadmap",
+        "reactivate": "Zurück zu {site}",
         "why": "Sie erhalten diese E-Mail, weil Sie für diesen Eintrag gestimmt haben.",
         "why_winback": "Sie erhalten diese E-Mail, weil Sie sich diese Funktion bei Ihrer "
         "Kündigung gewünscht haben.",
@@ -85,6 +88,7 @@ EMAIL_STRINGS = {
         "shipped": "Äänestämäsi ominaisuus on nyt saatavilla:",
         "winback": "Kun lähdit, kerroit tarvitsevasi tämän. Nyt se on täällä:",
         "come_back": "Olisit lämpimästi tervetullut takaisin.", "see": "Katso tiekartta",
+        "reactivate": "Palaa palveluun {site}",
         "why": "Saat tämän viestin, koska äänestit tätä kohdetta.",
         "why_winback": "Saat tämän viestin, koska toivoit tätä ominaisuutta peruuttaessasi.",
         "unsubscribe": "Peru tilaus",
@@ -445,6 +449,15 @@ def build_digest(message: OutboxMessage) -> EmailMessage:
     return email
 
 
+def _with_item(url: str | None, item_id: int) -> str | None:
+    """The site's reactivation address naming the item: ``…?keepkit_item=7``."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), ("keepkit_item", item_id)])
+    return urlunsplit(parts._replace(query=query))
+
+
 def build_email(message: OutboxMessage) -> EmailMessage:
     payload = message.payload
     if payload.get("template") == "digest":
@@ -475,6 +488,10 @@ def build_email(message: OutboxMessage) -> EmailMessage:
             "status_label": status_label(site, status, locale),
             "locale": locale,
             "roadmap_url": _absolute(f"/roadmap/{site.key}"),
+            "reactivation_url": _with_item(site.reactivation_url, item.id)
+            if kind == "winback"
+            else None,
+            "brand": site.brand_color or "#4f46e5",
             "t": EMAIL_STRINGS[locale],
         },
     )

@@ -42,8 +42,17 @@ STRINGS = {
         "done_cancelled": "Your subscription is cancelled. Thank you for your feedback.",
         "done_saved": "Thank you for staying! We will apply the offer to your account.",
         "done_dismissed": "Nothing has changed: your subscription continues.",
+        "done_kept": "Thank you for staying! Nothing changes: your subscription continues.",
         "invalid": "This link is no longer valid. Please open the cancellation page again "
         "from your account.",
+        "comment_required": "For this reason, please tell us a few words in the comment.",
+        "comment_rule": "Comment (required for: {reasons}; optional otherwise)",
+        "too_long": "Please keep the comment under 2,000 characters.",
+        "bad_text": "The comment contains characters we cannot store. Please remove them.",
+        "completed": "This cancellation was already completed. Nothing else needs doing.",
+        "failed": "Something went wrong. Please open the cancellation page again from your "
+        "account.",
+        "back_to_app": "Back to {site}",
     },
     "de": {
         "title": "Bevor Sie gehen",
@@ -61,8 +70,17 @@ STRINGS = {
         "done_cancelled": "Ihr Abonnement ist gekündigt. Danke für Ihre Rückmeldung.",
         "done_saved": "Schön, dass Sie bleiben! Wir wenden das Angebot auf Ihr Konto an.",
         "done_dismissed": "Es hat sich nichts geändert: Ihr Abonnement läuft weiter.",
+        "done_kept": "Schön, dass Sie bleiben! Es ändert sich nichts: Ihr Abonnement läuft weiter.",
         "invalid": "Dieser Link ist nicht mehr gültig. Bitte öffnen Sie die Kündigungsseite "
         "erneut aus Ihrem Konto.",
+        "comment_required": "Für diesen Grund schreiben Sie bitte ein paar Worte in den Kommentar.",
+        "comment_rule": "Kommentar (nötig bei: {reasons}; sonst freiwillig)",
+        "too_long": "Bitte fassen Sie sich kürzer als 2.000 Zeichen.",
+        "bad_text": "Der Kommentar enthält Zeichen, die wir nicht speichern können.",
+        "completed": "Diese Kündigung ist bereits abgeschlossen. Sie müssen nichts weiter tun.",
+        "failed": "Etwas ist schiefgegangen. Bitte öffnen Sie die Kündigungsseite erneut aus "
+        "Ihrem Konto.",
+        "back_to_app": "Zurück zu {site}",
     },
     "fi": {
         "title": "Ennen kuin lähdet",
@@ -80,7 +98,15 @@ STRINGS = {
         "done_cancelled": "Tilauksesi on peruutettu. Kiitos palautteestasi.",
         "done_saved": "Kiva, että jäät! Lisäämme tarjouksen tilillesi.",
         "done_dismissed": "Mikään ei muuttunut: tilauksesi jatkuu.",
+        "done_kept": "Kiva, että jäät! Mikään ei muutu: tilauksesi jatkuu.",
         "invalid": "Tämä linkki ei ole enää voimassa. Avaa peruutussivu uudelleen tililtäsi.",
+        "comment_required": "Kirjoita tähän syyhyn muutama sana kommenttiin.",
+        "comment_rule": "Kommentti (pakollinen: {reasons}; muuten valinnainen)",
+        "too_long": "Kommentin enimmäispituus on 2 000 merkkiä.",
+        "bad_text": "Kommentissa on merkkejä, joita emme voi tallentaa.",
+        "completed": "Tämä peruutus on jo tehty. Sinun ei tarvitse tehdä muuta.",
+        "failed": "Jokin meni vikaan. Avaa peruutussivu uudelleen tililtäsi.",
+        "back_to_app": "Takaisin: {site}",
     },
 }
 
@@ -126,7 +152,7 @@ class _Invalid(Exception):
 
 @bp.errorhandler(_Invalid)
 def _invalid(exc: _Invalid):
-    return _page("hosted/invalid.html", exc.locale, 401, code=exc.error.code)
+    return _page("hosted/invalid.html", exc.locale, 401, message=STRINGS[exc.locale]["invalid"])
 
 
 def _locale() -> str:
@@ -143,14 +169,37 @@ def _roadmap_item(form) -> int | None:
     return whole_number(value)  # not "²", not 10^30
 
 
+# What the customer reads for an error: their language, never an internal code.
+ERROR_TEXTS = {
+    "comment_required": "comment_required",
+    "text_too_long": "too_long",
+    "invalid_characters": "bad_text",
+    "session_completed": "completed",
+}
+
+
+def _error_text(locale: str, exc: KeepkitError) -> str:
+    if exc.code == "unknown_reason":
+        return STRINGS[locale]["ask"]
+    return STRINGS[locale][ERROR_TEXTS.get(exc.code, "failed")]
+
+
 def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):
+    reasons = [flow.reason_view(r, locale) for r in flow.active_reasons(g.site)]
+    required = [r["label"] for r in reasons if r.get("requires_text")]
+    comment_label = (
+        STRINGS[locale]["comment_rule"].format(reasons=", ".join(required))
+        if required
+        else STRINGS[locale]["comment"]
+    )
     return _page(
         "hosted/reasons.html",
         locale,
         status,
         token=token,
         session_id=session_id,
-        reasons=[flow.reason_view(r, locale) for r in flow.active_reasons(g.site)],
+        reasons=reasons,
+        comment_label=comment_label,
         roadmap_items=roadmap.missing_feature_items(g.site),
         error=error,
         chosen=chosen,
@@ -195,7 +244,7 @@ def answer():
             token,
             form.get("session") or str(uuid.uuid4()),
             status=422,
-            error=exc.message if exc.code != "unknown_reason" else STRINGS[locale]["ask"],
+            error=_error_text(locale, exc),
             chosen=form.get("reason"),
             comment=form.get("comment", ""),
         )
@@ -223,6 +272,6 @@ def complete(session_id: str):
         flow.complete_session(g.site, session, outcome=outcome, offer_key=request.form.get("offer"))
     except KeepkitError as exc:
         db.session.rollback()
-        return _page("hosted/invalid.html", locale, exc.status, code=exc.code)
+        return _page("hosted/invalid.html", locale, exc.status, message=_error_text(locale, exc))
     db.session.commit()
     return _page("hosted/done.html", locale, outcome=session.outcome, offer=session.offer)

@@ -19,6 +19,9 @@ limiter.limit(
 
 PAGE_STRINGS = {
     "en": {"title": "Roadmap", "votes": "votes", "empty": "Nothing here yet.",
+           "how": "To vote, open the roadmap from inside {site} while signed in and press an "
+                  "item's vote button. Voters get an email when work starts and when it ships.",
+           "open_app": "Open {site}",
            "unsubscribed": "You will get no more emails about this.",
            "unsubscribed_all": "You will get no more roadmap emails from us.",
            "unsubscribed_digest": "You will get no more weekly digests.",
@@ -27,6 +30,10 @@ PAGE_STRINGS = {
            "confirm_all": "Stop all roadmap emails from us?",
            "confirm_digest": "Stop the weekly digest?", "confirm": "Unsubscribe"},
     "de": {"title": "Roadmap", "votes": "Stimmen", "empty": "Noch nichts hier.",
+           "how": "Um abzustimmen, öffnen Sie die Roadmap angemeldet in {site} und drücken Sie "
+                  "beim Eintrag auf die Stimme. Sie erhalten eine E-Mail, wenn die Arbeit "
+                  "beginnt und wenn sie fertig ist.",
+           "open_app": "{site} öffnen",
            "unsubscribed": "Sie erhalten dazu keine E-Mails mehr.",
            "unsubscribed_all": "Sie erhalten keine Roadmap-E-Mails mehr von uns.",
            "unsubscribed_digest": "Sie erhalten keinen wöchentlichen Bericht mehr.",
@@ -35,6 +42,10 @@ PAGE_STRINGS = {
            "confirm_all": "Keine Roadmap-E-Mails mehr von uns?",
            "confirm_digest": "Den wöchentlichen Bericht abbestellen?", "confirm": "Abmelden"},
     "fi": {"title": "Tiekartta", "votes": "ääntä", "empty": "Täällä ei ole vielä mitään.",
+           "how": "Äänestä avaamalla tiekartta kirjautuneena palvelussa {site} ja painamalla "
+                  "kohteen äänestyspainiketta. Saat sähköpostin, kun työ alkaa ja kun se "
+                  "julkaistaan.",
+           "open_app": "Avaa {site}",
            "unsubscribed": "Et saa tästä enää sähköposteja.",
            "unsubscribed_all": "Et saa meiltä enää tiekarttaviestejä.",
            "unsubscribed_digest": "Et saa enää viikkoraporttia.",
@@ -80,6 +91,7 @@ def roadmap_page(site_key: str):
         )
     )
     response.headers["Cache-Control"] = "public, max-age=60"
+    response.vary.add("Accept-Language")  # a cache keeps one copy per language asked for
     return response
 
 

@@ -11,7 +11,9 @@
       decline: "No thanks, continue cancelling", confirmTitle: "Confirm cancellation",
       confirmBody: "Your subscription will be cancelled.", confirm: "Cancel subscription",
       keep: "Keep my subscription", loading: "Loading…", pick: "Please choose a reason", offer: "An offer for you",
-      which: "Which of these did you need?"
+      which: "Which of these did you need?", needText: "A few words, please.",
+      doneC: "Your subscription is cancelled", doneCB: "Thank you for telling us why.",
+      doneS: "Thank you for staying!", doneSB: "Nothing changes: your subscription continues.", got: "You got: "
     },
     de: {
       title: "Bevor Sie gehen", ask: "Warum kündigen Sie?", comment: "Möchten Sie uns noch etwas sagen? (optional)",
@@ -19,7 +21,9 @@
       decline: "Nein danke, weiter kündigen", confirmTitle: "Kündigung bestätigen",
       confirmBody: "Ihr Abonnement wird gekündigt.", confirm: "Abonnement kündigen",
       keep: "Abonnement behalten", loading: "Wird geladen…", pick: "Bitte wählen Sie einen Grund", offer: "Ein Angebot für Sie",
-      which: "Welche davon hat Ihnen gefehlt?"
+      which: "Welche davon hat Ihnen gefehlt?", needText: "Bitte schreiben Sie ein paar Worte.",
+      doneC: "Ihr Abonnement ist gekündigt", doneCB: "Danke, dass Sie uns den Grund genannt haben.",
+      doneS: "Schön, dass Sie bleiben!", doneSB: "Es ändert sich nichts: Ihr Abonnement läuft weiter.", got: "Ihr Angebot: "
     },
     fi: {
       title: "Ennen kuin lähdet", ask: "Miksi peruutat tilauksen?", comment: "Haluatko kertoa meille vielä jotain? (valinnainen)",
@@ -27,7 +31,9 @@
       decline: "Ei kiitos, jatka peruutusta", confirmTitle: "Vahvista peruutus",
       confirmBody: "Tilauksesi peruutetaan.", confirm: "Peruuta tilaus",
       keep: "Pidä tilaus", loading: "Ladataan…", pick: "Valitse syy", offer: "Tarjous sinulle",
-      which: "Mitä näistä tarvitsit?"
+      which: "Mitä näistä tarvitsit?", needText: "Kirjoita muutama sana.",
+      doneC: "Tilauksesi on peruutettu", doneCB: "Kiitos, että kerroit syyn.",
+      doneS: "Kiva, että jäät!", doneSB: "Mikään ei muutu: tilauksesi jatkuu.", got: "Sait: "
     }
   };
   var uid = 0;
@@ -72,12 +78,23 @@
         }
       }
 
-      function finish(fn, value) {
+      // The promise settles once (as soon as the outcome is final); the dialog may stay open
+      // on its closing screen until the customer closes it.
+      function settle(fn, value) {
         if (state.done) return;
         state.done = true;
+        fn(value);
+      }
+
+      function close() {
+        if (!host.isConnected) return;
         host.remove();
         if (restore && restore.focus) restore.focus();
-        fn(value);
+      }
+
+      function finish(fn, value) {
+        settle(fn, value);
+        close();
       }
 
       function fail(err) {
@@ -89,11 +106,27 @@
         state.busy = true;
         body.setAttribute("aria-busy", "true");
         api("/sessions/" + state.session + "/complete", { token: token, outcome: outcome, offer: offer || null })
-          .then(function (res) { finish(resolve, res); }, fail);
+          .then(function (res) {
+            if (outcome === "dismissed") return finish(resolve, res);
+            settle(resolve, res);
+            doneStep(res);
+          }, fail);
+      }
+
+      function doneStep(res) {
+        var c = res.outcome === "cancelled", o = res.offer;
+        title.textContent = c ? t.doneC : t.doneS;
+        body.removeAttribute("aria-busy");
+        var ok = h("button", { type: "button", class: "pri", onclick: close }, t.close);
+        show([
+          h("div", { "data-kk": "done", "data-kk-outcome": res.outcome, role: "status" },
+            h("p", {}, c ? t.doneCB : o ? t.got + o.title : t.doneSB)),
+          h("div", { class: "row" }, ok)
+        ], ok);
       }
 
       function dismiss() {
-        if (state.done) return;
+        if (state.done) return close();
         if (!state.session) {
           return finish(resolve, { outcome: "dismissed", reason: null, comment: null, offer: null, session: null, receipt: null });
         }
@@ -133,7 +166,7 @@
           var text = comment.value.trim();
           if (!r) { err.textContent = t.pick; return list.querySelector("input").focus(); }
           if (r.requires_text && !text) {
-            err.textContent = t.commentReq;
+            err.textContent = t.needText;
             comment.setAttribute("aria-invalid", "true");
             return comment.focus();
           }
@@ -176,7 +209,7 @@
 
       function confirmStep() {
         title.textContent = t.confirmTitle;
-        var keep = h("button", { type: "button", class: "pri", onclick: dismiss }, t.keep);
+        var keep = h("button", { type: "button", class: "pri", "data-kk": "keep", onclick: function () { complete("saved"); } }, t.keep);
         show([
           h("p", {}, t.confirmBody),
           h("div", { class: "row" }, [

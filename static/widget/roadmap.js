@@ -6,21 +6,21 @@
   var CSS = `__KEEPKIT_CSS__`;
   var STR = {
     en: {
-      vote: "Vote for", unvote: "Remove your vote for", votes: "votes", empty: "Nothing here yet.",
+      vote: "vote for", votes: "votes", one: "vote", empty: "Nothing here yet.",
       consent: "Voting subscribes you to an email when work on the item starts and when it ships. Every email has a one-click unsubscribe.",
       login: "Sign in to vote.", suggest: "Suggest an idea", title: "Your idea", details: "Details (optional)",
       send: "Send idea", similar: "Similar ideas already on the board:", thanks: "Thank you! We will review your idea.",
       failed: "The roadmap could not be loaded."
     },
     de: {
-      vote: "Stimme für", unvote: "Stimme zurückziehen für", votes: "Stimmen", empty: "Noch nichts hier.",
+      vote: "Stimme für", votes: "Stimmen", one: "Stimme", empty: "Noch nichts hier.",
       consent: "Mit Ihrer Stimme erhalten Sie eine E-Mail, wenn die Arbeit daran beginnt und wenn es fertig ist. Jede E-Mail lässt sich mit einem Klick abbestellen.",
       login: "Melden Sie sich an, um abzustimmen.", suggest: "Idee vorschlagen", title: "Ihre Idee", details: "Details (optional)",
       send: "Idee senden", similar: "Ähnliche Ideen gibt es schon:", thanks: "Danke! Wir prüfen Ihre Idee.",
       failed: "Die Roadmap konnte nicht geladen werden."
     },
     fi: {
-      vote: "Äänestä", unvote: "Peru äänesi", votes: "ääntä", empty: "Täällä ei ole vielä mitään.",
+      vote: "äänestä", votes: "ääntä", one: "ääni", empty: "Täällä ei ole vielä mitään.",
       consent: "Äänestämällä saat sähköpostin, kun työ alkaa ja kun se julkaistaan. Jokaisen viestin voi perua yhdellä klikkauksella.",
       login: "Kirjaudu sisään äänestääksesi.", suggest: "Ehdota ideaa", title: "Ideasi", details: "Lisätiedot (valinnainen)",
       send: "Lähetä idea", similar: "Samankaltaisia ideoita on jo:", thanks: "Kiitos! Käymme ideasi läpi.",
@@ -65,40 +65,52 @@
       wrap.replaceChildren.apply(wrap, parts);
     }
 
+    // The accessible name starts with what is visible ("12 votes") and names the item;
+    // aria-pressed says whether this customer's vote is in.
+    function named(it, n) {
+      return n + " " + (n === 1 ? t.one : t.votes) + ", " + t.vote + " " + it.title;
+    }
+
     function item(it, canVote) {
       var count = h("b", { "data-kk": "vote-count" }, String(it.votes));
+      var word = h("span", {}, it.votes === 1 ? t.one : t.votes);
+      var tally = [count, " ", word];
       var button = h("button", {
         type: "button", class: "v", "data-kk": "vote", "aria-pressed": String(it.voted),
-        "aria-label": (it.voted ? t.unvote : t.vote) + " " + it.title,
-        disabled: !it.votable || !canVote, onclick: function () { toggle(it, button, count); }
-      }, [count, h("span", {}, t.votes)]);
+        "aria-label": named(it, it.votes),
+        disabled: !it.votable || !canVote, onclick: function () { toggle(it, button, count, word); }
+      }, tally);
       var desc = h("div");
       desc.innerHTML = it.description_html;  // sanitised on the server (markdown-it + nh3)
       var meta = [it.status_label].concat(it.target ? [it.target] : [], it.tags || []).join(" · ");
       return h("li", { class: "it", "data-kk": "item", "data-kk-id": it.id }, [
-        it.votable ? button : h("span", { class: "v" }, [count, h("span", {}, t.votes)]),
+        it.votable ? button : h("span", { class: "v" }, tally),
         h("div", {}, [h("h3", {}, it.title), desc, h("p", { class: "meta" }, meta)])
       ]);
     }
 
-    function toggle(it, button, count) {
+    function toggle(it, button, count, word) {
+      function shown(n) {
+        count.textContent = String(n);
+        word.textContent = n === 1 ? t.one : t.votes;
+        button.setAttribute("aria-label", named(it, n));
+      }
       var want = !it.voted;
       // Immediate feedback; the server's answer then sets the exact count.
       it.voted = want;
       button.setAttribute("aria-pressed", String(want));
-      button.setAttribute("aria-label", (want ? t.unvote : t.vote) + " " + it.title);
-      count.textContent = String(it.votes + (want ? 1 : -1));
+      shown(it.votes + (want ? 1 : -1));
       var body = { token: token, vote: want, anonymous_id: token ? null : anonymousId() };
       api("/roadmap/items/" + it.id + "/vote", body).then(function (res) {
         it.votes = res.votes;
         it.voted = res.voted;
-        count.textContent = String(res.votes);
+        shown(res.votes);
         button.setAttribute("aria-pressed", String(res.voted));
         status.textContent = "";
       }, function (err) {
         it.voted = !want;
         button.setAttribute("aria-pressed", String(!want));
-        count.textContent = String(it.votes);
+        shown(it.votes);
         status.textContent = err.message.replace(/^Keepkit: /, "");
       });
     }

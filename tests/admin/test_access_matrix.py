@@ -10,7 +10,15 @@ from tests.conftest import csrf_token, login
 from tests.factories import make_admin, make_site, make_token
 from widget_server import create_app
 from widget_server.models import ROLES, OutboxMessage
-from widget_server.services import experiments, flow_config, notifications, roadmap, sites, users
+from widget_server.services import (
+    experiments,
+    flow,
+    flow_config,
+    notifications,
+    roadmap,
+    sites,
+    users,
+)
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
@@ -49,6 +57,7 @@ def world(db):
     item = roadmap.create_item(site, title="SSO")
     claims = verify_customer_token(site, make_token(site, "voter", email="v@example.com"))
     roadmap.vote(site, item, upsert_customer(site, claims))
+    session, _ = flow.start_session(site, claims, locale="en")
     notifications.enqueue_emails(
         site, "roadmap.in_progress", [{"dedupe_key": "m1", "to": "v@example.com", "payload": {}}]
     )
@@ -73,6 +82,7 @@ def world(db):
         "decision": "approve",
         "action": "rotate",
         "kind": "reasons",
+        "session_id": session.public_id,
         "experiment_id": holdout.id,
     }
     # Where two routes use one parameter name for different things.

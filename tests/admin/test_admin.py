@@ -80,7 +80,7 @@ def test_dashboard_ranks_reasons_by_lost_revenue(admin_client, db, site):
     add_cancellation(site, "missing_features", 29900)
     html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert html.index("Missing features I need") < html.index("Too expensive")
-    assert "299.00 USD" in html and "328.00 USD" in html
+    assert "$299" in html and "$328" in html
     assert "91.2%" in html  # 29900 / 32800
 
 
@@ -337,6 +337,4 @@ def test_exchange_rates_in_settings_and_on_the_dashboard(admin_client, db, site)
         data={"csrf_token": token, "currency": "EUR", "rate": "1,10"},
     )
     html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
-    assert (
-        "110.00 USD" in html and "converted to USD at the rates set in Settings (EUR 1.1)" in html
-    )
+    assert "$110" in html and "converted to USD at the rates set in Settings (EUR 1.1)" in html

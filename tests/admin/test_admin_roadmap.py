@@ -39,7 +39,11 @@ def titles(html):
 def test_items_sort_by_each_measure(admin_client, site):
     setup_items(site)
     base = f"/admin/sites/{site.key}/roadmap"
-    assert titles(admin_client.get(base).get_data(as_text=True)) == [
+    # By default the items customers left for come first (lost MRR), then by votes on request.
+    default = admin_client.get(base).get_data(as_text=True)
+    assert titles(default) == ["SSO &lt;b&gt;now&lt;/b&gt;", "Themes"]
+    assert 'aria-sort="descending"><a href="/admin/sites/' in default
+    assert titles(admin_client.get(f"{base}?sort=votes").get_data(as_text=True)) == [
         "Themes",
         "SSO &lt;b&gt;now&lt;/b&gt;",
     ]
@@ -49,35 +53,78 @@ def test_items_sort_by_each_measure(admin_client, site):
         )
         assert titles(html)[0] == "SSO &lt;b&gt;now&lt;/b&gt;" and "<html" not in html
     html = admin_client.get(f"{base}?sort=companies").get_data(as_text=True)
-    assert "500.00 USD" in html  # lost MRR of the churned customer
+    assert "$500" in html  # lost MRR of the churned customer
 
 
-def test_inline_status_change_queues_emails(admin_client, site):
+def test_inline_status_change_asks_before_emailing(admin_client, site):
     big, _ = setup_items(site)
     token = token_of(admin_client, site)
-    response = admin_client.post(
-        f"/admin/sites/{site.key}/roadmap/{big.id}/status",
-        data={"status": "shipped"},
-        headers={"HX-Request": "true", "X-CSRFToken": token},
-    )
-    assert response.status_code == 200
+    url = f"/admin/sites/{site.key}/roadmap/{big.id}/status"
+    htmx = {"HX-Request": "true", "X-CSRFToken": token}
+    ask = admin_client.post(url, data={"status": "shipped"}, headers=htmx)
+    assert ask.status_code == 200
+    html = ask.get_data(as_text=True)
+    assert html.startswith(f'<tr id="item-{big.id}">')
+    assert "emails 1 voter and 1 churned customer." in html and "Confirm and email 2" in html
+    db.session.expire_all()
+    assert big.status == "planned"  # nothing changed, nothing queued yet
+    assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0
+    # "Cancel" shows the row as it is.
+    cancel = admin_client.get(url, headers=htmx).get_data(as_text=True)
+    assert cancel.startswith(f'<tr id="item-{big.id}">') and "Confirm" not in cancel
+    assert 'value="planned" selected' in cancel
+    response = admin_client.post(url, data={"status": "shipped", "confirm": "1"}, headers=htmx)
     html = response.get_data(as_text=True)
     assert html.startswith(f'<tr id="item-{big.id}">') and "2 emails queued" in html
     recipients = set(db.session.scalars(sa.select(OutboxMessage.recipient)))
     assert recipients == {"whale@example.com", "gone@ex.com"}
-    bad = admin_client.post(
-        f"/admin/sites/{site.key}/roadmap/{big.id}/status",
-        data={"status": "nope"},
-        headers={"X-CSRFToken": token},
-    )
+    # Everyone has had these emails: moving back and shipping again emails nobody, so no question.
+    assert "no emails" in admin_client.post(url, data={"status": "planned"}, headers=htmx).text
+    again = admin_client.post(url, data={"status": "shipped"}, headers=htmx).get_data(as_text=True)
+    assert "Confirm" not in again and "no emails" in again
+    bad = admin_client.post(url, data={"status": "nope"}, headers={"X-CSRFToken": token})
     assert bad.status_code == 422
+
+
+def test_status_change_without_emails_needs_no_confirmation(admin_client, site):
+    _, small = setup_items(site)
+    response = admin_client.post(
+        f"/admin/sites/{site.key}/roadmap/{small.id}/status",
+        data={"status": "declined"},
+        headers={"HX-Request": "true", "X-CSRFToken": token_of(admin_client, site)},
+    )
+    assert "Saved, no emails" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert small.status == "declined"
+
+
+def test_item_page_asks_before_emailing(admin_client, site):
+    _, small = setup_items(site)
+    token = token_of(admin_client, site)
+    url = f"/admin/sites/{site.key}/roadmap/{small.id}"
+    form = {"csrf_token": token, "title": "Dark themes", "status": "in_progress", "public": "1"}
+    ask = admin_client.post(url, data=form)
+    html = ask.get_data(as_text=True)
+    assert ask.status_code == 200 and "emails 3 voters." in html
+    assert 'name="confirm" value="1"' in html and 'name="title" value="Dark themes"' in html
+    db.session.expire_all()
+    assert (small.title, small.status) == ("Themes", "planned")  # nothing saved yet
+    assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0
+    done = admin_client.post(url, data={**form, "confirm": "1"}, follow_redirects=True)
+    assert "Item saved; 3 emails queued." in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert (small.title, small.status) == ("Dark themes", "in_progress")
+    # The plain (no-script) inline form ends on the same question.
+    big_url = f"/admin/sites/{site.key}/roadmap/{small.id}/status"
+    plain = admin_client.post(big_url, data={"csrf_token": token, "status": "shipped"})
+    assert "emails 3 voters." in plain.get_data(as_text=True)
 
 
 def test_item_page_lists_voters_and_churned(admin_client, site):
     big, _ = setup_items(site)
     html = admin_client.get(f"/admin/sites/{site.key}/roadmap/{big.id}").get_data(as_text=True)
-    assert "whale@example.com" in html and "999.00 USD" in html
-    assert "gone@ex.com" in html and "500.00 USD" in html
+    assert "whale@example.com" in html and "$999" in html
+    assert "gone@ex.com" in html and "$500" in html
 
 
 def test_vote_on_behalf_and_merge(admin_client, site):

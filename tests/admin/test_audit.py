@@ -53,7 +53,8 @@ def test_secret_key_webhook_and_status_changes_are_recorded(admin_client, db, si
         roadmap.vote(site, item, upsert_customer(site, claims))
     db.session.commit()
     admin_client.post(
-        f"{base}/roadmap/{item.id}/status", data={"csrf_token": token, "status": "in_progress"}
+        f"{base}/roadmap/{item.id}/status",
+        data={"csrf_token": token, "status": "in_progress", "confirm": "1"},
     )
     recorded = {e.action: e for e in events(db, site_id=site.id)}
     assert set(recorded) >= {

@@ -63,7 +63,7 @@ def test_ranking_filters_by_plan_and_dates(client, api_key, history):
 def test_sessions_are_paginated_with_a_cursor(client, api_key, history):
     seen, cursor, pages = [], None, 0
     while True:
-        query = "/api/v1/sessions?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        query = "/api/v1/sessions?limit=3&order=oldest" + (f"&cursor={cursor}" if cursor else "")
         data = client.get(query, headers=auth(api_key)).get_json()
         seen += data["items"]
         pages += 1
@@ -274,3 +274,27 @@ def test_csv_export_streams_more_than_one_batch(admin_client, db, site):
     assert response.is_streamed
     lines = response.get_data(as_text=True).splitlines()
     assert len(lines) == BATCH * 2 + 7 + 1  # rows + header
+
+
+def test_sessions_come_newest_first_and_from_alone_runs_to_today(client, api_key, history):
+    old = (datetime.now(UTC).date() - timedelta(days=90)).isoformat()
+    seen, cursor = [], None
+    while True:
+        query = f"/api/v1/sessions?from={old}&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        data = client.get(query, headers=auth(api_key)).get_json()
+        seen += data["items"]
+        cursor = data["next_cursor"]
+        if not cursor:
+            break
+    # From that day until today: the 90-day-old session and all of today's; newest first.
+    assert len(seen) == 8 and seen[-1]["customer_id"] == "old"
+    starts = [s["started_at"] for s in seen]
+    assert starts == sorted(starts, reverse=True)
+    oldest = client.get(f"/api/v1/sessions?from={old}&order=oldest", headers=auth(api_key))
+    assert oldest.get_json()["items"][0]["customer_id"] == "old"
+    # A cursor continues the order it came from.
+    first = client.get("/api/v1/sessions?limit=1", headers=auth(api_key)).get_json()
+    mixed = client.get(
+        f"/api/v1/sessions?order=oldest&cursor={first['next_cursor']}", headers=auth(api_key)
+    )
+    assert mixed.status_code == 400 and mixed.get_json()["error"]["code"] == "invalid_cursor"

@@ -243,3 +243,15 @@ def test_rate_limit_on_public_endpoints(app, client, db, site, monkeypatch):
     assert [r.status_code for r in responses] == [201, 201, 201, 429]
     assert responses[-1].get_json()["error"]["code"] == "rate_limited"
     assert count(db, CancellationSession) == 3
+
+
+def test_saved_without_offer_is_keep_my_subscription(client, db, site):
+    sid = start(client, site).get_json()["session"]
+    token = make_token(site)
+    post(client, site, f"/sessions/{sid}/answer", {"token": token, "reason": "switching"})
+    kept = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "saved"})
+    assert kept.status_code == 200
+    body = kept.get_json()
+    assert (body["outcome"], body["offer"]) == ("saved", None)
+    session = db.session.scalar(sa.select(CancellationSession))
+    assert (session.outcome, session.offer_id) == ("saved", None)

@@ -178,11 +178,11 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
     assert delivery.run_once() == (0, 0, 0)  # once a week
     [email] = smtp.sink.messages
     assert email["To"] == "pm@example.com" and quiet.email not in email["To"]
-    assert "Lost MRR 123.00 USD from 1 cancellations." in email.get_body(("plain",)).get_content()
+    assert "Lost MRR $123 from 1 cancellation." in email.get_body(("plain",)).get_content()
     [attachment] = list(email.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     pdf_text = PdfReader(io.BytesIO(attachment.get_content())).pages[0].extract_text()
-    assert "123.00 USD" in pdf_text
+    assert "$123" in pdf_text
     link = re.search(r"<http://keepkit\.test(/u/[^>]+)>", email["List-Unsubscribe"]).group(1)
     assert client.post(link).status_code == 200
     db.session.refresh(admin)
@@ -196,3 +196,28 @@ def test_admin_opts_in_to_the_digest(admin_client, db, admin, site):
     admin_client.post("/admin/digest", data={"csrf_token": token, "weekly_digest": "1"})
     db.session.refresh(admin)
     assert admin.weekly_digest is True
+
+
+def test_winback_links_to_the_sites_reactivation_page_naming_the_item(db, site, smtp):
+    from widget_server.services import sites
+
+    sites.update_site(
+        site, name="Acme <Apps>", default_locale="en", currency="USD", brand_color="#0f766e",
+        discount_window_days=365, reactivation_url="https://app.example.com/billing?plan=pro",
+    )  # fmt: skip
+    item = roadmap.create_item(site, title="SSO")
+    claims = verify_customer_token(site, make_token(site, "gone", email="gone@example.com"))
+    session, _ = flow.start_session(site, claims, locale="en")
+    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
+    flow.complete_session(site, session, outcome="cancelled")
+    roadmap.change_status(site, item, "shipped")
+    db.session.commit()
+    assert delivery.run_once() == (1, 0, 0)
+    [email] = smtp.sink.messages
+    html = email.get_body(("html",)).get_content()
+    url = f"https://app.example.com/billing?plan=pro&amp;keepkit_item={item.id}"
+    assert html.count("<a href=") == 2  # one button, and the unsubscribe link
+    assert f'<a href="{url}" style="display: inline-block; background: #0f766e' in html
+    assert "Come back to Acme &lt;Apps&gt;" in html and "Acme &lt;Apps&gt;</p>" in html
+    text = email.get_body(("plain",)).get_content()
+    assert f"Come back to Acme <Apps>: {url.replace('&amp;', '&')}" in text

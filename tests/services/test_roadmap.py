@@ -180,3 +180,23 @@ def test_markdown_is_rendered_safely(db, site):
     )
     assert "<strong>Bold</strong>" in html and "<script>" not in html
     assert 'href="javascript' not in html and 'href="https://a.b"' in html
+
+
+def test_votes_that_cannot_be_taken_say_why(db, site):
+    from widget_server.errors import NotFound
+
+    original = roadmap.create_item(site, title="Dark mode")
+    duplicate = roadmap.create_item(site, title="Night theme")
+    roadmap.merge(site, duplicate, original)
+    voter = customer(site, "why")
+    with pytest.raises(Conflict, match="merged into “Dark mode”: votes go there"):
+        roadmap.vote(site, duplicate, voter)
+    pending = roadmap.create_item(site, title="Idea")
+    pending.moderation = "pending"
+    with pytest.raises(NotFound):  # customers do not know it exists
+        roadmap.vote(site, pending, voter)
+    with pytest.raises(Conflict, match="waiting for moderation"):
+        roadmap.vote(site, pending, voter, source="support")
+    shipped = roadmap.create_item(site, title="CSV", status="shipped")
+    with pytest.raises(Conflict, match="Items that are shipped take no votes"):
+        roadmap.vote(site, shipped, voter)

@@ -61,7 +61,13 @@ def test_cancel_flow_to_cancelled(page, live_app, keepkit_server, host_server, l
     assert outcome["reason"] == {"id": "switching", "label": "Switching to another product"}
     assert outcome["comment"] == "Moving to <b>Globex</b>" and outcome["receipt"].count(".") == 2
     assert stored(live_app, outcome["session"]) == ("cancelled", "switching", outcome["comment"])
+    # The promise has resolved; the closing screen says what happens now until closed.
+    done = page.locator('[data-kk="done"]')
+    assert done.get_attribute("data-kk-outcome") == "cancelled"
+    assert page.locator("keepkit-flow h2").text_content() == "Your subscription is cancelled"
+    page.get_by_role("button", name="Close").last.click()
     assert page.locator("keepkit-flow").count() == 0
+    assert page.evaluate("document.activeElement.id") == "cancel"
 
 
 def test_cancel_flow_saved_through_offer(page, live_app, keepkit_server, host_server, live_site):
@@ -77,6 +83,62 @@ def test_cancel_flow_saved_through_offer(page, live_app, keepkit_server, host_se
     assert outcome["outcome"] == "saved"
     assert outcome["offer"]["type"] == "discount" and outcome["offer"]["percent"] == 30
     assert stored(live_app, outcome["session"])[0] == "saved"
+    done = page.locator('[data-kk="done"]')
+    assert done.text_content() == "You got: " + outcome["offer"]["title"]
+    page.keyboard.press("Escape")  # closes the closing screen; the result stays as it was
+    assert page.locator("keepkit-flow").count() == 0 and result(page) == outcome
+
+
+def test_keep_my_subscription_is_a_save_without_offer(
+    page, live_app, keepkit_server, host_server, live_site
+):
+    open_host(page, keepkit_server, host_server, live_site, sub="stayer")
+    page.click("#cancel")
+    page.click('[data-kk="reason"][data-kk-id="switching"]')
+    page.click('[data-kk="next"]')
+    page.click('[data-kk="keep"]')
+    outcome = result(page)
+    assert (outcome["outcome"], outcome["offer"]) == ("saved", None)
+    assert stored(live_app, outcome["session"])[0] == "saved"
+    assert "Nothing changes" in page.locator('[data-kk="done"]').text_content()
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fi"])
+def test_offer_buttons_share_one_row_on_desktop(
+    browser, keepkit_server, host_server, live_site, locale
+):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        open_host(page, keepkit_server, host_server, live_site, sub=f"row-{locale}", locale=locale)
+        page.click("#cancel")
+        page.click('[data-kk="reason"][data-kk-id="too_expensive"]')
+        page.click('[data-kk="next"]')
+        accept = page.locator('[data-kk="accept-offer"]').bounding_box()
+        decline = page.locator('[data-kk="decline-offer"]').bounding_box()
+        assert abs(accept["y"] - decline["y"]) < 2 and decline["x"] < accept["x"]
+    finally:
+        context.close()
+
+
+def test_dialog_is_never_taller_than_the_viewport(browser, keepkit_server, host_server, live_site):
+    context = browser.new_context(viewport={"width": 1024, "height": 420})
+    page = context.new_page()
+    try:
+        open_host(page, keepkit_server, host_server, live_site)
+        page.click("#cancel")
+        page.locator('[data-kk="reason"]').first.wait_for()
+        box = page.locator('[role="dialog"]').bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 420
+        # It scrolls inside: the Continue button is reachable.
+        page.locator('[data-kk="next"]').scroll_into_view_if_needed()
+        assert page.locator('[data-kk="next"]').is_visible()
+        assert page.evaluate(
+            """() => { const d = document.querySelector('keepkit-flow').shadowRoot
+                 .querySelector('[role=dialog]'); return d.scrollHeight > d.clientHeight; }"""
+        )
+    finally:
+        context.close()
 
 
 def test_decline_offer_then_cancel(page, live_app, keepkit_server, host_server, live_site):
@@ -135,7 +197,9 @@ def test_other_requires_text(page, live_app, keepkit_server, host_server, live_s
     page.click("#cancel")
     page.click('[data-kk="reason"][data-kk-id="other"]')
     page.click('[data-kk="next"]')
-    assert page.locator('[role="alert"]').text_content() == "Please tell us the reason"
+    dialog = page.locator('[role="dialog"]').inner_text()
+    assert dialog.count("Please tell us the reason") == 1  # the label, not repeated below
+    assert page.locator('[role="alert"]').text_content() == "A few words, please."
     assert page.locator('[data-kk="comment"]').get_attribute("aria-invalid") == "true"
     page.fill('[data-kk="comment"]', "Seasonal work")
     page.click('[data-kk="next"]')

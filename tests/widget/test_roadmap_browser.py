@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.factories import make_site, make_token
 from widget_server.extensions import db
-from widget_server.models import CancellationSession, RoadmapItem, Vote
+from widget_server.models import CancellationSession, RoadmapItem, Site, Vote
 from widget_server.services import roadmap
 
 pytestmark = pytest.mark.browser
@@ -59,7 +59,9 @@ def test_vote_unvote_and_returning_voter(page, live_app, keepkit_server, host_se
     assert "Sign in with Okta." in item.text_content()
     vote = item.locator('[data-kk="vote"]')
     assert vote.get_attribute("aria-pressed") == "false"
-    assert vote.get_attribute("aria-label") == "Vote for Okta SSO"
+    # Its accessible name begins with what it shows and names the item (no label mismatch).
+    assert vote.text_content() == "0 votes"
+    assert vote.get_attribute("aria-label") == "0 votes, vote for Okta SSO"
     with page.expect_response(lambda r: r.url.endswith("/vote")):
         vote.click()  # the count changes at once; the server's answer follows
     page.wait_for_function(
@@ -67,6 +69,7 @@ def test_vote_unvote_and_returning_voter(page, live_app, keepkit_server, host_se
             .querySelector('[data-kk-id="{sso}"] [data-kk=vote-count]').textContent === '1'"""
     )
     assert vote.get_attribute("aria-pressed") == "true"
+    assert vote.get_attribute("aria-label") == "1 vote, vote for Okta SSO"
     assert votes_in_db(live_app, sso) == 1
     # A returning customer sees their vote.
     open_board(page, keepkit_server, host_server, board_site)
@@ -140,3 +143,31 @@ def test_roadmap_budget(page, keepkit_server, host_server, board_site):
     total = sum(len(gzip.compress(r.response().body(), 9)) for r in keepkit)
     assert total <= 8 * 1024, f"{total} bytes gzip"
     assert [r.method for r in keepkit if "/api/" in r.url] == ["POST"]
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_german_vote_label_fits_its_box(
+    page, live_app, keepkit_server, host_server, board_site, width
+):
+    with live_app.app_context():  # a long German title presses on the vote button
+        item = db.session.get(RoadmapItem, board_site["ids"]["Okta SSO"])
+        long_title = "Verzeichnisdienstanbieterschnittstellenkonfiguration"
+        site = db.session.get(Site, item.site_id)
+        roadmap.update_item(site, item, title=long_title, status=item.status)
+        db.session.commit()
+        db.session.remove()
+    page.set_viewport_size({"width": width, "height": 900})
+    open_board(page, keepkit_server, host_server, board_site, locale="de")
+    sizes = page.evaluate(
+        """() => [...document.querySelector('keepkit-roadmap').shadowRoot
+            .querySelectorAll('.v')].map(v => {
+              const box = v.getBoundingClientRect(), word = v.querySelector('b + span')
+                .getBoundingClientRect();
+              return [v.textContent, word.left >= box.left && word.right <= box.right,
+                      v.scrollWidth <= v.clientWidth];
+            })"""
+    )
+    assert sizes and all("Stimme" in text for text, _, _ in sizes)
+    assert all(inside and fits for _, inside, fits in sizes), sizes
+    # The long word wraps inside its card: nothing is wider than the page.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

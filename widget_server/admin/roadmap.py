@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from widget_server import delivery
 from widget_server.admin.views import (
     audit,
     bp,
-    commit_or_error,
     commit_or_flash,
     render,
     site_view,
@@ -38,7 +46,7 @@ def _with_comebacks(rows: list[dict]) -> list[dict]:
 @bp.get("/sites/<site_key>/roadmap")
 @site_view("viewer")
 def roadmap_items():
-    sort = request.args.get("sort") if request.args.get("sort") in roadmap.SORTS else "votes"
+    sort = request.args.get("sort") if request.args.get("sort") in roadmap.SORTS else "lost_mrr"
     status = request.args.get("status") or None
     pending = roadmap.items_with_stats(g.site, roadmap.ItemFilter(moderation="pending"))
     return render(
@@ -78,30 +86,72 @@ def roadmap_create():
     return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
 
 
-@bp.post("/sites/<site_key>/roadmap/<int:item_id>/status")
-@site_view("editor")
+def _confirmed() -> bool:
+    return request.form.get("confirm") == "1"
+
+
+def _row(item, **extra):
+    return render(
+        "_roadmap_row.html",
+        "_roadmap_row.html",
+        row=_with_comebacks([roadmap.item_stats(g.site, item)])[0],
+        statuses=STATUSES,
+        label=lambda s: roadmap.status_label(g.site, s, "en"),
+        **extra,
+    )
+
+
+@bp.route("/sites/<site_key>/roadmap/<int:item_id>/status", methods=["GET", "POST"])
+@site_view("viewer", write="editor")
 def roadmap_status(item_id: int):
-    """Inline status change (htmx swaps the row); voters are notified through the outbox."""
+    """Inline status change (htmx swaps the row); voters are notified through the outbox.
+
+    A change that emails people asks first: without ``confirm=1`` the row comes back with the
+    number of people it would email and confirm/cancel buttons, and nothing changes. GET
+    answers the row as it is (what "Cancel" shows)."""
     item = roadmap.get_item(g.site, item_id)
+    if request.method == "GET":
+        if not request.headers.get("HX-Request"):
+            return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+        return _row(item, focus=True)
+    status = request.form.get("status", "")
+    if status not in STATUSES:
+        abort(422, "Choose one of the statuses.")
+    audience = roadmap.status_change_audience(g.site, item, status)
+    if audience.total and not _confirmed():
+        if request.headers.get("HX-Request"):
+            return _row(item, confirm=audience, new_status=status)
+        fields = {**_item_fields_of(item), "status": status}
+        return _item_page(item, confirm=audience, fields=fields)
     previous = item.status
     try:
-        queued = roadmap.change_status(g.site, item, request.form.get("status", ""))
+        queued = roadmap.change_status(g.site, item, status)
     except KeepkitError as exc:
         db.session.rollback()
         abort(422, exc.message)
     audit_status(item, previous, queued)
     db.session.commit()
     if request.headers.get("HX-Request"):
-        return render(
-            "_roadmap_row.html",
-            "_roadmap_row.html",
-            row=_with_comebacks([roadmap.item_stats(g.site, item)])[0],
-            statuses=STATUSES,
-            queued=queued,
-            label=lambda s: roadmap.status_label(g.site, s, "en"),
-        )
-    flash(f"Status changed; {queued} emails queued.")
+        return _row(item, queued=queued, changed=item.status != previous, focus=True)
+    flash(_saved_message("Status changed", queued))
     return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+
+
+def _saved_message(what: str, queued: int) -> str:
+    if not queued:
+        return f"{what}."
+    return f"{what}; {queued} {'email' if queued == 1 else 'emails'} queued."
+
+
+def _item_fields_of(item) -> dict:
+    return {
+        "title": item.title,
+        "description": item.description or "",
+        "status": item.status,
+        "public": item.public,
+        "target": item.target or "",
+        "tags": ", ".join(item.tags or []),
+    }
 
 
 PER_PAGE = 50
@@ -129,17 +179,26 @@ def audit_status(item, previous: str, queued: int) -> None:
 @site_view("viewer", write="editor")
 def roadmap_item(item_id: int):
     item = roadmap.get_item(g.site, item_id)
-    error = None
-    if request.method == "POST":
-        previous = item.status
+    if request.method == "GET":
+        return _item_page(item)
+    fields = _item_fields(request.form)
+    audience = roadmap.status_change_audience(g.site, item, fields["status"])
+    if audience.total and not _confirmed():
+        # Nothing is saved until the editor has seen who gets an email.
+        return _item_page(item, confirm=audience, fields=fields)
+    previous = item.status
+    try:
+        queued = roadmap.update_item(g.site, item, **fields)
+        audit_status(item, previous, queued)
+    except KeepkitError as exc:
+        db.session.rollback()
+        return _item_page(item, error=exc.message)
+    db.session.commit()
+    flash(_saved_message("Item saved", queued))
+    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
 
-        def save():
-            queued = roadmap.update_item(g.site, item, **_item_fields(request.form))
-            audit_status(item, previous, queued)
 
-        error = commit_or_error(save, "Item saved.")
-        if error is None:
-            return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+def _item_page(item, *, error=None, confirm=None, fields=None):
     row = roadmap.item_stats(g.site, item)
     pages = {name: _page(name) for name in ("voters_page", "churned_page")}
     return render_template(
@@ -147,6 +206,8 @@ def roadmap_item(item_id: int):
         row=row,
         item=item,
         error=error,
+        confirm=confirm,
+        fields=fields,
         statuses=STATUSES,
         sources=VOTE_SOURCES[1:],
         voters=roadmap.voters(item, page=pages["voters_page"], per_page=PER_PAGE),

@@ -72,9 +72,31 @@ def _security_headers(response):
     return response
 
 
+@bp.before_app_request
+def _reader_locale():
+    """Figures are formatted for the reader (Accept-Language): ``$43,820`` or ``43.820 $``."""
+    g.reader_locale = formatting.pick_locale(request.accept_languages)
+
+
 @bp.app_template_filter("money")
 def _money(amount, currency):
     return formatting.money(amount, currency)
+
+
+@bp.app_template_filter("major")
+def _major(amount, currency):
+    """Minor units as a plain number for a form field (``49.00``; JPY ``4900``)."""
+    return f"{formatting.major(amount, currency):.{formatting.digits(currency)}f}"
+
+
+@bp.app_template_filter("number")
+def _number(value):
+    return formatting.number(value)
+
+
+@bp.app_template_filter("plural")
+def _plural(count, word, words=None):
+    return formatting.plural(count, word, words)
 
 
 @bp.app_template_filter("percent")
@@ -88,8 +110,18 @@ def _points(value):
 
 
 @bp.app_template_filter("change")
-def _change(value):
-    return formatting.change(value)
+def _change(value, good="up"):
+    return formatting.change(value, good)
+
+
+@bp.app_template_filter("day")
+def _day(value):
+    return formatting.day(value)
+
+
+@bp.app_template_filter("month")
+def _month(month):
+    return formatting.month_label(month)
 
 
 @login_manager.user_loader
@@ -172,10 +204,16 @@ def commit_or_flash(action, success: str) -> bool:
 
 
 def render(template: str, partial: str | None = None, **context):
-    """Render the page, or only its fragment for htmx requests (``Vary: HX-Request``)."""
-    is_htmx = request.headers.get("HX-Request") and partial
+    """Render the page, or only its fragment for htmx requests (``Vary: HX-Request``). htmx's
+    history restore (the back button after a cache miss) needs the whole page."""
+    is_htmx = (
+        request.headers.get("HX-Request")
+        and not request.headers.get("HX-History-Restore-Request")
+        and partial
+    )
     response = make_response(render_template(partial if is_htmx else template, **context))
     response.vary.add("HX-Request")
+    response.vary.add("HX-History-Restore-Request")
     return response
 
 
@@ -464,17 +502,36 @@ def session_list():
     if page is None:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}")
     filters = _session_filter(args)
-    rows, has_more = sessions.page_newest(sessions.sessions_query(g.site, filters), page, PER_PAGE)
+    query = sessions.sessions_query(g.site, filters)
+    rows, has_more = sessions.page_newest(query, page, PER_PAGE)
+    offers = flow_config.all_offers(g.site)
     return render(
         "sessions.html",
         "_sessions.html",
         rows=rows,
         page=page,
         has_more=has_more,
+        total=sessions.count(query),
+        per_page=PER_PAGE,
+        offer_titles={o.key: (o.texts.get("en") or {}).get("title", o.key) for o in offers},
         filters=filters,
         reasons=flow_config.all_reasons(g.site),
         plans=sessions.site_plans(g.site),
         outcomes=OUTCOMES,
+    )
+
+
+@bp.get("/sites/<site_key>/sessions/<session_id>")
+@site_view("viewer")
+def session_detail(session_id: str):
+    session = sessions.get_for_admin(g.site, session_id)
+    if session is None:
+        abort(404)
+    offers = flow_config.all_offers(g.site)
+    return render_template(
+        "session.html",
+        s=session,
+        offer_titles={o.key: (o.texts.get("en") or {}).get("title", o.key) for o in offers},
     )
 
 
@@ -616,6 +673,8 @@ def general():
             currency=form.get("currency", ""),
             brand_color=form.get("brand_color", ""),
             discount_window_days=form.get("discount_window_days"),
+            app_url=form.get("app_url", ""),
+            reactivation_url=form.get("reactivation_url", ""),
             requested_by=current_user.email,
         ),
         "Settings saved.",

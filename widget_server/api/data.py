@@ -98,7 +98,8 @@ def _period(data) -> insights.Period:
 
 
 def _encode_cursor(position: int | None, kind: str = "s") -> str | None:
-    """An opaque cursor: ``s`` continues after a session id, ``r`` at a roadmap offset."""
+    """An opaque cursor: ``s`` continues after a session id (oldest first), ``n`` before one
+    (newest first), ``r`` at a roadmap offset."""
     if position is None:
         return None
     return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
@@ -122,11 +123,16 @@ def _decode_cursor(cursor: str | None, kind: str = "s") -> int | None:
 
 @bp.get("/sessions")
 def list_sessions():
-    """Cancellation sessions started in the date range, oldest first, cursor-paginated."""
+    """Cancellation sessions started in the date range, newest first (``order=oldest``: oldest
+    first), cursor-paginated; ``from`` alone means from that day to today."""
     data = SessionsQuery().load(request.args)
+    newest = data["order"] == "newest"
+    kind = "n" if newest else "s"  # a cursor continues the order it came from
     query = sessions.sessions_query(g.site, sessions.SessionFilter(period=_period(data)))
-    rows, last = sessions.page_after(query, _decode_cursor(data["cursor"]), data["limit"])
-    return jsonify(SessionPage().dump({"items": rows, "next_cursor": _encode_cursor(last)}))
+    rows, last = sessions.page_after(
+        query, _decode_cursor(data["cursor"], kind), data["limit"], newest=newest
+    )
+    return jsonify(SessionPage().dump({"items": rows, "next_cursor": _encode_cursor(last, kind)}))
 
 
 def current_figures() -> None:

@@ -51,7 +51,6 @@ CODES = {
     "text_too_long": "A comment or answer over 2000 characters",
     "unknown_roadmap_item": "Not a public roadmap item, or not a missing-feature reason",
     "invalid_outcome": "The outcome is not cancelled, saved or dismissed",
-    "offer_required": "A saved outcome names the accepted offer",
     "offer_not_shown": "The offer was not shown in this session",
     "item_not_found": "No such roadmap item (hidden items and suggestions in moderation included)",
     "item_not_votable": "The item's status takes no votes (shipped, declined, merged)",
@@ -94,7 +93,7 @@ ANSWER_422 = [
     "unknown_reason", "comment_required", "text_too_long", "unknown_roadmap_item",
     "invalid_characters",
 ]  # fmt: skip
-COMPLETE_422 = ["invalid_outcome", "offer_required", "offer_not_shown"]
+COMPLETE_422 = ["invalid_outcome", "offer_not_shown"]
 DATA_WRITE = {
     **DATA_GET,
     400: BODY_CODES,
@@ -308,7 +307,8 @@ def build_spec() -> dict:
             [],
             {
                 "get": _data(
-                    "Cancellation sessions started in a date range (default: 30 days)",
+                    "Cancellation sessions started in a date range (default: the last 30 days; "
+                    "`from` alone: from that day to today), newest first unless `order=oldest`",
                     "SessionPage",
                     schemas.SessionsQuery,
                     {400: ["invalid_cursor"], 422: ["invalid_period"]},

@@ -208,6 +208,11 @@ class RangeQuery(Input):
 
 class SessionsQuery(RangeQuery):
     cursor = line(100, load_default=None)
+    order = fields.String(
+        load_default="newest",
+        validate=validate.OneOf(["newest", "oldest"]),
+        metadata={"description": "newest (default: the latest sessions first) or oldest"},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

@@ -22,6 +22,10 @@ class Site(Base):
     default_locale: Mapped[str] = mapped_column(sa.String(8), default="en")
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
     brand_color: Mapped[str] = mapped_column(sa.String(7), default="#4f46e5")
+    # Where customers go back to from the hosted pages (the integrator's app).
+    app_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # Where a win-back email sends a churned customer (the item's id is added to it).
+    reactivation_url: Mapped[str | None] = mapped_column(sa.String(500))
     # The site's logo as a data: URI (PNG or JPEG), so reports embed it without fetching.
     logo: Mapped[str | None] = mapped_column(sa.Text)
     # A customer who accepted a discount within this many days is not offered another.

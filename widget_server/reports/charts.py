@@ -32,19 +32,22 @@ def nice_max(value: float) -> int:
     return int(10 * power)
 
 
-def stacked_bars(trend: dict, money) -> dict:
+def stacked_bars(trend: dict, money, month_label=None, partial=()) -> dict:
     """Geometry for the monthly lost-MRR chart: one bar per month, one segment per reason.
 
-    ``money(amount)`` formats axis labels and titles.
+    ``money(amount)`` formats axis labels and titles, ``month_label("2026-10")`` the months
+    ("Oct 2026"); months in ``partial`` (only partly inside the period) are marked with "*".
     """
     months, series = trend["months"], trend["series"]
+    month_label = month_label or (lambda month: month)
+    names = [month_label(m) + ("*" if m in partial else "") for m in months]
     totals = [sum(s["values"][i] for s in series) for i in range(len(months))]
     top = nice_max(max(totals, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(months), 1)
     bar_w = max(4.0, slot * 0.7)
     rects = []
-    for i, month in enumerate(months):
+    for i in range(len(months)):
         y = TOP + plot_h
         for n, entry in enumerate(series):
             value = entry["values"][i]
@@ -59,7 +62,7 @@ def stacked_bars(trend: dict, money) -> dict:
                     width=round(bar_w, 1),
                     height=round(height, 1),
                     color=PALETTE[n % len(PALETTE)],
-                    label=f"{month}: {entry['reason']} {money(value)}",
+                    label=f"{names[i]}: {entry['reason']} {money(value)}",
                 )
             )
     ticks = [
@@ -67,8 +70,7 @@ def stacked_bars(trend: dict, money) -> dict:
         for f in (0, 0.25, 0.5, 0.75, 1)
     ]
     labels = [
-        {"x": round(LEFT + i * slot + slot / 2, 1), "text": month[2:].replace("-", "/")}
-        for i, month in enumerate(months)
+        {"x": round(LEFT + i * slot + slot / 2, 1), "text": names[i]} for i in range(len(months))
     ]
     legend = [
         {"color": PALETTE[n % len(PALETTE)], "text": entry["reason"]}
@@ -77,5 +79,6 @@ def stacked_bars(trend: dict, money) -> dict:
     return {
         "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT,
         "bottom": TOP + plot_h, "rects": rects, "ticks": ticks, "labels": labels,
-        "legend": legend, "months": months, "series": series, "totals": totals,
+        "legend": legend, "months": months, "names": names, "series": series, "totals": totals,
+        "partial": [m for m in months if m in partial],
     }  # fmt: skip

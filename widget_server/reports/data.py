@@ -7,8 +7,10 @@ import sqlalchemy as sa
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Reason, Site
 from widget_server.reports import charts
-from widget_server.reports.formatting import short_money
+from widget_server.reports.formatting import month_label, short_money
 from widget_server.services import experiments, impact, insights, roadmap
+
+OPEN_ITEMS = roadmap.ItemFilter(statuses=("under_consideration", "planned", "in_progress"))
 
 
 def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") -> dict:
@@ -17,20 +19,48 @@ def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") ->
     :raises ValidationError: ``invalid_segment`` for an unknown ``by``.
     """
     trend = insights.trend(site, filters)
+    summary = insights.with_change(site, filters)
     return {
         "ranking": insights.reason_ranking(site, filters),
-        "summary": insights.with_change(site, filters),
-        "chart": charts.stacked_bars(trend, lambda v: short_money(v, site.currency)),
+        "summary": summary,
+        "empty": not any(summary["current"][k] for k in ("cancelled", "saved", "dismissed")),
+        "chart": charts.stacked_bars(
+            trend, lambda v: short_money(v, site.currency), month_label,
+            partial_months(filters.period.start, filters.period.end),
+        ),
         "currency": site.currency,
         "offers": insights.offer_performance(site, filters),
+        "kept": insights.kept_without_offer(site, filters),
         "breakdown": insights.breakdown(site, filters, by),
+        "missing_reasons": set(
+            db.session.scalars(
+                sa.select(Reason.key).where(Reason.site_id == site.id, Reason.is_missing_feature)
+            )
+        ),
+        "named_items": [
+            row for row in roadmap.items_with_stats(site, OPEN_ITEMS, sort="lost_mrr", limit=3)
+            if row["lost_mrr"]
+        ],
     }  # fmt: skip
+
+
+def partial_months(start, end) -> set[str]:
+    """The months (``YYYY-MM``) the period covers only in part: the first if it starts after
+    the 1st, the last if it ends before the month's last day."""
+    from calendar import monthrange
+
+    partial = set()
+    if start.day != 1:
+        partial.add(start.strftime("%Y-%m"))
+    if end.day != monthrange(end.year, end.month)[1]:
+        partial.add(end.strftime("%Y-%m"))
+    return partial
 
 
 def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], per_reason=4):
     """The latest comments of cancelled sessions for each of ``reason_keys``, newest first
     (two queries; the second walks an index newest-first per reason and stops after
-    ``per_reason`` rows)."""
+    ``per_reason`` rows). Only the report's plan is quoted when it has one."""
     s = CancellationSession
     lower, upper = filters.period.bounds
     reason_ids = dict(
@@ -48,6 +78,7 @@ def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], p
             .where(
                 s.site_id == site.id, s.outcome == "cancelled", s.completed_at >= lower,
                 s.completed_at < upper, s.reason_id == reason_id, s.comment.is_not(None),
+                *([s.plan == filters.plan] if filters.plan else []),
             )
             .order_by(s.completed_at.desc())
             .limit(per_reason)

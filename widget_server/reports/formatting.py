@@ -1,20 +1,47 @@
-"""Template helpers for amounts and dates."""
+"""Template helpers for amounts, counts, changes and months, in the reader's locale (Babel,
+from CLDR): ``$43,820`` for an English reader, ``43.820 $`` for a German one. Amounts are minor
+units; how many digits a currency has (JPY 0, USD 2, KWD 3) comes from Babel's currency data.
+
+The locale is the request's reader locale (``g.reader_locale``, set by the admin from
+Accept-Language), else English (PDFs and emails rendered by the worker)."""
 
 from __future__ import annotations
 
-ZERO_DECIMAL = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "TWD", "UGX", "XAF", "XOF"}
+import re
+from datetime import date
+from decimal import Decimal
+from functools import cache
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
+from flask import g, has_app_context
+from markupsafe import Markup
+
+DEFAULT_LOCALE = "en"
 
 
-def money(amount: int | None, currency: str) -> str:
-    """Format minor units, e.g. ``money(123450, "USD") == "1,234.50 USD"``."""
-    amount = amount or 0
-    if currency in ZERO_DECIMAL:
-        return f"{amount:,} {currency}"
-    return f"{amount / 100:,.2f} {currency}"
+def reader_locale() -> str:
+    if has_app_context():
+        return getattr(g, "reader_locale", None) or DEFAULT_LOCALE
+    return DEFAULT_LOCALE
 
 
-def percent(share: float) -> str:
-    return f"{share * 100:.1f}%"
+def pick_locale(accept_languages) -> str:
+    """The first of the reader's languages (an Accept-Language list) that CLDR knows."""
+    for tag, _quality in accept_languages or ():
+        if tag == "*":
+            continue
+        try:
+            return str(Locale.parse(tag, sep="-"))
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+    return DEFAULT_LOCALE
+
+
+def digits(currency: str) -> int:
+    """Minor-unit digits of ``currency`` (ISO 4217 via Babel): JPY 0, USD 2, KWD 3."""
+    return get_currency_precision(currency)
 
 
 def points(difference: float | None) -> str:
@@ -24,17 +51,86 @@ def points(difference: float | None) -> str:
     return f"{difference * 100:+.1f} pts"
 
 
-def short_money(amount: float, currency: str) -> str:
-    """Compact major units for chart axes: ``"950 USD"``, ``"12.5k USD"``, ``"1.2M USD"``."""
-    major = amount if currency in ZERO_DECIMAL else amount / 100
-    for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if abs(major) >= limit:
-            return f"{major / limit:,.1f}".rstrip("0").rstrip(".") + f"{suffix} {currency}"
-    return f"{major:,.0f} {currency}"
+def major(amount: int | float | None, currency: str) -> Decimal:
+    """Minor units to an amount of the currency: ``major(123450, "USD") == Decimal("1234.5")``."""
+    return Decimal(round(amount or 0)) / (10 ** digits(currency))
 
 
-def change(value: float | None) -> str:
-    """A relative change for humans: ``+12.5%``, ``-3.0%``, or ``new`` when there was none."""
+@cache
+def _whole_pattern(locale: str) -> str:
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern
+    return re.sub(r"\.0+", "", pattern)
+
+
+def money(amount: int | float | None, currency: str, locale: str | None = None) -> str:
+    """A figure like a finance tool shows it: ``$43,820``, ``$49.50``, ``43.820 $`` (de).
+
+    Amounts of 100 or more, and whole amounts, are shown without minor units."""
+    locale = locale or reader_locale()
+    value = major(amount, currency)
+    if digits(currency) == 0 or abs(value) >= 100 or value == value.to_integral_value():
+        return format_currency(
+            value.quantize(Decimal(1)), currency, format=_whole_pattern(locale), locale=locale,
+            currency_digits=False,
+        )  # fmt: skip
+    return format_currency(value, currency, locale=locale)
+
+
+def short_money(amount: float, currency: str, locale: str | None = None) -> str:
+    """Chart axes: whole units (``$20,000``)."""
+    locale = locale or reader_locale()
+    value = major(amount, currency).quantize(Decimal(1))
+    return format_currency(
+        value, currency, format=_whole_pattern(locale), locale=locale, currency_digits=False
+    )
+
+
+def number(value: int | None, locale: str | None = None) -> str:
+    """A count with the reader's separators: ``12,345`` (en), ``12.345`` (de)."""
+    return format_decimal(value or 0, locale=locale or reader_locale())
+
+
+@cache
+def _percent_pattern(locale: str) -> str:
+    pattern = Locale.parse(locale).percent_formats[None].pattern
+    return re.sub(r"0(?=[^0]*$)", "0.0", pattern, count=1)  # one decimal
+
+
+def plural(count: int | None, word: str, words: str | None = None) -> str:
+    """``1 save``, ``2 saves``, ``1,204 cancellations`` (English words; separators by locale)."""
+    count = count or 0
+    return f"{number(count)} {word if count == 1 else words or word + 's'}"
+
+
+def percent(share: float | None, locale: str | None = None) -> str:
+    """A share (0-1) as ``12.5%`` (en), ``12,5 %`` (de), with one decimal."""
+    locale = locale or reader_locale()
+    return format_percent(share or 0, _percent_pattern(locale), locale=locale)
+
+
+def change(value: float | None, good: str = "up", locale: str | None = None) -> Markup:
+    """A relative change in words and colour: ``up 12.5%`` / ``down 3.0%`` / ``no change``,
+    in a span whose class says whether that is good or bad news (``good``: "up" or "down");
+    ``no earlier data`` when there was nothing to compare with."""
     if value is None:
-        return "new"
-    return f"{value * 100:+.1f}%"
+        return Markup('<span class="change none">no earlier data</span>')
+    if round(value, 3) == 0:
+        return Markup('<span class="change flat">no change</span>')
+    direction = "up" if value > 0 else "down"
+    mood = "good" if direction == good else "bad"
+    arrow = "▲" if direction == "up" else "▼"
+    text = f"{direction} {percent(abs(value), locale)}"
+    return Markup('<span class="change {}"><span aria-hidden="true">{} </span>{}</span>').format(
+        mood, arrow, text
+    )
+
+
+def month_label(month: str, locale: str | None = None) -> str:
+    """``"2026-10"`` → ``"Oct 2026"`` (en), ``"Okt. 2026"`` (de)."""
+    year, number_ = (int(part) for part in month.split("-"))
+    return format_date(date(year, number_, 1), "MMM y", locale=locale or reader_locale())
+
+
+def day(value: date, locale: str | None = None) -> str:
+    """An unambiguous date: ``Oct 26, 2026`` (en), ``26.10.2026`` (de)."""
+    return format_date(value, "medium", locale=locale or reader_locale())

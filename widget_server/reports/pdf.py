@@ -15,6 +15,7 @@ from weasyprint.urls import URLFetcher
 from widget_server.models import Site, utcnow
 from widget_server.reports.data import report_context
 from widget_server.services import insights
+from widget_server.services.roadmap import status_label
 
 log = logging.getLogger(__name__)
 PAGE_SIZES = ("A4", "Letter")
@@ -37,11 +38,16 @@ def render_html(site: Site, filters: insights.Filter, page_size: str = "A4") -> 
         site=site,
         page_size=page_size if page_size in PAGE_SIZES else "A4",
         generated=utcnow(),
+        label=lambda status: status_label(site, status, "en"),
         **report_context(site, filters),
     )
 
 
 def render_pdf(site: Site, filters: insights.Filter, page_size: str = "A4") -> bytes:
     """The report as PDF bytes."""
+    # WeasyPrint narrates each step at INFO and fontTools its font subsetting: a worker
+    # sending the weekly digests would log little else. Their warnings still come through.
+    for name in ("weasyprint.progress", "fontTools"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     html = render_html(site, filters, page_size)
     return HTML(string=html, base_url="keepkit-report:/", url_fetcher=NoFetching()).write_pdf()

@@ -355,8 +355,10 @@ def complete_session(
     site: Site, session: CancellationSession, *, outcome: str, offer_key: str | None = None
 ) -> CancellationSession:
     """Close the session with an outcome. Replaying the same completion changes nothing.
+    ``saved`` without ``offer_key``: the customer chose to keep their subscription ("Keep my
+    subscription"), a save without an offer.
 
-    :raises ValidationError: ``invalid_outcome``, ``offer_required``, ``offer_not_shown``.
+    :raises ValidationError: ``invalid_outcome``, ``offer_not_shown``.
     :raises Conflict: ``session_completed`` when it was completed differently before.
     """
     if outcome not in ("cancelled", "saved", "dismissed"):
@@ -365,9 +367,7 @@ def complete_session(
         )
     _lock(session)
     offer = None
-    if outcome == "saved":
-        if not offer_key:
-            raise ValidationError("A saved outcome needs the accepted offer", code="offer_required")
+    if outcome == "saved" and offer_key:
         if offer_key not in (session.offers_shown or []):
             raise ValidationError(
                 f"Offer {offer_key!r} was not shown in this session", code="offer_not_shown"

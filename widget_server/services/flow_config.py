@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from widget_server.errors import NotFound, ValidationError
 from widget_server.extensions import db
 from widget_server.models import MAX_ID, OFFER_TYPES, Offer, Reason, Site, utcnow
 from widget_server.services.locales import SUPPORTED_LOCALES
-from widget_server.services.money import MAX_AMOUNT
+from widget_server.services.money import MAX_AMOUNT, minor_digits, to_minor
 from widget_server.services.text import single_line, storable
 
 MAX_LABEL = 120
@@ -151,21 +151,24 @@ def _int_in(value, lo: int, hi: int, field: str) -> int:
     return number
 
 
-def _money(value, field: str) -> int | None:
-    """An amount in major units (``49.00``) as minor units, at most :data:`MAX_AMOUNT`."""
+def _money(value, field: str, currency: str) -> int | None:
+    """An amount in major units of ``currency`` (``49.00`` USD, ``4900`` JPY, ``4.900`` KWD)
+    as minor units (how many digits: Babel's currency data), at most :data:`MAX_AMOUNT`."""
     if value in (None, ""):
         return None
     try:
         amount = Decimal(str(value).strip())
     except (ArithmeticError, ValueError):
         amount = None
-    if amount is None or not amount.is_finite() or not 0 <= amount * 100 <= MAX_AMOUNT:
+    scale = 10 ** minor_digits(currency)
+    if amount is None or not amount.is_finite() or not 0 <= amount * scale <= MAX_AMOUNT:
+        example = f"{Decimal(4900) / scale:.{minor_digits(currency)}f}"
         raise ValidationError(
-            f"{field} must be an amount such as 49.00 (at most {MAX_AMOUNT // 100:,})",
+            f"{field} must be an amount such as {example} (at most {MAX_AMOUNT // scale:,})",
             code="invalid_offer",
             details={field: "amount"},
         )
-    return int((amount * 100).to_integral_value(ROUND_HALF_UP))
+    return to_minor(amount, currency)
 
 
 def _ids(values) -> set[int]:
@@ -227,8 +230,8 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
         fields["contact_url"] = url
     plans = single_line(data.get("plans"), "Plans").split(",")
     plans = [p.strip()[:100] for p in plans if p.strip()]
-    min_mrr = _money(data.get("min_mrr"), "minimum MRR")
-    max_mrr = _money(data.get("max_mrr"), "maximum MRR")
+    min_mrr = _money(data.get("min_mrr"), "minimum MRR", site.currency)
+    max_mrr = _money(data.get("max_mrr"), "maximum MRR", site.currency)
     if min_mrr is not None and max_mrr is not None and min_mrr > max_mrr:
         raise ValidationError("The minimum MRR is above the maximum", code="invalid_offer")
     reason_ids = _ids(data.get("reason_ids"))

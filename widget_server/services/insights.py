@@ -285,6 +285,19 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
     return result
 
 
+def kept_without_offer(site: Site, filters: Filter) -> dict:
+    """Saves without an offer (the customer chose "Keep my subscription"): how many and the
+    MRR they kept, in the site's currency. One query over the rollups."""
+    src = rollups.source(site, filters, ReasonRollup, "offer_id", "outcome", "currency")
+    row = db.session.execute(
+        sa.select(
+            _sum(src.c.sessions).label("saved"),
+            _sum(converted(site, src.c.mrr, src.c.currency)).label("kept"),
+        ).where(src.c.offer_id == 0, src.c.outcome == "saved")
+    ).one()
+    return {"saved": int(row.saved), "mrr_kept": int(row.kept)}
+
+
 def _segments(site: Site, filters: Filter, by: str):
     """The rows a breakdown groups and their segment column. ``by``: plan, tenure, mrr or
     attr:<key> (a custom attribute).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 import sqlalchemy as sa
-from babel.numbers import list_currencies
+from babel.numbers import get_currency_precision, list_currencies
 
 from widget_server.errors import ValidationError
 from widget_server.extensions import db
@@ -25,6 +25,19 @@ def _currencies() -> frozenset[str]:
 def is_currency(code) -> bool:
     """Whether ``code`` is an ISO 4217 currency code (Babel's list, from CLDR), e.g. ``EUR``."""
     return isinstance(code, str) and code in _currencies()
+
+
+def minor_digits(currency: str) -> int:
+    """How many digits the minor unit of ``currency`` has (Babel's CLDR data): JPY 0,
+    USD 2, KWD 3. Amounts are stored in minor units of their currency."""
+    return get_currency_precision(currency)
+
+
+def to_minor(amount_major, currency: str) -> int:
+    """``Decimal("49.5")`` USD → 4950; JPY → 50 (rounded half up to the currency's digits)."""
+    from decimal import ROUND_HALF_UP
+
+    return int((amount_major * 10 ** minor_digits(currency)).to_integral_value(ROUND_HALF_UP))
 
 
 def converted(site: Site, amount, currency):

@@ -21,6 +21,7 @@ from widget_server.models import (
     VOTE_SOURCES,
     CancellationSession,
     Customer,
+    OutboxMessage,
     RoadmapItem,
     Site,
     Subscription,
@@ -197,6 +198,57 @@ def update_item(site: Site, item: RoadmapItem, **fields) -> int:
     return queued
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Who a status change would email: subscribed voters and churned customers (win-back)."""
+
+    voters: int
+    churned: int
+
+    @property
+    def total(self) -> int:
+        return self.voters + self.churned
+
+
+def _not_emailed(dedupe_prefix: str):
+    """Customers who have not yet had the email whose dedupe key is ``prefix`` + their id."""
+    key = sa.literal(dedupe_prefix) + sa.cast(Customer.id, sa.String)
+    return ~sa.exists().where(OutboxMessage.dedupe_key == key)
+
+
+def status_change_audience(site: Site, item: RoadmapItem, status: str) -> Audience:
+    """How many people moving ``item`` to ``status`` would email (those already emailed for it
+    are not emailed again, so they are not counted). Two counting queries at most."""
+    if status == item.status or status not in STATUSES:
+        return Audience(0, 0)
+    voters = churned = 0
+    if status in NOTIFY_STATUSES:
+        voters = db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(Customer.id)))
+            .join(Subscription, Subscription.customer_id == Customer.id)
+            .where(
+                Subscription.item_id == item.id,
+                Subscription.unsubscribed_at.is_(None),
+                Customer.email.is_not(None),
+                Customer.email != "",
+                _not_emailed(f"email:{item.id}:{status}:"),
+            )
+        )
+    if status == "shipped":
+        churned = db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(Customer.id)))
+            .join(CancellationSession, CancellationSession.customer_id == Customer.id)
+            .where(
+                CancellationSession.roadmap_item_id == item.id,
+                CancellationSession.outcome == "cancelled",
+                Customer.email.is_not(None),
+                Customer.email != "",
+                _not_emailed(f"email:{item.id}:winback:"),
+            )
+        )
+    return Audience(voters or 0, churned or 0)
+
+
 def change_status(site: Site, item: RoadmapItem, status: str) -> int:
     """Move an item to ``status`` and queue what that tells people, in this transaction:
     voters' emails when work starts and when it ships, win-back emails to the customers who
@@ -280,13 +332,26 @@ def _insert_ignore(model, values: dict, conflict: list[str]) -> bool:
     return db.session.connection().execute(statement.returning(model.id)).first() is not None
 
 
-def check_votable(item: RoadmapItem) -> None:
+def check_votable(item: RoadmapItem, *, staff: bool = False) -> None:
     """:raises NotFound: ``item_not_found`` for hidden items and pending or rejected
-    suggestions (as for unknown ones). :raises Conflict: ``item_not_votable`` for visible
-    items whose status takes no votes (shipped, declined) and merged duplicates."""
-    if not is_visible(item):
+    suggestions (as for unknown ones); ``staff`` (a vote recorded by the team) may know hidden
+    items and pending suggestions. :raises Conflict: ``item_not_votable``, saying why: a merged
+    duplicate (vote on the original), a suggestion waiting for moderation, or a status that
+    takes no votes (shipped, declined)."""
+    if not is_visible(item) and (not staff or item.moderation == "rejected"):
         raise _not_found()
-    if item.status not in VOTABLE or item.merged_into_id:
+    if item.merged_into_id:
+        original = db.session.get(RoadmapItem, item.merged_into_id)
+        raise Conflict(
+            f"This item was merged into “{original.title}”: votes go there",
+            code="item_not_votable",
+        )
+    if item.moderation == "pending":
+        raise Conflict(
+            "This suggestion is waiting for moderation: approve it before it takes votes",
+            code="item_not_votable",
+        )
+    if item.status not in VOTABLE:
         raise Conflict(
             f"Items that are {STATUS_LABELS[item.status]['en'].lower()} take no votes",
             code="item_not_votable",
@@ -305,7 +370,7 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
         raise ValidationError(
             f"source must be one of {', '.join(VOTE_SOURCES)}", code="invalid_source"
         )
-    check_votable(item)
+    check_votable(item, staff=source != "widget")
     added = _insert_ignore(
         Vote,
         {

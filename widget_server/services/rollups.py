@@ -33,11 +33,17 @@ from widget_server.models import (
     Site,
 )
 from widget_server.models.rollup import GRAINS
-from widget_server.services.money import converted
+from widget_server.services.money import converted, minor_digits
 
 TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup)
 TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
-MRR_BANDS = ((5000, "under 50"), (20000, "50-200"), (100000, "200-1,000"))  # minor units
+MRR_BANDS = ((50, "under 50"), (200, "50-200"), (1000, "200-1,000"))  # major units
+
+
+def mrr_bands(currency: str) -> tuple:
+    """:data:`MRR_BANDS` in minor units of ``currency`` (JPY has none, KWD three digits)."""
+    scale = 10 ** minor_digits(currency)
+    return tuple((limit * scale, label) for limit, label in MRR_BANDS)
 
 
 def band(column, bands, last: str):
@@ -95,7 +101,9 @@ def _dimensions(site, table, dialect: str, by_attribute: bool) -> dict:
     if table is SegmentRollup:
         return keys | {
             "tenure": band(s.tenure_days, TENURE_BANDS, "over 1 year"),
-            "mrr_band": band(converted(site, s.mrr, s.currency), MRR_BANDS, "1,000 and more"),
+            "mrr_band": band(
+                converted(site, s.mrr, s.currency), mrr_bands(site.currency), "1,000 and more"
+            ),
             "outcome": s.outcome, "currency": s.currency,
         }  # fmt: skip
     return keys | {"offer_key": _SHOWN[dialect].c.value}

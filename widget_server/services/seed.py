@@ -22,6 +22,7 @@ from widget_server.models import (
     Reason,
     RoadmapItem,
     Site,
+    Subscription,
     Vote,
     utcnow,
 )
@@ -190,8 +191,8 @@ def seed_sessions(site: Site, total: int, *, progress=None) -> int:
         for reason in offer.reasons:
             offer_for.setdefault(reason.key, offer)
     items = list(
-        db.session.scalars(
-            sa.select(RoadmapItem.id).where(
+        db.session.execute(
+            sa.select(RoadmapItem.id, RoadmapItem.title).where(
                 RoadmapItem.site_id == site.id,
                 RoadmapItem.public.is_(True),
                 RoadmapItem.status.in_(("under_consideration", "planned", "in_progress")),
@@ -217,7 +218,9 @@ def _seed_batch(site, start, size, reasons, offer_for, now, items):
     for i in range(start, start + size):
         plan, base, _ = rng.choices(PLANS, weights=[p[2] for p in PLANS])[0]
         mrr = base * rng.choice((1, 1, 1, 2, 3)) + rng.choice((0, 0, 500, 1000))
-        days_ago = min(364, int(rng.triangular(0, 365, 60)))
+        # Steady months: any day of the last year alike, so a 30-day view compares like with
+        # like (a peak 60 days back made the default view show lost MRR falling by two thirds).
+        days_ago = rng.randrange(365)
         started = now - timedelta(days=days_ago, seconds=rng.randrange(86400))
         signed_up = started - timedelta(days=rng.randrange(14, 1500))
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
@@ -246,6 +249,16 @@ def _seed_batch(site, start, size, reasons, offer_for, now, items):
         outcome = "dismissed" if roll < 0.15 else "saved" if offer and roll < 0.37 else "cancelled"
         locale, comment = rng.choice(COMMENTS[key])
         has_comment = key == "other" or rng.random() < 0.45
+        # Most customers missing a feature point at a roadmap item (skewed: the first items
+        # are the most wanted); their comment names that item.
+        item = (
+            items[min(int(rng.expovariate(0.6)), len(items) - 1)]
+            if items and key == "missing_features" and rng.random() < 0.7
+            else None
+        )
+        if item is not None:
+            locale = rng.choice(("en", "en", "de", "fi"))
+            comment = ITEM_COMMENTS[locale].format(title=item.title)
         sessions.append(
             {
                 "public_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -259,11 +272,7 @@ def _seed_batch(site, start, size, reasons, offer_for, now, items):
                 "reason_id": reason.id if reason else None,
                 "comment": comment if has_comment else None,
                 "offers_shown": [offer.key] if offer else [],
-                # Most customers missing a feature point at a roadmap item (skewed: the first
-                # items are the most wanted).
-                "roadmap_item_id": items[min(int(rng.expovariate(0.6)), len(items) - 1)]
-                if items and key == "missing_features" and rng.random() < 0.7
-                else None,
+                "roadmap_item_id": item.id if item is not None else None,
                 "offer_id": offer.id if offer and outcome == "saved" else None,
                 "outcome": outcome,
                 "started_at": started,
@@ -279,6 +288,12 @@ def _seed_batch(site, start, size, reasons, offer_for, now, items):
         session["customer_id"] = customer_id
     db.session.execute(sa.insert(CancellationSession), sessions)
 
+
+ITEM_COMMENTS = {
+    "en": "We cannot stay without {title}.",
+    "de": "Ohne {title} können wir nicht bleiben.",
+    "fi": "Emme voi jäädä ilman tätä: {title}.",
+}
 
 DEMO_ITEMS = [
     ("Single sign-on (Okta, Azure AD)", "planned", "2026-Q1", "Sign in with your identity "
@@ -326,6 +341,14 @@ def seed_roadmap(site: Site, voters: int = 400) -> int:
             }  # fmt: skip
     if rows:
         db.session.execute(sa.insert(Vote), list(rows.values()))
+        # A vote subscribes, as in the widget: a status change in the demo emails the voters.
+        db.session.execute(
+            sa.insert(Subscription),
+            [
+                {k: row[k] for k in ("item_id", "customer_id", "created_at")}
+                for row in rows.values()
+            ],
+        )
     return len(items)
 
 

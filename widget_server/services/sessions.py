@@ -53,21 +53,50 @@ def sessions_query(site: Site, filters: SessionFilter) -> sa.Select:
     return query
 
 
-def page_after(query: sa.Select, after_id: int | None, limit: int) -> tuple[list, int | None]:
-    """Keyset pagination in id order. Returns the rows and the id to continue after, if any."""
+def page_after(
+    query: sa.Select, after_id: int | None, limit: int, *, newest: bool = False
+) -> tuple[list, int | None]:
+    """Keyset pagination by start time (then id): oldest first, or ``newest`` first. Returns
+    the rows and the id of the last one to continue after, if there are more."""
     s = CancellationSession
+    key = sa.tuple_(s.started_at, s.id)
     if after_id is not None:
-        query = query.where(s.id > after_id)
-    rows = list(db.session.scalars(query.order_by(s.id).limit(limit + 1)).unique())
+        started = sa.select(s.started_at).where(s.id == after_id).scalar_subquery()
+        after = sa.tuple_(started, after_id)
+        query = query.where(key < after if newest else key > after)
+    if newest:
+        query = query.order_by(s.started_at.desc(), s.id.desc())
+    else:
+        query = query.order_by(s.started_at, s.id)
+    rows = list(db.session.scalars(query.limit(limit + 1)).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)
 
 
-def page_newest(query: sa.Select, page: int, per_page: int) -> tuple[list, bool]:
-    """Offset pages, newest first, for the admin list. Returns rows and whether more exist."""
+def get_for_admin(site: Site, public_id: str) -> CancellationSession | None:
+    """One of the site's sessions by its public id, with what it refers to, or None."""
     s = CancellationSession
-    query = query.order_by(s.started_at.desc(), s.id.desc())
+    if not isinstance(public_id, str) or len(public_id) > 36:
+        return None
+    return db.session.scalar(
+        sessions_query(site, SessionFilter())
+        .options(joinedload(s.roadmap_item))
+        .where(s.public_id == public_id)
+    )
+
+
+def count(query: sa.Select) -> int:
+    """How many sessions ``query`` (from :func:`sessions_query`) selects."""
+    ids = query.with_only_columns(CancellationSession.id).order_by(None).subquery()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ids)) or 0
+
+
+def page_newest(query: sa.Select, page: int, per_page: int) -> tuple[list, bool]:
+    """Offset pages, newest first, for the admin list (with the roadmap item each session
+    named). Returns rows and whether more exist."""
+    s = CancellationSession
+    query = query.options(joinedload(s.roadmap_item)).order_by(s.started_at.desc(), s.id.desc())
     rows = list(
         db.session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)).unique()
     )

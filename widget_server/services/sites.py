@@ -128,6 +128,8 @@ def update_site(
     currency: str,
     brand_color: str,
     discount_window_days,
+    app_url: str | None = None,
+    reactivation_url: str | None = None,
     requested_by: str = "Keepkit",
 ) -> None:
     """Change a site's general settings. A new currency has the worker recompute the MRR
@@ -151,12 +153,29 @@ def update_site(
         (bool(_COLOR.fullmatch(brand_color or "")), "brand_color", "Use a colour like #4f46e5"),
         (0 <= window <= 3650, "discount_window_days", "Use 0 to 3650 days"),
     ]
+    urls = {"app_url": app_url, "reactivation_url": reactivation_url}
+    for field, url in urls.items():
+        if url is None:
+            continue
+        url = urls[field] = single_line(url, field).strip()
+        parts = urlsplit(url) if url else None
+        web = not url or (parts.scheme in ("http", "https") and bool(parts.netloc))
+        checks.append(
+            (
+                web and len(url) <= 500,
+                field,
+                "Use a web address like https://app.example.com/billing",
+            )
+        )
     for ok, field, message in checks:
         if not ok:
             raise ValidationError(message, code="invalid_site", details={field: message})
     currency_changed = currency != site.currency
     site.name, site.default_locale, site.currency = name, default_locale, currency
     site.brand_color, site.discount_window_days = brand_color.lower(), window
+    for field, url in urls.items():
+        if url is not None:
+            setattr(site, field, url or None)
     db.session.flush()
     if currency_changed:
         jobs.enqueue(site, "rebuild_mrr_bands", requested_by=requested_by)

@@ -149,7 +149,9 @@ def test_results_count_arms_money_and_wait_for_the_planned_size(db, site):
         n += 1
         session, shown = run(site, f"c{n}", mrr=10000)
         if session.holdout_arm == "holdout":
-            flow.complete_session(site, session, outcome="cancelled" if n % 2 else "dismissed")
+            # Holdout: some keep their subscription, some cancel, some close the flow undecided.
+            outcome = ("cancelled", "saved", "dismissed")[n % 3]
+            flow.complete_session(site, session, outcome=outcome)
         else:
             outcome = "saved" if n % 4 else "cancelled"
             key = shown.key if outcome == "saved" else None
@@ -165,6 +167,8 @@ def test_results_count_arms_money_and_wait_for_the_planned_size(db, site):
     stayed = sa.select(sa.func.count()).where(s.holdout_arm == "offers", s.outcome == "saved")
     assert offers_arm["saved"] == db.session.scalar(stayed)
     assert offers_arm["save_rate"] == offers_arm["saved"] / offers_arm["sessions"]
+    kept = sa.select(sa.func.count()).where(s.holdout_arm == "holdout", s.outcome == "saved")
+    assert 0 < holdout_arm["saved"] == db.session.scalar(kept)  # closed undecided: no save
     # Discount 30 % for 3 months on 100.00 a month: 90.00 per accepted discount.
     assert offers_arm["discount_cost"] == offers_arm["saved"] * 9000
     assert offers_arm["mrr_kept"] == offers_arm["saved"] * 10000
@@ -176,7 +180,7 @@ def test_results_count_arms_money_and_wait_for_the_planned_size(db, site):
 
 
 def test_retained_after_30_days_counts_saves_without_a_later_cancellation(db, site):
-    from widget_server import models
+    from widget_server.services import lifecycle
 
     experiments.set_holdout(site, 50, by="x", planned_size=30)
     saves = []
@@ -192,20 +196,19 @@ def test_retained_after_30_days_counts_saves_without_a_later_cancellation(db, si
     old = utcnow() - timedelta(days=45)
     for session in saves[:3]:
         session.completed_at = old
-    db.session.add(
-        models.LifecycleEvent(
-            site_id=site.id, customer_id=saves[0].customer_id, event_id="evt_1",
-            type="subscription.cancelled", occurred_at=old + timedelta(days=10), mrr=0,
-            currency="USD",
-        )
-    )  # fmt: skip
-    db.session.add(
-        models.LifecycleEvent(
-            site_id=site.id, customer_id=saves[1].customer_id, event_id="evt_2",
-            type="subscription.cancelled", occurred_at=old + timedelta(days=40), mrr=0,
-            currency="USD",
-        )
-    )  # fmt: skip
+    db.session.flush()
+
+    def cancelled(event_id, session, days_after):
+        return {
+            "id": event_id, "type": "subscription.cancelled", "mrr": 0, "currency": "USD",
+            "customer": session.customer.external_id,
+            "occurred_at": old + timedelta(days=days_after),
+        }  # fmt: skip
+
+    # As billing reports them (POST /api/v1/events): the Impact page's rule applies.
+    lifecycle.record_events(
+        site, [cancelled("evt_1", saves[0], 10), cancelled("evt_2", saves[1], 40)]
+    )
     db.session.flush()
     arm = experiments.results(site)["items"][0]["arms"][0]
     # Three saves are 45 days old; one was cancelled 10 days after (not retained), one 40

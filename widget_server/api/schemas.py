@@ -512,7 +512,9 @@ class LiftOut(Schema):
 class ExperimentArmOut(Schema):
     key = fields.String(metadata={"description": "offers | holdout, or the variant's offer id"})
     sessions = fields.Integer(metadata={"description": "Completed sessions in the arm"})
-    saved = fields.Integer(metadata={"description": "Sessions that ended without a cancellation"})
+    saved = fields.Integer(
+        metadata={"description": "Sessions completed saved: an accepted offer, or kept without"}
+    )
     save_rate = fields.Float(metadata={"description": "saved / sessions, 0-1"})
     retained_30 = fields.Integer(
         allow_none=True,

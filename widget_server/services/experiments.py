@@ -26,7 +26,6 @@ from widget_server.models import (
     CancellationSession,
     Experiment,
     ExperimentVariant,
-    LifecycleEvent,
     Offer,
     Reason,
     Site,
@@ -355,10 +354,12 @@ class ArmFigures:
 
 
 def _arm_figures(site: Site, experiment_column, arm_column) -> dict[tuple[int, str], ArmFigures]:
-    """Per (experiment, arm): completed sessions, those that ended without a cancellation,
-    their MRR and the cost of the discounts accepted (MRR times percent times months), one query."""
+    """Per (experiment, arm): completed sessions, the saves among them (outcome ``saved``: an
+    accepted offer, or "Keep my subscription" without one; a flow closed without a decision is
+    no save), their MRR and the cost of the discounts accepted (MRR times percent times
+    months), one query."""
     s = CancellationSession
-    stayed = s.outcome != "cancelled"
+    stayed = s.outcome == "saved"
     mrr = money.converted(site, s.mrr, s.currency)
     cost = (
         mrr
@@ -393,37 +394,26 @@ def _arm_figures(site: Site, experiment_column, arm_column) -> dict[tuple[int, s
 
 
 def _retention(site: Site, experiment_column, arm_column) -> dict[tuple[int, str], tuple]:
-    """Per (experiment, arm): saves at least 30 days old, and those whose customer had no
-    ``subscription.cancelled`` event within 30 days after the save (one query). Without the
-    host's lifecycle events every old save counts as retained: send them (POST /api/v1/events
-    or the Stripe connector) for a true figure."""
-    lifecycle = LifecycleEvent
+    """Per (experiment, arm): saves at least 30 days old, and those whose customer billing did
+    not report cancelled within 30 days after the save (one query; the same rule as the Impact
+    page, :func:`widget_server.services.impact.retention`). Without the host's lifecycle events
+    every old save counts as retained: send them (POST /api/v1/events or the Stripe connector)
+    for a true figure."""
     s = CancellationSession
-    cutoff = utcnow() - timedelta(days=RETENTION_DAYS)
-    window_end = _plus_days(s.completed_at, RETENTION_DAYS)
-    cancelled_later = (
-        sa.select(lifecycle.id)
-        .where(
-            lifecycle.customer_id == s.customer_id,
-            lifecycle.type == "subscription.cancelled",
-            lifecycle.occurred_at >= s.completed_at,
-            lifecycle.occurred_at <= window_end,
-        )
-        .exists()
-    )
+    reported = s.billing_cancelled_after
+    cancelled_within = sa.and_(reported.is_not(None), reported <= RETENTION_DAYS * 86400)
     query = (
         sa.select(
             experiment_column.label("experiment_id"),
             arm_column.label("arm"),
             sa.func.count().label("eligible"),
-            sa.func.sum(sa.case((~cancelled_later, 1), else_=0)).label("retained"),
+            sa.func.sum(sa.case((sa.not_(cancelled_within), 1), else_=0)).label("retained"),
         )
         .where(
             s.site_id == site.id,
             experiment_column.is_not(None),
-            s.outcome.is_not(None),
-            s.outcome != "cancelled",
-            s.completed_at <= cutoff,
+            s.outcome == "saved",
+            s.completed_at <= utcnow() - timedelta(days=RETENTION_DAYS),
         )
         .group_by(experiment_column, arm_column)
     )
@@ -431,14 +421,6 @@ def _retention(site: Site, experiment_column, arm_column) -> dict[tuple[int, str
         (row.experiment_id, row.arm): (row.eligible, int(row.retained or 0))
         for row in db.session.execute(query)
     }
-
-
-def _plus_days(column, days: int):
-    """SQL: ``column`` + ``days`` days on either database."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        # Timestamps are stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text on SQLite.
-        return sa.func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{days} days")
-    return column + sa.text(f"interval '{days} days'")
 
 
 def _arm_keys(experiment: Experiment) -> list[str]:
@@ -457,7 +439,7 @@ def _lift(arm: dict, reference: dict) -> dict | None:
 def results(site: Site, experiments: list[Experiment] | None = None) -> dict:
     """Every experiment of the site (or ``experiments``) with its arms' figures and lift.
 
-    An arm: ``key``, ``sessions`` (completed), ``saved`` (ended without a cancellation),
+    An arm: ``key``, ``sessions`` (completed), ``saved`` (outcome saved, with an offer or without),
     ``save_rate``, ``retained_30`` (its saves at least 30 days old whose customer had no
     ``subscription.cancelled`` within 30 days after; None when no save is that old),
     ``eligible_30`` (the saves that old),

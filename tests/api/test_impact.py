@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests.factories import backdate, make_site, make_token
 from widget_server.extensions import db
-from widget_server.models import OutboxMessage, utcnow
+from widget_server.models import CancellationSession, OutboxMessage, utcnow
 from widget_server.services import flow, notifications, roadmap
 from widget_server.services.tokens import verify_customer_token
 
@@ -285,3 +285,27 @@ def test_backfilled_history_sends_no_webhooks(client, db, site, api_key):
     events(client, api_key, ("S", CANCELLED, 60, None), ("S", REACTIVATED, 40, None))
     assert webhooks(db, site, "save.lapsed") == []
     assert webhooks(db, site, "customer.reactivated") == []
+
+
+def test_billing_that_reported_the_cancellation_before_the_flow_ended_confirms_it(
+    client, db, site, api_key
+):
+    """The host cancelled in billing first and Keepkit heard of it before the flow ended: the
+    cancellation is still confirmed (and a save lapses), whatever the order."""
+    for sub, outcome in (("early", "cancelled"), ("kept", "saved")):
+        claims = verify_customer_token(site, make_token(site, sub, mrr=5000))
+        started, _ = flow.start_session(site, claims, locale="en")
+        flow.answer_session(site, started, reason_key="too_expensive")
+        db.session.commit()
+        events(client, api_key, (sub, CANCELLED, 0, None))
+        offer = "discount_30" if outcome == "saved" else None
+        flow.complete_session(site, started, outcome=outcome, offer_key=offer)
+        db.session.commit()
+    body = client.get(
+        f"/api/v1/insights/retention?from={ago(1)}&to={ago(0)}", headers=auth(api_key)
+    ).get_json()
+    assert (body["cancellations"], body["confirmed_cancellations"]) == (1, 1)
+    assert body["saved"] == 1
+    s = CancellationSession
+    linked = db.session.scalars(sa.select(s.billing_cancelled_after).where(s.site_id == site.id))
+    assert all(seconds is not None and -60 < seconds <= 0 for seconds in linked)

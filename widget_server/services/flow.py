@@ -21,7 +21,7 @@ from widget_server.models import (
     Site,
     utcnow,
 )
-from widget_server.services import experiments, jobs, notifications, rollups
+from widget_server.services import experiments, jobs, lifecycle, notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.site_cache import ReasonView, SiteView
@@ -390,6 +390,12 @@ def complete_session(
     session.offer_id = offer.id if offer else None
     session.offer = offer
     session.completed_at = utcnow()
+    if outcome != "dismissed":
+        # Billing may have reported the cancellation before the flow ended (the host cancelled
+        # first): the same UPDATE links it, no extra round trip.
+        session.billing_cancelled_after = lifecycle.seconds_to_billing_cancellation(
+            session.customer_id, session.completed_at
+        )
     db.session.flush()
     rollups.add_session(site, session)
     reason = session.reason

@@ -4,7 +4,7 @@ all or nothing; a customer's current MRR follows their latest ``mrr.changed``.""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -95,25 +95,36 @@ def _row(site: Site, event: dict, customer: Customer, now) -> dict:
     }
 
 
-def mark_billing_cancellations(site: Site, customer_ids: set[int] | None = None) -> None:
-    """Set each decided session's ``billing_cancelled_after``: the seconds from its outcome
-    to the customer's first ``subscription.cancelled`` event from ``CONFIRMATION_EARLY``
-    before the outcome on (for the given customers, or all the site's). Recomputed, so the
-    order events arrive in does not matter. One statement."""
-    s, e = CancellationSession, LifecycleEvent
+def seconds_to_billing_cancellation(customer_id, completed_at):
+    """SQL: the seconds from an outcome at ``completed_at`` to the customer's first
+    ``subscription.cancelled`` event from ``CONFIRMATION_EARLY`` before it on (NULL: none yet).
+    Both may be columns, or a session's values."""
+    if isinstance(completed_at, datetime):
+        completed_at = sa.literal(completed_at, type_=CancellationSession.completed_at.type)
     first = (
-        sa.select(sa.func.min(e.occurred_at))
+        sa.select(sa.func.min(LifecycleEvent.occurred_at))
         .where(
-            e.customer_id == s.customer_id,
-            e.type == CANCELLED,
-            e.occurred_at >= plus_days(s.completed_at, -CONFIRMATION_EARLY),
+            LifecycleEvent.customer_id == customer_id,
+            LifecycleEvent.type == CANCELLED,
+            LifecycleEvent.occurred_at >= plus_days(completed_at, -CONFIRMATION_EARLY),
         )
         .scalar_subquery()
     )
+    return seconds_between(first, completed_at)
+
+
+def mark_billing_cancellations(site: Site, customer_ids: set[int] | None = None) -> None:
+    """Set each decided session's ``billing_cancelled_after`` (see
+    :func:`seconds_to_billing_cancellation`), for the given customers or all the site's.
+    Recomputed, so the order events arrive in does not matter (a session decided after its
+    customer's event gets it when completed: see ``flow.complete_session``). One statement."""
+    s = CancellationSession
     statement = (
         sa.update(s)
         .where(s.site_id == site.id, s.outcome.in_(("saved", "cancelled")))
-        .values(billing_cancelled_after=seconds_between(first, s.completed_at))
+        .values(
+            billing_cancelled_after=seconds_to_billing_cancellation(s.customer_id, s.completed_at)
+        )
         .execution_options(synchronize_session=False)
     )
     if customer_ids is not None:

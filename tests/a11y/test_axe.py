@@ -57,7 +57,7 @@ def context(browser):
 
 ADMIN_PAGES = ["/", "/?range=12m&by=mrr", "/sessions", "/roadmap", "/roadmap/{item}",
                "/settings", "/outbox", "/team", "/audit", "/privacy", "/impact", "/experiments",
-               "/reasons/new", "/offers/new"]  # fmt: skip
+               "/reasons/new", "/offers/new", "/comments", "/comments?q=price"]  # fmt: skip
 
 
 def test_admin_pages(context, live_app, keepkit_server, a11y_site):

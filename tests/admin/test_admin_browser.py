@@ -212,7 +212,8 @@ def test_no_page_scrolls_sideways(browser, live_app, keepkit_server, admin_site,
         sign_in(page, keepkit_server, admin_site)
         base = f"{keepkit_server.url}/admin/sites/{admin_site['key']}"
         for path in ("/", "/?range=12m", "/sessions", "/roadmap", f"/roadmap/{item_id}",
-                     "/settings", "/outbox", "/team", "/audit"):  # fmt: skip
+                     "/settings", "/outbox", "/team", "/audit", "/comments", "/impact",
+                     "/experiments"):  # fmt: skip
             page.goto(base + path)
             page.wait_for_load_state("load")
             assert page.evaluate("document.documentElement.scrollWidth") <= width, path

@@ -8,6 +8,7 @@ also a conditional update, which keeps SQLite (one writer at a time) correct.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -21,6 +22,7 @@ from datetime import date, timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -416,9 +418,28 @@ def _compose(
     email.set_raw("List-Unsubscribe", f"<{unsubscribe}>")
     email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     context = {**context, "subject": subject, "unsubscribe_url": unsubscribe}
+    logo = _logo(context.get("site"))
+    context["logo_cid"] = logo[2][1:-1] if logo else None
     email.set_content(render_template(f"email/{template}.txt", **context))
     email.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")
+    if logo:
+        # Inline (multipart/related, cid:): mail clients block data: images and remote ones.
+        data, subtype, cid = logo
+        email.get_payload()[1].add_related(data, "image", subtype, cid=cid)
     return email
+
+
+def _logo(site: Site | None) -> tuple[bytes, str, str] | None:
+    """The site's logo (stored as a data: URI) as bytes, image subtype and a Content-ID."""
+    if site is None or not site.logo or not site.logo.startswith("data:image/"):
+        return None
+    header, _, encoded = site.logo.partition(",")
+    subtype = header[len("data:image/") :].split(";", 1)[0]
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return None
+    return data, subtype, make_msgid(domain="logo.keepkit.local")
 
 
 def build_digest(message: OutboxMessage) -> EmailMessage:

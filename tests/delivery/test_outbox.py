@@ -221,3 +221,31 @@ def test_winback_links_to_the_sites_reactivation_page_naming_the_item(db, site, 
     assert "Come back to Acme &lt;Apps&gt;" in html and "Acme &lt;Apps&gt;</p>" in html
     text = email.get_body(("plain",)).get_content()
     assert f"Come back to Acme <Apps>: {url.replace('&amp;', '&')}" in text
+
+
+def test_a_site_logo_heads_its_emails_inline(db, site, smtp):
+    """The logo travels inside the email (multipart/related, cid:), as mail clients show it;
+    without a logo the site's name heads it."""
+    import base64
+
+    from widget_server.services import sites
+
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    item, _ = item_with_voter(db, site, title="SSO")
+    roadmap.change_status(site, item, "in_progress")
+    db.session.commit()
+    assert delivery.run_once() == (1, 0, 0)
+    sites.set_logo(site, png)
+    roadmap.change_status(site, item, "shipped")
+    db.session.commit()
+    assert delivery.run_once() == (1, 0, 0)
+    plain, branded = smtp.sink.messages
+    assert "<img" not in plain.get_body(("html",)).get_content()
+    assert not [p for p in plain.walk() if p.get_content_maintype() == "image"]
+    [html] = [p.get_content() for p in branded.walk() if p.get_content_type() == "text/html"]
+    [image] = [p for p in branded.walk() if p.get_content_type() == "image/png"]
+    cid = image["Content-ID"].strip("<>")
+    assert f'<img src="cid:{cid}" alt="Acme"' in html
+    assert image.get_content() == png

@@ -178,3 +178,42 @@ def test_page_one_has_an_executive_summary(app, db, site):
     assert "Lost MRR: $1,000 from 2 cancellations" in first_page
     assert "Top reason: Missing features I need, 90.0% of lost MRR" in first_page
     assert "Okta SSO (In progress, $900 lost)" in first_page
+
+
+def _filled(page) -> float:
+    """How far down its content area a laid-out page is filled (0-1), from WeasyPrint's boxes."""
+    box = page._page_box
+    bottom = box.content_box_y()
+
+    def walk(node):
+        nonlocal bottom
+        children = getattr(node, "children", None) or []
+        if not children and getattr(node, "position_y", None) is not None:
+            height = node.height if isinstance(node.height, int | float) else 0
+            bottom = max(bottom, node.position_y + height)
+        for child in children:
+            walk(child)
+
+    for child in box.children:
+        if getattr(child, "element_tag", None) == "html":  # not the page's footer boxes
+            walk(child)
+    return (bottom - box.content_box_y()) / box.height
+
+
+@pytest.mark.parametrize("sessions", [40, 400])
+def test_no_page_is_left_mostly_empty(app, db, site, sessions):
+    from weasyprint import HTML
+
+    from widget_server.services import insights, rollups, seed
+
+    seed.seed_roadmap(site)
+    seed.seed_sessions(site, sessions)
+    rollups.fold_all(site)
+    db.session.commit()
+    for days in (30, 365):
+        with app.test_request_context():
+            html = pdf.render_html(site, insights.Filter(insights.Period.last_days(days)))
+        document = HTML(string=html, url_fetcher=pdf.NoFetching()).render()
+        filled = [round(_filled(page), 2) for page in document.pages]
+        assert len(filled) >= 2, filled
+        assert min(filled[:-1]) >= 0.6 and filled[-1] >= 0.25, (days, filled)

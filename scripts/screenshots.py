@@ -108,6 +108,7 @@ def main() -> int:
             page.goto(f"{base}/demo/acme")
             page.get_by_role("button", name="Cancel subscription").first.click()
             page.locator("keepkit-flow [data-kk=reason]").first.wait_for()
+            page.wait_for_timeout(400)  # the dialog fades in (150 ms): shoot it when it is there
             page.screenshot(path=str(args.output / f"widget-{name}.png"))
             context.close()
         browser.close()

@@ -126,14 +126,15 @@ def test_pdf_has_the_impact_section(app, db, client, site, api_key):
     assert "Audit trail 1 $42" in text
 
 
-def test_quoted_comments_follow_the_plan_filter(db, site):
+def test_quoted_comments_follow_the_plan_and_segment_filter(db, site):
     from tests.factories import make_token
     from widget_server.reports.data import top_comments
     from widget_server.services import flow, insights
     from widget_server.services.tokens import verify_customer_token
 
     for sub, plan in (("ent", "Enterprise"), ("gro", "Growth")):
-        claims = verify_customer_token(site, make_token(site, sub, plan=plan))
+        region = {"region": "EU" if plan == "Enterprise" else "US"}
+        claims = verify_customer_token(site, make_token(site, sub, plan=plan, attributes=region))
         session, _ = flow.start_session(site, claims, locale="en")
         flow.answer_session(site, session, reason_key="too_expensive", comment=f"{plan} words")
         flow.complete_session(site, session, outcome="cancelled")
@@ -143,6 +144,12 @@ def test_quoted_comments_follow_the_plan_filter(db, site):
     assert {c["comment"] for c in everyone["too_expensive"]} == {"Enterprise words", "Growth words"}
     enterprise = top_comments(site, insights.Filter(period, "Enterprise"), ["too_expensive"])
     assert [c["comment"] for c in enterprise["too_expensive"]] == ["Enterprise words"]
+    us = top_comments(site, insights.Filter(period, None, "region", "US"), ["too_expensive"])
+    assert [c["comment"] for c in us["too_expensive"]] == ["Growth words"]
+    nobody = top_comments(
+        site, insights.Filter(period, "Enterprise", "region", "US"), ["too_expensive"]
+    )
+    assert nobody["too_expensive"] == []
 
 
 def test_rendering_a_pdf_does_not_flood_the_log(app, db, site, caplog):

@@ -8,7 +8,7 @@ from widget_server.extensions import db
 from widget_server.models import CancellationSession, Reason, Site
 from widget_server.reports import charts
 from widget_server.reports.formatting import month_label, short_money
-from widget_server.services import experiments, impact, insights, roadmap
+from widget_server.services import experiments, impact, insights, roadmap, rollups
 
 OPEN_ITEMS = roadmap.ItemFilter(statuses=("under_consideration", "planned", "in_progress"))
 
@@ -60,9 +60,16 @@ def partial_months(start, end) -> set[str]:
 def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], per_reason=4):
     """The latest comments of cancelled sessions for each of ``reason_keys``, newest first
     (two queries; the second walks an index newest-first per reason and stops after
-    ``per_reason`` rows). Only the report's plan is quoted when it has one."""
+    ``per_reason`` rows). Only the report's plan and segment (``attribute = value``) are
+    quoted when it has them."""
     s = CancellationSession
     lower, upper = filters.period.bounds
+    segment = []
+    if filters.plan:
+        segment.append(s.plan == filters.plan)
+    if filters.attribute:
+        dialect = db.session.get_bind().dialect.name
+        segment.append(rollups.attribute_text(filters.attribute, dialect) == filters.value)
     reason_ids = dict(
         db.session.execute(
             sa.select(Reason.id, Reason.key).where(
@@ -78,7 +85,7 @@ def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], p
             .where(
                 s.site_id == site.id, s.outcome == "cancelled", s.completed_at >= lower,
                 s.completed_at < upper, s.reason_id == reason_id, s.comment.is_not(None),
-                *([s.plan == filters.plan] if filters.plan else []),
+                *segment,
             )
             .order_by(s.completed_at.desc())
             .limit(per_reason)

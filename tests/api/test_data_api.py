@@ -49,7 +49,11 @@ def test_reasons_ranking_by_lost_revenue(client, api_key, history):
         ("too_expensive", 3, 8700, 2900),
     ]
     assert data["items"][0]["share"] == round(59800 / 78400, 4)
-    assert data["items"][0]["reason"] == "Missing features I need"
+    # The same shape as in the sessions, the widget's Result and the webhooks.
+    assert data["items"][0]["reason"] == {
+        "id": "missing_features",
+        "label": "Missing features I need",
+    }
 
 
 def test_ranking_filters_by_plan_and_dates(client, api_key, history):

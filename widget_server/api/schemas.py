@@ -256,9 +256,21 @@ class SessionPage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+def _reason_of(item: dict) -> dict:
+    """A ranked row's reason in the one shape every endpoint uses: ``{"id", "label"}``."""
+    return {"id": item["reason_id"], "label": item["reason"]}
+
+
+REASON_SHAPE = {
+    "type": "object",
+    "description": 'The reason, as everywhere: {"id": key or null (none given), "label"}',
+    "properties": {"id": {"type": "string", "nullable": True}, "label": {"type": "string"}},
+}
+
+
 class RankingItem(Schema):
-    reason_id = fields.String(allow_none=True)
-    reason = fields.String()
+    reason_id = fields.String(allow_none=True, metadata={"description": "The reason's id"})
+    reason = fields.Function(_reason_of, metadata=REASON_SHAPE)
     archived = fields.Boolean()
     cancelled = fields.Integer()
     lost_mrr = fields.Integer()
@@ -491,7 +503,7 @@ class OffersOut(Schema):
 
 class TrendSeries(Schema):
     reason_id = fields.String(allow_none=True)
-    reason = fields.String()
+    reason = fields.Function(_reason_of, metadata=REASON_SHAPE)
     values = fields.List(
         fields.Integer(), metadata={"description": "Lost MRR per month, in the order of months"}
     )
@@ -538,7 +550,9 @@ class ExperimentOut(Schema):
     kind = fields.String(metadata={"enum": ["holdout", "ab"]})
     status = fields.String(metadata={"enum": ["running", "paused", "ended"]})
     name = fields.String()
-    reason = fields.String(allow_none=True, metadata={"description": "A/B tests: the reason"})
+    reason = fields.Nested(
+        ReasonRef, allow_none=True, metadata={"description": "A/B tests: the reason"}
+    )
     holdout_percent = fields.Integer(allow_none=True)
     planned_size = fields.Integer(metadata={"description": "Sessions per arm before the lift"})
     started_at = fields.DateTime()

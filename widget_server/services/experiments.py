@@ -476,7 +476,9 @@ def results(site: Site, experiments: list[Experiment] | None = None) -> dict:
         items.append({
             "id": experiment.id, "kind": experiment.kind, "status": experiment.status,
             "name": experiment.name,
-            "reason": experiment.reason.key if experiment.reason else None,
+            "reason": {"id": experiment.reason.key, "label": experiment.reason.labels.get("en")}
+            if experiment.reason
+            else None,
             "holdout_percent": experiment.holdout_percent,
             "planned_size": experiment.planned_size,
             "started_at": experiment.started_at, "ended_at": experiment.ended_at,

@@ -354,11 +354,9 @@ class Response:
     location: str | None
 
 
-def post(
-    url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float
-) -> Response:
-    """POST ``body`` to ``url``, connecting only to checked addresses (the first that accepts
-    the connection). Redirects are returned, not followed.
+def _exchange(method, url, body, headers, *, allow_private, timeout, read):
+    """Send one request to ``url``, connecting only to checked addresses (the first that
+    accepts the connection), and return ``read(reply)``. Redirects are returned, not followed.
 
     :raises InvalidTarget: for an unusable URL.
     :raises ForbiddenTarget: when the URL's host is, or resolves to, a forbidden address.
@@ -378,12 +376,22 @@ def post(
             except OSError as exc:
                 error = exc
                 continue
-            connection.request("POST", target.path, body=body, headers=headers)
-            reply = connection.getresponse()
-            return Response(reply.status, reply.getheader("Location"))
+            connection.request(method, target.path, body=body, headers=headers)
+            return read(connection.getresponse())
         finally:
             connection.close()
     raise error or OSError(f"could not connect to {target.host}")
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float
+) -> Response:
+    """POST ``body`` to ``url`` (see :func:`_exchange`: checked addresses only, redirects
+    not followed); the answer's status and ``Location``."""
+    return _exchange(
+        "POST", url, body, headers, allow_private=allow_private, timeout=timeout,
+        read=lambda reply: Response(reply.status, reply.getheader("Location")),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -402,27 +410,12 @@ def call(
     timeout: float,
     max_body: int = 1_000_000,
 ) -> Reply:
-    """Send one request to ``url`` as :func:`post` does (checked addresses only, redirects
-    not followed) and read at most ``max_body`` bytes of the answer: for APIs Keepkit reads.
+    """Send one request to ``url`` as :func:`post` does and read at most ``max_body`` bytes
+    of the answer: for APIs Keepkit reads.
 
     :raises InvalidTarget, ForbiddenTarget, OSError, http.client.HTTPException: as :func:`post`.
     """
-    target = parse_url(url)
-    connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    error: OSError | None = None
-    for address in addresses(target, allow_private=allow_private):
-        connection = connection_class(target.host, target.port, address, timeout)
-        try:
-            try:
-                connection.connect()
-            except ssl.SSLError:
-                raise
-            except OSError as exc:
-                error = exc
-                continue
-            connection.request(method, target.path, body=body, headers=headers)
-            reply = connection.getresponse()
-            return Reply(reply.status, reply.read(max_body))
-        finally:
-            connection.close()
-    raise error or OSError(f"could not connect to {target.host}")
+    return _exchange(
+        method, url, body, headers, allow_private=allow_private, timeout=timeout,
+        read=lambda reply: Reply(reply.status, reply.read(max_body)),
+    )  # fmt: skip

@@ -32,6 +32,15 @@ def item_with_voter(db, site, title="Dark <script>mode</script>"):
     return item, fan
 
 
+def left_for(site, item, *, locale: str):
+    """A customer who cancelled because ``item`` was missing (gone@example.com)."""
+    claims = verify_customer_token(site, make_token(site, "gone", email="gone@example.com"))
+    session, _ = flow.start_session(site, claims, locale=locale)
+    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
+    flow.complete_session(site, session, outcome="cancelled")
+    return session
+
+
 def messages(db):
     return list(db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
 
@@ -65,10 +74,7 @@ def test_status_email_is_translated_escaped_and_unsubscribable(client, db, site,
 
 def test_winback_when_the_missing_feature_ships(db, site, smtp):
     item = roadmap.create_item(site, title="SSO")
-    claims = verify_customer_token(site, make_token(site, "gone", email="gone@example.com"))
-    session, _ = flow.start_session(site, claims, locale="fi")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
+    left_for(site, item, locale="fi")
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
     assert delivery.run_once() == (1, 0, 0)
@@ -206,10 +212,7 @@ def test_winback_links_to_the_sites_reactivation_page_naming_the_item(db, site, 
         discount_window_days=365, reactivation_url="https://app.example.com/billing?plan=pro",
     )  # fmt: skip
     item = roadmap.create_item(site, title="SSO")
-    claims = verify_customer_token(site, make_token(site, "gone", email="gone@example.com"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
+    left_for(site, item, locale="en")
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
     assert delivery.run_once() == (1, 0, 0)

@@ -532,29 +532,16 @@ def comments():
     current_figures()
     period, error = _parse_period(request.args)
     search = (request.args.get("q") or "").strip()[:200] or None
-    ranking = insights.reason_ranking(g.site, insights.Filter(period))
-    lost = {item["reason_id"]: item for item in ranking["items"]}
-    groups = []
-    for reason in flow_config.all_reasons(g.site):
-        query = sessions.sessions_query(
-            g.site,
-            sessions.SessionFilter(
-                reason_key=reason.key, with_comment=True, completed=period, search=search
-            ),
-        )
-        total = sessions.count(query)
-        if total:
-            rows, _ = sessions.page_newest(query, 1, COMMENTS_PER_REASON)
-            groups.append({"reason": reason, "total": total, "rows": rows,
-                           "lost_mrr": lost.get(reason.key, {}).get("lost_mrr", 0)})  # fmt: skip
-    groups.sort(key=lambda group: (-group["lost_mrr"], -group["total"]))
+    groups = sessions.comments_by_reason(
+        g.site, period, search=search, per_reason=COMMENTS_PER_REASON
+    )
     return render_template(
         "comments.html",
         groups=groups,
         period=period,
         search=search,
         error=error,
-        currency=ranking["currency"],
+        currency=g.site.currency,
         per_reason=COMMENTS_PER_REASON,
     )
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Reason, ReasonRollup, Site
+from widget_server.services import insights
 from widget_server.services.insights import Period
 
 
@@ -114,3 +115,31 @@ def site_plans(site: Site) -> list[str]:
         .order_by(r.plan)
     )
     return list(db.session.scalars(query))
+
+
+def comments_by_reason(
+    site: Site, period: Period, *, search: str | None = None, per_reason: int = 5
+) -> list[dict]:
+    """The comments of the flows completed in ``period`` (containing ``search``), by reason:
+    ``[{"reason", "total", "lost_mrr", "rows"}]`` with the ``per_reason`` newest sessions of
+    each, the reason that cost the most revenue first. One grouped count, then one page per
+    reason that has comments."""
+    s = CancellationSession
+    matching = sessions_query(
+        site, SessionFilter(with_comment=True, completed=period, search=search)
+    )
+    counted = matching.with_only_columns(s.reason_id, sa.func.count()).group_by(s.reason_id)
+    totals = dict(db.session.execute(counted.order_by(None)).all())
+    lost = {
+        item["reason_id"]: item["lost_mrr"]
+        for item in insights.reason_ranking(site, insights.Filter(period))["items"]
+    }
+    reasons = db.session.scalars(
+        sa.select(Reason).where(Reason.id.in_([r for r in totals if r is not None]))
+    ).all()
+    groups = []
+    for reason in reasons:  # a handful: the site's reasons that have comments
+        rows, _ = page_newest(matching.where(s.reason_id == reason.id), 1, per_reason)
+        groups.append({"reason": reason, "total": totals[reason.id], "rows": rows,
+                       "lost_mrr": lost.get(reason.key, 0)})  # fmt: skip
+    return sorted(groups, key=lambda group: (-group["lost_mrr"], -group["total"]))

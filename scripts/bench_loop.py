@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
+from bench import show, timed  # scripts/bench.py, beside this file
 from flask_migrate import upgrade
 
 from widget_server import create_app
@@ -29,21 +30,6 @@ from widget_server.services import impact, insights, seed, sites
 
 BATCH = 500
 TYPES = ("subscription.renewed", "subscription.cancelled", "subscription.reactivated")
-
-
-def timed(fn, repeat: int = 5) -> float:
-    """Median wall time in milliseconds over ``repeat`` runs (after one warm-up)."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
-def show(label: str, milliseconds: float) -> None:
-    print(f"{label}: {milliseconds:.1f} ms")
 
 
 def top_up_events(site: Site, total: int) -> int:

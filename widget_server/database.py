@@ -109,7 +109,7 @@ def public_reads_in_autocommit(engine: sa.Engine) -> None:
     def _no_transaction(conn):
         if _public_read.get():
             conn.connection.dbapi_connection.autocommit = True
-            conn.connection._connection_record.info["keepkit_autocommit"] = True
+            conn.connection.info["keepkit_autocommit"] = True  # the pool record's info
 
 
 def init_app(app: Flask) -> None:

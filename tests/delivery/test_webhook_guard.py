@@ -16,7 +16,7 @@ from tests.delivery.conftest import Receiver
 from tests.delivery.test_outbox import voter
 from widget_server.delivery import worker
 from widget_server.models import OutboxMessage, utcnow
-from widget_server.services import netguard, roadmap, sites
+from widget_server.services import netguard, notifications, roadmap, sites
 
 HOST = "hooks.example.test"
 
@@ -200,7 +200,7 @@ def test_queued_messages_of_a_site_without_a_url_are_parked(db, site, receiver):
     assert "no webhook URL any more" in message.last_error
     # Once a URL is set again, the admin's "resend" delivers it.
     sites.set_webhook(site, receiver.url, allow_private=True)
-    worker.resend(site, message.id)
+    notifications.resend(site, message.id)
     db.session.commit()
     assert worker.run_once() == (1, 0, 0)
     assert len(receiver.requests) == 1

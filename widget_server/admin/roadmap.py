@@ -20,7 +20,6 @@ from widget_server.admin.views import (
     render,
     site_view,
 )
-from widget_server.delivery import worker
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
 from widget_server.guards import whole_number
@@ -279,7 +278,7 @@ def outbox():
 @bp.post("/sites/<site_key>/outbox/<int:message_id>/resend")
 @site_view("editor")
 def outbox_resend(message_id: int):
-    worker.resend(g.site, message_id)
+    notifications.resend(g.site, message_id)
     db.session.commit()
     flash("Queued again; the worker delivers it shortly.")
     return redirect(url_for("admin.outbox", site_key=g.site.key))

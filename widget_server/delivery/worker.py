@@ -30,7 +30,6 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
 from widget_server.services import insights, jobs, netguard, rollups, stripe_connector
@@ -339,22 +338,6 @@ def run_forever(poll_seconds: float = 2.0, should_stop=lambda: False) -> None:
             log.info("Outbox: sent %s, retried %s, failed %s", *counts)
         else:
             time.sleep(poll_seconds)
-
-
-def resend(site: Site, message_id: int) -> None:
-    """Queue a message again (admin: resend a webhook or a failed email).
-
-    :raises NotFound: ``message_not_found`` unless the message belongs to the site.
-    """
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.site_id != site.id:
-        raise NotFound("No such message", code="message_not_found")
-    message.state = "pending"
-    message.attempts = 0
-    message.next_attempt_at = utcnow()
-    message.locked_until = None
-    message.last_error = None
-    db.session.flush()
 
 
 # --- email --------------------------------------------------------------------------------

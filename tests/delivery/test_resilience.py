@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from tests.delivery.conftest import free_port
 from tests.delivery.test_outbox import messages, voter
 from tests.factories import make_admin
-from widget_server.delivery import worker
+from widget_server.delivery import tokens, worker
 from widget_server.models import OutboxMessage, Subscription, utcnow
 from widget_server.services import notifications, roadmap
 
@@ -92,7 +92,7 @@ def test_digest_unsubscribe_also_asks_first(client, db, site):
     admin.weekly_digest = True
     db.session.commit()
     with client.application.test_request_context():
-        token = worker._serializer().dumps({"a": admin.id})
+        token = tokens.digest_unsubscribe_token(admin.id)
     assert "Stop the weekly digest?" in client.get(f"/u/{token}").get_data(as_text=True)
     db.session.refresh(admin)
     assert admin.weekly_digest is True

@@ -28,8 +28,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from flask import current_app, render_template
-from itsdangerous import BadSignature, URLSafeSerializer
 
+from widget_server.delivery.tokens import digest_unsubscribe_token, unsubscribe_token
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
 from widget_server.services import insights, jobs, netguard, rollups, stripe_connector
@@ -115,28 +115,6 @@ class RunCounts(NamedTuple):
 
 class Undeliverable(DeliveryError):
     """Retrying cannot help: the message is parked as failed at once (and can be resent)."""
-
-
-# --- unsubscribe links ---------------------------------------------------------------------
-
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="keepkit-unsubscribe")
-
-
-def unsubscribe_token(site_id: int, customer_id: int, item_id: int | None) -> str:
-    return _serializer().dumps({"s": site_id, "c": customer_id, "i": item_id})
-
-
-def read_unsubscribe_token(token: str) -> dict | None:
-    """``{"s", "c", "i"}`` (a customer's roadmap emails) or ``{"a"}`` (an admin's digest)."""
-    try:
-        data = _serializer().loads(token)
-    except BadSignature:
-        return None
-    if isinstance(data, dict) and ({"s", "c", "i"} <= set(data) or set(data) == {"a"}):
-        return data
-    return None
 
 
 def _absolute(path: str) -> str:
@@ -437,7 +415,7 @@ def build_digest(message: OutboxMessage) -> EmailMessage:
         message,
         sender=None,
         subject=f"Cancellation insights for {site.name}: {period.start} to {period.end}",
-        unsubscribe=_absolute(f"/u/{_serializer().dumps({'a': payload['user_id']})}"),
+        unsubscribe=_absolute(f"/u/{digest_unsubscribe_token(payload['user_id'])}"),
         template="digest",
         context={
             "site": site,

@@ -9,15 +9,9 @@ also a conditional update, which keeps SQLite (one writer at a time) correct.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import http.client
-import json
 import logging
-import smtplib
 import time
 import unicodedata
-from dataclasses import dataclass
 from datetime import date, timedelta
 from email import policy
 from email.headerregistry import Address
@@ -29,10 +23,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import sqlalchemy as sa
 from flask import current_app, render_template
 
+from widget_server.delivery.errors import ComposeError, DeliveryError, Undeliverable
 from widget_server.delivery.tokens import digest_unsubscribe_token, unsubscribe_token
+from widget_server.delivery.transports import build_webhook, send_email, send_webhook
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site, utcnow
-from widget_server.services import insights, jobs, netguard, rollups, stripe_connector
+from widget_server.services import insights, jobs, rollups, stripe_connector
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.roadmap import status_label
 
@@ -42,7 +38,6 @@ MAX_BACKOFF_SECONDS = 3600
 # a header whose raw value is an URL (List-Unsubscribe) must stay literal: RFC 2369 clients
 # cannot read an RFC 2047-encoded URL. ``refold_source="none"`` keeps raw values as set.
 EMAIL_POLICY = policy.SMTP.clone(refold_source="none")
-WEBHOOK_TIMEOUT_SECONDS = 10
 
 SUBJECTS = {
     "in_progress": {
@@ -97,31 +92,12 @@ EMAIL_STRINGS = {
 }  # fmt: skip
 
 
-class DeliveryError(Exception):
-    """A delivery failed for a reason that may pass (server down, HTTP 5xx): retried."""
-
-
-class ComposeError(Exception):
-    """A message cannot be built at all (bad data): retrying cannot help, it is parked."""
-
-
 class RunCounts(NamedTuple):
     """What one worker pass did: delivered, scheduled for another try, parked as failed."""
 
     sent: int = 0
     retried: int = 0
     failed: int = 0
-
-
-class Undeliverable(DeliveryError):
-    """Retrying cannot help: the message is parked as failed at once (and can be resent)."""
-
-
-def _absolute(path: str) -> str:
-    base = current_app.config["KEEPKIT_PUBLIC_URL"].rstrip("/")
-    if not base:
-        raise DeliveryError("KEEPKIT_PUBLIC_URL is not set: emails need absolute links")
-    return base + path
 
 
 # --- claiming -----------------------------------------------------------------------------
@@ -318,6 +294,13 @@ def run_forever(poll_seconds: float = 2.0, should_stop=lambda: False) -> None:
             time.sleep(poll_seconds)
 
 
+def _absolute(path: str) -> str:
+    base = current_app.config["KEEPKIT_PUBLIC_URL"].rstrip("/")
+    if not base:
+        raise DeliveryError("KEEPKIT_PUBLIC_URL is not set: emails need absolute links")
+    return base + path
+
+
 # --- email --------------------------------------------------------------------------------
 
 
@@ -477,87 +460,3 @@ def build_email(message: OutboxMessage) -> EmailMessage:
             "t": EMAIL_STRINGS[locale],
         },
     )
-
-
-def send_email(email: EmailMessage) -> None:
-    config = current_app.config
-    host, port = config["KEEPKIT_SMTP_HOST"], config["KEEPKIT_SMTP_PORT"]
-    try:
-        smtp_class = smtplib.SMTP_SSL if port == 465 else smtplib.SMTP
-        with smtp_class(host, port, timeout=30) as smtp:
-            if port != 465 and config["KEEPKIT_SMTP_USER"]:
-                smtp.starttls()
-            if config["KEEPKIT_SMTP_USER"]:
-                smtp.login(config["KEEPKIT_SMTP_USER"], config["KEEPKIT_SMTP_PASSWORD"])
-            smtp.send_message(email)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"SMTP {host}:{port}: {exc}") from exc
-
-
-# --- webhooks -----------------------------------------------------------------------------
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The ``Keepkit-Signature`` header: ``t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-@dataclass(frozen=True)
-class Webhook:
-    url: str
-    body: bytes
-    headers: dict[str, str]
-
-
-def build_webhook(message: OutboxMessage) -> Webhook:
-    """The signed request for a queued event, to the site's webhook URL as it is now (a URL
-    changed after the event was queued applies; the message records where it goes).
-
-    :raises Undeliverable: when the site has no webhook URL any more.
-    :raises DeliveryError: when the site has no webhook secret.
-    """
-    site = db.session.get(Site, message.site_id)
-    if not site.webhook_url:
-        raise Undeliverable("the site has no webhook URL any more: set one, then resend")
-    if not site.webhook_secret:
-        raise DeliveryError("the site has no webhook secret")
-    message.recipient = site.webhook_url
-    body = json.dumps({"id": message.id, **message.payload}, separators=(",", ":")).encode()
-    return Webhook(
-        site.webhook_url,
-        body,
-        {
-            "Content-Type": "application/json",
-            "User-Agent": "Keepkit-Webhooks/1",
-            "Keepkit-Signature": sign(site.webhook_secret, int(time.time()), body),
-            "Keepkit-Event": message.topic,
-        },
-    )
-
-
-def send_webhook(webhook: Webhook) -> None:
-    """POST through the SSRF guard: only to checked addresses, redirects not followed.
-
-    :raises DeliveryError: for a refused target, a network error or a non-2xx answer.
-    """
-    try:
-        response = netguard.post(
-            webhook.url,
-            webhook.body,
-            webhook.headers,
-            allow_private=current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"],
-            timeout=WEBHOOK_TIMEOUT_SECONDS,
-        )
-    except netguard.Refused as exc:
-        raise DeliveryError(f"{webhook.url}: refused: {exc}") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError(f"{webhook.url}: {exc or type(exc).__name__}") from exc
-    if 300 <= response.status < 400:
-        location = (response.location or "")[:200]
-        raise DeliveryError(
-            f"HTTP {response.status}: redirects are not followed (Location: {location!r}); "
-            "set the webhook URL to the final address"
-        )
-    if not 200 <= response.status < 300:
-        raise DeliveryError(f"HTTP {response.status}")

@@ -473,7 +473,8 @@ def worker(once, poll):
     """Deliver queued emails and webhooks (retries with backoff; safe to run several)."""
     import logging
 
-    from widget_server.delivery.worker import parse_mail_from, run_forever, run_once
+    from widget_server.delivery.emails import parse_mail_from
+    from widget_server.delivery.worker import run_forever, run_once
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not current_app.config["KEEPKIT_PUBLIC_URL"]:

@@ -130,6 +130,7 @@ def register_guards(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from widget_server.admin import bp as admin_bp
     from widget_server.api import data_bp, docs_bp, widget_bp
+    from widget_server.delivery.emails import bp as delivery_bp
     from widget_server.extensions import csrf
     from widget_server.handbook import bp as handbook_bp
     from widget_server.handbook import icon_bp
@@ -147,6 +148,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(icon_bp)
     app.register_blueprint(widget_assets_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(delivery_bp)  # the email templates; no routes
     if app.config["ENV_NAME"] in ("demo", "development", "testing"):
         from widget_server.demo import bp as demo_bp
 

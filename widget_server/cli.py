@@ -473,17 +473,18 @@ def worker(once, poll):
     """Deliver queued emails and webhooks (retries with backoff; safe to run several)."""
     import logging
 
-    from widget_server import delivery
+    from widget_server.delivery.emails import parse_mail_from
+    from widget_server.delivery.worker import run_forever, run_once
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not current_app.config["KEEPKIT_PUBLIC_URL"]:
         raise click.ClickException("Set KEEPKIT_PUBLIC_URL: emails need absolute links.")
     try:
-        delivery.parse_mail_from(current_app.config["KEEPKIT_MAIL_FROM"])
+        parse_mail_from(current_app.config["KEEPKIT_MAIL_FROM"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if once:
-        sent, retried, failed = delivery.run_once()
+        sent, retried, failed = run_once()
         click.echo(
             f"Sent {sent}, retried {retried}, failed {failed} "
             "(retried ones are tried again later; failed ones wait in the admin's outbox)."
@@ -491,7 +492,7 @@ def worker(once, poll):
         return
     click.echo("Keepkit worker running; Ctrl+C to stop.")
     try:
-        delivery.run_forever(poll)
+        run_forever(poll)
     except KeyboardInterrupt:
         click.echo("Stopped.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 
 from widget_server import ratelimit
-from widget_server.delivery import read_unsubscribe_token
+from widget_server.delivery.tokens import read_unsubscribe_token
 from widget_server.extensions import db, limiter
 from widget_server.models import Site
 from widget_server.services import digests, roadmap, sites

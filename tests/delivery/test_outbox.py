@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.delivery.conftest import SmtpServer, free_port
 from tests.factories import backdate, make_token
-from widget_server import delivery
+from widget_server.delivery import worker
 from widget_server.models import OutboxMessage, Subscription, utcnow
 from widget_server.services import flow, roadmap
 from widget_server.services.customers import upsert_customer
@@ -49,7 +49,7 @@ def test_status_email_is_translated_escaped_and_unsubscribable(client, db, site,
     item, fan = item_with_voter(db, site)
     roadmap.change_status(site, item, "in_progress")
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     [email] = smtp.sink.messages
     assert email["To"] == "fan@example.com"
     assert email["Subject"] == "Wir arbeiten jetzt an „Dark <script>mode</script>“"
@@ -61,14 +61,14 @@ def test_status_email_is_translated_escaped_and_unsubscribable(client, db, site,
     assert "Hallo Ann <b>," in text and "Dark <script>mode</script> (In Arbeit)" in text
     link = re.search(r"<(http://keepkit\.test(/u/[^>]+))>", email["List-Unsubscribe"]).group(2)
     assert link in html and link in text
-    assert delivery.run_once() == (0, 0, 0)  # nothing twice
+    assert worker.run_once() == (0, 0, 0)  # nothing twice
     # One click (RFC 8058 POST from the mail client) unsubscribes from this item.
     assert client.post(link).status_code == 200
     sub = db.session.scalar(sa.select(Subscription).where(Subscription.customer_id == fan.id))
     assert sub.unsubscribed_at is not None
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
-    assert delivery.run_once() == (0, 0, 0)
+    assert worker.run_once() == (0, 0, 0)
     assert client.get("/u/forged-token").status_code == 400
 
 
@@ -77,7 +77,7 @@ def test_winback_when_the_missing_feature_ships(db, site, smtp):
     left_for(site, item, locale="fi")
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     [email] = smtp.sink.messages
     assert email["Subject"] == "Toivoit ominaisuutta ”SSO”: nyt se on täällä"
     assert "Kun lähdit, kerroit tarvitsevasi tämän" in email.get_body(("plain",)).get_content()
@@ -90,18 +90,18 @@ def test_smtp_down_then_back_delivers_once(app, db, site, monkeypatch):
     item, _ = item_with_voter(db, site)
     roadmap.change_status(site, item, "in_progress")
     db.session.commit()
-    assert delivery.run_once() == (0, 1, 0)
+    assert worker.run_once() == (0, 1, 0)
     [message] = messages(db)
     assert (message.state, message.attempts) == ("pending", 1)
     assert "Connection refused" in message.last_error
     assert message.next_attempt_at > utcnow() + timedelta(seconds=20)  # backed off
     server = SmtpServer(port).start()
     try:
-        assert delivery.run_once() == (0, 0, 0)  # not due yet
+        assert worker.run_once() == (0, 0, 0)  # not due yet
         message.next_attempt_at = utcnow()
         db.session.commit()
-        assert delivery.run_once() == (1, 0, 0)
-        assert delivery.run_once() == (0, 0, 0)
+        assert worker.run_once() == (1, 0, 0)
+        assert worker.run_once() == (0, 0, 0)
         assert len(server.sink.messages) == 1
     finally:
         server.stop()
@@ -113,13 +113,13 @@ def test_a_killed_workers_messages_are_retried_after_the_lease(db, site, smtp):
     item, _ = item_with_voter(db, site)
     roadmap.change_status(site, item, "in_progress")
     db.session.commit()
-    claimed = delivery.claim()  # ... and the worker dies before delivering
+    claimed = worker.claim()  # ... and the worker dies before delivering
     assert len(claimed) == 1
-    assert delivery.run_once() == (0, 0, 0)  # still leased to the dead worker
+    assert worker.run_once() == (0, 0, 0)  # still leased to the dead worker
     [message] = messages(db)
     message.locked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     assert len(smtp.sink.messages) == 1
 
 
@@ -130,11 +130,11 @@ def test_webhooks_are_signed_and_retried(db, site, receiver):
     receiver.replies = [500]
     roadmap.vote(site, item, voter(site, "hooked"))
     db.session.commit()
-    assert delivery.run_once() == (0, 1, 0)
+    assert worker.run_once() == (0, 1, 0)
     [message] = messages(db)
     message.next_attempt_at = utcnow()
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     assert len(receiver.requests) == 2
     headers, body = receiver.requests[-1]
     # Verify as a receiver would: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
@@ -154,7 +154,7 @@ def test_cancellation_completed_webhook(db, site, receiver):
     flow.complete_session(site, session, outcome="cancelled")
     flow.complete_session(site, session, outcome="cancelled")  # a retried request
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     event = json.loads(receiver.requests[0][1])
     assert event["event"] == "cancellation.completed"
     data = event["data"]
@@ -180,8 +180,8 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
     flow.complete_session(site, session, outcome="cancelled")
     backdate(site, session, utcnow().weekday() + 3)  # last week
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
-    assert delivery.run_once() == (0, 0, 0)  # once a week
+    assert worker.run_once() == (1, 0, 0)
+    assert worker.run_once() == (0, 0, 0)  # once a week
     [email] = smtp.sink.messages
     assert email["To"] == "pm@example.com" and quiet.email not in email["To"]
     assert "Lost MRR $123 from 1 cancellation." in email.get_body(("plain",)).get_content()
@@ -215,7 +215,7 @@ def test_winback_links_to_the_sites_reactivation_page_naming_the_item(db, site, 
     left_for(site, item, locale="en")
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     [email] = smtp.sink.messages
     html = email.get_body(("html",)).get_content()
     url = f"https://app.example.com/billing?plan=pro&amp;keepkit_item={item.id}"
@@ -239,11 +239,11 @@ def test_a_site_logo_heads_its_emails_inline(db, site, smtp):
     item, _ = item_with_voter(db, site, title="SSO")
     roadmap.change_status(site, item, "in_progress")
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     sites.set_logo(site, png)
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     plain, branded = smtp.sink.messages
     assert "<img" not in plain.get_body(("html",)).get_content()
     assert not [p for p in plain.walk() if p.get_content_maintype() == "image"]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from tests.delivery.conftest import free_port
 from tests.delivery.test_outbox import messages, voter
 from tests.factories import make_admin
-from widget_server import delivery
+from widget_server.delivery import tokens, worker
 from widget_server.models import OutboxMessage, Subscription, utcnow
 from widget_server.services import notifications, roadmap
 
@@ -39,7 +39,7 @@ def poison(db, site) -> OutboxMessage:
 def test_one_poison_message_among_twenty_is_parked_and_twenty_are_delivered(db, site, smtp):
     bad = poison(db, site)
     queue_voters(db, site, 20, "Dark\r\nBcc: attacker@example.com\r\n\r\nmode")
-    assert delivery.run_once() == (20, 0, 1)
+    assert worker.run_once() == (20, 0, 1)
     assert len(smtp.sink.messages) == 20
     for email in smtp.sink.messages:  # the title stays inside the Subject: no header injected
         assert "Bcc" not in email and email.get_all("To") == [email["To"]]
@@ -47,14 +47,14 @@ def test_one_poison_message_among_twenty_is_parked_and_twenty_are_delivered(db, 
     db.session.refresh(bad)
     assert bad.state == "failed" and bad.attempts == 1
     assert "Cannot be composed: KeyError" in bad.last_error
-    assert delivery.run_once() == (0, 0, 0)  # parked: not retried by itself
+    assert worker.run_once() == (0, 0, 0)  # parked: not retried by itself
 
 
 def test_list_unsubscribe_is_a_literal_url_and_from_is_quoted(app, db, site, smtp, monkeypatch):
     monkeypatch.setitem(app.config, "KEEPKIT_MAIL_FROM", "Acme Support <support@acme.example>")
     site.name = 'Acme, Inc. "Pro" <x@evil.example>'
     queue_voters(db, site, 1, "Reports")
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     [raw] = smtp.sink.raw
     headers = raw.split(b"\r\n\r\n", 1)[0].decode()
     link = re.search(r"^List-Unsubscribe: <(http://keepkit\.test/u/[^>\s]+)>\r?$", headers, re.M)
@@ -70,7 +70,7 @@ def test_list_unsubscribe_is_a_literal_url_and_from_is_quoted(app, db, site, smt
 
 def test_unsubscribe_link_asks_first_and_the_post_unsubscribes(client, db, site, smtp):
     queue_voters(db, site, 1, "Reports")
-    delivery.run_once()
+    worker.run_once()
     [email] = smtp.sink.messages
     path = re.search(r"<http://keepkit\.test(/u/[^>]+)>", email["List-Unsubscribe"]).group(1)
     page = client.get(path)  # what a mail scanner does
@@ -92,7 +92,7 @@ def test_digest_unsubscribe_also_asks_first(client, db, site):
     admin.weekly_digest = True
     db.session.commit()
     with client.application.test_request_context():
-        token = delivery._serializer().dumps({"a": admin.id})
+        token = tokens.digest_unsubscribe_token(admin.id)
     assert "Stop the weekly digest?" in client.get(f"/u/{token}").get_data(as_text=True)
     db.session.refresh(admin)
     assert admin.weekly_digest is True
@@ -110,11 +110,11 @@ def test_transient_failures_are_retried_then_parked_and_resendable(
     monkeypatch.setitem(app.config, "KEEPKIT_SMTP_PORT", free_port())  # nobody listens
     monkeypatch.setitem(app.config, "KEEPKIT_OUTBOX_MAX_ATTEMPTS", 2)
     queue_voters(db, site, 1, "Reports")
-    assert delivery.run_once() == (0, 1, 0)
+    assert worker.run_once() == (0, 1, 0)
     [message] = messages(db)
     message.next_attempt_at = utcnow()
     db.session.commit()
-    assert delivery.run_once() == (0, 0, 1)
+    assert worker.run_once() == (0, 0, 1)
     db.session.refresh(message)
     assert (message.state, message.attempts) == ("failed", 2)
     assert "Connection refused" in message.last_error
@@ -132,11 +132,11 @@ def test_a_message_that_kills_its_worker_every_time_is_parked(app, db, site, mon
     monkeypatch.setitem(app.config, "KEEPKIT_OUTBOX_MAX_ATTEMPTS", 2)
     queue_voters(db, site, 1, "Reports")
     for _ in range(2):  # claimed (attempt counted), then the worker dies each time
-        assert len(delivery.claim()) == 1
+        assert len(worker.claim()) == 1
         [message] = messages(db)
         message.locked_until = utcnow() - timedelta(seconds=1)
         db.session.commit()
-    assert delivery.claim() == []
+    assert worker.claim() == []
     db.session.refresh(message)
     assert (message.state, message.attempts) == ("failed", 2)
     assert "stopped while delivering" in message.last_error

@@ -14,9 +14,9 @@ import trustme
 
 from tests.delivery.conftest import Receiver
 from tests.delivery.test_outbox import voter
-from widget_server import delivery
+from widget_server.delivery import worker
 from widget_server.models import OutboxMessage, utcnow
-from widget_server.services import netguard, roadmap, sites
+from widget_server.services import netguard, notifications, roadmap, sites
 
 HOST = "hooks.example.test"
 
@@ -65,14 +65,14 @@ def test_a_name_resolving_to_loopback_is_refused_at_delivery(
     sites.set_webhook(site, f"http://{HOST}:{port}/hooks")  # a public-looking name: saved
     resolver.answers[HOST] = ["127.0.0.1"]  # ... whose DNS answer points inside
     message = queue_event(db, site)
-    assert delivery.run_once() == (0, 1, 0)
+    assert worker.run_once() == (0, 1, 0)
     db.session.refresh(message)
     assert f"{HOST} resolves to 127.0.0.1, a loopback address" in message.last_error
     assert receiver.requests == []
     # The same receiver, allowed on an intranet: it was the guard that held it back.
     monkeypatch.setitem(app.config, "KEEPKIT_WEBHOOK_ALLOW_PRIVATE", True)
     retry_now(db, message)
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     assert len(receiver.requests) == 1
 
 
@@ -83,7 +83,7 @@ def test_one_inside_answer_among_public_ones_refuses_the_name(
     sites.set_webhook(site, f"https://{HOST}/hooks")
     resolver.answers[HOST] = ["93.184.216.34", "169.254.169.254"]
     message = queue_event(db, site)
-    assert delivery.run_once() == (0, 1, 0)
+    assert worker.run_once() == (0, 1, 0)
     db.session.refresh(message)
     assert "169.254.169.254, a link-local address" in message.last_error
 
@@ -93,7 +93,7 @@ def test_delivery_connects_to_the_checked_address_with_the_urls_host(db, site, r
     sites.set_webhook(site, f"http://{HOST}:{port}/hooks", allow_private=True)
     resolver.answers[HOST] = ["127.0.0.1"]
     queue_event(db, site)
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     assert resolver.asked == [HOST]  # resolved once, by the guard; connected to its answer
     headers, _ = receiver.requests[0]
     assert headers["Host"] == f"{HOST}:{port}"
@@ -133,7 +133,7 @@ def test_https_sends_sni_and_verifies_the_certificate_for_the_urls_host(
         sites.set_webhook(site, f"https://{HOST}:{port}/hooks", allow_private=True)
         resolver.answers[HOST] = ["127.0.0.1"]
         queue_event(db, site)
-        assert delivery.run_once() == (1, 0, 0)
+        assert worker.run_once() == (1, 0, 0)
         assert seen == [HOST]
         assert server.requests[0][0]["Host"] == f"{HOST}:{port}"
     finally:
@@ -149,7 +149,7 @@ def test_https_to_a_server_with_another_names_certificate_fails(
         sites.set_webhook(site, f"https://{HOST}:{port}/hooks", allow_private=True)
         resolver.answers[HOST] = ["127.0.0.1"]
         message = queue_event(db, site)
-        assert delivery.run_once() == (0, 1, 0)
+        assert worker.run_once() == (0, 1, 0)
         db.session.refresh(message)
         assert "certificate" in message.last_error.lower()
         assert server.requests == []
@@ -164,7 +164,7 @@ def test_redirects_are_not_followed(db, site, receiver, status):
         receiver.replies = [(status, {"Location": elsewhere.url})]
         sites.set_webhook(site, receiver.url, allow_private=True)
         message = queue_event(db, site)
-        assert delivery.run_once() == (0, 1, 0)
+        assert worker.run_once() == (0, 1, 0)
         db.session.refresh(message)
         assert f"HTTP {status}: redirects are not followed" in message.last_error
         assert elsewhere.url in message.last_error
@@ -181,7 +181,7 @@ def test_queued_messages_go_to_the_sites_current_url(db, site, receiver):
         message = queue_event(db, site)
         sites.set_webhook(site, new.url, allow_private=True)
         db.session.commit()
-        assert delivery.run_once() == (1, 0, 0)
+        assert worker.run_once() == (1, 0, 0)
         assert receiver.requests == [] and len(new.requests) == 1
         db.session.refresh(message)
         assert message.recipient == new.url  # the outbox shows where it went
@@ -194,15 +194,15 @@ def test_queued_messages_of_a_site_without_a_url_are_parked(db, site, receiver):
     message = queue_event(db, site)
     sites.set_webhook(site, None)
     db.session.commit()
-    assert delivery.run_once() == (0, 0, 1)
+    assert worker.run_once() == (0, 0, 1)
     db.session.refresh(message)
     assert (message.state, message.attempts) == ("failed", 1)  # no retries: nowhere to go
     assert "no webhook URL any more" in message.last_error
     # Once a URL is set again, the admin's "resend" delivers it.
     sites.set_webhook(site, receiver.url, allow_private=True)
-    delivery.resend(site, message.id)
+    notifications.resend(site, message.id)
     db.session.commit()
-    assert delivery.run_once() == (1, 0, 0)
+    assert worker.run_once() == (1, 0, 0)
     assert len(receiver.requests) == 1
 
 
@@ -211,7 +211,7 @@ def test_a_url_saved_before_the_guard_is_refused_at_delivery(app, db, site, rece
     port = receiver.server.server_port
     site.webhook_url, site.webhook_secret = f"http://2130706433:{port}/hooks", "whsec_old"
     message = queue_event(db, site)
-    assert delivery.run_once() == (0, 1, 0)
+    assert worker.run_once() == (0, 1, 0)
     db.session.refresh(message)
     assert "127.0.0.1 is a loopback address" in message.last_error
     assert receiver.requests == []

@@ -20,7 +20,7 @@ from tests.integrations.conftest import (
     register_webhook,
 )
 from tests.live import Server
-from widget_server import delivery
+from widget_server.delivery.worker import JOB_HANDLERS
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Customer, Job, LifecycleEvent
 from widget_server.services import flow, jobs, stripe_connector
@@ -301,7 +301,7 @@ def test_a_confirmed_cancellation_is_applied_at_period_end_when_the_site_opts_in
     flow.complete_session(site, session, outcome="cancelled")
     db.session.commit()
     [job] = db.session.scalars(sa.select(Job).where(Job.kind == "stripe_cancel")).all()
-    assert jobs.run_due(delivery.JOB_HANDLERS) >= 1
+    assert jobs.run_due(JOB_HANDLERS) >= 1
     db.session.refresh(job)
     assert job.state == "done"
     after = stripe_client.v1.subscriptions.retrieve(subscription.id)

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.factories import backdate, make_token
-from widget_server import delivery
+from widget_server.delivery.worker import JOB_HANDLERS
 from widget_server.errors import ValidationError
 from widget_server.models import utcnow
 from widget_server.services import flow, flow_config, insights, jobs, rollups
@@ -147,7 +147,7 @@ def test_several_currencies_are_converted_at_the_admins_rates(db, site):
     [row] = insights.reason_ranking(site, insights.Filter(insights.Period.last_days(30)))["items"]
     assert (row["lost_mrr"], row["average_mrr"]) == (33500, 11167)
     db.session.commit()
-    jobs.run_due(delivery.JOB_HANDLERS)  # ... MRR bands once the worker recalculated them
+    jobs.run_due(JOB_HANDLERS)  # ... MRR bands once the worker recalculated them
     bands = {
         i["segment"]: i["cancelled"] for i in insights.breakdown(site, last30(), "mrr")["items"]
     }

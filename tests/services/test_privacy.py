@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests.admin.test_admin import token_of
 from tests.factories import make_token
 from tests.services.test_rollups import rows
-from widget_server import delivery
+from widget_server.delivery import worker
 from widget_server.models import (
     AuditEvent,
     CancellationSession,
@@ -173,7 +173,7 @@ def test_comments_past_the_retention_are_deleted_daily(admin_client, db, site, p
         data={"csrf_token": token_of(admin_client, site), "months": "3"},
     )
     assert site.comment_retention_months == 3
-    delivery.run_periodic(utcnow())
+    worker.run_periodic(utcnow())
     db.session.expire_all()
     assert db.session.get(CancellationSession, old.id).comment is None
     assert db.session.get(CancellationSession, old.id).followup_answer is None
@@ -190,10 +190,10 @@ def test_comments_past_the_retention_are_deleted_daily(admin_client, db, site, p
     newer = cancel(site, "another", "Also old")
     newer.started_at = utcnow() - timedelta(days=130)
     db.session.commit()
-    delivery.run_periodic(utcnow())  # once a day: not again today
+    worker.run_periodic(utcnow())  # once a day: not again today
     db.session.expire_all()
     assert db.session.get(CancellationSession, newer.id).comment == "Also old"
-    delivery.run_periodic(utcnow() + timedelta(days=1, minutes=1))
+    worker.run_periodic(utcnow() + timedelta(days=1, minutes=1))
     db.session.expire_all()
     assert db.session.get(CancellationSession, newer.id).comment is None
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import backdate, make_token
-from widget_server import delivery
+from widget_server.delivery.worker import JOB_HANDLERS
 from widget_server.models import (
     CancellationSession,
     OfferShownRollup,
@@ -195,7 +195,7 @@ def test_exchange_rates_and_the_site_currency_rebuild_the_mrr_bands(db, site):
 
     def worker():
         db.session.commit()
-        jobs.run_due(delivery.JOB_HANDLERS)
+        jobs.run_due(JOB_HANDLERS)
 
     assert bands() == {"unknown": 1}
     money.set_rate(site, "EUR", "30")  # 100 EUR = 3,000 USD

@@ -13,7 +13,6 @@ from flask import (
     url_for,
 )
 
-from widget_server import delivery
 from widget_server.admin.views import (
     audit,
     bp,
@@ -279,7 +278,7 @@ def outbox():
 @bp.post("/sites/<site_key>/outbox/<int:message_id>/resend")
 @site_view("editor")
 def outbox_resend(message_id: int):
-    delivery.resend(g.site, message_id)
+    notifications.resend(g.site, message_id)
     db.session.commit()
     flash("Queued again; the worker delivers it shortly.")
     return redirect(url_for("admin.outbox", site_key=g.site.key))

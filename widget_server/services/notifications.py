@@ -1,4 +1,5 @@
-"""Writing emails and webhooks to the outbox, in the caller's transaction.
+"""Writing emails and webhooks to the outbox, in the caller's transaction, and queuing a
+message again. The worker (``widget_server.delivery.worker``) delivers them.
 
 A message is identified by its ``dedupe_key``: enqueuing the same key twice is a no-op, which
 is what keeps a voter from getting two "shipped" emails for one item.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from widget_server.errors import NotFound
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, Site, utcnow
 from widget_server.services.sql import insert_or_ignore
@@ -78,3 +80,19 @@ def recent(site: Site, kind: str, limit: int = 50) -> list[OutboxMessage]:
         .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+def resend(site: Site, message_id: int) -> None:
+    """Queue a message again (admin: resend a webhook or a failed email).
+
+    :raises NotFound: ``message_not_found`` unless the message belongs to the site.
+    """
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.site_id != site.id:
+        raise NotFound("No such message", code="message_not_found")
+    message.state = "pending"
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    message.locked_until = None
+    message.last_error = None
+    db.session.flush()

@@ -23,8 +23,8 @@ from widget_server.models import (
     utcnow,
 )
 from widget_server.models.lifecycle import REACTIVATED
-from widget_server.services.insights import Period
 from widget_server.services.money import converted
+from widget_server.services.period import Period
 
 # A save is checked this many days later: retained if billing reports no cancellation by then.
 RETENTION_WINDOWS = (30, 60, 90)

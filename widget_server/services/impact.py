@@ -23,6 +23,7 @@ from widget_server.models import (
     utcnow,
 )
 from widget_server.models.lifecycle import REACTIVATED
+from widget_server.services import metrics
 from widget_server.services.money import converted
 from widget_server.services.period import Period
 
@@ -55,14 +56,6 @@ def seconds_between(later, earlier):
         days = sa.func.julianday(later) - sa.func.julianday(earlier)
         return sa.cast(sa.func.round(days * 86400), sa.Integer)
     return sa.cast(sa.func.round(sa.extract("epoch", later - earlier)), sa.Integer)
-
-
-def _sum(expression):
-    return sa.func.coalesce(sa.func.sum(expression), 0)
-
-
-def _count_if(condition):
-    return _sum(sa.case((condition, 1), else_=0))
 
 
 def retention(site: Site, period: Period, *, now: datetime | None = None) -> dict:
@@ -105,19 +98,19 @@ def retention(site: Site, period: Period, *, now: datetime | None = None) -> dic
         "cancelled",
         [
             sa.func.count().label("cancellations"),
-            _count_if(cancelled_within(CONFIRMATION_DAYS)).label("confirmed"),
-            _count_if(overdue).label("still_paying"),
-            _sum(sa.case((overdue, mrr), else_=0)).label("still_paying_mrr"),
+            metrics.total_if(cancelled_within(CONFIRMATION_DAYS), 1).label("confirmed"),
+            metrics.total_if(overdue, 1).label("still_paying"),
+            metrics.total_if(overdue, mrr).label("still_paying_mrr"),
         ],
     )
-    columns = [sa.func.count().label("saved"), _sum(mrr).label("saved_mrr")]
+    columns = [sa.func.count().label("saved"), metrics.total(mrr).label("saved_mrr")]
     for days in RETENTION_WINDOWS:
         eligible = s.completed_at <= now - timedelta(days=days)
         kept = sa.and_(eligible, sa.not_(cancelled_within(days)))
         columns += [
-            _count_if(eligible).label(f"eligible_{days}"),
-            _count_if(kept).label(f"retained_{days}"),
-            _sum(sa.case((kept, mrr), else_=0)).label(f"retained_mrr_{days}"),
+            metrics.total_if(eligible, 1).label(f"eligible_{days}"),
+            metrics.total_if(kept, 1).label(f"retained_{days}"),
+            metrics.total_if(kept, mrr).label(f"retained_mrr_{days}"),
         ]
     row = one_pass("saved", columns)
     return {
@@ -224,7 +217,7 @@ def reactivated_by_item(site: Site, period: Period | None = None) -> dict[int, d
         sa.select(
             w.c.item_id,
             sa.func.count().label("reactivated"),
-            _sum(w.c.mrr).label("reactivated_mrr"),
+            metrics.total(w.c.mrr).label("reactivated_mrr"),
         ).group_by(w.c.item_id)
     )
     return {
@@ -242,9 +235,9 @@ def reactivations(site: Site, period: Period) -> dict:
     totals = db.session.execute(
         sa.select(
             sa.func.count().label("total"),
-            _sum(r.c.mrr).label("total_mrr"),
-            _count_if(sa.not_(attributed)).label("unattributed"),
-            _sum(sa.case((sa.not_(attributed), r.c.mrr), else_=0)).label("unattributed_mrr"),
+            metrics.total(r.c.mrr).label("total_mrr"),
+            metrics.total_if(sa.not_(attributed), 1).label("unattributed"),
+            metrics.total_if(sa.not_(attributed), r.c.mrr).label("unattributed_mrr"),
         )
     ).one()
     by_item = reactivated_by_item(site, period)

@@ -27,6 +27,7 @@ from widget_server.models import Site
 from widget_server.reports import csv_export, pdf
 from widget_server.reports.data import dashboard_context
 from widget_server.services import insights, rollups, seed, sessions, sites, users
+from widget_server.services.period import Filter, Period
 
 
 def timed(fn, repeat: int = 5) -> float:
@@ -140,8 +141,8 @@ def main() -> None:
         for table in rollups.TABLES:
             count = db.session.scalar(sa.select(sa.func.count()).select_from(table))
             print(f"{table.__tablename__}: {count:,} rows")
-        year = insights.Filter(insights.Period.last_days(365))
-        month = insights.Filter(insights.Period.last_days(30))
+        year = Filter(Period.last_days(365))
+        month = Filter(Period.last_days(30))
         ranking, breakdown = insights.reason_ranking, insights.breakdown
         show("reasons ranking, 12 months", timed(lambda: ranking(site, year)))
         show("reasons ranking, 30 days", timed(lambda: ranking(site, month)))
@@ -149,7 +150,7 @@ def main() -> None:
         for by in ("plan", "tenure", "mrr", "attr:region"):
             show(f"segments by {by}, 12 months", timed(lambda by=by: breakdown(site, year, by), 3))
         # A filter on a custom attribute value reads that value's rollup rows.
-        eu = insights.Filter(year.period, attribute="region", value="EU")
+        eu = Filter(year.period, attribute="region", value="EU")
         show(
             "dashboard data, 12 months, region = EU", timed(lambda: dashboard_context(site, eu), 1)
         )
@@ -190,7 +191,7 @@ def main() -> None:
             f"peak Python memory {peak / 2**20:.1f} MiB"
         )
         started = time.perf_counter()
-        data = pdf.render_pdf(sites.get_site(key), insights.Filter(insights.Period.last_days(365)))
+        data = pdf.render_pdf(sites.get_site(key), Filter(Period.last_days(365)))
         print(
             f"PDF report, 12 months: {time.perf_counter() - started:.2f} s ({len(data) // 1024} KB)"
         )

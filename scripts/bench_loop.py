@@ -26,7 +26,8 @@ from flask_migrate import upgrade
 from widget_server import create_app
 from widget_server.extensions import db
 from widget_server.models import Customer, LifecycleEvent, Site, utcnow
-from widget_server.services import impact, insights, seed, sites
+from widget_server.services import impact, seed, sites
+from widget_server.services.period import Period
 
 BATCH = 500
 TYPES = ("subscription.renewed", "subscription.cancelled", "subscription.reactivated")
@@ -145,9 +146,9 @@ def main() -> None:
             vacuum()
         events = db.session.scalar(sa.select(sa.func.count()).select_from(LifecycleEvent))
         print(f"lifecycle events: {events:,}")
-        year = insights.Period.last_days(365)
-        quarter = insights.Period.last_days(90)
-        half = insights.Period.last_days(180)
+        year = Period.last_days(365)
+        quarter = Period.last_days(90)
+        half = Period.last_days(180)
         show("retention, 12 months", timed(lambda: impact.retention(site, year)))
         show("retention, 180 days", timed(lambda: impact.retention(site, half)))
         show("retention, 90 days", timed(lambda: impact.retention(site, quarter)))

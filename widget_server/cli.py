@@ -414,24 +414,28 @@ def reports():
 @with_appcontext
 def report_pdf(site_key, start, end, plan, size, output):
     """Write the "Cancellation insights" PDF for a date range."""
-    from datetime import timedelta
-
     from widget_server.models import utcnow
     from widget_server.reports.pdf import render_pdf
-    from widget_server.services import insights, rollups, sites
+    from widget_server.services import rollups, sites
+    from widget_server.services.period import Filter, InvalidPeriod, Period
 
     try:
         site = sites.get_site(site_key)
     except KeepkitError as exc:
         _fail(exc)
-    end_day = end.date() if end else utcnow().date()
-    start_day = start.date() if start else end_day - timedelta(days=29)
-    if start_day > end_day:
-        raise click.ClickException("--from must not be after --to")
+    try:
+        period = Period.parse(
+            start.date() if start else None, end.date() if end else None, today=utcnow().date()
+        )
+    except InvalidPeriod as exc:
+        if exc.problem == "order":
+            raise click.ClickException("--from must not be after --to") from None
+        option = "--from" if exc.field == "start" else "--to"
+        raise click.ClickException(f"{option}: {exc.message}") from None
     started = time.perf_counter()
     rollups.fold_all(site)  # completions not yet counted by a worker
     db.session.commit()
-    pdf = render_pdf(site, insights.Filter(insights.Period(start_day, end_day), plan), size)
+    pdf = render_pdf(site, Filter.parse(period, plan=plan), size)
     with open(output, "wb") as handle:
         handle.write(pdf)
     elapsed = time.perf_counter() - started

@@ -3,39 +3,17 @@ the Stripe connector's settings."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app, g, redirect, request, url_for
 
-from widget_server.admin.views import audit, bp, commit_or_flash, render, site_view
-from widget_server.models import utcnow
-from widget_server.services import impact, insights, stripe_connector
-
-PRESETS = {"30d": 30, "90d": 90, "180d": 180, "12m": 365}
-
-
-def _period(args) -> tuple[insights.Period, str | None]:
-    today = utcnow().date()  # periods are UTC days everywhere, whatever the server's zone
-    if args.get("range") in PRESETS:
-        return insights.Period.last_days(PRESETS[args["range"]], today), None
-    try:
-        end = date.fromisoformat(args["to"]) if args.get("to") else None
-        start = date.fromisoformat(args["from"]) if args.get("from") else None
-        return insights.Period.from_input(start, end, today, days=180), None
-    except ValueError:
-        return insights.Period.last_days(180, today), "Dates must look like 2026-01-31."
-    except Exception as exc:  # an invalid_period from the service
-        message = getattr(exc, "message", None)
-        if message is None:
-            raise
-        return insights.Period.last_days(180, today), f"{message}."
+from widget_server.admin.views import audit, bp, commit_or_flash, parse_period, render, site_view
+from widget_server.services import impact, stripe_connector
 
 
 @bp.get("/sites/<site_key>/impact")
 @site_view("viewer")
 def impact_page():
     """Saves that lasted, cancellations billing confirmed, customers who came back."""
-    period, error = _period(request.args)
+    period, error = parse_period(request.args, days=180)
     return render(
         "impact.html",
         period=period,

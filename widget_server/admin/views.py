@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -46,6 +45,7 @@ from widget_server.services import (
     users,
 )
 from widget_server.services.locales import SUPPORTED_LOCALES
+from widget_server.services.period import DEFAULT_DAYS, Filter, InvalidPeriod, Period
 from widget_server.services.roadmap import STATUS_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -379,21 +379,17 @@ def index():
     return redirect(url_for("admin.dashboard", site_key=chosen.key))
 
 
-def _parse_period(args) -> tuple[insights.Period, str | None]:
+def parse_period(args, *, days: int = DEFAULT_DAYS) -> tuple[Period, str | None]:
+    """The period of the query string (range, or from/to), or, when it cannot be read, the
+    last ``days`` days and the message the form shows."""
     today = utcnow().date()  # periods are UTC days everywhere, whatever the server's zone
-    preset = args.get("range")
-    presets = {"7d": 7, "30d": 30, "90d": 90, "12m": 365}
-    if preset in presets:
-        return insights.Period.last_days(presets[preset], today), None
     try:
-        end = date.fromisoformat(args["to"]) if args.get("to") else None
-        start = date.fromisoformat(args["from"]) if args.get("from") else None
-    except ValueError:
-        return insights.Period.last_days(30, today), "Dates must look like 2026-01-31."
-    try:
-        return insights.Period.from_input(start, end, today), None
-    except KeepkitError as exc:
-        return insights.Period.last_days(30, today), f"{exc.message}."
+        period = Period.parse(
+            args.get("from"), args.get("to"), today=today, preset=args.get("range"), days=days
+        )
+    except InvalidPeriod as exc:
+        return Period.last_days(days, today), f"{exc.message}."
+    return period, None
 
 
 @bp.post("/digest")
@@ -409,13 +405,10 @@ def digest():
     return redirect(_safe_next(request.form.get("next")))
 
 
-def parse_filter(args) -> tuple[insights.Filter, str | None]:
+def parse_filter(args) -> tuple[Filter, str | None]:
     """Dashboard filters from the query string: range/from/to, plan, segment (attr=value)."""
-    period, error = _parse_period(args)
-    attribute, value = None, None
-    if "=" in (args.get("segment") or ""):
-        attribute, value = args["segment"].split("=", 1)
-    return insights.Filter(period, args.get("plan") or None, attribute or None, value), error
+    period, error = parse_period(args)
+    return Filter.parse(period, plan=args.get("plan"), segment=args.get("segment")), error
 
 
 def current_figures() -> None:
@@ -455,7 +448,7 @@ def _session_filter(args) -> sessions.SessionFilter:
     outcome = args.get("outcome") if args.get("outcome") in (*OUTCOMES, "open") else None
     completed = None
     if args.get("from") or args.get("to"):
-        completed, _ = _parse_period(args)
+        completed, _ = parse_period(args)
     return sessions.SessionFilter(
         reason_key=args.get("reason") or None,
         outcome=outcome,
@@ -530,7 +523,7 @@ def comments():
     """What cancelling customers wrote, by reason (ranked by lost revenue in the period), the
     newest first, with a search; each reason links to all its comments in the sessions list."""
     current_figures()
-    period, error = _parse_period(request.args)
+    period, error = parse_period(request.args)
     search = (request.args.get("q") or "").strip()[:200] or None
     groups = sessions.comments_by_reason(
         g.site, period, search=search, per_reason=COMMENTS_PER_REASON

@@ -31,7 +31,7 @@ from widget_server.api.schemas import (
     SummaryOut,
     TrendOut,
 )
-from widget_server.errors import BadRequest, Unauthorized
+from widget_server.errors import BadRequest, Unauthorized, ValidationError
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
@@ -47,6 +47,7 @@ from widget_server.services import (
     sessions,
     sites,
 )
+from widget_server.services.period import Filter, InvalidPeriod, Period
 
 bp = Blueprint("data_api", __name__, url_prefix="/api/v1")
 
@@ -93,8 +94,20 @@ def _authenticate():
         db.session.commit()
 
 
-def _period(data) -> insights.Period:
-    return insights.Period.from_input(data["from_"], data["to"], utcnow().date())
+# The data API's names for a period's dates.
+_FIELDS = {"start": "from", "end": "to"}
+
+
+def _period(data) -> Period:
+    """The query's ``from``/``to`` (dates already) as a period, ``to`` defaulting to today.
+
+    :raises ValidationError: ``invalid_period``, with the parameter at fault in the details.
+    """
+    try:
+        return Period.parse(data["from_"], data["to"], today=utcnow().date())
+    except InvalidPeriod as exc:
+        field = _FIELDS[exc.field]
+        raise ValidationError(exc.message, code=exc.code, details={field: [exc.message]}) from exc
 
 
 def _encode_cursor(position: int | None, kind: str = "s") -> str | None:
@@ -142,12 +155,11 @@ def current_figures() -> None:
         database.write_now(lambda: rollups.fold_all(g.site))
 
 
-def _insights_filter() -> insights.Filter:
+def _insights_filter() -> Filter:
     current_figures()
     data = InsightsQuery().load(request.args)
-    attribute, value = data["segment"].split("=", 1) if data["segment"] else (None, None)
     g.insights_by = data["by"]
-    return insights.Filter(_period(data), data["plan"], attribute, value)
+    return Filter.parse(_period(data), plan=data["plan"], segment=data["segment"])
 
 
 @bp.get("/insights/summary")
@@ -182,7 +194,7 @@ def reasons_ranking():
     """Reasons ranked by lost MRR (minor units) for cancellations completed in the range."""
     current_figures()
     data = ReasonsQuery().load(request.args)
-    ranking = insights.reason_ranking(g.site, insights.Filter(_period(data), data["plan"]))
+    ranking = insights.reason_ranking(g.site, Filter.parse(_period(data), plan=data["plan"]))
     return jsonify(RankingOut().dump(ranking))
 
 

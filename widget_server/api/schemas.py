@@ -197,13 +197,10 @@ class ResultOut(Schema):
 
 
 class RangeQuery(Input):
+    """Two dates; whether they make a period is the period's rule (``invalid_period``)."""
+
     from_ = fields.Date(data_key="from", load_default=None, format="%Y-%m-%d")
     to = fields.Date(load_default=None, format="%Y-%m-%d")
-
-    @validates_schema
-    def _order(self, data, **kwargs):
-        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise SchemaError("'from' must not be after 'to'", "from")
 
 
 class SessionsQuery(RangeQuery):

@@ -24,6 +24,7 @@ from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site
 from widget_server.services import insights
 from widget_server.services.locales import pick_locale, translate
+from widget_server.services.period import Filter, Period
 from widget_server.services.roadmap import status_label
 
 # No routes: registered so that Jinja finds the email templates next to this module.
@@ -182,8 +183,8 @@ def build_digest(message: OutboxMessage) -> EmailMessage:
 
     payload = message.payload
     site = db.session.get(Site, message.site_id)
-    period = insights.Period(date.fromisoformat(payload["from"]), date.fromisoformat(payload["to"]))
-    filters = insights.Filter(period)
+    period = Period(date.fromisoformat(payload["from"]), date.fromisoformat(payload["to"]))
+    filters = Filter(period)
     email = _compose(
         message,
         sender=None,

@@ -9,11 +9,12 @@ from widget_server.models import CancellationSession, Reason, Site
 from widget_server.reports import charts
 from widget_server.reports.formatting import month_label, short_money
 from widget_server.services import experiments, impact, insights, roadmap, rollups
+from widget_server.services.period import Filter
 
 OPEN_ITEMS = roadmap.ItemFilter(statuses=("under_consideration", "planned", "in_progress"))
 
 
-def dashboard_context(site: Site, filters: insights.Filter, by: str = "plan") -> dict:
+def dashboard_context(site: Site, filters: Filter, by: str = "plan") -> dict:
     """Ranking, summary with change, trend chart, offers and one breakdown; each one query.
 
     :raises ValidationError: ``invalid_segment`` for an unknown ``by``.
@@ -57,7 +58,7 @@ def partial_months(start, end) -> set[str]:
     return partial
 
 
-def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], per_reason=4):
+def top_comments(site: Site, filters: Filter, reason_keys: list[str], per_reason=4):
     """The latest comments of cancelled sessions for each of ``reason_keys``, newest first
     (two queries; the second walks an index newest-first per reason and stops after
     ``per_reason`` rows). Only the report's plan and segment (``attribute = value``) are
@@ -102,7 +103,7 @@ def top_comments(site: Site, filters: insights.Filter, reason_keys: list[str], p
     return grouped
 
 
-def report_context(site: Site, filters: insights.Filter) -> dict:
+def report_context(site: Site, filters: Filter) -> dict:
     """The PDF report: the dashboard's numbers, top comments, the roadmap rankings and the
     experiments (all of them, as the data API and the admin show them)."""
     context = dashboard_context(site, filters, "plan")

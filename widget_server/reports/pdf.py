@@ -14,7 +14,7 @@ from weasyprint.urls import URLFetcher
 
 from widget_server.models import Site, utcnow
 from widget_server.reports.data import report_context
-from widget_server.services import insights
+from widget_server.services.period import Filter
 from widget_server.services.roadmap import status_label
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class NoFetching(URLFetcher):
         raise ValueError(f"Keepkit reports fetch nothing ({url[:80]})")
 
 
-def render_html(site: Site, filters: insights.Filter, page_size: str = "A4") -> str:
+def render_html(site: Site, filters: Filter, page_size: str = "A4") -> str:
     return render_template(
         "reports/insights.html",
         site=site,
@@ -43,7 +43,7 @@ def render_html(site: Site, filters: insights.Filter, page_size: str = "A4") -> 
     )
 
 
-def render_pdf(site: Site, filters: insights.Filter, page_size: str = "A4") -> bytes:
+def render_pdf(site: Site, filters: Filter, page_size: str = "A4") -> bytes:
     """The report as PDF bytes."""
     # WeasyPrint narrates each step at INFO and fontTools its font subsetting: a worker
     # sending the weekly digests would log little else. Their warnings still come through.

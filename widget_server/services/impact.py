@@ -23,8 +23,9 @@ from widget_server.models import (
     utcnow,
 )
 from widget_server.models.lifecycle import REACTIVATED
-from widget_server.services.insights import Period
+from widget_server.services import metrics
 from widget_server.services.money import converted
+from widget_server.services.period import Period
 
 # A save is checked this many days later: retained if billing reports no cancellation by then.
 RETENTION_WINDOWS = (30, 60, 90)
@@ -55,14 +56,6 @@ def seconds_between(later, earlier):
         days = sa.func.julianday(later) - sa.func.julianday(earlier)
         return sa.cast(sa.func.round(days * 86400), sa.Integer)
     return sa.cast(sa.func.round(sa.extract("epoch", later - earlier)), sa.Integer)
-
-
-def _sum(expression):
-    return sa.func.coalesce(sa.func.sum(expression), 0)
-
-
-def _count_if(condition):
-    return _sum(sa.case((condition, 1), else_=0))
 
 
 def _segments(lower: datetime, upper: datetime, cuts: dict[int, datetime]) -> list[tuple]:
@@ -132,19 +125,19 @@ def retention(site: Site, period: Period, *, now: datetime | None = None) -> dic
         site, "cancelled", cancel_parts,
         [
             sa.func.count().label("sessions"),
-            _sum(unless_cancelled_within(CONFIRMATION_DAYS, 1)).label("unconfirmed"),
-            _sum(unless_cancelled_within(CONFIRMATION_DAYS, mrr)).label("unconfirmed_mrr"),
+            metrics.total(unless_cancelled_within(CONFIRMATION_DAYS, 1)).label("unconfirmed"),
+            metrics.total(unless_cancelled_within(CONFIRMATION_DAYS, mrr)).label("unconfirmed_mrr"),
         ],
     )  # fmt: skip
     overdue = [row for row, (_, old) in zip(cancels, cancel_parts, strict=True) if old]
     save_parts = _segments(
         lower, upper, {days: now - timedelta(days=days) for days in RETENTION_WINDOWS}
     )
-    columns = [sa.func.count().label("sessions"), _sum(mrr).label("mrr")]
+    columns = [sa.func.count().label("sessions"), metrics.total(mrr).label("mrr")]
     for days in RETENTION_WINDOWS:
         columns += [
-            _sum(unless_cancelled_within(days, 1)).label(f"kept_{days}"),
-            _sum(unless_cancelled_within(days, mrr)).label(f"kept_mrr_{days}"),
+            metrics.total(unless_cancelled_within(days, 1)).label(f"kept_{days}"),
+            metrics.total(unless_cancelled_within(days, mrr)).label(f"kept_mrr_{days}"),
         ]
     saves = _by_segment(site, "saved", save_parts, columns)
 
@@ -257,7 +250,7 @@ def reactivated_by_item(site: Site, period: Period | None = None) -> dict[int, d
         sa.select(
             w.c.item_id,
             sa.func.count().label("reactivated"),
-            _sum(w.c.mrr).label("reactivated_mrr"),
+            metrics.total(w.c.mrr).label("reactivated_mrr"),
         ).group_by(w.c.item_id)
     )
     return {
@@ -275,9 +268,9 @@ def reactivations(site: Site, period: Period) -> dict:
     totals = db.session.execute(
         sa.select(
             sa.func.count().label("total"),
-            _sum(r.c.mrr).label("total_mrr"),
-            _count_if(sa.not_(attributed)).label("unattributed"),
-            _sum(sa.case((sa.not_(attributed), r.c.mrr), else_=0)).label("unattributed_mrr"),
+            metrics.total(r.c.mrr).label("total_mrr"),
+            metrics.total_if(sa.not_(attributed), 1).label("unattributed"),
+            metrics.total_if(sa.not_(attributed), r.c.mrr).label("unattributed_mrr"),
         )
     ).one()
     by_item = reactivated_by_item(site, period)

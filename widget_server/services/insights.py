@@ -1,9 +1,9 @@
-"""Rankings computed in SQL: cancellation reasons by lost revenue."""
+"""The dashboard's figures, each one query over the rollups: reasons ranked by lost MRR, the
+summary, the trend, offers and breakdowns by segment. What each figure means (lost MRR, save
+rate, conversion) is defined in :mod:`widget_server.services.metrics`; what the figures are
+about (period, plan, attribute) in :mod:`widget_server.services.period`."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
@@ -18,82 +18,13 @@ from widget_server.models import (
     SegmentRollup,
     Site,
 )
-from widget_server.services import rollups
+from widget_server.services import metrics, rollups
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
+from widget_server.services.period import Filter
 
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
-
-
-@dataclass(frozen=True)
-class Period:
-    """An inclusive range of calendar days in UTC."""
-
-    start: date
-    end: date
-
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        lower = datetime.combine(self.start, time.min, tzinfo=UTC)
-        upper = datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
-        return lower, upper
-
-    @classmethod
-    def checked(cls, start: date, end: date) -> Period:
-        """A period from user input.
-
-        :raises ValidationError: ``invalid_period`` when reversed or outside 1970-2999.
-        """
-        if start > end:
-            raise ValidationError("The start date is after the end date", code="invalid_period")
-        if start < FIRST_DAY or end > LAST_DAY:
-            raise ValidationError("Dates must be between 1970 and 2999", code="invalid_period")
-        return cls(start, end)
-
-    @classmethod
-    def from_input(
-        cls, start: date | None, end: date | None, today: date, *, days: int = 30
-    ) -> Period:
-        """A period from optional user input: ``end`` defaults to ``today``, ``start`` to
-        ``days`` days up to ``end``.
-
-        :raises ValidationError: ``invalid_period`` as :meth:`checked`.
-        """
-        end = cls.checked(end, end).end if end else today  # in range before any arithmetic
-        if start is None:
-            start = max(FIRST_DAY, end - timedelta(days=days - 1))
-        return cls.checked(start, end)
-
-    @classmethod
-    def last_days(cls, days: int, today: date | None = None) -> Period:
-        today = today or datetime.now(UTC).date()
-        return cls(today - timedelta(days=days - 1), today)
-
-
-@dataclass(frozen=True)
-class Filter:
-    """What the numbers are about: a date range (by completion), optionally a plan and one
-    custom attribute value."""
-
-    period: Period
-    plan: str | None = None
-    attribute: str | None = None
-    value: str | None = None
-
-    def previous(self) -> Filter:
-        days = (self.period.end - self.period.start).days + 1
-        end = self.period.start - timedelta(days=1)
-        return Filter(Period(end - timedelta(days=days - 1), end), self.plan, self.attribute,
-                      self.value)  # fmt: skip
-
-
-def _sum(expression):
-    return sa.func.coalesce(sa.func.sum(expression), 0)
-
-
-def _when(condition, value):
-    """SUM(CASE WHEN condition THEN value ELSE 0 END), never NULL."""
-    return _sum(sa.case((condition, value), else_=0))
+# Still read as insights.Period by the worker's digest and by tests; the home is period.
+from widget_server.services.period import Period as Period
 
 
 def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
@@ -106,12 +37,12 @@ def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
     agg = (
         sa.select(
             src.c.reason_id,
-            _sum(src.c.sessions).label("cancelled"),
+            metrics.cancellations(src.c.outcome, src.c.sessions).label("cancelled"),
             # with an amount in the site's currency
-            _when(mrr.is_not(None), src.c.sessions).label("priced"),
-            sa.func.sum(mrr).label("lost_mrr"),
+            metrics.total_if(mrr.is_not(None), src.c.sessions).label("priced"),
+            metrics.lost_mrr(site, src.c.outcome, src.c.mrr, src.c.currency).label("lost_mrr"),
         )
-        .where(src.c.outcome == "cancelled")
+        .where(src.c.outcome == metrics.CANCELLED)
         .group_by(src.c.reason_id)
         .subquery()
     )
@@ -122,10 +53,10 @@ def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
     )
     rows = db.session.execute(query).all()
     locale = locale or site.default_locale
-    total = sum(int(row.lost_mrr or 0) for row in rows)
+    total = sum(int(row.lost_mrr) for row in rows)
     items = []
     for row in rows:  # one row per reason, not per session
-        lost_mrr = int(row.lost_mrr or 0)
+        lost_mrr = int(row.lost_mrr)
         items.append(
             {
                 "reason_id": row.key,
@@ -133,7 +64,7 @@ def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
                 "archived": row.archived_at is not None,
                 "cancelled": int(row.cancelled),
                 "lost_mrr": lost_mrr,
-                "share": round(lost_mrr / total, 4) if total else 0.0,
+                "share": metrics.share(lost_mrr, total),
                 "average_mrr": round(lost_mrr / row.priced) if row.priced else 0,
             }
         )
@@ -145,18 +76,12 @@ def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
 SEGMENTS = ("plan", "tenure", "mrr")
 
 
-def _rate(saved: int, cancelled: int) -> float:
-    decided = saved + cancelled
-    return round(saved / decided, 4) if decided else 0.0
-
-
 def _churn(site: Site, src) -> list:
     """Cancellations, saves and lost MRR of a source's rows, as columns to select."""
-    is_cancelled = src.c.outcome == "cancelled"
     return [
-        _when(is_cancelled, src.c.sessions).label("cancelled"),
-        _when(src.c.outcome == "saved", src.c.sessions).label("saved"),
-        _when(is_cancelled, converted(site, src.c.mrr, src.c.currency)).label("lost"),
+        metrics.cancellations(src.c.outcome, src.c.sessions).label("cancelled"),
+        metrics.saves(src.c.outcome, src.c.sessions).label("saved"),
+        metrics.lost_mrr(site, src.c.outcome, src.c.mrr, src.c.currency).label("lost"),
     ]
 
 
@@ -165,16 +90,17 @@ def summary(site: Site, filters: Filter) -> dict:
     cancellation; the save rate is saves / (saves + cancellations). Net saved MRR subtracts
     the discount given (a 30% discount keeps 70% of the MRR while it runs)."""
     src = rollups.source(site, filters, ReasonRollup, "outcome", "offer_id", "currency")
-    n, is_saved = src.c.sessions, src.c.outcome == "saved"
+    n, is_saved = src.c.sessions, src.c.outcome == metrics.SAVED
     mrr = converted(site, src.c.mrr, src.c.currency)
     kept = mrr * (100 - sa.func.coalesce(Offer.discount_percent, 0)) / 100.0
+    decided = src.c.outcome != "dismissed"
     row = db.session.execute(
         sa.select(
-            _sum(n).label("completed"),
+            metrics.total(n).label("completed"),
             *_churn(site, src),  # cancelled, saved, lost
-            _when(is_saved, mrr).label("gross"),
-            _when(is_saved, kept).label("net"),
-            _when(sa.and_(src.c.outcome != "dismissed", mrr.is_(None)), n).label("unconverted"),
+            metrics.saved_mrr(site, src.c.outcome, src.c.mrr, src.c.currency).label("gross"),
+            metrics.total_if(is_saved, kept).label("net"),
+            metrics.total_if(sa.and_(decided, mrr.is_(None)), n).label("unconverted"),
         )
         .select_from(src)
         .outerjoin(Offer, Offer.id == src.c.offer_id)
@@ -189,7 +115,7 @@ def summary(site: Site, filters: Filter) -> dict:
         "saved": saved,
         "saved_mrr": int(row.gross),
         "saved_mrr_net": round(float(row.net)),
-        "save_rate": _rate(saved, cancelled),
+        "save_rate": metrics.save_rate(saved, cancelled),
         # Saves and cancellations in a currency without a rate: not in the amounts.
         "unconverted": int(row.unconverted),
     }
@@ -200,8 +126,7 @@ def with_change(site: Site, filters: Filter) -> dict:
     current, previous = summary(site, filters), summary(site, filters.previous())
     change = {}
     for key in ("cancelled", "lost_mrr", "saved", "saved_mrr", "save_rate"):
-        before = previous[key]
-        change[key] = round((current[key] - before) / before, 4) if before else None
+        change[key] = metrics.change(current[key], previous[key])
     return {"current": current, "previous": previous, "change": change}
 
 
@@ -211,9 +136,9 @@ def trend(site: Site, filters: Filter) -> dict:
     rows = db.session.execute(
         sa.select(
             src.c.month, src.c.reason_id,
-            sa.func.sum(converted(site, src.c.mrr, src.c.currency)).label("lost"),
+            metrics.lost_mrr(site, src.c.outcome, src.c.mrr, src.c.currency).label("lost"),
         )
-        .where(src.c.outcome == "cancelled")
+        .where(src.c.outcome == metrics.CANCELLED)
         .group_by(src.c.month, src.c.reason_id)
         .order_by(src.c.month)
     ).all()  # fmt: skip
@@ -231,7 +156,7 @@ def trend(site: Site, filters: Filter) -> dict:
         key = reason.key if reason else None
         label = translate(reason.labels, site.default_locale) if reason else "No reason given"
         entry = series.setdefault(key, {"reason_id": key, "reason": label, "values": {}})
-        entry["values"][row.month] = int(row.lost or 0)
+        entry["values"][row.month] = int(row.lost)
     ordered = sorted(series.values(), key=lambda e: -sum(e["values"].values()))
     for entry in ordered:
         entry["values"] = [entry["values"].get(m, 0) for m in months]
@@ -262,7 +187,8 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
             sa.select(
                 src.c.offer_id,
                 sa.func.sum(src.c.sessions).label("accepted"),
-                _sum(converted(site, src.c.mrr, src.c.currency)).label("kept"),
+                # an accepted offer is a save: what it kept is saved MRR
+                metrics.total(converted(site, src.c.mrr, src.c.currency)).label("kept"),
             )
             .where(src.c.offer_id != 0)
             .group_by(src.c.offer_id)
@@ -278,7 +204,7 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
             {
                 "offer_id": offer.key, "offer": texts.get("title", offer.key), "type": offer.type,
                 "shown": times_shown, "accepted": taken,
-                "save_rate": round(taken / times_shown, 4) if times_shown else 0.0,
+                "save_rate": metrics.conversion(taken, times_shown),
                 "mrr_kept": kept, "archived": offer.archived_at is not None,
             }
         )  # fmt: skip
@@ -291,9 +217,9 @@ def kept_without_offer(site: Site, filters: Filter) -> dict:
     src = rollups.source(site, filters, ReasonRollup, "offer_id", "outcome", "currency")
     row = db.session.execute(
         sa.select(
-            _sum(src.c.sessions).label("saved"),
-            _sum(converted(site, src.c.mrr, src.c.currency)).label("kept"),
-        ).where(src.c.offer_id == 0, src.c.outcome == "saved")
+            metrics.saves(src.c.outcome, src.c.sessions).label("saved"),
+            metrics.saved_mrr(site, src.c.outcome, src.c.mrr, src.c.currency).label("kept"),
+        ).where(src.c.offer_id == 0, src.c.outcome == metrics.SAVED)
     ).one()
     return {"saved": int(row.saved), "mrr_kept": int(row.kept)}
 
@@ -345,8 +271,8 @@ def breakdown(site: Site, filters: Filter, by: str) -> dict:
         "items": [
             {
                 "segment": segment, "cancelled": cancelled, "saved": saved, "lost_mrr": lost,
-                "share": round(lost / total, 4) if total else 0.0,
-                "save_rate": _rate(saved, cancelled),
+                "share": metrics.share(lost, total),
+                "save_rate": metrics.save_rate(saved, cancelled),
             }
             for segment, cancelled, saved, lost in rows
         ],

@@ -1,7 +1,11 @@
-"""Amounts in the site's currency: exchange rates maintained by the site's admins."""
+"""Amounts in the site's currency: exchange rates maintained by the site's admins.
+
+The figures build on this module (rollups' MRR bands, metrics' lost MRR), never the other way:
+a changed rate reaches the rollups as a queued job (``rebuild_mrr_bands``), not an import."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
 from functools import cache
 
 import sqlalchemy as sa
@@ -35,8 +39,6 @@ def minor_digits(currency: str) -> int:
 
 def to_minor(amount_major, currency: str) -> int:
     """``Decimal("49.5")`` USD → 4950; JPY → 50 (rounded half up to the currency's digits)."""
-    from decimal import ROUND_HALF_UP
-
     return int((amount_major * 10 ** minor_digits(currency)).to_integral_value(ROUND_HALF_UP))
 
 

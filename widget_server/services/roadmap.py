@@ -28,7 +28,7 @@ from widget_server.models import (
     Vote,
     utcnow,
 )
-from widget_server.services import notifications
+from widget_server.services import metrics, notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
 from widget_server.services.sql import insert_or_ignore
@@ -474,8 +474,8 @@ def items_with_stats(
     """Items with ``votes``, ``companies``, ``voters_mrr`` and ``lost_mrr`` (one query).
 
     A vote counts once per customer; ``companies`` counts each company once (customers
-    without a company count alone); ``lost_mrr`` sums the MRR of cancelled sessions that
-    named the item.
+    without a company count alone); ``lost_mrr`` is the lost MRR (:mod:`metrics`) of the
+    cancelled sessions that named the item.
     """
     if sort not in SORTS:
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", code="invalid_sort")
@@ -497,10 +497,10 @@ def items_with_stats(
     lost = (
         sa.select(
             s.roadmap_item_id.label("item_id"),
-            sa.func.sum(converted(site, s.mrr, s.currency)).label("lost_mrr"),
+            metrics.lost_mrr(site, s.outcome, s.mrr, s.currency).label("lost_mrr"),
             sa.func.count(sa.distinct(s.customer_id)).label("churned"),
         )
-        .where(s.roadmap_item_id.is_not(None), s.outcome == "cancelled")
+        .where(s.roadmap_item_id.is_not(None), s.outcome == metrics.CANCELLED)
         .group_by(s.roadmap_item_id)
         .subquery()
     )

@@ -425,7 +425,7 @@ def ranges(start: date, end: date) -> list[tuple[str, date, date]]:
 
 
 def source(site: Site, filters, table, *columns: str, match: dict | None = None):
-    """A subquery of ``table``'s rows behind ``filters`` (an insights.Filter): the named key
+    """A subquery of ``table``'s rows behind ``filters`` (a period.Filter): the named key
     columns (``month`` is the bucket's ``YYYY-MM``), ``sessions`` and, except for offers shown,
     ``mrr`` in the session currency (``currency``). ``match``: key column → required value;
     ``{"attribute": key}`` gives the rows of that custom attribute, one per value.
@@ -475,7 +475,7 @@ def _raw_source(site, filters, table, columns, match: dict, dialect: str):
 
 
 def session_conditions(site: Site, filters) -> list:
-    """The conditions on sessions for ``filters`` (an insights.Filter): completed in the
+    """The conditions on sessions for ``filters`` (a period.Filter): completed in the
     period, on the plan, with the custom attribute value."""
     s = CancellationSession
     lower, upper = filters.period.bounds

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Reason, ReasonRollup, Site
 from widget_server.services import insights
-from widget_server.services.insights import Period
+from widget_server.services.period import Period
 
 
 @dataclass(frozen=True)

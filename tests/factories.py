@@ -9,9 +9,12 @@ import jwt
 
 from widget_server.extensions import db
 from widget_server.models import utcnow
-from widget_server.services import rollups, sites, users
+from widget_server.services import flow, rollups, sites, users
+from widget_server.services.tokens import verify_customer_token
 
 ORIGIN = "https://app.example.com"
+# complete_session(offer=SHOWN): a save accepts the offer the flow showed, if it showed one.
+SHOWN = object()
 # Text that is not one line, one of each kind: CR, LF, CRLF, NUL, TAB, ESC, DEL, NEL (C1), the
 # Unicode line and paragraph separators, a lone high and a lone low surrogate.
 BAD_LINES = [
@@ -60,4 +63,47 @@ def backdate(site, session, days_ago: int, *, started: bool = False):
     db.session.flush()
     rollups.fold_all()
     rollups.rebuild(site)
+    return session
+
+
+def start_flow(site, sub: str = "cust-1", reason: str | None = "too_expensive", *,
+               comment=None, followup=None, roadmap_item=None, tenure: int | None = None,
+               locale: str = "en", **claims):  # fmt: skip
+    """Customer ``sub`` opens the cancel flow and answers ``reason`` (None: not yet), through
+    the flow service as the widget would. ``claims`` go into the customer's token (make_token's
+    defaults: plan Growth, MRR 9900, the site's currency); ``tenure`` is how many days ago the
+    customer signed up. Returns ``(session, offer)``: the offer shown, or None."""
+    if tenure is not None:
+        claims["signed_up_at"] = int((utcnow() - timedelta(days=tenure)).timestamp())
+    customer = verify_customer_token(site, make_token(site, sub, **claims))
+    session, _ = flow.start_session(site, customer, locale=locale)
+    if reason is None:
+        return session, None
+    offer = flow.answer_session(
+        site, session, reason_key=reason, comment=comment, followup_answer=followup,
+        roadmap_item_id=roadmap_item.id if roadmap_item else None,
+    )  # fmt: skip
+    return session, offer
+
+
+def complete_session(site, sub: str = "cust-1", reason: str | None = "too_expensive",
+                     outcome: str = "cancelled", *, offer=SHOWN, days_ago: int = 0,
+                     folded: bool = False, **flow_and_claims):  # fmt: skip
+    """A completed cancellation session: :func:`start_flow` (which takes the other keywords),
+    then ``outcome``. A save accepts ``offer``: an offer's key, SHOWN (the offer the flow
+    showed, if any) or None (kept without an offer); other outcomes accept none.
+
+    The completion is queued for the rollups, as in the server; ``folded`` counts it at once,
+    as the worker does a moment later. ``days_ago`` moves the session's start and completion
+    that many days back and rebuilds the rollups (see :func:`backdate`)."""
+    session, shown = start_flow(site, sub, reason, **flow_and_claims)
+    if offer is SHOWN:
+        offer = shown.key if shown else None
+    flow.complete_session(
+        site, session, outcome=outcome, offer_key=offer if outcome == "saved" else None
+    )
+    if folded:
+        rollups.fold_all()
+    if days_ago:
+        backdate(site, session, days_ago, started=True)
     return session

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.factories import make_admin, make_site
+from tests.factories import complete_session, make_admin, make_site
 from widget_server.extensions import db
 from widget_server.models import Site
 
@@ -160,14 +160,12 @@ def test_a_status_change_that_emails_people_asks_first(page, live_app, keepkit_s
 
 
 def test_the_ranking_is_visible_without_scrolling(browser, live_app, keepkit_server, admin_site):
-    from tests.admin.test_presentation import complete
-
     with live_app.app_context():
         site = db.session.scalar(db.select(Site).where(Site.key == admin_site["key"]))
         reasons = ["too_expensive", "switching", "shutting_down", "technical_issues"]
         reasons += ["not_sure_how", "missing_features"]
         for n, reason in enumerate(reasons):
-            complete(site, f"rank-{n}", reason, "cancelled", mrr=10000 * (n + 1))
+            complete_session(site, f"rank-{n}", reason, "cancelled", mrr=10000 * (n + 1))
         db.session.commit()
         db.session.remove()
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -197,13 +195,11 @@ def test_the_signing_secret_is_masked_until_revealed(page, live_app, keepkit_ser
 
 @pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
 def test_no_page_scrolls_sideways(browser, live_app, keepkit_server, admin_site, width, height):
-    from tests.admin.test_presentation import complete
-
     item_id = roadmap_item_with_voters(live_app, admin_site["key"], voters=2)
     with live_app.app_context():
         site = db.session.scalar(db.select(Site).where(Site.key == admin_site["key"]))
         for n, reason in enumerate(["too_expensive", "switching", "missing_features"]):
-            complete(site, f"wide-{width}-{n}", reason, "cancelled", mrr=123456)
+            complete_session(site, f"wide-{width}-{n}", reason, "cancelled", mrr=123456)
         db.session.commit()
         db.session.remove()
     context = browser.new_context(viewport={"width": width, "height": height})

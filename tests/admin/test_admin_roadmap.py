@@ -3,10 +3,10 @@ import re
 import sqlalchemy as sa
 
 from tests.admin.test_admin import token_of
-from tests.factories import make_site, make_token
+from tests.factories import complete_session, make_site, make_token
 from widget_server.extensions import db
 from widget_server.models import OutboxMessage, RoadmapItem, Vote
-from widget_server.services import flow, roadmap
+from widget_server.services import roadmap
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
@@ -24,10 +24,9 @@ def setup_items(site):
     for i in range(3):
         roadmap.vote(site, small, voter(site, f"s{i}", mrr=100, company="same"))
     roadmap.vote(site, big, voter(site, "whale", mrr=99900))
-    claims = verify_customer_token(site, make_token(site, "gone", mrr=50000, email="gone@ex.com"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=big.id)
-    flow.complete_session(site, session, outcome="cancelled")
+    complete_session(
+        site, "gone", "missing_features", mrr=50000, email="gone@ex.com", roadmap_item=big
+    )
     db.session.commit()
     return big, small
 

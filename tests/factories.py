@@ -6,10 +6,11 @@ import time
 from datetime import timedelta
 
 import jwt
+import sqlalchemy as sa
 
 from widget_server.extensions import db
-from widget_server.models import utcnow
-from widget_server.services import flow, rollups, sites, users
+from widget_server.models import Offer, Reason, utcnow
+from widget_server.services import experiments, flow, rollups, sites, users
 from widget_server.services.tokens import verify_customer_token
 
 ORIGIN = "https://app.example.com"
@@ -107,3 +108,23 @@ def complete_session(site, sub: str = "cust-1", reason: str | None = "too_expens
     if days_ago:
         backdate(site, session, days_ago, started=True)
     return session
+
+
+def find_offer(site, key: str) -> Offer | None:
+    return db.session.scalar(sa.select(Offer).where(Offer.site_id == site.id, Offer.key == key))
+
+
+def find_reason(site, key: str) -> Reason | None:
+    return db.session.scalar(sa.select(Reason).where(Reason.site_id == site.id, Reason.key == key))
+
+
+def ab_test(site, weights=(1, 1), **kw):
+    """An A/B test of the too_expensive offers: discount_30 against pause, by ``weights``."""
+    discount, pause = find_offer(site, "discount_30"), find_offer(site, "pause")
+    return experiments.create_ab_test(
+        site,
+        find_reason(site, "too_expensive").id,
+        [(discount.id, weights[0]), (pause.id, weights[1])],
+        by="pm@example.com",
+        **kw,
+    )

@@ -109,7 +109,7 @@ def test_the_figures_take_the_same_queries_for_one_experiment_or_many(client, db
 
     import sqlalchemy as sa
 
-    from tests.services.test_experiments import ab_test
+    from tests.factories import ab_test
 
     def selects():
         statements = []
@@ -134,7 +134,7 @@ def test_the_figures_take_the_same_queries_for_one_experiment_or_many(client, db
 
     def more(percent):
         experiments.set_holdout(site, percent, by="x")
-        test = ab_test(db, site)
+        test = ab_test(site)
         experiments.end(test, by="x", keep_offer_id=test.variants[1].offer_id)
         db.session.commit()
 

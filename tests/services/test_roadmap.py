@@ -1,7 +1,7 @@
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_site, make_token
+from tests.factories import complete_session, make_site, make_token, start_flow
 from widget_server.errors import Conflict, ValidationError
 from widget_server.models import OutboxMessage, Subscription, Vote
 from widget_server.services import flow, roadmap
@@ -14,14 +14,6 @@ def customer(site, sub, *, company=None, mrr=1000, email=None):
         site, make_token(site, sub, company=company, mrr=mrr, email=email or f"{sub}@example.com")
     )
     return upsert_customer(site, claims)
-
-
-def churn_for(site, item, sub, mrr):
-    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, email=f"{sub}@ex.com"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
-    return session
 
 
 def outbox(db, kind="email"):
@@ -56,9 +48,9 @@ def test_no_votes_on_closed_items(db, site, status):
 def test_lost_mrr_comes_from_customers_who_cancelled_for_it(db, site):
     sso = roadmap.create_item(site, title="SSO")
     api = roadmap.create_item(site, title="API")
-    churn_for(site, sso, "x", 29900)
-    churn_for(site, sso, "y", 9900)
-    churn_for(site, api, "z", 2900)
+    complete_session(site, "x", "missing_features", roadmap_item=sso, mrr=29900, email="x@ex.com")
+    complete_session(site, "y", "missing_features", roadmap_item=sso, mrr=9900, email="y@ex.com")
+    complete_session(site, "z", "missing_features", roadmap_item=api, mrr=2900, email="z@ex.com")
     rows = roadmap.items_with_stats(site, roadmap.ItemFilter(), sort="lost_mrr")
     assert [(r["item"].title, r["lost_mrr"], r["churned"]) for r in rows] == [
         ("SSO", 39800, 2),
@@ -68,8 +60,7 @@ def test_lost_mrr_comes_from_customers_who_cancelled_for_it(db, site):
 
 def test_missing_feature_link_is_validated(db, site):
     item = roadmap.create_item(site, title="Hidden", public=False)
-    claims = verify_customer_token(site, make_token(site, "q"))
-    session, _ = flow.start_session(site, claims, locale="en")
+    session, _ = start_flow(site, "q", reason=None)
     for reason, item_id in (("missing_features", item.id), ("switching", None)):
         if item_id is None:
             item_id = roadmap.create_item(site, title="Public").id
@@ -90,7 +81,9 @@ def test_status_changes_queue_each_email_once(db, site):
     for voter in voters:
         roadmap.vote(site, item, voter)
     roadmap.unsubscribe(site, voters[2].id, item.id)
-    churn_for(site, item, "gone", 5000)
+    complete_session(
+        site, "gone", "missing_features", roadmap_item=item, mrr=5000, email="gone@ex.com"
+    )
     assert roadmap.change_status(site, item, "in_progress") == 2
     assert roadmap.change_status(site, item, "planned") == 0
     assert roadmap.change_status(site, item, "in_progress") == 0  # not twice
@@ -125,7 +118,9 @@ def test_merge_unites_voters_without_double_votes(db, site):
         roadmap.vote(site, duplicate, voter)
     for voter in (both, only_orig):
         roadmap.vote(site, original, voter)
-    churned = churn_for(site, duplicate, "left", 7000)
+    churned = complete_session(
+        site, "left", "missing_features", roadmap_item=duplicate, mrr=7000, email="left@ex.com"
+    )
     roadmap.merge(site, duplicate, original)
     voters = set(db.session.scalars(sa.select(Vote.customer_id).where(Vote.item_id == original.id)))
     assert voters == {both.id, only_dup.id, only_orig.id}

@@ -128,3 +128,13 @@ def ab_test(site, weights=(1, 1), **kw):
         by="pm@example.com",
         **kw,
     )
+
+
+def rollup_rows(site) -> dict:
+    """Every rollup row of the site, as comparable tuples, by table."""
+    result = {}
+    for table in rollups.TABLES:
+        t = table.__table__
+        query = sa.select(t).where(t.c.site_id == site.id)
+        result[t.name] = sorted(tuple(r) for r in db.session.execute(query))
+    return result

@@ -9,13 +9,16 @@ import jwt
 import sqlalchemy as sa
 
 from widget_server.extensions import db
-from widget_server.models import Offer, Reason, utcnow
-from widget_server.services import experiments, flow, rollups, sites, users
+from widget_server.models import Offer, OutboxMessage, Reason, utcnow
+from widget_server.services import experiments, flow, notifications, rollups, sites, users
 from widget_server.services.tokens import verify_customer_token
 
 ORIGIN = "https://app.example.com"
 # complete_session(offer=SHOWN): a save accepts the offer the flow showed, if it showed one.
 SHOWN = object()
+CANCELLED = "subscription.cancelled"
+REACTIVATED = "subscription.reactivated"
+
 # Text that is not one line, one of each kind: CR, LF, CRLF, NUL, TAB, ESC, DEL, NEL (C1), the
 # Unicode line and paragraph separators, a lone high and a lone low surrogate.
 BAD_LINES = [
@@ -41,6 +44,11 @@ def make_token(site_or_secret, sub: str = "cust-1", *, lifetime: int = 3600, alg
     payload.update(claims)
     payload = {k: v for k, v in payload.items() if v is not None}
     return jwt.encode(payload, secret, algorithm=alg)
+
+
+def bearer(key: str) -> dict:
+    """The headers of a data API request with ``key``."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 def make_admin(email: str = "pm@example.com", password: str = "correct horse battery", **kw):
@@ -138,3 +146,42 @@ def rollup_rows(site) -> dict:
         query = sa.select(t).where(t.c.site_id == site.id)
         result[t.name] = sorted(tuple(r) for r in db.session.execute(query))
     return result
+
+
+def post_events(client, key, *rows):
+    """Post lifecycle events: (customer, type, days_ago, mrr)."""
+    body = {
+        "events": [
+            {
+                "id": f"evt_{customer}_{type_}_{days}",
+                "type": type_,
+                "customer": customer,
+                "occurred_at": (utcnow() - timedelta(days=days)).isoformat(),
+                **({"mrr": mrr} if mrr is not None else {}),
+            }
+            for customer, type_, days, mrr in rows
+        ]
+    }
+    response = client.post("/api/v1/events", json=body, headers=bearer(key))
+    assert response.status_code == 200, response.get_json()
+
+
+def winback_email(site, customer_id, item, days_ago, *, state="sent"):
+    """The item's win-back email as roadmap.change_status queues it, delivered ``days_ago``."""
+    notifications.enqueue_emails(
+        site,
+        "roadmap.winback",
+        [
+            {
+                "dedupe_key": f"email:{item.id}:winback:{customer_id}",
+                "to": "someone@example.com",
+                "payload": {"template": "winback", "item_id": item.id, "customer_id": customer_id},
+            }
+        ],
+    )
+    sent_at = utcnow() - timedelta(days=days_ago) if state == "sent" else None
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key == f"email:{item.id}:winback:{customer_id}")
+        .values(state=state, sent_at=sent_at)
+    )

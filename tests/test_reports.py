@@ -109,15 +109,17 @@ def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
 
 
 def test_pdf_has_the_impact_section(app, db, client, site, api_key):
-    from tests.api.test_impact import REACTIVATED, events, session, winback
+    from tests.factories import REACTIVATED, complete_session, post_events, winback_email
     from widget_server.services import insights, roadmap
 
     item = roadmap.create_item(site, title="Audit trail", status="in_progress")
-    customer = session(site, "R", "cancelled", 4200, 60, roadmap_item=item).customer_id
-    session(site, "S", "saved", 2500, 40)
-    winback(site, customer, item, 10)
+    customer = complete_session(
+        site, "R", "missing_features", mrr=4200, days_ago=60, roadmap_item=item
+    ).customer_id
+    complete_session(site, "S", outcome="saved", mrr=2500, days_ago=40)
+    winback_email(site, customer, item, 10)
     db.session.commit()
-    events(client, api_key, ("R", REACTIVATED, 3, 4200))
+    post_events(client, api_key, ("R", REACTIVATED, 3, 4200))
     with app.test_request_context():
         data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(90)), "A4")
     text = text_of(data)

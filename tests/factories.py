@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import Offer, OutboxMessage, Reason, utcnow
-from widget_server.services import experiments, flow, notifications, rollups, sites, users
+from widget_server.services import experiments, flow, insights, notifications, rollups, sites, users
 from widget_server.services.tokens import verify_customer_token
 
 ORIGIN = "https://app.example.com"
@@ -55,6 +55,11 @@ def make_admin(email: str = "pm@example.com", password: str = "correct horse bat
     user = users.create_admin(email, password, **kw)
     db.session.commit()
     return user
+
+
+def last30():
+    """The dashboard's default filter: the last 30 days, everyone."""
+    return insights.Filter(insights.Period.last_days(30))
 
 
 def settle():

@@ -5,7 +5,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from tests.services.test_insights import book, last30, run  # noqa: F401 - fixture and helpers
+from tests.factories import complete_session, last30
 from widget_server.reports import pdf
 
 
@@ -13,8 +13,8 @@ def text_of(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
-def test_pdf_has_the_figures(app, db, site, book):  # noqa: F811
-    run(site, "quote", "missing_features", "cancelled", 100, plan="Business")
+def test_pdf_has_the_figures(app, db, site, book):
+    complete_session(site, "quote", "missing_features", mrr=100, plan="Business", folded=True)
     db.session.commit()
     with app.test_request_context():
         data = pdf.render_pdf(site, last30(), "Letter")
@@ -27,7 +27,7 @@ def test_pdf_has_the_figures(app, db, site, book):  # noqa: F811
 
 
 def test_user_text_cannot_make_the_pdf_fetch_anything(app, db, site, monkeypatch):
-    run(site, "evil", "switching", "cancelled", 500)
+    complete_session(site, "evil", "switching", mrr=500, folded=True)
     from widget_server.models import CancellationSession
 
     session = db.session.query(CancellationSession).one()
@@ -49,7 +49,7 @@ def test_fetcher_refuses_urls():
         pdf.NoFetching().fetch("http://127.0.0.1:9/logo.png")
 
 
-def test_cli_writes_the_report(runner, db, site, book, tmp_path):  # noqa: F811
+def test_cli_writes_the_report(runner, db, site, book, tmp_path):
     target = tmp_path / "report.pdf"
     result = runner.invoke(args=["reports", "pdf", "--site", site.key, "-o", str(target)])
     assert result.exit_code == 0, result.output
@@ -61,7 +61,7 @@ def test_cli_writes_the_report(runner, db, site, book, tmp_path):  # noqa: F811
     assert bad.exit_code != 0 and "--from must not be after --to" in bad.output
 
 
-def test_admin_downloads_the_report(admin_client, site, book):  # noqa: F811
+def test_admin_downloads_the_report(admin_client, site, book):
     response = admin_client.get(f"/admin/sites/{site.key}/report.pdf?range=30d")
     assert response.mimetype == "application/pdf"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -129,17 +129,12 @@ def test_pdf_has_the_impact_section(app, db, client, site, api_key):
 
 
 def test_quoted_comments_follow_the_plan_and_segment_filter(db, site):
-    from tests.factories import make_token
     from widget_server.reports.data import top_comments
-    from widget_server.services import flow, insights
-    from widget_server.services.tokens import verify_customer_token
+    from widget_server.services import insights
 
     for sub, plan in (("ent", "Enterprise"), ("gro", "Growth")):
         region = {"region": "EU" if plan == "Enterprise" else "US"}
-        claims = verify_customer_token(site, make_token(site, sub, plan=plan, attributes=region))
-        session, _ = flow.start_session(site, claims, locale="en")
-        flow.answer_session(site, session, reason_key="too_expensive", comment=f"{plan} words")
-        flow.complete_session(site, session, outcome="cancelled")
+        complete_session(site, sub, plan=plan, attributes=region, comment=f"{plan} words")
     db.session.commit()
     period = insights.Period.last_days(30)
     everyone = top_comments(site, insights.Filter(period), ["too_expensive"])
@@ -167,18 +162,11 @@ def test_rendering_a_pdf_does_not_flood_the_log(app, db, site, caplog):
 
 
 def test_page_one_has_an_executive_summary(app, db, site):
-    from tests.factories import make_token
-    from widget_server.services import flow, insights, roadmap, rollups
-    from widget_server.services.tokens import verify_customer_token
+    from widget_server.services import insights, roadmap
 
     item = roadmap.create_item(site, title="Okta SSO", status="in_progress")
-    for sub, reason, mrr in (("a", "missing_features", 90000), ("b", "too_expensive", 10000)):
-        claims = verify_customer_token(site, make_token(site, sub, mrr=mrr))
-        session, _ = flow.start_session(site, claims, locale="en")
-        extra = {"roadmap_item_id": item.id} if reason == "missing_features" else {}
-        flow.answer_session(site, session, reason_key=reason, **extra)
-        flow.complete_session(site, session, outcome="cancelled")
-    rollups.fold_all(site)
+    complete_session(site, "a", "missing_features", mrr=90000, roadmap_item=item, folded=True)
+    complete_session(site, "b", "too_expensive", mrr=10000, folded=True)
     db.session.commit()
     with app.test_request_context():
         data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))

@@ -3,39 +3,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import backdate, make_site, make_token
-from widget_server.services import flow
-from widget_server.services.tokens import verify_customer_token
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
-
-
-def cancel(site, sub, reason, mrr, *, plan="Growth", outcome="cancelled", days_ago=0):
-    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, plan=plan))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key=reason, comment=f"comment {sub}")
-    flow.complete_session(site, session, outcome=outcome)
-    return backdate(site, session, days_ago, started=True)
+from tests.factories import bearer, complete_session, make_site, start_flow
 
 
 @pytest.fixture
 def history(db, site):
     # Hand-computed: too_expensive loses 3 x 2900 = 8700; missing_features 2 x 29900 = 59800;
     # switching 9900. Dismissed and old sessions do not count.
-    for i in range(3):
-        cancel(site, f"s{i}", "too_expensive", 2900, plan="Starter")
-    cancel(site, "b1", "missing_features", 29900, plan="Business")
-    cancel(site, "b2", "missing_features", 29900, plan="Business")
-    cancel(site, "g1", "switching", 9900)
-    cancel(site, "d1", "switching", 50000, outcome="dismissed")
-    cancel(site, "old", "switching", 70000, days_ago=90)
+    for sub, reason, mrr, more in [
+        *((f"s{i}", "too_expensive", 2900, dict(plan="Starter")) for i in range(3)),
+        ("b1", "missing_features", 29900, dict(plan="Business")),
+        ("b2", "missing_features", 29900, dict(plan="Business")),
+        ("g1", "switching", 9900, {}),
+        ("d1", "switching", 50000, dict(outcome="dismissed")),
+        ("old", "switching", 70000, dict(days_ago=90)),
+    ]:
+        complete_session(site, sub, reason, mrr=mrr, comment=f"comment {sub}", folded=True, **more)
     db.session.commit()
 
 
 def test_reasons_ranking_by_lost_revenue(client, api_key, history):
-    response = client.get("/api/v1/insights/reasons", headers=auth(api_key))
+    response = client.get("/api/v1/insights/reasons", headers=bearer(api_key))
     assert response.status_code == 200
     data = response.get_json()
     assert data["currency"] == "USD"
@@ -57,10 +45,12 @@ def test_reasons_ranking_by_lost_revenue(client, api_key, history):
 
 
 def test_ranking_filters_by_plan_and_dates(client, api_key, history):
-    starter = client.get("/api/v1/insights/reasons?plan=Starter", headers=auth(api_key)).get_json()
+    starter = client.get(
+        "/api/v1/insights/reasons?plan=Starter", headers=bearer(api_key)
+    ).get_json()
     assert [(i["reason_id"], i["lost_mrr"]) for i in starter["items"]] == [("too_expensive", 8700)]
     old = (datetime.now(UTC).date() - timedelta(days=90)).isoformat()
-    window = client.get(f"/api/v1/insights/reasons?from={old}&to={old}", headers=auth(api_key))
+    window = client.get(f"/api/v1/insights/reasons?from={old}&to={old}", headers=bearer(api_key))
     assert window.get_json()["total_lost_mrr"] == 70000
 
 
@@ -68,7 +58,7 @@ def test_sessions_are_paginated_with_a_cursor(client, api_key, history):
     seen, cursor, pages = [], None, 0
     while True:
         query = "/api/v1/sessions?limit=3&order=oldest" + (f"&cursor={cursor}" if cursor else "")
-        data = client.get(query, headers=auth(api_key)).get_json()
+        data = client.get(query, headers=bearer(api_key)).get_json()
         seen += data["items"]
         pages += 1
         cursor = data["next_cursor"]
@@ -96,7 +86,7 @@ def test_sessions_are_paginated_with_a_cursor(client, api_key, history):
 
 def test_api_key_belongs_to_one_site(client, db, api_key, history):
     _, other_key = make_site("Other")
-    data = client.get("/api/v1/sessions", headers=auth(other_key)).get_json()
+    data = client.get("/api/v1/sessions", headers=bearer(other_key)).get_json()
     assert data == {"items": [], "next_cursor": None}
 
 
@@ -104,7 +94,7 @@ def test_api_key_belongs_to_one_site(client, db, api_key, history):
     ("headers", "code"),
     [
         ({}, "missing_api_key"),
-        (auth("kk_live_nope"), "invalid_api_key"),
+        (bearer("kk_live_nope"), "invalid_api_key"),
         ({"Authorization": "Basic x"}, "missing_api_key"),
     ],
 )
@@ -117,7 +107,7 @@ def test_missing_or_bad_key(client, db, headers, code):
 def test_key_use_is_recorded(client, db, site, api_key):
     row = site.api_keys[-1]
     assert row.last_used_at is None
-    client.get("/api/v1/sessions", headers=auth(api_key))
+    client.get("/api/v1/sessions", headers=bearer(api_key))
     db.session.refresh(row)
     assert row.last_used_at is not None
 
@@ -126,7 +116,7 @@ def test_revoked_key_stops_working(client, db, site, api_key):
     from widget_server.services import sites
 
     sites.revoke_api_key(site, site.api_keys[-1].id)
-    assert client.get("/api/v1/sessions", headers=auth(api_key)).status_code == 401
+    assert client.get("/api/v1/sessions", headers=bearer(api_key)).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -141,7 +131,7 @@ def test_revoked_key_stops_working(client, db, site, api_key):
     ],
 )
 def test_bad_queries(client, api_key, query, status, field):
-    response = client.get(f"/api/v1/sessions?{query}", headers=auth(api_key))
+    response = client.get(f"/api/v1/sessions?{query}", headers=bearer(api_key))
     assert response.status_code == status
     error = response.get_json()["error"]
     if field:
@@ -150,13 +140,13 @@ def test_bad_queries(client, api_key, query, status, field):
 
 @pytest.mark.parametrize("dates", ["from=9999-12-01&to=9999-12-15", "from=0001-01-01"])
 def test_insights_refuse_dates_out_of_range(client, api_key, dates):
-    response = client.get(f"/api/v1/insights/summary?{dates}", headers=auth(api_key))
+    response = client.get(f"/api/v1/insights/summary?{dates}", headers=bearer(api_key))
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "invalid_period"
 
 
 def test_method_not_allowed_uses_envelope(client, api_key):
-    response = client.delete("/api/v1/sessions", headers=auth(api_key))
+    response = client.delete("/api/v1/sessions", headers=bearer(api_key))
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
 
@@ -186,7 +176,7 @@ def test_unexpected_errors_use_the_envelope_without_details(client, api_key, mon
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr(insights, "reason_ranking", boom)
-    response = client.get("/api/v1/insights/reasons", headers=auth(api_key))
+    response = client.get("/api/v1/insights/reasons", headers=bearer(api_key))
     assert response.status_code == 500
     assert response.get_json() == {
         "error": {"code": "internal_error", "message": "Something went wrong on our side"}
@@ -217,21 +207,21 @@ def test_ranking_is_one_query(db, site, history):
 
 
 def test_insights_json(client, api_key, history):
-    summary = client.get("/api/v1/insights/summary", headers=auth(api_key)).get_json()
+    summary = client.get("/api/v1/insights/summary", headers=bearer(api_key)).get_json()
     assert summary["current"]["lost_mrr"] == 78400 and summary["current"]["cancelled"] == 6
-    segments = client.get("/api/v1/insights/segments?by=plan", headers=auth(api_key)).get_json()
+    segments = client.get("/api/v1/insights/segments?by=plan", headers=bearer(api_key)).get_json()
     assert [(i["segment"], i["lost_mrr"]) for i in segments["items"]] == [
         ("Business", 59800), ("Growth", 9900), ("Starter", 8700),
     ]  # fmt: skip
-    starter = client.get("/api/v1/insights/summary?plan=Starter", headers=auth(api_key))
+    starter = client.get("/api/v1/insights/summary?plan=Starter", headers=bearer(api_key))
     assert starter.get_json()["current"]["lost_mrr"] == 8700
-    offers = client.get("/api/v1/insights/offers", headers=auth(api_key)).get_json()
+    offers = client.get("/api/v1/insights/offers", headers=bearer(api_key)).get_json()
     assert offers["items"][0]["offer_id"] == "discount_30" and offers["items"][0]["shown"] == 3
-    trend = client.get("/api/v1/insights/trend", headers=auth(api_key)).get_json()
+    trend = client.get("/api/v1/insights/trend", headers=bearer(api_key)).get_json()
     assert sum(sum(s["values"]) for s in trend["series"]) == 78400
-    bad = client.get("/api/v1/insights/segments?by=zodiac", headers=auth(api_key))
+    bad = client.get("/api/v1/insights/segments?by=zodiac", headers=bearer(api_key))
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_segment"
-    bad_segment = client.get("/api/v1/insights/summary?segment=region", headers=auth(api_key))
+    bad_segment = client.get("/api/v1/insights/summary?segment=region", headers=bearer(api_key))
     assert bad_segment.status_code == 422
 
 
@@ -260,9 +250,7 @@ def test_csv_export_round_trip(admin_client, client, db, site, history):
 
 
 def test_csv_neutralises_formulas(admin_client, db, site):
-    claims = verify_customer_token(site, make_token(site, "=HYPERLINK(1)", mrr=1))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="other", comment="=cmd|' /C calc'!A0")
+    start_flow(site, "=HYPERLINK(1)", "other", mrr=1, comment="=cmd|' /C calc'!A0")
     db.session.commit()
     text = admin_client.get(f"/admin/sites/{site.key}/sessions.csv").get_data(as_text=True)
     assert "'=cmd|" in text and "'=HYPERLINK(1)" in text
@@ -285,7 +273,7 @@ def test_sessions_come_newest_first_and_from_alone_runs_to_today(client, api_key
     seen, cursor = [], None
     while True:
         query = f"/api/v1/sessions?from={old}&limit=3" + (f"&cursor={cursor}" if cursor else "")
-        data = client.get(query, headers=auth(api_key)).get_json()
+        data = client.get(query, headers=bearer(api_key)).get_json()
         seen += data["items"]
         cursor = data["next_cursor"]
         if not cursor:
@@ -294,11 +282,11 @@ def test_sessions_come_newest_first_and_from_alone_runs_to_today(client, api_key
     assert len(seen) == 8 and seen[-1]["customer_id"] == "old"
     starts = [s["started_at"] for s in seen]
     assert starts == sorted(starts, reverse=True)
-    oldest = client.get(f"/api/v1/sessions?from={old}&order=oldest", headers=auth(api_key))
+    oldest = client.get(f"/api/v1/sessions?from={old}&order=oldest", headers=bearer(api_key))
     assert oldest.get_json()["items"][0]["customer_id"] == "old"
     # A cursor continues the order it came from.
-    first = client.get("/api/v1/sessions?limit=1", headers=auth(api_key)).get_json()
+    first = client.get("/api/v1/sessions?limit=1", headers=bearer(api_key)).get_json()
     mixed = client.get(
-        f"/api/v1/sessions?order=oldest&cursor={first['next_cursor']}", headers=auth(api_key)
+        f"/api/v1/sessions?order=oldest&cursor={first['next_cursor']}", headers=bearer(api_key)
     )
     assert mixed.status_code == 400 and mixed.get_json()["error"]["code"] == "invalid_cursor"

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.admin.test_admin import token_of
-from tests.factories import make_token, rollup_rows
+from tests.factories import complete_session, make_token, rollup_rows
 from widget_server import delivery
 from widget_server.models import (
     AuditEvent,
@@ -20,31 +20,28 @@ from widget_server.models import (
     Vote,
     utcnow,
 )
-from widget_server.services import flow, insights, privacy, roadmap, rollups, sites
+from widget_server.services import insights, privacy, roadmap, rollups, sites
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
 SECRET_VALUE = "seat-7f3a-unique"
 
 
-def claims(site, sub, **extra):
-    token = make_token(
-        site, sub, email=f"{sub}@example.com", name="Ann Example", company="ann-co",
-        attributes={"region": "EU", "seat": SECRET_VALUE if sub == "gdpr-1" else sub}, **extra,
+def profile(sub: str) -> dict:
+    """Everything a token can say about customer ``sub`` (gdpr-1 has a unique seat)."""
+    return dict(
+        email=f"{sub}@example.com", name="Ann Example", company="ann-co",
+        attributes={"region": "EU", "seat": SECRET_VALUE if sub == "gdpr-1" else sub},
     )  # fmt: skip
-    return verify_customer_token(site, token)
 
 
 def cancel(site, sub, comment, item=None):
-    session, _ = flow.start_session(site, claims(site, sub), locale="en")
+    """``sub`` cancels, with a comment, a follow-up answer and perhaps a missing ``item``."""
     reason = "missing_features" if item else "too_expensive"
-    flow.answer_session(
-        site, session, reason_key=reason, comment=comment, followup_answer="Globex",
-        roadmap_item_id=item.id if item else None,
+    return complete_session(
+        site, sub, reason, comment=comment, followup="Globex", roadmap_item=item, folded=True,
+        **profile(sub),
     )  # fmt: skip
-    flow.complete_session(site, session, outcome="cancelled")
-    rollups.fold_all()
-    return session
 
 
 @pytest.fixture
@@ -55,7 +52,8 @@ def person(db, site):
     cancel(site, "gdpr-1", "Too pricey for Ann", item)
     cancel(site, "gdpr-1", "Still too pricey")
     cancel(site, "neighbour", "Keep me")
-    ann = upsert_customer(site, claims(site, "gdpr-1"))
+    token = make_token(site, "gdpr-1", **profile("gdpr-1"))
+    ann = upsert_customer(site, verify_customer_token(site, token))
     roadmap.vote(site, item, ann)
     roadmap.suggest(site, ann, title="Ann's idea")
     roadmap.change_status(site, item, "in_progress")  # an email to Ann

@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from tests.delivery.conftest import SmtpServer, free_port
-from tests.factories import backdate, make_token
+from tests.factories import complete_session, make_token
 from widget_server import delivery
 from widget_server.models import OutboxMessage, Subscription, utcnow
 from widget_server.services import flow, roadmap
@@ -30,15 +30,6 @@ def item_with_voter(db, site, title="Dark <script>mode</script>"):
     roadmap.vote(site, item, fan)
     db.session.commit()
     return item, fan
-
-
-def left_for(site, item, *, locale: str):
-    """A customer who cancelled because ``item`` was missing (gone@example.com)."""
-    claims = verify_customer_token(site, make_token(site, "gone", email="gone@example.com"))
-    session, _ = flow.start_session(site, claims, locale=locale)
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
-    return session
 
 
 def messages(db):
@@ -74,7 +65,9 @@ def test_status_email_is_translated_escaped_and_unsubscribable(client, db, site,
 
 def test_winback_when_the_missing_feature_ships(db, site, smtp):
     item = roadmap.create_item(site, title="SSO")
-    left_for(site, item, locale="fi")
+    complete_session(
+        site, "gone", "missing_features", roadmap_item=item, email="gone@example.com", locale="fi"
+    )
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
     assert delivery.run_once() == (1, 0, 0)
@@ -148,10 +141,7 @@ def test_webhooks_are_signed_and_retried(db, site, receiver):
 
 def test_cancellation_completed_webhook(db, site, receiver):
     site.webhook_url, site.webhook_secret = receiver.url, "whsec_test"
-    claims = verify_customer_token(site, make_token(site, "leaver", mrr=4900, plan="Pro"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="switching", comment="Globex")
-    flow.complete_session(site, session, outcome="cancelled")
+    session = complete_session(site, "leaver", "switching", mrr=4900, plan="Pro", comment="Globex")
     flow.complete_session(site, session, outcome="cancelled")  # a retried request
     db.session.commit()
     assert delivery.run_once() == (1, 0, 0)
@@ -174,11 +164,7 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
     admin = make_admin("pm@example.com")
     quiet = make_admin("quiet@example.com")
     digests.set_weekly_digest(admin, True)
-    claims = verify_customer_token(site, make_token(site, "gone", mrr=12300))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="switching")
-    flow.complete_session(site, session, outcome="cancelled")
-    backdate(site, session, utcnow().weekday() + 3)  # last week
+    complete_session(site, "gone", "switching", mrr=12300, days_ago=utcnow().weekday() + 3)
     db.session.commit()
     assert delivery.run_once() == (1, 0, 0)
     assert delivery.run_once() == (0, 0, 0)  # once a week
@@ -212,7 +198,7 @@ def test_winback_links_to_the_sites_reactivation_page_naming_the_item(db, site, 
         discount_window_days=365, reactivation_url="https://app.example.com/billing?plan=pro",
     )  # fmt: skip
     item = roadmap.create_item(site, title="SSO")
-    left_for(site, item, locale="en")
+    complete_session(site, "gone", "missing_features", roadmap_item=item, email="gone@example.com")
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
     assert delivery.run_once() == (1, 0, 0)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import stripe
 
 from tests.databases import committed_app
-from tests.factories import ORIGIN, make_site, make_token
+from tests.factories import ORIGIN, complete_session, make_site, make_token
 from tests.integrations.conftest import (
     API_KEY,
     Receiver,
@@ -295,10 +295,7 @@ def test_a_confirmed_cancellation_is_applied_at_period_end_when_the_site_opts_in
     )
     db.session.commit()
     customer, subscription, _ = paying_customer(stripe_client)
-    claims = verify_customer_token(site, make_token(site, customer.id))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="too_expensive")
-    flow.complete_session(site, session, outcome="cancelled")
+    complete_session(site, customer.id)
     db.session.commit()
     [job] = db.session.scalars(sa.select(Job).where(Job.kind == "stripe_cancel")).all()
     assert jobs.run_due(delivery.JOB_HANDLERS) >= 1
@@ -312,10 +309,7 @@ def test_a_confirmed_cancellation_is_applied_at_period_end_when_the_site_opts_in
 def test_without_the_opt_in_nothing_is_cancelled_in_stripe(db, site):
     stripe_connector.configure(site, webhook_secret=SECRET, api_key=API_KEY)
     db.session.commit()
-    claims = verify_customer_token(site, make_token(site, "cus_x"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="too_expensive")
-    flow.complete_session(site, session, outcome="cancelled")
+    complete_session(site, "cus_x")
     assert db.session.scalars(sa.select(Job).where(Job.kind == "stripe_cancel")).all() == []
 
 

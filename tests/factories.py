@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -10,7 +11,17 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import Offer, OutboxMessage, Reason, utcnow
-from widget_server.services import experiments, flow, insights, notifications, rollups, sites, users
+from widget_server.services import (
+    experiments,
+    flow,
+    insights,
+    notifications,
+    roadmap,
+    rollups,
+    sites,
+    users,
+)
+from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
 ORIGIN = "https://app.example.com"
@@ -27,6 +38,53 @@ BAD_LINES = [
 ]  # fmt: skip
 # What even multi-line text refuses: NUL and a lone surrogate.
 BAD_TEXTS = ["a\x00b", "a\ud800b"]
+# Each of these names this machine, a private network, or a reserved range.
+INSIDE = [
+    "http://127.0.0.1/h",
+    "http://127.1/h",
+    "http://2130706433/h",
+    "http://0x7f000001/h",
+    "http://0177.0.0.1/h",
+    "http://0x7f.0.0.1/h",
+    "http://127.0.0.1./h",
+    "http://127.0.0.1:8080/h",
+    "http://[::1]/h",
+    "http://[::ffff:127.0.0.1]/h",
+    "http://[::ffff:7f00:1]/h",
+    "http://[0:0:0:0:0:ffff:127.0.0.1]/h",
+    "http://[::127.0.0.1]/h",
+    "http://localhost/h",
+    "http://LOCALHOST:8080/h",
+    "http://localhost./h",
+    "http://api.localhost/h",
+    "http://\u24dbocalhost/h",  # a circled l: IDNA maps it to "localhost"
+    "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/h",  # full-width digits
+    "http://127\u30020\u30020\u30021/h",  # ideographic full stops
+    "http://10.0.0.5/h",
+    "http://172.16.3.4/h",
+    "http://192.168.1.1/h",
+    "http://100.64.0.1/h",
+    "http://169.254.169.254/latest/meta-data",
+    "http://[fe80::1]/h",
+    "http://[fc00::1]/h",
+    "http://[fd12:3456::1]/h",
+    "http://224.0.0.251/h",
+    "http://[ff02::1]/h",
+    "http://255.255.255.255/h",
+    "http://0.0.0.0/h",
+    "http://0/h",
+    "http://[::]/h",
+    "http://[2002:7f00:1::1]/h",  # 6to4 around 127.0.0.1
+    "http://[2002:c0a8:101::1]/h",  # 6to4 around 192.168.1.1
+    "http://[2001:0:4136:e378:8000:63bf:3f57:fefe]/h",  # Teredo around 192.168.1.1
+    "http://[64:ff9b::a00:1]/h",  # NAT64 around 10.0.0.1
+    "http://198.18.0.1/h",
+    "http://192.0.2.1/h",
+    "http://printer.local/h",
+    "http://metadata.google.internal/h",
+    "http://router.home.arpa/h",
+    "http://intranet/h",
+]
 
 
 def make_site(name: str = "Acme", origins=(ORIGIN,), currency: str = "USD"):
@@ -46,9 +104,38 @@ def make_token(site_or_secret, sub: str = "cust-1", *, lifetime: int = 3600, alg
     return jwt.encode(payload, secret, algorithm=alg)
 
 
-def bearer(key: str) -> dict:
+def auth(key: str) -> dict:
     """The headers of a data API request with ``key``."""
     return {"Authorization": f"Bearer {key}"}
+
+
+def make_customer(site, sub: str = "cust-1", *, locale: str | None = None, **claims):
+    """The site's customer ``sub`` as a token with ``claims`` describes them (email
+    ``<sub>@example.com`` unless given)."""
+    claims.setdefault("email", f"{sub}@example.com")
+    return upsert_customer(site, verify_customer_token(site, make_token(site, sub, **claims)),
+                           locale=locale)  # fmt: skip
+
+
+def widget(client, site, path: str, body):
+    """POST to the widget API of ``site`` (or a site key) as the widget does: JSON sent as
+    text/plain (no CORS preflight) from ORIGIN. A str or bytes ``body`` is sent as it is."""
+    key = getattr(site, "key", site)
+    return client.post(
+        f"/api/v1/widget/{key}{path}",
+        data=body if isinstance(body, str | bytes) else json.dumps(body),
+        headers={"Origin": ORIGIN},
+        content_type="text/plain",
+    )
+
+
+def count_rows(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def outbox_messages() -> list[OutboxMessage]:
+    """Every queued message, oldest first."""
+    return list(db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def make_admin(email: str = "pm@example.com", password: str = "correct horse battery", **kw):
@@ -167,7 +254,7 @@ def post_events(client, key, *rows):
             for customer, type_, days, mrr in rows
         ]
     }
-    response = client.post("/api/v1/events", json=body, headers=bearer(key))
+    response = client.post("/api/v1/events", json=body, headers=auth(key))
     assert response.status_code == 200, response.get_json()
 
 
@@ -190,3 +277,16 @@ def winback_email(site, customer_id, item, days_ago, *, state="sent"):
         .where(OutboxMessage.dedupe_key == f"email:{item.id}:winback:{customer_id}")
         .values(state=state, sent_at=sent_at)
     )
+
+
+def roadmap_board(site):
+    """A committed board: SSO (planned, with a marked-up description), Dark mode (in
+    progress), CSV export (shipped) and Secret (not public)."""
+    made = [
+        roadmap.create_item(site, title="SSO", status="planned", description="**Okta** <b>x</b>"),
+        roadmap.create_item(site, title="Dark mode", status="in_progress"),
+        roadmap.create_item(site, title="CSV export", status="shipped"),
+        roadmap.create_item(site, title="Secret", public=False),
+    ]
+    db.session.commit()
+    return made

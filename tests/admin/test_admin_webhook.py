@@ -7,7 +7,7 @@ import html
 import pytest
 
 from tests.admin.test_admin import token_of
-from tests.services.test_netguard import INSIDE
+from tests.factories import INSIDE
 from widget_server.extensions import db
 
 

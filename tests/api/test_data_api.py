@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import bearer, complete_session, make_site, start_flow
+from tests.factories import auth, complete_session, make_site, start_flow
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def history(db, site):
 
 
 def test_reasons_ranking_by_lost_revenue(client, api_key, history):
-    response = client.get("/api/v1/insights/reasons", headers=bearer(api_key))
+    response = client.get("/api/v1/insights/reasons", headers=auth(api_key))
     assert response.status_code == 200
     data = response.get_json()
     assert data["currency"] == "USD"
@@ -45,12 +45,10 @@ def test_reasons_ranking_by_lost_revenue(client, api_key, history):
 
 
 def test_ranking_filters_by_plan_and_dates(client, api_key, history):
-    starter = client.get(
-        "/api/v1/insights/reasons?plan=Starter", headers=bearer(api_key)
-    ).get_json()
+    starter = client.get("/api/v1/insights/reasons?plan=Starter", headers=auth(api_key)).get_json()
     assert [(i["reason_id"], i["lost_mrr"]) for i in starter["items"]] == [("too_expensive", 8700)]
     old = (datetime.now(UTC).date() - timedelta(days=90)).isoformat()
-    window = client.get(f"/api/v1/insights/reasons?from={old}&to={old}", headers=bearer(api_key))
+    window = client.get(f"/api/v1/insights/reasons?from={old}&to={old}", headers=auth(api_key))
     assert window.get_json()["total_lost_mrr"] == 70000
 
 
@@ -58,7 +56,7 @@ def test_sessions_are_paginated_with_a_cursor(client, api_key, history):
     seen, cursor, pages = [], None, 0
     while True:
         query = "/api/v1/sessions?limit=3&order=oldest" + (f"&cursor={cursor}" if cursor else "")
-        data = client.get(query, headers=bearer(api_key)).get_json()
+        data = client.get(query, headers=auth(api_key)).get_json()
         seen += data["items"]
         pages += 1
         cursor = data["next_cursor"]
@@ -86,7 +84,7 @@ def test_sessions_are_paginated_with_a_cursor(client, api_key, history):
 
 def test_api_key_belongs_to_one_site(client, db, api_key, history):
     _, other_key = make_site("Other")
-    data = client.get("/api/v1/sessions", headers=bearer(other_key)).get_json()
+    data = client.get("/api/v1/sessions", headers=auth(other_key)).get_json()
     assert data == {"items": [], "next_cursor": None}
 
 
@@ -94,7 +92,7 @@ def test_api_key_belongs_to_one_site(client, db, api_key, history):
     ("headers", "code"),
     [
         ({}, "missing_api_key"),
-        (bearer("kk_live_nope"), "invalid_api_key"),
+        (auth("kk_live_nope"), "invalid_api_key"),
         ({"Authorization": "Basic x"}, "missing_api_key"),
     ],
 )
@@ -107,7 +105,7 @@ def test_missing_or_bad_key(client, db, headers, code):
 def test_key_use_is_recorded(client, db, site, api_key):
     row = site.api_keys[-1]
     assert row.last_used_at is None
-    client.get("/api/v1/sessions", headers=bearer(api_key))
+    client.get("/api/v1/sessions", headers=auth(api_key))
     db.session.refresh(row)
     assert row.last_used_at is not None
 
@@ -116,7 +114,7 @@ def test_revoked_key_stops_working(client, db, site, api_key):
     from widget_server.services import sites
 
     sites.revoke_api_key(site, site.api_keys[-1].id)
-    assert client.get("/api/v1/sessions", headers=bearer(api_key)).status_code == 401
+    assert client.get("/api/v1/sessions", headers=auth(api_key)).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -131,7 +129,7 @@ def test_revoked_key_stops_working(client, db, site, api_key):
     ],
 )
 def test_bad_queries(client, api_key, query, status, field):
-    response = client.get(f"/api/v1/sessions?{query}", headers=bearer(api_key))
+    response = client.get(f"/api/v1/sessions?{query}", headers=auth(api_key))
     assert response.status_code == status
     error = response.get_json()["error"]
     if field:
@@ -140,13 +138,13 @@ def test_bad_queries(client, api_key, query, status, field):
 
 @pytest.mark.parametrize("dates", ["from=9999-12-01&to=9999-12-15", "from=0001-01-01"])
 def test_insights_refuse_dates_out_of_range(client, api_key, dates):
-    response = client.get(f"/api/v1/insights/summary?{dates}", headers=bearer(api_key))
+    response = client.get(f"/api/v1/insights/summary?{dates}", headers=auth(api_key))
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "invalid_period"
 
 
 def test_method_not_allowed_uses_envelope(client, api_key):
-    response = client.delete("/api/v1/sessions", headers=bearer(api_key))
+    response = client.delete("/api/v1/sessions", headers=auth(api_key))
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
 
@@ -176,7 +174,7 @@ def test_unexpected_errors_use_the_envelope_without_details(client, api_key, mon
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr(insights, "reason_ranking", boom)
-    response = client.get("/api/v1/insights/reasons", headers=bearer(api_key))
+    response = client.get("/api/v1/insights/reasons", headers=auth(api_key))
     assert response.status_code == 500
     assert response.get_json() == {
         "error": {"code": "internal_error", "message": "Something went wrong on our side"}
@@ -207,21 +205,21 @@ def test_ranking_is_one_query(db, site, history):
 
 
 def test_insights_json(client, api_key, history):
-    summary = client.get("/api/v1/insights/summary", headers=bearer(api_key)).get_json()
+    summary = client.get("/api/v1/insights/summary", headers=auth(api_key)).get_json()
     assert summary["current"]["lost_mrr"] == 78400 and summary["current"]["cancelled"] == 6
-    segments = client.get("/api/v1/insights/segments?by=plan", headers=bearer(api_key)).get_json()
+    segments = client.get("/api/v1/insights/segments?by=plan", headers=auth(api_key)).get_json()
     assert [(i["segment"], i["lost_mrr"]) for i in segments["items"]] == [
         ("Business", 59800), ("Growth", 9900), ("Starter", 8700),
     ]  # fmt: skip
-    starter = client.get("/api/v1/insights/summary?plan=Starter", headers=bearer(api_key))
+    starter = client.get("/api/v1/insights/summary?plan=Starter", headers=auth(api_key))
     assert starter.get_json()["current"]["lost_mrr"] == 8700
-    offers = client.get("/api/v1/insights/offers", headers=bearer(api_key)).get_json()
+    offers = client.get("/api/v1/insights/offers", headers=auth(api_key)).get_json()
     assert offers["items"][0]["offer_id"] == "discount_30" and offers["items"][0]["shown"] == 3
-    trend = client.get("/api/v1/insights/trend", headers=bearer(api_key)).get_json()
+    trend = client.get("/api/v1/insights/trend", headers=auth(api_key)).get_json()
     assert sum(sum(s["values"]) for s in trend["series"]) == 78400
-    bad = client.get("/api/v1/insights/segments?by=zodiac", headers=bearer(api_key))
+    bad = client.get("/api/v1/insights/segments?by=zodiac", headers=auth(api_key))
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_segment"
-    bad_segment = client.get("/api/v1/insights/summary?segment=region", headers=bearer(api_key))
+    bad_segment = client.get("/api/v1/insights/summary?segment=region", headers=auth(api_key))
     assert bad_segment.status_code == 422
 
 
@@ -273,7 +271,7 @@ def test_sessions_come_newest_first_and_from_alone_runs_to_today(client, api_key
     seen, cursor = [], None
     while True:
         query = f"/api/v1/sessions?from={old}&limit=3" + (f"&cursor={cursor}" if cursor else "")
-        data = client.get(query, headers=bearer(api_key)).get_json()
+        data = client.get(query, headers=auth(api_key)).get_json()
         seen += data["items"]
         cursor = data["next_cursor"]
         if not cursor:
@@ -282,11 +280,11 @@ def test_sessions_come_newest_first_and_from_alone_runs_to_today(client, api_key
     assert len(seen) == 8 and seen[-1]["customer_id"] == "old"
     starts = [s["started_at"] for s in seen]
     assert starts == sorted(starts, reverse=True)
-    oldest = client.get(f"/api/v1/sessions?from={old}&order=oldest", headers=bearer(api_key))
+    oldest = client.get(f"/api/v1/sessions?from={old}&order=oldest", headers=auth(api_key))
     assert oldest.get_json()["items"][0]["customer_id"] == "old"
     # A cursor continues the order it came from.
-    first = client.get("/api/v1/sessions?limit=1", headers=bearer(api_key)).get_json()
+    first = client.get("/api/v1/sessions?limit=1", headers=auth(api_key)).get_json()
     mixed = client.get(
-        f"/api/v1/sessions?order=oldest&cursor={first['next_cursor']}", headers=bearer(api_key)
+        f"/api/v1/sessions?order=oldest&cursor={first['next_cursor']}", headers=auth(api_key)
     )
     assert mixed.status_code == 400 and mixed.get_json()["error"]["code"] == "invalid_cursor"

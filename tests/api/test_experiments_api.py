@@ -1,18 +1,9 @@
 """GET /api/v1/insights/experiments: the contract, through the widget's real requests."""
 
-import json
-
 import pytest
 
-from tests.factories import ORIGIN, make_site, make_token
+from tests.factories import make_site, make_token, widget
 from widget_server.services import experiments
-
-
-def widget(client, site, path, body):
-    return client.post(
-        f"/api/v1/widget/{site.key}{path}", data=json.dumps(body),
-        headers={"Origin": ORIGIN}, content_type="text/plain",
-    )  # fmt: skip
 
 
 def flow_through_widget(client, site, sub, outcome, reason="too_expensive"):

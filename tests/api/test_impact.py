@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from tests.factories import (
     CANCELLED,
     REACTIVATED,
-    bearer,
+    auth,
     complete_session,
     make_site,
     post_events,
@@ -54,7 +54,7 @@ def history(db, client, site, api_key):
 
 def test_retention_of_saves_and_confirmed_cancellations(client, api_key, history):
     response = client.get(
-        f"/api/v1/insights/retention?from={ago(120)}&to={ago(0)}", headers=bearer(api_key)
+        f"/api/v1/insights/retention?from={ago(120)}&to={ago(0)}", headers=auth(api_key)
     )
     assert response.status_code == 200
     assert response.get_json() == {
@@ -77,7 +77,7 @@ def test_retention_of_saves_and_confirmed_cancellations(client, api_key, history
 
 def test_retention_counts_only_the_period(client, api_key, history):
     data = client.get(
-        f"/api/v1/insights/retention?from={ago(75)}&to={ago(30)}", headers=bearer(api_key)
+        f"/api/v1/insights/retention?from={ago(75)}&to={ago(30)}", headers=auth(api_key)
     ).get_json()
     # C (70) and D (40) saved; F, G (80) out; I (60) in
     assert (data["saved"], data["saved_mrr"], data["cancellations"]) == (2, 12000, 1)
@@ -119,7 +119,7 @@ def comebacks(db, client, site, api_key):
 def test_reactivations_by_the_item_whose_winback_came_before(client, api_key, comebacks):
     sso, dark = comebacks
     response = client.get(
-        f"/api/v1/insights/reactivations?from={ago(60)}&to={ago(0)}", headers=bearer(api_key)
+        f"/api/v1/insights/reactivations?from={ago(60)}&to={ago(0)}", headers=auth(api_key)
     )
     assert response.status_code == 200
     assert response.get_json() == {
@@ -147,7 +147,7 @@ def test_reactivations_by_the_item_whose_winback_came_before(client, api_key, co
 def test_reactivations_period_and_shipping_path(client, db, api_key, site, comebacks):
     sso, _ = comebacks
     older = client.get(
-        f"/api/v1/insights/reactivations?from={ago(400)}&to={ago(200)}", headers=bearer(api_key)
+        f"/api/v1/insights/reactivations?from={ago(400)}&to={ago(200)}", headers=auth(api_key)
     ).get_json()
     assert older["total"] == 1
     assert older["items"] == [
@@ -177,7 +177,7 @@ def test_shipping_an_item_queues_the_winback_the_reactivation_is_attributed_to(
     )
     db.session.commit()
     post_events(client, api_key, ("W", REACTIVATED, 1, 4200))
-    data = client.get("/api/v1/insights/reactivations", headers=bearer(api_key)).get_json()
+    data = client.get("/api/v1/insights/reactivations", headers=auth(api_key)).get_json()
     assert [(i["title"], i["reactivated"], i["reactivated_mrr"]) for i in data["items"]] == [
         ("Exports", 1, 4200)
     ]
@@ -186,7 +186,7 @@ def test_shipping_an_item_queues_the_winback_the_reactivation_is_attributed_to(
 
 def test_insights_refuse_a_reversed_period(client, api_key):
     response = client.get(
-        f"/api/v1/insights/retention?from={ago(1)}&to={ago(5)}", headers=bearer(api_key)
+        f"/api/v1/insights/retention?from={ago(1)}&to={ago(5)}", headers=auth(api_key)
     )
     assert response.status_code == 422
 
@@ -258,7 +258,7 @@ def test_billing_that_reported_the_cancellation_before_the_flow_ended_confirms_i
         flow.complete_session(site, started, outcome=outcome, offer_key=offer)
         db.session.commit()
     body = client.get(
-        f"/api/v1/insights/retention?from={ago(1)}&to={ago(0)}", headers=bearer(api_key)
+        f"/api/v1/insights/retention?from={ago(1)}&to={ago(0)}", headers=auth(api_key)
     ).get_json()
     assert (body["cancellations"], body["confirmed_cancellations"]) == (1, 1)
     assert body["saved"] == 1

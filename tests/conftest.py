@@ -7,19 +7,19 @@ directory). In CI (``CI`` set) an unreachable database fails the run instead of 
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 import sqlalchemy as sa
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 
+from tests.clients import login
 from tests.factories import complete_session, make_admin, make_site
 from widget_server import create_app, database
 from widget_server.config import normalize_database_url
 from widget_server.extensions import db as _db
 
-pytest_plugins = ["tests.live"]
+pytest_plugins = ["tests.live", "tests.host_page"]
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -117,22 +117,6 @@ def api_key(db, site):
     key = create_api_key(site)
     db.session.commit()
     return key
-
-
-def csrf_token(client, path="/admin/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def login(client, email="pm@example.com", password="correct horse battery"):
-    token = csrf_token(client)
-    return client.post(
-        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
-    )
 
 
 @pytest.fixture

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from datetime import timedelta
 
 import jwt
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from widget_server.extensions import db
 from widget_server.models import Offer, OutboxMessage, Reason, utcnow
@@ -290,3 +292,8 @@ def roadmap_board(site):
     ]
     db.session.commit()
     return made
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of every page of a PDF."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import login
+from tests.clients import login
 from tests.databases import committed_app
-from tests.delivery.conftest import free_port
 from tests.factories import ORIGIN, make_admin, make_site, make_token, widget
 from tests.ratelimits import rebind
+from tests.servers import free_port
 from widget_server.extensions import db, limiter
 from widget_server.models import CancellationSession
 

@@ -5,12 +5,8 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from tests.factories import complete_session, last30
+from tests.factories import complete_session, last30, pdf_text
 from widget_server.reports import pdf
-
-
-def text_of(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
 def test_pdf_has_the_figures(app, db, site, book):
@@ -19,7 +15,7 @@ def test_pdf_has_the_figures(app, db, site, book):
     with app.test_request_context():
         data = pdf.render_pdf(site, last30(), "Letter")
     assert data.startswith(b"%PDF")
-    text = text_of(data)
+    text = pdf_text(data)
     assert "Acme · Cancellation insights" in text
     assert "$428" in text  # lost MRR: 42,700 + 100 cents
     assert "Missing features I need" in text and "Page 1 of" in text
@@ -53,7 +49,7 @@ def test_cli_writes_the_report(runner, db, site, book, tmp_path):
     target = tmp_path / "report.pdf"
     result = runner.invoke(args=["reports", "pdf", "--site", site.key, "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert "$427" in text_of(target.read_bytes())
+    assert "$427" in pdf_text(target.read_bytes())
     bad = runner.invoke(
         args=["reports", "pdf", "--site", site.key, "--from", "2026-02-01", "--to", "2026-01-01",
               "-o", str(target)]
@@ -65,7 +61,7 @@ def test_admin_downloads_the_report(admin_client, site, book):
     response = admin_client.get(f"/admin/sites/{site.key}/report.pdf?range=30d")
     assert response.mimetype == "application/pdf"
     assert "attachment" in response.headers["Content-Disposition"]
-    assert "$427" in text_of(response.data)
+    assert "$427" in pdf_text(response.data)
     page = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert "data-download" in page and "report.pdf" in page
 
@@ -86,7 +82,7 @@ def tiny_png() -> bytes:
 
 
 def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
-    from tests.admin.test_admin import token_of
+    from tests.clients import token_of
 
     token = token_of(admin_client, site)
     bad = admin_client.post(
@@ -122,7 +118,7 @@ def test_pdf_has_the_impact_section(app, db, client, site, api_key):
     post_events(client, api_key, ("R", REACTIVATED, 3, 4200))
     with app.test_request_context():
         data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(90)), "A4")
-    text = text_of(data)
+    text = pdf_text(data)
     assert "Impact: what happened after the flow" in text
     assert "Of 1 customer saved in the period ($25 MRR)" in text
     assert "Audit trail 1 $42" in text

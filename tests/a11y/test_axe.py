@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.admin.test_admin_browser import PASSWORD, roadmap_item_with_voters, sign_in
 from tests.factories import complete_session, make_admin, make_site, make_token
+from tests.live import PASSWORD, roadmap_item_with_voters, sign_in
 from widget_server.extensions import db
 
 pytestmark = pytest.mark.browser

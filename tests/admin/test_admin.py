@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token, login
+from tests.clients import csrf_token, login, token_of
 from tests.factories import complete_session, make_admin, make_site
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Offer, Reason
@@ -17,10 +17,6 @@ def add_cancellation(site, reason="too_expensive", mrr=9900, comment="<script>al
     session = complete_session(site, f"c{mrr}{reason}", reason, mrr=mrr, comment=comment)
     db.session.commit()
     return session
-
-
-def token_of(client, site):
-    return csrf_token(client, f"/admin/sites/{site.key}/settings")
 
 
 @pytest.mark.parametrize("page", ["", "sessions", "settings"])

@@ -8,11 +8,11 @@ import uuid
 import pytest
 
 from tests.factories import complete_session, make_admin, make_site
+from tests.live import PASSWORD, roadmap_item_with_voters, sign_in
 from widget_server.extensions import db
 from widget_server.models import Site
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -24,14 +24,6 @@ def admin_site(live_app):
         make_admin(email, PASSWORD)
         db.session.commit()
         return {"key": site.key, "other": other.key, "secret": site.secret_primary, "email": email}
-
-
-def sign_in(page, keepkit_server, admin_site):
-    page.goto(f"{keepkit_server.url}/admin/login")
-    page.fill("input[name=email]", admin_site["email"])
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/sites/**")
 
 
 def secret_of(live_app, key):
@@ -77,22 +69,6 @@ def test_confirmations_and_the_site_menu_work(page, live_app, keepkit_server, ad
     # The site menu moves to the chosen site as soon as it changes.
     page.select_option("form.switch select", admin_site["other"])
     page.wait_for_url(f"**/admin/sites/{admin_site['other']}/")
-
-
-def roadmap_item_with_voters(live_app, key, voters=3):
-    """A planned item on site ``key`` with ``voters`` subscribed voters; returns its id."""
-    from tests.admin.test_admin_roadmap import voter
-    from widget_server.services import roadmap
-
-    with live_app.app_context():
-        site = db.session.scalar(db.select(Site).where(Site.key == key))
-        item = roadmap.create_item(site, title="Single sign-on", status="planned")
-        for i in range(voters):
-            roadmap.vote(site, item, voter(site, f"v{i}-{uuid.uuid4().hex[:6]}"))
-        db.session.commit()
-        item_id = item.id
-        db.session.remove()
-        return item_id
 
 
 def status_and_queued(live_app, item_id):

@@ -7,8 +7,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
-from tests.conftest import login
+from tests.clients import login, token_of
 from tests.factories import (
     CANCELLED,
     REACTIVATED,

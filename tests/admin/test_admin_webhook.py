@@ -6,7 +6,7 @@ import html
 
 import pytest
 
-from tests.admin.test_admin import token_of
+from tests.clients import token_of
 from tests.factories import INSIDE
 from widget_server.extensions import db
 

@@ -6,8 +6,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token
-from tests.factories import find_offer, find_reason, make_admin, start_flow
+from tests.clients import csrf_token
+from tests.factories import find_offer, find_reason, make_admin, pdf_text, start_flow
 from widget_server.models import AuditEvent, Experiment
 from widget_server.reports import pdf
 from widget_server.reports.formatting import money, percent, points
@@ -40,7 +40,7 @@ def test_editor_sets_the_holdout_and_it_is_audited(admin_client, db, site):
 
 
 def test_viewer_sees_results_but_no_controls(client, db, site):
-    from tests.conftest import login
+    from tests.clients import login
 
     make_admin("viewer@example.com", "correct horse battery", owner=False, sites=[site],
                role="viewer")  # fmt: skip
@@ -145,8 +145,6 @@ def test_admin_api_and_pdf_show_the_same_figures(app, admin_client, client, api_
     assert data["items"][0]["lift"] is None and not data["items"][0]["conclusive"]
     # The real PDF carries the section too.
     with app.test_request_context():
-        from tests.test_reports import text_of
-
-        text = text_of(pdf.render_pdf(site, Filter(Period.last_days(30))))
+        text = pdf_text(pdf.render_pdf(site, Filter(Period.last_days(30))))
     assert "Experiments: do the offers work?" in text
     assert percent(holdout["arms"][0]["save_rate"]) in text

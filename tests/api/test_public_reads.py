@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.api.conftest import post
 from tests.factories import ORIGIN, make_site, make_token, roadmap_board, widget
+from tests.servers import post
 from widget_server.extensions import db as _db
 from widget_server.models import Customer, RoadmapItem, Subscription
 from widget_server.services import roadmap

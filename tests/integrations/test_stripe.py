@@ -13,7 +13,7 @@ import stripe
 
 from tests.databases import committed_app
 from tests.factories import ORIGIN, complete_session, make_site, make_token
-from tests.integrations.conftest import (
+from tests.integrations.localstripe import (
     API_KEY,
     Receiver,
     paying_customer,

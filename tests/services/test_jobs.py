@@ -7,7 +7,7 @@ import re
 
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
+from tests.clients import token_of
 from tests.factories import backdate, complete_session, rollup_rows
 from widget_server import delivery
 from widget_server.models import Job

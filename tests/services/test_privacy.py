@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
+from tests.clients import token_of
 from tests.factories import complete_session, make_token, rollup_rows
 from widget_server import delivery
 from widget_server.models import (

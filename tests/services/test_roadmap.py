@@ -1,19 +1,10 @@
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import complete_session, make_site, make_token, start_flow
+from tests.factories import complete_session, make_customer, make_site, start_flow
 from widget_server.errors import Conflict, ValidationError
 from widget_server.models import OutboxMessage, Subscription, Vote
 from widget_server.services import flow, roadmap
-from widget_server.services.customers import upsert_customer
-from widget_server.services.tokens import verify_customer_token
-
-
-def customer(site, sub, *, company=None, mrr=1000, email=None):
-    claims = verify_customer_token(
-        site, make_token(site, sub, company=company, mrr=mrr, email=email or f"{sub}@example.com")
-    )
-    return upsert_customer(site, claims)
 
 
 def outbox(db, kind="email"):
@@ -22,9 +13,9 @@ def outbox(db, kind="email"):
 
 def test_votes_are_one_per_customer_and_counted_per_company(db, site):
     item = roadmap.create_item(site, title="SSO with Okta")
-    a = customer(site, "a", company="acme", mrr=5000)
-    b = customer(site, "b", company="acme", mrr=3000)
-    c = customer(site, "c", mrr=2000)
+    a = make_customer(site, "a", company="acme", mrr=5000)
+    b = make_customer(site, "b", company="acme", mrr=3000)
+    c = make_customer(site, "c", mrr=2000)
     assert roadmap.vote(site, item, a) is True
     assert roadmap.vote(site, item, a) is False  # idempotent
     roadmap.vote(site, item, b)
@@ -41,7 +32,7 @@ def test_votes_are_one_per_customer_and_counted_per_company(db, site):
 def test_no_votes_on_closed_items(db, site, status):
     item = roadmap.create_item(site, title="Old thing", status=status)
     with pytest.raises(Conflict) as info:
-        roadmap.vote(site, item, customer(site, "a"))
+        roadmap.vote(site, item, make_customer(site, "a", mrr=1000))
     assert info.value.code == "item_not_votable"
 
 
@@ -77,7 +68,7 @@ def test_missing_feature_link_is_validated(db, site):
 
 def test_status_changes_queue_each_email_once(db, site):
     item = roadmap.create_item(site, title="Dark mode")
-    voters = [customer(site, f"v{i}") for i in range(3)]
+    voters = [make_customer(site, f"v{i}", mrr=1000) for i in range(3)]
     for voter in voters:
         roadmap.vote(site, item, voter)
     roadmap.unsubscribe(site, voters[2].id, item.id)
@@ -95,11 +86,11 @@ def test_status_changes_queue_each_email_once(db, site):
 
 def test_webhooks_are_queued_only_with_a_url(db, site):
     item = roadmap.create_item(site, title="Exports")
-    roadmap.vote(site, item, customer(site, "a"))
+    roadmap.vote(site, item, make_customer(site, "a", mrr=1000))
     assert outbox(db, "webhook") == []
     site.webhook_url, site.webhook_secret = "https://hooks.example.com/kk", "whsec"
-    roadmap.vote(site, item, customer(site, "b"))
-    roadmap.unvote(site, item, customer(site, "b"))
+    roadmap.vote(site, item, make_customer(site, "b", mrr=1000))
+    roadmap.unvote(site, item, make_customer(site, "b", mrr=1000))
     roadmap.change_status(site, item, "planned")
     assert [m.topic for m in outbox(db, "webhook")] == [
         "vote.created", "vote.deleted", "roadmap_item.status_changed",
@@ -110,9 +101,9 @@ def test_merge_unites_voters_without_double_votes(db, site):
     original = roadmap.create_item(site, title="Okta SSO")
     duplicate = roadmap.create_item(site, title="Single sign-on")
     both, only_dup, only_orig = (
-        customer(site, "both"),
-        customer(site, "dup"),
-        customer(site, "orig"),
+        make_customer(site, "both", mrr=1000),
+        make_customer(site, "dup", mrr=1000),
+        make_customer(site, "orig", mrr=1000),
     )
     for voter in (both, only_dup):
         roadmap.vote(site, duplicate, voter)
@@ -135,7 +126,7 @@ def test_merge_unites_voters_without_double_votes(db, site):
 
 
 def test_suggestions_wait_for_moderation(db, site):
-    author = customer(site, "idea-person")
+    author = make_customer(site, "idea-person", mrr=1000)
     item = roadmap.suggest(site, author, title="Slack integration")
     board = roadmap.board(site, "en")
     assert all(i["id"] != item.id for c in board["columns"] for i in c["items"])
@@ -183,7 +174,7 @@ def test_votes_that_cannot_be_taken_say_why(db, site):
     original = roadmap.create_item(site, title="Dark mode")
     duplicate = roadmap.create_item(site, title="Night theme")
     roadmap.merge(site, duplicate, original)
-    voter = customer(site, "why")
+    voter = make_customer(site, "why", mrr=1000)
     with pytest.raises(Conflict, match="merged into “Dark mode”: votes go there"):
         roadmap.vote(site, duplicate, voter)
     pending = roadmap.create_item(site, title="Idea")

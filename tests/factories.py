@@ -1,4 +1,5 @@
-"""Plain factory functions for tests."""
+"""Plain factory functions for tests (sites, tokens, customers, cancellation sessions, roadmap
+items, experiments, outbox messages) and the small helpers many test modules share."""
 
 from __future__ import annotations
 

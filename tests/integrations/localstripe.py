@@ -1,13 +1,11 @@
 """Talking to localstripe (started by tests/integrations/conftest.py): its API key, a webhook
-registration, a paying customer, and a receiver for what it posts."""
+registration, and a paying customer."""
 
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from stripe import StripeClient
 
@@ -55,29 +53,3 @@ def paying_customer(client: StripeClient, *, amount=4900, quantity=2, email="a@e
         params={"customer": customer.id, "items": [{"plan": plan.id, "quantity": quantity}]}
     )
     return customer, subscription, plan
-
-
-class Receiver:
-    """A webhook receiver that keeps what it got: (Stripe-Signature header, raw body)."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append((self.headers.get("Stripe-Signature"), body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()

@@ -15,11 +15,11 @@ from tests.databases import committed_app
 from tests.factories import ORIGIN, complete_session, make_site, make_token
 from tests.integrations.localstripe import (
     API_KEY,
-    Receiver,
     paying_customer,
     register_webhook,
 )
 from tests.live import Server
+from tests.servers import Receiver
 from widget_server import delivery
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Customer, Job, LifecycleEvent
@@ -232,9 +232,10 @@ def test_localstripe_webhooks_become_lifecycle_events(tmp_path, localstripe, str
                 assert row.mrr == 9800  # the last mrr.changed
                 db.session.remove()
             # What localstripe sent is signed as Stripe signs: the official library agrees.
-            wait_for(lambda: len(receiver.received) >= 4)
-            for header, body in receiver.received:
-                event = stripe.Webhook.construct_event(body.decode(), header, SECRET)
+            wait_for(lambda: len(receiver.requests) >= 4)
+            for headers, body in receiver.requests:
+                signature = headers["Stripe-Signature"]
+                event = stripe.Webhook.construct_event(body.decode(), signature, SECRET)
                 assert event.type
         finally:
             server.stop()

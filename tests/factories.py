@@ -30,6 +30,7 @@ from widget_server.services.tokens import verify_customer_token
 ORIGIN = "https://app.example.com"
 # complete_session(offer=SHOWN): a save accepts the offer the flow showed, if it showed one.
 SHOWN = object()
+# Lifecycle event types, as post_events sends them.
 CANCELLED = "subscription.cancelled"
 REACTIVATED = "subscription.reactivated"
 
@@ -179,8 +180,8 @@ def start_flow(site, sub: str = "cust-1", reason: str | None = "too_expensive", 
     customer signed up. Returns ``(session, offer)``: the offer shown, or None."""
     if tenure is not None:
         claims["signed_up_at"] = int((utcnow() - timedelta(days=tenure)).timestamp())
-    customer = verify_customer_token(site, make_token(site, sub, **claims))
-    session, _ = flow.start_session(site, customer, locale=locale)
+    verified = verify_customer_token(site, make_token(site, sub, **claims))
+    session, _ = flow.start_session(site, verified, locale=locale)
     if reason is None:
         return session, None
     offer = flow.answer_session(

@@ -7,19 +7,19 @@ directory). In CI (``CI`` set) an unreachable database fails the run instead of 
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 import sqlalchemy as sa
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 
-from tests.factories import make_admin, make_site
+from tests.clients import login
+from tests.factories import complete_session, make_admin, make_site
 from widget_server import create_app, database
 from widget_server.config import normalize_database_url
 from widget_server.extensions import db as _db
 
-pytest_plugins = ["tests.live"]
+pytest_plugins = ["tests.live", "tests.host_page"]
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -119,22 +119,6 @@ def api_key(db, site):
     return key
 
 
-def csrf_token(client, path="/admin/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def login(client, email="pm@example.com", password="correct horse battery"):
-    token = csrf_token(client)
-    return client.post(
-        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
-    )
-
-
 @pytest.fixture
 def admin(db, site):
     return make_admin()
@@ -145,3 +129,23 @@ def admin_client(client, admin):
     response = login(client)
     assert response.status_code == 302
     return client
+
+
+@pytest.fixture
+def book(db, site):
+    """This month: 3 cancellations (2900 + 9900 + 29900 = 42700 lost), 2 saves through the
+    30% discount (9900 + 4900 = 14800 gross, 10360 net), 1 dismissal. Previous 30 days: one
+    cancellation of 10000. Each completion is counted in the rollups, as by the worker."""
+    eu, us = {"region": "EU"}, {"region": "US"}
+    for sub, reason, outcome, mrr, more in [
+        ("a", "too_expensive", "cancelled", 2900, dict(plan="Starter", tenure=10, attributes=eu)),
+        ("b", "switching", "cancelled", 9900, dict(tenure=200, attributes=us)),
+        ("c", "missing_features", "cancelled", 29900,
+         dict(plan="Business", tenure=800, attributes=eu)),
+        ("d", "too_expensive", "saved", 9900, dict(tenure=50)),
+        ("e", "too_expensive", "saved", 4900, dict(plan="Starter")),
+        ("f", "switching", "dismissed", 50000, {}),
+        ("old", "switching", "cancelled", 10000, dict(days_ago=40)),
+    ]:  # fmt: skip
+        complete_session(site, sub, reason, outcome, mrr=mrr, folded=True, **more)
+    db.session.commit()

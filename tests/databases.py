@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from tests.servers import free_port
 from widget_server.config import normalize_database_url
 
 
@@ -53,3 +54,13 @@ def committed_app(tmp_dir: Path, prefix: str):
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+
+
+def unreachable_database(tmp_path) -> str:
+    """A URL of the kind under test that nothing answers."""
+    url = os.environ.get("KEEPKIT_TEST_DATABASE_URL", "")
+    if url and not url.startswith("sqlite"):
+        base = normalize_database_url(url).rsplit("@", 1)[0]
+        return f"{base}@127.0.0.1:{free_port()}/keepkit"
+    (tmp_path / "a-file").write_text("not a directory")
+    return f"sqlite:///{tmp_path}/a-file/keepkit.db"

@@ -12,14 +12,19 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 
 import pytest
 from werkzeug.serving import make_server
 
 from tests.databases import empty_database
+from tests.factories import make_customer
 from widget_server import create_app
 from widget_server.extensions import db
+from widget_server.models import Site
+from widget_server.services import roadmap
 
+PASSWORD = "correct horse battery"  # the admins the browser tests sign in as
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -87,3 +92,24 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def sign_in(page, keepkit_server, admin_site):
+    page.goto(f"{keepkit_server.url}/admin/login")
+    page.fill("input[name=email]", admin_site["email"])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/sites/**")
+
+
+def roadmap_item_with_voters(live_app, key, voters=3):
+    """A planned item on site ``key`` with ``voters`` subscribed voters; returns its id."""
+    with live_app.app_context():
+        site = db.session.scalar(db.select(Site).where(Site.key == key))
+        item = roadmap.create_item(site, title="Single sign-on", status="planned")
+        for i in range(voters):
+            roadmap.vote(site, item, make_customer(site, f"v{i}-{uuid.uuid4().hex[:6]}", mrr=1000))
+        db.session.commit()
+        item_id = item.id
+        db.session.remove()
+        return item_id

@@ -109,16 +109,11 @@ def test_seed_unknown_site(runner, db):
 def test_rebuild_rollups_restores_the_dashboard_after_a_hand_edit(runner, db, site):
     from datetime import timedelta
 
-    from tests.factories import make_token
+    from tests.factories import complete_session
     from widget_server.models import utcnow
-    from widget_server.services import flow, insights, rollups
-    from widget_server.services.tokens import verify_customer_token
+    from widget_server.services import insights
 
-    claims = verify_customer_token(site, make_token(site, "gone", mrr=4200))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="switching")
-    flow.complete_session(site, session, outcome="cancelled")
-    rollups.fold_all()  # counted (as the worker does) ...
+    session = complete_session(site, "gone", "switching", mrr=4200, folded=True)  # counted ...
     session.completed_at = utcnow() - timedelta(days=100)  # ... then an edit they do not see
     db.session.commit()
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.services.test_netguard import INSIDE
+from tests.factories import INSIDE
 from widget_server.extensions import db
 
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
+from tests.databases import unreachable_database
 from tests.factories import ORIGIN
 from tests.ratelimits import rebind
-from tests.test_health import unreachable_database
 from widget_server import create_app
 from widget_server.extensions import db as _db
 

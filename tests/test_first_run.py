@@ -11,7 +11,6 @@ import http.cookiejar
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -20,14 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 pytestmark = pytest.mark.first_run
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_until(process, pattern: str, timeout: float) -> tuple[re.Match, str]:

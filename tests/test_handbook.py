@@ -63,17 +63,15 @@ def test_every_webhook_event_is_documented_with_its_payload(db, site):
 
     import sqlalchemy as sa
 
-    from tests.factories import make_token
+    from tests.factories import complete_session, make_token
     from widget_server.models import OutboxMessage
-    from widget_server.services import flow, roadmap, sites
+    from widget_server.services import roadmap, sites
     from widget_server.services.customers import upsert_customer
     from widget_server.services.tokens import verify_customer_token
 
     sites.set_webhook(site, "https://hooks.example.com/k", allow_private=True)
     claims = verify_customer_token(site, make_token(site, "cust-1", email="j@example.com"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="too_expensive")
-    flow.complete_session(site, session, outcome="saved", offer_key="discount_30")
+    complete_session(site, "cust-1", outcome="saved", offer="discount_30", email="j@example.com")
     item = roadmap.create_item(site, title="Okta SSO", status="planned")
     customer = upsert_customer(site, claims)
     roadmap.vote(site, item, customer)

@@ -3,14 +3,11 @@ it does not; no authentication, no rate limit."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.delivery.conftest import free_port
+from tests.databases import unreachable_database
 from tests.ratelimits import rebind
 from widget_server import create_app
-from widget_server.config import normalize_database_url
 from widget_server.extensions import db as _db
 
 
@@ -23,16 +20,6 @@ def test_healthz_answers_ok(app, client, db, monkeypatch):
         assert response.status_code == 200
         assert response.get_json() == {"status": "ok"}
         assert response.headers["Cache-Control"] == "no-store"
-
-
-def unreachable_database(tmp_path) -> str:
-    """A URL of the kind under test that nothing answers."""
-    url = os.environ.get("KEEPKIT_TEST_DATABASE_URL", "")
-    if url and not url.startswith("sqlite"):
-        base = normalize_database_url(url).rsplit("@", 1)[0]
-        return f"{base}@127.0.0.1:{free_port()}/keepkit"
-    (tmp_path / "a-file").write_text("not a directory")
-    return f"sqlite:///{tmp_path}/a-file/keepkit.db"
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ limiter's header step included) can turn a committed request into an error."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from contextlib import contextmanager
@@ -13,22 +12,13 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import login
+from tests.clients import login
 from tests.databases import committed_app
-from tests.delivery.conftest import free_port
-from tests.factories import ORIGIN, make_admin, make_site, make_token
+from tests.factories import ORIGIN, make_admin, make_site, make_token, widget
 from tests.ratelimits import rebind
+from tests.servers import free_port
 from widget_server.extensions import db, limiter
 from widget_server.models import CancellationSession
-
-
-def widget(client, site_key, path, body):
-    return client.post(
-        f"/api/v1/widget/{site_key}{path}",
-        data=json.dumps(body),
-        headers={"Origin": ORIGIN},
-        content_type="text/plain",
-    )
 
 
 def cancel_flow(client, site_key, token, outcome="saved"):

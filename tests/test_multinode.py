@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.api.conftest import run_at_once
 from tests.databases import committed_app
-from tests.delivery.conftest import free_port, wait_for
 from tests.factories import ORIGIN, make_admin, make_site, make_token
 from tests.ratelimits import rebind, redis_or_skip
+from tests.servers import free_port, run_at_once, wait_for
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, ReasonRollup, Vote
 from widget_server.services import insights, roadmap, rollups, sites

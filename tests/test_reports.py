@@ -5,21 +5,17 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from tests.services.test_insights import book, last30, run  # noqa: F401 - fixture and helpers
+from tests.factories import complete_session, last30, pdf_text
 from widget_server.reports import pdf
 
 
-def text_of(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-
-
-def test_pdf_has_the_figures(app, db, site, book):  # noqa: F811
-    run(site, "quote", "missing_features", "cancelled", 100, plan="Business")
+def test_pdf_has_the_figures(app, db, site, book):
+    complete_session(site, "quote", "missing_features", mrr=100, plan="Business", folded=True)
     db.session.commit()
     with app.test_request_context():
         data = pdf.render_pdf(site, last30(), "Letter")
     assert data.startswith(b"%PDF")
-    text = text_of(data)
+    text = pdf_text(data)
     assert "Acme · Cancellation insights" in text
     assert "$428" in text  # lost MRR: 42,700 + 100 cents
     assert "Missing features I need" in text and "Page 1 of" in text
@@ -27,7 +23,7 @@ def test_pdf_has_the_figures(app, db, site, book):  # noqa: F811
 
 
 def test_user_text_cannot_make_the_pdf_fetch_anything(app, db, site, monkeypatch):
-    run(site, "evil", "switching", "cancelled", 500)
+    complete_session(site, "evil", "switching", mrr=500, folded=True)
     from widget_server.models import CancellationSession
 
     session = db.session.query(CancellationSession).one()
@@ -49,11 +45,11 @@ def test_fetcher_refuses_urls():
         pdf.NoFetching().fetch("http://127.0.0.1:9/logo.png")
 
 
-def test_cli_writes_the_report(runner, db, site, book, tmp_path):  # noqa: F811
+def test_cli_writes_the_report(runner, db, site, book, tmp_path):
     target = tmp_path / "report.pdf"
     result = runner.invoke(args=["reports", "pdf", "--site", site.key, "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert "$427" in text_of(target.read_bytes())
+    assert "$427" in pdf_text(target.read_bytes())
     bad = runner.invoke(
         args=["reports", "pdf", "--site", site.key, "--from", "2026-02-01", "--to", "2026-01-01",
               "-o", str(target)]
@@ -61,11 +57,11 @@ def test_cli_writes_the_report(runner, db, site, book, tmp_path):  # noqa: F811
     assert bad.exit_code != 0 and "--from must not be after --to" in bad.output
 
 
-def test_admin_downloads_the_report(admin_client, site, book):  # noqa: F811
+def test_admin_downloads_the_report(admin_client, site, book):
     response = admin_client.get(f"/admin/sites/{site.key}/report.pdf?range=30d")
     assert response.mimetype == "application/pdf"
     assert "attachment" in response.headers["Content-Disposition"]
-    assert "$427" in text_of(response.data)
+    assert "$427" in pdf_text(response.data)
     page = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert "data-download" in page and "report.pdf" in page
 
@@ -86,7 +82,7 @@ def tiny_png() -> bytes:
 
 
 def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
-    from tests.admin.test_admin import token_of
+    from tests.clients import token_of
 
     token = token_of(admin_client, site)
     bad = admin_client.post(
@@ -109,35 +105,32 @@ def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
 
 
 def test_pdf_has_the_impact_section(app, db, client, site, api_key):
-    from tests.api.test_impact import REACTIVATED, events, session, winback
+    from tests.factories import REACTIVATED, complete_session, post_events, winback_email
     from widget_server.services import insights, roadmap
 
     item = roadmap.create_item(site, title="Audit trail", status="in_progress")
-    customer = session(site, "R", "cancelled", 4200, 60, roadmap_item=item).customer_id
-    session(site, "S", "saved", 2500, 40)
-    winback(site, customer, item, 10)
+    customer = complete_session(
+        site, "R", "missing_features", mrr=4200, days_ago=60, roadmap_item=item
+    ).customer_id
+    complete_session(site, "S", outcome="saved", mrr=2500, days_ago=40)
+    winback_email(site, customer, item, 10)
     db.session.commit()
-    events(client, api_key, ("R", REACTIVATED, 3, 4200))
+    post_events(client, api_key, ("R", REACTIVATED, 3, 4200))
     with app.test_request_context():
         data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(90)), "A4")
-    text = text_of(data)
+    text = pdf_text(data)
     assert "Impact: what happened after the flow" in text
     assert "Of 1 customer saved in the period ($25 MRR)" in text
     assert "Audit trail 1 $42" in text
 
 
 def test_quoted_comments_follow_the_plan_and_segment_filter(db, site):
-    from tests.factories import make_token
     from widget_server.reports.data import top_comments
-    from widget_server.services import flow, insights
-    from widget_server.services.tokens import verify_customer_token
+    from widget_server.services import insights
 
     for sub, plan in (("ent", "Enterprise"), ("gro", "Growth")):
         region = {"region": "EU" if plan == "Enterprise" else "US"}
-        claims = verify_customer_token(site, make_token(site, sub, plan=plan, attributes=region))
-        session, _ = flow.start_session(site, claims, locale="en")
-        flow.answer_session(site, session, reason_key="too_expensive", comment=f"{plan} words")
-        flow.complete_session(site, session, outcome="cancelled")
+        complete_session(site, sub, plan=plan, attributes=region, comment=f"{plan} words")
     db.session.commit()
     period = insights.Period.last_days(30)
     everyone = top_comments(site, insights.Filter(period), ["too_expensive"])
@@ -165,18 +158,11 @@ def test_rendering_a_pdf_does_not_flood_the_log(app, db, site, caplog):
 
 
 def test_page_one_has_an_executive_summary(app, db, site):
-    from tests.factories import make_token
-    from widget_server.services import flow, insights, roadmap, rollups
-    from widget_server.services.tokens import verify_customer_token
+    from widget_server.services import insights, roadmap
 
     item = roadmap.create_item(site, title="Okta SSO", status="in_progress")
-    for sub, reason, mrr in (("a", "missing_features", 90000), ("b", "too_expensive", 10000)):
-        claims = verify_customer_token(site, make_token(site, sub, mrr=mrr))
-        session, _ = flow.start_session(site, claims, locale="en")
-        extra = {"roadmap_item_id": item.id} if reason == "missing_features" else {}
-        flow.answer_session(site, session, reason_key=reason, **extra)
-        flow.complete_session(site, session, outcome="cancelled")
-    rollups.fold_all(site)
+    complete_session(site, "a", "missing_features", mrr=90000, roadmap_item=item, folded=True)
+    complete_session(site, "b", "too_expensive", mrr=10000, folded=True)
     db.session.commit()
     with app.test_request_context():
         data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))

@@ -13,9 +13,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.admin.test_admin_browser import PASSWORD, roadmap_item_with_voters, sign_in
-from tests.admin.test_presentation import complete
-from tests.factories import make_admin, make_site, make_token
+from tests.factories import complete_session, make_admin, make_site, make_token
+from tests.live import PASSWORD, roadmap_item_with_voters, sign_in
 from widget_server.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -42,8 +41,8 @@ def a11y_site(live_app, host_server):
         email = f"axe-{uuid.uuid4().hex[:8]}@example.com"
         make_admin(email, PASSWORD)
         for n, reason in enumerate(["too_expensive", "switching", "missing_features"]):
-            complete(site, f"axe-{n}", reason, "cancelled", mrr=12345 * (n + 1))
-        complete(site, "axe-saved", "switching", "saved")
+            complete_session(site, f"axe-{n}", reason, "cancelled", mrr=12345 * (n + 1))
+        complete_session(site, "axe-saved", "switching", "saved", offer=None)
         db.session.commit()
         return {"key": site.key, "secret": site.secret_primary, "email": email}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token, login
+from tests.clients import csrf_token, login
 from tests.factories import make_admin, make_site, make_token
 from widget_server import create_app
 from widget_server.models import ROLES, OutboxMessage
@@ -166,7 +166,7 @@ def test_only_owners_see_secrets(client, world, who, sees):
 
 
 def test_roles_are_given_changed_and_taken_away_by_owners(client, world, db):
-    from tests.admin.test_admin import token_of
+    from tests.clients import token_of
 
     site = world["site"]
     login(client, "owner@example.com", PASSWORD)

@@ -5,25 +5,18 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token, login
-from tests.factories import make_admin, make_site, make_token
+from tests.clients import csrf_token, login, token_of
+from tests.factories import complete_session, make_admin, make_site
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Offer, Reason
 from widget_server.services import flow
-from widget_server.services.tokens import verify_customer_token
 
 
 def add_cancellation(site, reason="too_expensive", mrr=9900, comment="<script>alert(1)</script>"):
-    claims = verify_customer_token(site, make_token(site, f"c{mrr}{reason}", mrr=mrr))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key=reason, comment=comment)
-    flow.complete_session(site, session, outcome="cancelled")
+    """A committed cancellation; one customer per (MRR, reason)."""
+    session = complete_session(site, f"c{mrr}{reason}", reason, mrr=mrr, comment=comment)
     db.session.commit()
     return session
-
-
-def token_of(client, site):
-    return csrf_token(client, f"/admin/sites/{site.key}/settings")
 
 
 @pytest.mark.parametrize("page", ["", "sessions", "settings"])
@@ -322,10 +315,7 @@ def test_every_site_page_is_for_that_sites_admins_only(client, db, site, page):
 
 
 def test_exchange_rates_in_settings_and_on_the_dashboard(admin_client, db, site):
-    claims = verify_customer_token(site, make_token(site, "eu", mrr=10000, currency="EUR"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="switching")
-    flow.complete_session(site, session, outcome="cancelled")
+    complete_session(site, "eu", "switching", mrr=10000, currency="EUR")
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert "1 sessions are in currencies without an exchange rate" in html

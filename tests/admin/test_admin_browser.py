@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
-from tests.factories import make_admin, make_site
+from tests.factories import complete_session, make_admin, make_site
+from tests.live import PASSWORD, roadmap_item_with_voters, sign_in
 from widget_server.extensions import db
 from widget_server.models import Site
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -24,14 +24,6 @@ def admin_site(live_app):
         make_admin(email, PASSWORD)
         db.session.commit()
         return {"key": site.key, "other": other.key, "secret": site.secret_primary, "email": email}
-
-
-def sign_in(page, keepkit_server, admin_site):
-    page.goto(f"{keepkit_server.url}/admin/login")
-    page.fill("input[name=email]", admin_site["email"])
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/sites/**")
 
 
 def secret_of(live_app, key):
@@ -77,22 +69,6 @@ def test_confirmations_and_the_site_menu_work(page, live_app, keepkit_server, ad
     # The site menu moves to the chosen site as soon as it changes.
     page.select_option("form.switch select", admin_site["other"])
     page.wait_for_url(f"**/admin/sites/{admin_site['other']}/")
-
-
-def roadmap_item_with_voters(live_app, key, voters=3):
-    """A planned item on site ``key`` with ``voters`` subscribed voters; returns its id."""
-    from tests.admin.test_admin_roadmap import voter
-    from widget_server.services import roadmap
-
-    with live_app.app_context():
-        site = db.session.scalar(db.select(Site).where(Site.key == key))
-        item = roadmap.create_item(site, title="Single sign-on", status="planned")
-        for i in range(voters):
-            roadmap.vote(site, item, voter(site, f"v{i}-{uuid.uuid4().hex[:6]}"))
-        db.session.commit()
-        item_id = item.id
-        db.session.remove()
-        return item_id
 
 
 def status_and_queued(live_app, item_id):
@@ -160,14 +136,12 @@ def test_a_status_change_that_emails_people_asks_first(page, live_app, keepkit_s
 
 
 def test_the_ranking_is_visible_without_scrolling(browser, live_app, keepkit_server, admin_site):
-    from tests.admin.test_presentation import complete
-
     with live_app.app_context():
         site = db.session.scalar(db.select(Site).where(Site.key == admin_site["key"]))
         reasons = ["too_expensive", "switching", "shutting_down", "technical_issues"]
         reasons += ["not_sure_how", "missing_features"]
         for n, reason in enumerate(reasons):
-            complete(site, f"rank-{n}", reason, "cancelled", mrr=10000 * (n + 1))
+            complete_session(site, f"rank-{n}", reason, "cancelled", mrr=10000 * (n + 1))
         db.session.commit()
         db.session.remove()
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -197,13 +171,11 @@ def test_the_signing_secret_is_masked_until_revealed(page, live_app, keepkit_ser
 
 @pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
 def test_no_page_scrolls_sideways(browser, live_app, keepkit_server, admin_site, width, height):
-    from tests.admin.test_presentation import complete
-
     item_id = roadmap_item_with_voters(live_app, admin_site["key"], voters=2)
     with live_app.app_context():
         site = db.session.scalar(db.select(Site).where(Site.key == admin_site["key"]))
         for n, reason in enumerate(["too_expensive", "switching", "missing_features"]):
-            complete(site, f"wide-{width}-{n}", reason, "cancelled", mrr=123456)
+            complete_session(site, f"wide-{width}-{n}", reason, "cancelled", mrr=123456)
         db.session.commit()
         db.session.remove()
     context = browser.new_context(viewport={"width": width, "height": height})

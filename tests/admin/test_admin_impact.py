@@ -7,10 +7,15 @@ import re
 
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
-from tests.api.test_impact import CANCELLED, REACTIVATED, events, session, winback
-from tests.conftest import login
-from tests.factories import make_admin
+from tests.clients import login, token_of
+from tests.factories import (
+    CANCELLED,
+    REACTIVATED,
+    complete_session,
+    make_admin,
+    post_events,
+    winback_email,
+)
 from widget_server.extensions import db
 from widget_server.models import AuditEvent
 from widget_server.services import roadmap
@@ -27,14 +32,16 @@ def text_of(response) -> str:
 
 def test_the_impact_page_tells_what_happened_after_the_flow(admin_client, client, site, api_key):
     item = roadmap.create_item(site, title="Single sign-on", status="in_progress")
-    session(site, "A", "saved", 1000, 100)
-    session(site, "B", "saved", 2000, 100)
-    session(site, "G", "cancelled", 700, 80)
-    customer = session(site, "R", "cancelled", 5000, 150, roadmap_item=item).customer_id
+    complete_session(site, "A", outcome="saved", mrr=1000, days_ago=100)
+    complete_session(site, "B", outcome="saved", mrr=2000, days_ago=100)
+    complete_session(site, "G", mrr=700, days_ago=80)
+    customer = complete_session(
+        site, "R", "missing_features", mrr=5000, days_ago=150, roadmap_item=item
+    ).customer_id
     roadmap.change_status(site, item, "shipped")
-    winback(site, customer, item, 20)
+    winback_email(site, customer, item, 20)
     db.session.commit()
-    events(client, api_key, ("B", CANCELLED, 50, None), ("R", REACTIVATED, 5, 5000))
+    post_events(client, api_key, ("B", CANCELLED, 50, None), ("R", REACTIVATED, 5, 5000))
     page = admin_client.get(f"/admin/sites/{site.key}/impact?range=180d")
     assert page.status_code == 200
     text = text_of(page)

@@ -4,7 +4,7 @@ numbers beyond range a form error or a 4xx, NUL a 400 page. Nothing is stored.""
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
+from tests.clients import token_of
 from tests.factories import BAD_LINES
 from widget_server.extensions import db
 from widget_server.models import Offer, Reason, RoadmapItem

@@ -2,32 +2,24 @@ import re
 
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
-from tests.factories import make_site, make_token
+from tests.clients import token_of
+from tests.factories import complete_session, make_customer, make_site, make_token
 from widget_server.extensions import db
 from widget_server.models import OutboxMessage, RoadmapItem, Vote
-from widget_server.services import flow, roadmap
+from widget_server.services import roadmap
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
-
-
-def voter(site, sub, mrr=1000, company=None):
-    claims = verify_customer_token(
-        site, make_token(site, sub, mrr=mrr, company=company, email=f"{sub}@example.com")
-    )
-    return upsert_customer(site, claims)
 
 
 def setup_items(site):
     big = roadmap.create_item(site, title="SSO <b>now</b>", status="planned")
     small = roadmap.create_item(site, title="Themes", status="planned")
     for i in range(3):
-        roadmap.vote(site, small, voter(site, f"s{i}", mrr=100, company="same"))
-    roadmap.vote(site, big, voter(site, "whale", mrr=99900))
-    claims = verify_customer_token(site, make_token(site, "gone", mrr=50000, email="gone@ex.com"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=big.id)
-    flow.complete_session(site, session, outcome="cancelled")
+        roadmap.vote(site, small, make_customer(site, f"s{i}", mrr=100, company="same"))
+    roadmap.vote(site, big, make_customer(site, "whale", mrr=99900))
+    complete_session(
+        site, "gone", "missing_features", mrr=50000, email="gone@ex.com", roadmap_item=big
+    )
     db.session.commit()
     return big, small
 
@@ -155,7 +147,7 @@ def test_vote_on_behalf_and_merge(admin_client, site):
 
 
 def test_moderation_queue(admin_client, site):
-    author = voter(site, "author")
+    author = make_customer(site, "author", mrr=1000)
     idea = roadmap.suggest(site, author, title="Zapier <i>integration</i>")
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/roadmap").get_data(as_text=True)
@@ -171,7 +163,7 @@ def test_moderation_queue(admin_client, site):
 def test_outbox_page_and_resend(admin_client, site):
     site.webhook_url, site.webhook_secret = "https://hooks.example.com/x", "whsec"
     item = roadmap.create_item(site, title="API")
-    roadmap.vote(site, item, voter(site, "v"))
+    roadmap.vote(site, item, make_customer(site, "v", mrr=1000))
     db.session.commit()
     message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "webhook"))
     message.state = "sent"

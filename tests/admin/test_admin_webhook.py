@@ -6,8 +6,8 @@ import html
 
 import pytest
 
-from tests.admin.test_admin import token_of
-from tests.services.test_netguard import INSIDE
+from tests.clients import token_of
+from tests.factories import INSIDE
 from widget_server.extensions import db
 
 

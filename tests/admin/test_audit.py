@@ -7,8 +7,7 @@ import io
 
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
-from tests.conftest import login
+from tests.clients import login, token_of
 from tests.factories import make_admin, make_token
 from widget_server.models import AuditEvent
 from widget_server.services import roadmap

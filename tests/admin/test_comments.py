@@ -6,18 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.factories import make_token
-from widget_server.services import flow
-from widget_server.services.tokens import verify_customer_token
-
-
-def left(db, site, sub, reason, comment, mrr, outcome="cancelled"):
-    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, plan="Growth"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key=reason, comment=comment)
-    flow.complete_session(site, session, outcome=outcome)
-    db.session.commit()
-    return session
+from tests.factories import complete_session
 
 
 def headings(page: str) -> list[str]:
@@ -26,11 +15,12 @@ def headings(page: str) -> list[str]:
 
 
 def test_comments_by_reason_costliest_first_with_search(admin_client, db, site):
-    left(db, site, "a", "too_expensive", "The price doubled", 2000)
-    left(db, site, "b", "too_expensive", "Cheaper elsewhere", 3000)
-    left(db, site, "c", "missing_features", "No Okta SSO, price is fine", 90000)
-    left(db, site, "d", "missing_features", None, 50000)  # no comment: not listed
-    left(db, site, "e", "other", "<script>alert(1)</script>", 100)
+    complete_session(site, "a", "too_expensive", comment="The price doubled", mrr=2000)
+    complete_session(site, "b", "too_expensive", comment="Cheaper elsewhere", mrr=3000)
+    complete_session(site, "c", "missing_features", comment="No Okta SSO, price is fine", mrr=90000)
+    complete_session(site, "d", "missing_features", mrr=50000)  # no comment: not listed
+    complete_session(site, "e", "other", comment="<script>alert(1)</script>", mrr=100)
+    db.session.commit()
     page = admin_client.get(f"/admin/sites/{site.key}/comments").get_data(as_text=True)
     assert headings(page) == [["Missing", "features"], ["Too", "expensive"], ["Other", "1"]]
     assert "1 comment · $1,400 lost MRR" in html.unescape(page)  # the reason's loss: both
@@ -45,7 +35,8 @@ def test_comments_by_reason_costliest_first_with_search(admin_client, db, site):
 
 def test_a_long_reason_links_to_all_its_comments(admin_client, db, site):
     for n in range(7):
-        left(db, site, f"p{n}", "too_expensive", f"Too dear {n}", 1000)
+        complete_session(site, f"p{n}", "too_expensive", comment=f"Too dear {n}", mrr=1000)
+    db.session.commit()
     page = html.unescape(
         admin_client.get(f"/admin/sites/{site.key}/comments").get_data(as_text=True)
     )

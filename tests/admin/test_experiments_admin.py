@@ -6,9 +6,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token
-from tests.factories import make_admin
-from tests.services.test_experiments import offer, reason, run
+from tests.clients import csrf_token
+from tests.factories import find_offer, find_reason, make_admin, pdf_text, start_flow
 from widget_server.models import AuditEvent, Experiment
 from widget_server.reports import pdf
 from widget_server.reports.formatting import money, percent, points
@@ -41,7 +40,7 @@ def test_editor_sets_the_holdout_and_it_is_audited(admin_client, db, site):
 
 
 def test_viewer_sees_results_but_no_controls(client, db, site):
-    from tests.conftest import login
+    from tests.clients import login
 
     make_admin("viewer@example.com", "correct horse battery", owner=False, sites=[site],
                role="viewer")  # fmt: skip
@@ -57,9 +56,9 @@ def test_viewer_sees_results_but_no_controls(client, db, site):
 
 
 def test_ab_test_started_paused_and_ended_from_the_admin(admin_client, db, site):
-    discount, pause = offer(db, site, "discount_30"), offer(db, site, "pause")
+    discount, pause = find_offer(site, "discount_30"), find_offer(site, "pause")
     response = post(
-        admin_client, site, "/ab", reason_id=str(reason(db, site, "too_expensive").id),
+        admin_client, site, "/ab", reason_id=str(find_reason(site, "too_expensive").id),
         offer_0=str(discount.id), weight_0="1", offer_1=str(pause.id), weight_1="2",
         offer_2="", planned_size="",
     )  # fmt: skip
@@ -82,17 +81,17 @@ def figures(db, site):
     n = 0
     while min(a["sessions"] for a in experiments.results(site)["items"][0]["arms"]) < 30:
         n += 1
-        session, shown = run(site, f"c{n}", reason="shutting_down", mrr=12345)
+        session, shown = start_flow(site, f"c{n}", reason="shutting_down", mrr=12345)
         if session.holdout_arm == "holdout" or n % 3 == 0:
             flow.complete_session(site, session, outcome="cancelled")
         else:
             flow.complete_session(site, session, outcome="saved", offer_key=shown.key)
-    discount, pause = offer(db, site, "discount_30"), offer(db, site, "pause")
+    discount, pause = find_offer(site, "discount_30"), find_offer(site, "pause")
     experiments.create_ab_test(
-        site, reason(db, site, "too_expensive").id, [(discount.id, 1), (pause.id, 1)], by="x"
+        site, find_reason(site, "too_expensive").id, [(discount.id, 1), (pause.id, 1)], by="x"
     )
     for m in range(6):
-        session, shown = run(site, f"ab{m}", mrr=5000)
+        session, shown = start_flow(site, f"ab{m}", mrr=5000)
         if shown is not None:
             flow.complete_session(site, session, outcome="saved", offer_key=shown.key)
         else:
@@ -146,8 +145,6 @@ def test_admin_api_and_pdf_show_the_same_figures(app, admin_client, client, api_
     assert data["items"][0]["lift"] is None and not data["items"][0]["conclusive"]
     # The real PDF carries the section too.
     with app.test_request_context():
-        from tests.test_reports import text_of
-
-        text = text_of(pdf.render_pdf(site, Filter(Period.last_days(30))))
+        text = pdf_text(pdf.render_pdf(site, Filter(Period.last_days(30))))
     assert "Experiments: do the offers work?" in text
     assert percent(holdout["arms"][0]["save_rate"]) in text

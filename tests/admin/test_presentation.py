@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from tests.factories import make_site, make_token
+from tests.factories import complete_session, make_site
 from widget_server.extensions import db
 from widget_server.reports import formatting
-from widget_server.services import flow, flow_config, roadmap
-from widget_server.services.tokens import verify_customer_token
-
-
-def complete(site, sub, reason, outcome, offer=None, mrr=9900):
-    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, currency=site.currency))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key=reason)
-    flow.complete_session(site, session, outcome=outcome, offer_key=offer)
-    return session
+from widget_server.services import flow_config, roadmap
 
 
 def test_dashboard_counts_keep_my_subscription_as_a_save_without_offer(admin_client, site):
-    complete(site, "stayer", "switching", "saved", mrr=4900)
-    complete(site, "leaver", "switching", "cancelled")
+    complete_session(site, "stayer", "switching", "saved", offer=None, mrr=4900)
+    complete_session(site, "leaver", "switching", "cancelled")
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert "Kept without an offer" in html
@@ -29,15 +18,9 @@ def test_dashboard_counts_keep_my_subscription_as_a_save_without_offer(admin_cli
     assert '<td class="num">1</td>' in row and "49" in row
 
 
-def backdated(session, days):
-    session.completed_at = session.completed_at - timedelta(days=days)
-    session.started_at = session.completed_at
-    return session
-
-
 def test_figures_are_formatted_for_the_reader(admin_client, site):
-    complete(site, "big", "missing_features", "cancelled", mrr=4382000)
-    complete(site, "small", "too_expensive", "cancelled", mrr=4350)
+    complete_session(site, "big", "missing_features", "cancelled", mrr=4382000)
+    complete_session(site, "small", "too_expensive", "cancelled", mrr=4350)
     db.session.commit()
     url = f"/admin/sites/{site.key}/?range=30d"
     english = admin_client.get(url, headers={"Accept-Language": "en-US,en;q=0.8"}).text
@@ -48,9 +31,9 @@ def test_figures_are_formatted_for_the_reader(admin_client, site):
 
 
 def test_changes_say_their_direction_in_words_and_colour(admin_client, site):
-    backdated(complete(site, "before", "too_expensive", "cancelled", mrr=10000), 40)
-    complete(site, "now-1", "too_expensive", "cancelled", mrr=10000)
-    complete(site, "now-2", "too_expensive", "cancelled", mrr=10000)
+    complete_session(site, "before", "too_expensive", "cancelled", mrr=10000, days_ago=40)
+    complete_session(site, "now-1", "too_expensive", "cancelled", mrr=10000)
+    complete_session(site, "now-2", "too_expensive", "cancelled", mrr=10000)
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/?range=30d").text
     lost = html[html.index('data-testid="total-lost"') :].split("</a>")[0]
@@ -59,7 +42,7 @@ def test_changes_say_their_direction_in_words_and_colour(admin_client, site):
 
 
 def test_months_are_unambiguous_and_partial_months_marked(admin_client, site):
-    complete(site, "one", "too_expensive", "cancelled")
+    complete_session(site, "one", "too_expensive", "cancelled")
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/?from=2026-09-15&to=2026-11-30").text
     assert ">Sep 2026*<" in html and ">Oct 2026<" in html and ">Nov 2026<" in html
@@ -75,10 +58,7 @@ def test_an_empty_period_says_no_data(admin_client, site):
 
 def test_missing_features_names_the_roadmap_items(admin_client, site):
     item = roadmap.create_item(site, title="Okta SSO", status="planned")
-    claims = verify_customer_token(site, make_token(site, "left", mrr=50000))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
+    complete_session(site, "left", "missing_features", mrr=50000, roadmap_item=item)
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/").text
     row = html[html.index("Missing features I need") :].split("</tr>")[0]
@@ -97,8 +77,8 @@ def test_money_digits_come_from_the_currency(admin_client, db):
     assert flow_config._money("4900", "min", "JPY") == 4900
     assert flow_config._money("4.9", "min", "KWD") == 4900
     # MRR bands in major units: 4,000 yen a month is in the top band, not "under 50".
-    complete(yen, "yen-1", "too_expensive", "cancelled", mrr=4000)
-    complete(dinar, "kwd-1", "too_expensive", "cancelled", mrr=40000)  # 40 KWD
+    complete_session(yen, "yen-1", "too_expensive", "cancelled", mrr=4000)
+    complete_session(dinar, "kwd-1", "too_expensive", "cancelled", mrr=40000)  # 40 KWD
     db.session.commit()
     yen_html = admin_client.get(f"/admin/sites/{yen.key}/?by=mrr").text
     assert "1,000 and more" in yen_html and "¥4,000" in yen_html
@@ -138,11 +118,8 @@ def test_public_roadmap_varies_by_language_and_says_how_to_vote(client, site):
 
 def test_sessions_show_offer_names_the_item_chosen_and_a_total(admin_client, site):
     item = roadmap.create_item(site, title="Okta SSO", status="planned")
-    claims = verify_customer_token(site, make_token(site, "named", mrr=50000))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
-    complete(site, "shown", "too_expensive", "cancelled")  # the discount was shown, declined
+    complete_session(site, "named", "missing_features", mrr=50000, roadmap_item=item)
+    complete_session(site, "shown", "too_expensive")  # the discount was shown, declined
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/sessions").text
     assert "2 sessions" in html
@@ -154,13 +131,10 @@ def test_sessions_show_offer_names_the_item_chosen_and_a_total(admin_client, sit
 
 def test_each_session_has_a_page_of_its_own(admin_client, site, db):
     item = roadmap.create_item(site, title="Okta SSO", status="planned")
-    claims = verify_customer_token(site, make_token(site, "detail", mrr=50000, name="Ann <b>"))
-    session, _ = flow.start_session(site, claims, locale="de")
-    flow.answer_session(
-        site, session, reason_key="missing_features", roadmap_item_id=item.id,
-        comment="Ohne SSO <geht> es nicht",
+    session = complete_session(
+        site, "detail", "missing_features", "saved", offer=None, mrr=50000, name="Ann <b>",
+        roadmap_item=item, comment="Ohne SSO <geht> es nicht", locale="de",
     )  # fmt: skip
-    flow.complete_session(site, session, outcome="saved")
     db.session.commit()
     listing = admin_client.get(f"/admin/sites/{site.key}/sessions").text
     url = f"/admin/sites/{site.key}/sessions/{session.public_id}"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
-from tests.conftest import csrf_token, login
+from tests.clients import csrf_token, login, token_of
 from widget_server.config import load_config
 from widget_server.extensions import limiter
 from widget_server.models import AuditEvent

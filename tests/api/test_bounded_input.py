@@ -7,29 +7,12 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import ORIGIN, make_token
+from tests.factories import auth, count_rows, make_token, widget
 from widget_server.models import CancellationSession, RoadmapItem
 from widget_server.services import roadmap
 
 HUGE = "99999999999999999999"  # beyond BIGINT, let alone INTEGER
 JUST_BEYOND = str(2**31)
-
-
-def count(db, model):
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def widget(client, site, path, data):
-    return client.post(
-        f"/api/v1/widget/{site.key}{path}",
-        data=data if isinstance(data, str | bytes) else json.dumps(data),
-        headers={"Origin": ORIGIN},
-        content_type="text/plain",
-    )
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
 
 
 def error_of(response, status: int) -> dict:
@@ -54,7 +37,7 @@ def test_bodies_over_one_megabyte_get_413(client, db, site, api_key):
         content_type="application/json",
     )
     assert error_of(response, 413)["code"] == "payload_too_large"
-    assert count(db, CancellationSession) == 0 and count(db, RoadmapItem) == 0
+    assert count_rows(CancellationSession) == 0 and count_rows(RoadmapItem) == 0
     just_under = json.dumps({"token": token, "locale": "en" + " " * (1024 * 1000)})
     assert widget(client, site, "/sessions", just_under).status_code == 422  # read, not refused
 
@@ -70,7 +53,7 @@ def test_json_nesting_is_bounded(client, db, site, api_key, depth):
         content_type="application/json",
     )
     assert error_of(response, 400)["code"] == "json_too_deep"
-    assert count(db, RoadmapItem) == 0
+    assert count_rows(RoadmapItem) == 0
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
@@ -80,7 +63,7 @@ def test_json_is_json_without_nan_or_infinity(client, db, site, api_key, constan
         "/api/v1/roadmap/items", data=body, headers=auth(api_key), content_type="application/json"
     )
     assert error_of(response, 400)["code"] == "invalid_json"
-    assert count(db, RoadmapItem) == 0
+    assert count_rows(RoadmapItem) == 0
 
 
 def test_thirty_two_levels_are_read(client, db, site):
@@ -100,7 +83,7 @@ def test_thirty_two_levels_are_read(client, db, site):
 def test_nul_and_lone_surrogates_anywhere_in_json_are_refused(client, db, site, body):
     body = body.replace("T", make_token(site))
     assert error_of(widget(client, site, "/sessions", body), 400)["code"] == "invalid_characters"
-    assert count(db, CancellationSession) == 0
+    assert count_rows(CancellationSession) == 0
 
 
 def test_nul_in_query_strings_and_paths_is_refused(client, db, site, api_key):
@@ -194,7 +177,7 @@ def test_booleans_and_ids_in_bodies_are_json_types(client, db, site, api_key):
     for body in ({"title": "SSO", "public": 0}, {"title": "SSO", "public": "yes"}):
         response = client.post("/api/v1/roadmap/items", json=body, headers=auth(api_key))
         assert "public" in error_of(response, 422)["details"]
-    assert count(db, RoadmapItem) == 0
+    assert count_rows(RoadmapItem) == 0
     item = roadmap.create_item(site, title="SSO", status="planned")
     db.session.commit()
     vote = widget(

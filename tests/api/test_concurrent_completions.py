@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.api.conftest import post as post_json
-from tests.api.conftest import run_at_once
 from tests.factories import ORIGIN, make_site, make_token
+from tests.servers import post as post_json
+from tests.servers import run_at_once
 from widget_server.extensions import db
 from widget_server.models import ReasonRollup
 from widget_server.services import insights, rollups, sites

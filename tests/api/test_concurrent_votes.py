@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.api.conftest import post, run_at_once
 from tests.factories import make_site, make_token
+from tests.servers import post, run_at_once
 from widget_server.extensions import db
 from widget_server.models import Vote
 from widget_server.services import roadmap, sites

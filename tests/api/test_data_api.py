@@ -3,34 +3,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import backdate, make_site, make_token
-from widget_server.services import flow
-from widget_server.services.tokens import verify_customer_token
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
-
-
-def cancel(site, sub, reason, mrr, *, plan="Growth", outcome="cancelled", days_ago=0):
-    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, plan=plan))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key=reason, comment=f"comment {sub}")
-    flow.complete_session(site, session, outcome=outcome)
-    return backdate(site, session, days_ago, started=True)
+from tests.factories import auth, complete_session, make_site, start_flow
 
 
 @pytest.fixture
 def history(db, site):
     # Hand-computed: too_expensive loses 3 x 2900 = 8700; missing_features 2 x 29900 = 59800;
     # switching 9900. Dismissed and old sessions do not count.
-    for i in range(3):
-        cancel(site, f"s{i}", "too_expensive", 2900, plan="Starter")
-    cancel(site, "b1", "missing_features", 29900, plan="Business")
-    cancel(site, "b2", "missing_features", 29900, plan="Business")
-    cancel(site, "g1", "switching", 9900)
-    cancel(site, "d1", "switching", 50000, outcome="dismissed")
-    cancel(site, "old", "switching", 70000, days_ago=90)
+    for sub, reason, mrr, more in [
+        *((f"s{i}", "too_expensive", 2900, dict(plan="Starter")) for i in range(3)),
+        ("b1", "missing_features", 29900, dict(plan="Business")),
+        ("b2", "missing_features", 29900, dict(plan="Business")),
+        ("g1", "switching", 9900, {}),
+        ("d1", "switching", 50000, dict(outcome="dismissed")),
+        ("old", "switching", 70000, dict(days_ago=90)),
+    ]:
+        complete_session(site, sub, reason, mrr=mrr, comment=f"comment {sub}", folded=True, **more)
     db.session.commit()
 
 
@@ -260,9 +248,7 @@ def test_csv_export_round_trip(admin_client, client, db, site, history):
 
 
 def test_csv_neutralises_formulas(admin_client, db, site):
-    claims = verify_customer_token(site, make_token(site, "=HYPERLINK(1)", mrr=1))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="other", comment="=cmd|' /C calc'!A0")
+    start_flow(site, "=HYPERLINK(1)", "other", mrr=1, comment="=cmd|' /C calc'!A0")
     db.session.commit()
     text = admin_client.get(f"/admin/sites/{site.key}/sessions.csv").get_data(as_text=True)
     assert "'=cmd|" in text and "'=HYPERLINK(1)" in text

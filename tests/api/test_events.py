@@ -5,14 +5,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_site, make_token
+from tests.factories import auth, make_site, make_token
 from widget_server.models import Customer, LifecycleEvent, utcnow
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
 
 
 def event(n, type_="subscription.cancelled", customer="cus_1", days_ago=1, **extra):

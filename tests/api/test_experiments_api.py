@@ -1,18 +1,9 @@
 """GET /api/v1/insights/experiments: the contract, through the widget's real requests."""
 
-import json
-
 import pytest
 
-from tests.factories import ORIGIN, make_site, make_token
+from tests.factories import make_site, make_token, widget
 from widget_server.services import experiments
-
-
-def widget(client, site, path, body):
-    return client.post(
-        f"/api/v1/widget/{site.key}{path}", data=json.dumps(body),
-        headers={"Origin": ORIGIN}, content_type="text/plain",
-    )  # fmt: skip
 
 
 def flow_through_widget(client, site, sub, outcome, reason="too_expensive"):
@@ -109,7 +100,7 @@ def test_the_figures_take_the_same_queries_for_one_experiment_or_many(client, db
 
     import sqlalchemy as sa
 
-    from tests.services.test_experiments import ab_test
+    from tests.factories import ab_test
 
     def selects():
         statements = []
@@ -134,7 +125,7 @@ def test_the_figures_take_the_same_queries_for_one_experiment_or_many(client, db
 
     def more(percent):
         experiments.set_holdout(site, percent, by="x")
-        test = ab_test(db, site)
+        test = ab_test(site)
         experiments.end(test, by="x", keep_offer_id=test.variants[1].offer_id)
         db.session.commit()
 

@@ -12,8 +12,8 @@ import urllib.request
 
 import sqlalchemy as sa
 
-from tests.api.conftest import post
 from tests.factories import ORIGIN, make_admin, make_site, make_token
+from tests.servers import post
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Customer, utcnow
 from widget_server.models.base import UTCDateTime

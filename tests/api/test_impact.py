@@ -6,74 +6,42 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import backdate, make_site, make_token
-from widget_server.extensions import db
+from tests.factories import (
+    CANCELLED,
+    REACTIVATED,
+    auth,
+    complete_session,
+    make_site,
+    post_events,
+    start_flow,
+    winback_email,
+)
 from widget_server.models import CancellationSession, OutboxMessage, utcnow
-from widget_server.services import flow, notifications, roadmap
-from widget_server.services.tokens import verify_customer_token
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
+from widget_server.services import flow, roadmap
 
 
 def ago(days: int) -> str:
     return (utcnow() - timedelta(days=days)).date().isoformat()
 
 
-def session(site, sub, outcome, mrr, days_ago, *, roadmap_item=None, email=None):
-    """A flow completed ``days_ago`` days ago by customer ``sub``."""
-    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, email=email))
-    started, _ = flow.start_session(site, claims, locale="en")
-    if roadmap_item:
-        flow.answer_session(
-            site, started, reason_key="missing_features", roadmap_item_id=roadmap_item.id
-        )
-    else:
-        flow.answer_session(site, started, reason_key="too_expensive")
-    offer = "discount_30" if outcome == "saved" else None
-    flow.complete_session(site, started, outcome=outcome, offer_key=offer)
-    return backdate(site, started, days_ago, started=True)
-
-
-def events(client, key, *rows):
-    """Post lifecycle events: (customer, type, days_ago, mrr)."""
-    body = {
-        "events": [
-            {
-                "id": f"evt_{customer}_{type_}_{days}",
-                "type": type_,
-                "customer": customer,
-                "occurred_at": (utcnow() - timedelta(days=days)).isoformat(),
-                **({"mrr": mrr} if mrr is not None else {}),
-            }
-            for customer, type_, days, mrr in rows
-        ]
-    }
-    response = client.post("/api/v1/events", json=body, headers=auth(key))
-    assert response.status_code == 200, response.get_json()
-
-
-CANCELLED = "subscription.cancelled"
-REACTIVATED = "subscription.reactivated"
-
-
 @pytest.fixture
 def history(db, client, site, api_key):
     # Saves (days ago, MRR) and when billing later said they cancelled:
-    session(site, "A", "saved", 1000, 100)  # never cancels
-    session(site, "B", "saved", 2000, 100)  # cancels 45 days after the save
-    session(site, "C", "saved", 4000, 70)  # cancels 10 days after
-    session(site, "D", "saved", 8000, 40)  # had cancelled before the save, not after
-    session(site, "E", "saved", 16000, 5)  # too recent for any window
-    session(site, "old", "saved", 32000, 130)  # before the period
+    complete_session(site, "A", outcome="saved", mrr=1000, days_ago=100)  # never cancels
+    complete_session(site, "B", outcome="saved", mrr=2000, days_ago=100)  # cancels 45 days after
+    complete_session(site, "C", outcome="saved", mrr=4000, days_ago=70)  # cancels 10 days after
+    complete_session(
+        site, "D", outcome="saved", mrr=8000, days_ago=40
+    )  # cancelled before, not after
+    complete_session(site, "E", outcome="saved", mrr=16000, days_ago=5)  # too recent for any window
+    complete_session(site, "old", outcome="saved", mrr=32000, days_ago=130)  # before the period
     # Cancellations in the flow:
-    session(site, "F", "cancelled", 500, 80)  # billing confirms 20 days later
-    session(site, "G", "cancelled", 700, 80)  # never confirmed: still paying
-    session(site, "H", "cancelled", 900, 10)  # not confirmed yet, too early to say
-    session(site, "I", "cancelled", 300, 60)  # billing cancels 50 days later: too late
+    complete_session(site, "F", mrr=500, days_ago=80)  # billing confirms 20 days later
+    complete_session(site, "G", mrr=700, days_ago=80)  # never confirmed: still paying
+    complete_session(site, "H", mrr=900, days_ago=10)  # not confirmed yet, too early to say
+    complete_session(site, "I", mrr=300, days_ago=60)  # billing cancels 50 days later: too late
     db.session.commit()
-    events(
+    post_events(
         client, api_key,
         ("B", CANCELLED, 55, None), ("C", CANCELLED, 60, None), ("D", CANCELLED, 50, None),
         ("F", CANCELLED, 60, None), ("I", CANCELLED, 10, None),
@@ -81,7 +49,7 @@ def history(db, client, site, api_key):
     )  # fmt: skip
     # Another site's events about a customer of the same id change nothing here.
     _, other_key = make_site("Other")
-    events(client, other_key, ("A", CANCELLED, 90, None))
+    post_events(client, other_key, ("A", CANCELLED, 90, None))
 
 
 def test_retention_of_saves_and_confirmed_cancellations(client, api_key, history):
@@ -117,50 +85,30 @@ def test_retention_counts_only_the_period(client, api_key, history):
     assert data["windows"]["90"] == {"eligible": 0, "retained": 0, "retained_mrr": 0}
 
 
-def winback(site, customer_id, item, days_ago, *, state="sent"):
-    """The item's win-back email as roadmap.change_status queues it, delivered ``days_ago``."""
-    notifications.enqueue_emails(
-        site,
-        "roadmap.winback",
-        [
-            {
-                "dedupe_key": f"email:{item.id}:winback:{customer_id}",
-                "to": "someone@example.com",
-                "payload": {"template": "winback", "item_id": item.id, "customer_id": customer_id},
-            }
-        ],
-    )
-    sent_at = utcnow() - timedelta(days=days_ago) if state == "sent" else None
-    db.session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.dedupe_key == f"email:{item.id}:winback:{customer_id}")
-        .values(state=state, sent_at=sent_at)
-    )
-
-
 @pytest.fixture
 def comebacks(db, client, site, api_key):
     sso = roadmap.create_item(site, title="Single sign-on", status="in_progress")
     dark = roadmap.create_item(site, title="Dark mode", status="in_progress")
     customers = {}
     for sub, mrr in (("R1", 5000), ("R2", 3000), ("R3", 7000), ("R4", 1000), ("R5", 2000)):
-        customers[sub] = session(
-            site, sub, "cancelled", mrr, 200, roadmap_item=sso, email=f"{sub}@example.com"
-        ).customer_id
+        customers[sub] = complete_session(
+            site, sub, "missing_features", mrr=mrr, days_ago=200, roadmap_item=sso,
+            email=f"{sub}@example.com",
+        ).customer_id  # fmt: skip
     db.session.commit()
     # R1 got SSO's email 25 days ago and came back 5 days ago (with a new MRR).
-    winback(site, customers["R1"], sso, 25)
+    winback_email(site, customers["R1"], sso, 25)
     # R2 got it 105 days ago: too long before coming back 5 days ago.
-    winback(site, customers["R2"], sso, 105)
+    winback_email(site, customers["R2"], sso, 105)
     # R3 got both items' emails and came back 2 days ago (no MRR given: their current one).
-    winback(site, customers["R3"], sso, 30)
-    winback(site, customers["R3"], dark, 10)
+    winback_email(site, customers["R3"], sso, 30)
+    winback_email(site, customers["R3"], dark, 10)
     # R4's email is still queued.
-    winback(site, customers["R4"], dark, 0, state="pending")
+    winback_email(site, customers["R4"], dark, 0, state="pending")
     # R5 came back 300 days ago, after SSO's email: before the period.
-    winback(site, customers["R5"], sso, 310)
+    winback_email(site, customers["R5"], sso, 310)
     db.session.commit()
-    events(
+    post_events(
         client, api_key,
         ("R1", REACTIVATED, 5, 5000), ("R2", REACTIVATED, 5, 3000), ("R3", REACTIVATED, 2, None),
         ("R4", REACTIVATED, 1, 1000), ("R5", REACTIVATED, 300, 2000),
@@ -212,7 +160,15 @@ def test_shipping_an_item_queues_the_winback_the_reactivation_is_attributed_to(
     client, db, site, api_key
 ):
     item = roadmap.create_item(site, title="Exports", status="in_progress")
-    session(site, "W", "cancelled", 4200, 20, roadmap_item=item, email="w@example.com")
+    complete_session(
+        site,
+        "W",
+        "missing_features",
+        mrr=4200,
+        days_ago=20,
+        roadmap_item=item,
+        email="w@example.com",
+    )
     roadmap.change_status(site, item, "shipped")
     db.session.execute(
         sa.update(OutboxMessage)
@@ -220,7 +176,7 @@ def test_shipping_an_item_queues_the_winback_the_reactivation_is_attributed_to(
         .values(state="sent", sent_at=utcnow() - timedelta(days=3))
     )
     db.session.commit()
-    events(client, api_key, ("W", REACTIVATED, 1, 4200))
+    post_events(client, api_key, ("W", REACTIVATED, 1, 4200))
     data = client.get("/api/v1/insights/reactivations", headers=auth(api_key)).get_json()
     assert [(i["title"], i["reactivated"], i["reactivated_mrr"]) for i in data["items"]] == [
         ("Exports", 1, 4200)
@@ -245,10 +201,12 @@ def webhooks(db, site, event):
 def test_a_reactivation_after_a_winback_sends_customer_reactivated(client, db, site, api_key):
     site.webhook_url, site.webhook_secret = "https://hooks.example.com/keepkit", "whsec_x"
     item = roadmap.create_item(site, title="Exports", status="in_progress")
-    customer_id = session(site, "W", "cancelled", 4200, 40, roadmap_item=item).customer_id
-    winback(site, customer_id, item, 12)
+    customer_id = complete_session(
+        site, "W", "missing_features", mrr=4200, days_ago=40, roadmap_item=item
+    ).customer_id
+    winback_email(site, customer_id, item, 12)
     db.session.commit()
-    events(client, api_key, ("W", REACTIVATED, 2, 5200), ("V", REACTIVATED, 1, 900))
+    post_events(client, api_key, ("W", REACTIVATED, 2, 5200), ("V", REACTIVATED, 1, 900))
     sent = sorted(webhooks(db, site, "customer.reactivated"), key=lambda d: d["customer"]["id"])
     assert [(d["customer"]["id"], d["mrr"], d["currency"]) for d in sent] == [
         ("V", 900, "USD"),
@@ -258,16 +216,16 @@ def test_a_reactivation_after_a_winback_sends_customer_reactivated(client, db, s
     assert sent[1]["winback"]["roadmap_item"] == {"id": item.id, "title": "Exports"}
     assert sent[1]["winback"]["days_before"] == 10
     # the same events again: stored once, announced once
-    events(client, api_key, ("W", REACTIVATED, 2, 5200))
+    post_events(client, api_key, ("W", REACTIVATED, 2, 5200))
     assert len(webhooks(db, site, "customer.reactivated")) == 2
 
 
 def test_a_cancellation_within_90_days_of_a_save_sends_save_lapsed(client, db, site, api_key):
     site.webhook_url, site.webhook_secret = "https://hooks.example.com/keepkit", "whsec_x"
-    saved = session(site, "S", "saved", 2900, 20)
-    session(site, "T", "saved", 4900, 120)  # saved too long ago
+    saved = complete_session(site, "S", outcome="saved", mrr=2900, days_ago=20)
+    complete_session(site, "T", outcome="saved", mrr=4900, days_ago=120)  # saved too long ago
     db.session.commit()
-    events(
+    post_events(
         client, api_key, ("S", CANCELLED, 5, None), ("T", CANCELLED, 3, None),
         ("U", CANCELLED, 4, None),  # never saved
     )  # fmt: skip
@@ -280,9 +238,9 @@ def test_a_cancellation_within_90_days_of_a_save_sends_save_lapsed(client, db, s
 
 def test_backfilled_history_sends_no_webhooks(client, db, site, api_key):
     site.webhook_url, site.webhook_secret = "https://hooks.example.com/keepkit", "whsec_x"
-    session(site, "S", "saved", 2900, 100)
+    complete_session(site, "S", outcome="saved", mrr=2900, days_ago=100)
     db.session.commit()
-    events(client, api_key, ("S", CANCELLED, 60, None), ("S", REACTIVATED, 40, None))
+    post_events(client, api_key, ("S", CANCELLED, 60, None), ("S", REACTIVATED, 40, None))
     assert webhooks(db, site, "save.lapsed") == []
     assert webhooks(db, site, "customer.reactivated") == []
 
@@ -293,11 +251,9 @@ def test_billing_that_reported_the_cancellation_before_the_flow_ended_confirms_i
     """The host cancelled in billing first and Keepkit heard of it before the flow ended: the
     cancellation is still confirmed (and a save lapses), whatever the order."""
     for sub, outcome in (("early", "cancelled"), ("kept", "saved")):
-        claims = verify_customer_token(site, make_token(site, sub, mrr=5000))
-        started, _ = flow.start_session(site, claims, locale="en")
-        flow.answer_session(site, started, reason_key="too_expensive")
+        started, _ = start_flow(site, sub, mrr=5000)
         db.session.commit()
-        events(client, api_key, (sub, CANCELLED, 0, None))
+        post_events(client, api_key, (sub, CANCELLED, 0, None))
         offer = "discount_30" if outcome == "saved" else None
         flow.complete_session(site, started, outcome=outcome, offer_key=offer)
         db.session.commit()

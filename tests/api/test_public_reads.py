@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.api.conftest import post
-from tests.api.test_roadmap_api import items, widget
-from tests.factories import ORIGIN, make_site, make_token
+from tests.factories import ORIGIN, make_site, make_token, roadmap_board, widget
+from tests.servers import post
 from widget_server.extensions import db as _db
 from widget_server.models import Customer, RoadmapItem, Subscription
 from widget_server.services import roadmap
@@ -33,7 +32,7 @@ class Statements:
 
 
 def test_board_and_flow_start_never_read_the_session_history(client, db, site):
-    items(db, site)
+    roadmap_board(site)
     roadmap.forget_board(site)
     token = make_token(site, "reader")
     widget(client, site, "/roadmap", {"token": token})  # the reader is new: written once
@@ -51,7 +50,7 @@ def test_board_and_flow_start_never_read_the_session_history(client, db, site):
 
 
 def test_a_board_is_reused_until_something_it_shows_changes(client, db, site):
-    sso, *_ = items(db, site)
+    sso, *_ = roadmap_board(site)
     widget(client, site, "/roadmap", {})
     with Statements(db) as seen:
         widget(client, site, "/roadmap", {})

@@ -1,8 +1,6 @@
-import json
-
 import sqlalchemy as sa
 
-from tests.factories import ORIGIN, make_token
+from tests.factories import auth, make_token, roadmap_board, widget
 from widget_server.extensions import db as _db
 from widget_server.models import CancellationSession, OutboxMessage, RoadmapItem, Vote
 from widget_server.services import roadmap
@@ -10,32 +8,8 @@ from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
 
-def widget(client, site, path, body, method="post"):
-    return client.post(
-        f"/api/v1/widget/{site.key}{path}",
-        data=json.dumps(body),
-        headers={"Origin": ORIGIN},
-        content_type="text/plain",
-    )
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
-
-
-def items(db, site):
-    made = [
-        roadmap.create_item(site, title="SSO", status="planned", description="**Okta** <b>x</b>"),
-        roadmap.create_item(site, title="Dark mode", status="in_progress"),
-        roadmap.create_item(site, title="CSV export", status="shipped"),
-        roadmap.create_item(site, title="Secret", public=False),
-    ]
-    db.session.commit()
-    return made
-
-
 def test_board_without_token_and_with_votes(client, db, site):
-    sso, *_ = items(db, site)
+    sso, *_ = roadmap_board(site)
     board = widget(client, site, "/roadmap", {}).get_json()
     assert board["can_vote"] is False
     columns = {c["status"]: [i["title"] for i in c["items"]] for c in board["columns"]}
@@ -60,7 +34,7 @@ def test_board_without_token_and_with_votes(client, db, site):
 
 
 def test_vote_errors(client, db, site):
-    sso, _, shipped, secret = items(db, site)
+    sso, _, shipped, secret = roadmap_board(site)
     token = make_token(site, "voter")
     no_token = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"vote": True})
     assert no_token.status_code == 401 and no_token.get_json()["error"]["code"] == "token_missing"
@@ -80,7 +54,7 @@ def test_vote_errors(client, db, site):
 
 
 def test_anonymous_voting_is_a_site_option(client, db, site):
-    sso, *_ = items(db, site)
+    sso, *_ = roadmap_board(site)
     anon = "0b7f2c8e-2e52-4a3c-9a67-1f3f0c2a9d11"
     refused = widget(
         client, site, f"/roadmap/items/{sso.id}/vote", {"anonymous_id": anon, "vote": True}
@@ -93,7 +67,7 @@ def test_anonymous_voting_is_a_site_option(client, db, site):
 
 
 def test_suggestions_and_similar(client, db, site):
-    items(db, site)
+    roadmap_board(site)
     token = make_token(site, "ideas")
     created = widget(
         client, site, "/roadmap/suggestions", {"token": token, "title": "Okta SSO please"}
@@ -106,7 +80,7 @@ def test_suggestions_and_similar(client, db, site):
 
 
 def test_cancel_flow_offers_roadmap_items(client, db, site):
-    sso, *_ = items(db, site)
+    sso, *_ = roadmap_board(site)
     token = make_token(site, "leaver", mrr=29900)
     start = widget(client, site, "/sessions", {"token": token}).get_json()
     assert {"id": sso.id, "title": "SSO"} in start["roadmap"]
@@ -151,7 +125,7 @@ def test_data_api_roadmap_items(client, db, site, api_key):
 
 
 def test_data_api_patch_status_notifies_like_the_admin(client, db, site, api_key):
-    sso, *_ = items(db, site)
+    sso, *_ = roadmap_board(site)
     token = make_token(site, "fan", email="fan@example.com")
     widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": True})
     response = client.patch(
@@ -172,7 +146,7 @@ def test_data_api_patch_status_notifies_like_the_admin(client, db, site, api_key
 
 
 def test_public_roadmap_page_without_javascript(client, db, site):
-    items(db, site)
+    roadmap_board(site)
     response = client.get(f"/roadmap/{site.key}", headers={"Accept-Language": "fi"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<script" not in html
@@ -205,7 +179,7 @@ def test_data_api_roadmap_pagination(client, db, site, api_key):
 def test_vote_answers_hidden_items_and_suggestions_as_unknown(client, db, site):
     """A pending or rejected suggestion, or a hidden item, is indistinguishable from an id
     that does not exist: same status, same body, whatever the vote and the token."""
-    _, _, shipped, secret = items(db, site)
+    _, _, shipped, secret = roadmap_board(site)
     suggester = upsert_customer(site, verify_customer_token(site, make_token(site, "ideas")))
     pending = roadmap.suggest(site, suggester, title="Okta SSO please")
     rejected = roadmap.suggest(site, suggester, title="Blockchain")

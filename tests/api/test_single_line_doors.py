@@ -1,31 +1,12 @@
 """Single-line text at the API doors: roadmap titles (data API, customer suggestions), reason
 keys, and the token's identity claims. A refused request stores nothing."""
 
-import json
-
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import BAD_LINES, ORIGIN, make_token
+from tests.factories import BAD_LINES, auth, count_rows, make_token, widget
 from widget_server.models import CancellationSession, Customer, RoadmapItem
 from widget_server.services import roadmap
-
-
-def count(db, model):
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def widget(client, site, path, body):
-    return client.post(
-        f"/api/v1/widget/{site.key}{path}",
-        data=json.dumps(body),
-        headers={"Origin": ORIGIN},
-        content_type="text/plain",
-    )
-
-
-def auth(key):
-    return {"Authorization": f"Bearer {key}"}
 
 
 def refused(response) -> dict:
@@ -44,7 +25,7 @@ def test_data_api_refuses_multi_line_titles(client, db, site, api_key, bad):
     )
     if error["code"] == "validation_error":
         assert "title" in error["details"]
-    assert count(db, RoadmapItem) == 0
+    assert count_rows(RoadmapItem) == 0
     item = roadmap.create_item(site, title="SSO")
     db.session.commit()
     for body in ({"title": title}, {"tags": ["ok", f"x{bad}"]}, {"target": f"2026-Q1{bad}"}):
@@ -67,7 +48,7 @@ def test_data_api_keeps_line_breaks_in_descriptions(client, db, api_key):
 def test_customer_suggestions_refuse_multi_line_titles(client, db, site, bad):
     token = make_token(site, "ideas")
     refused(widget(client, site, "/roadmap/suggestions", {"token": token, "title": f"SSO{bad}!"}))
-    assert count(db, RoadmapItem) == 0
+    assert count_rows(RoadmapItem) == 0
 
 
 @pytest.mark.parametrize("bad", BAD_LINES)
@@ -97,4 +78,4 @@ def test_token_identity_claims_must_be_one_line(client, db, site, claim, bad):
     assert response.status_code == 401
     error = response.get_json()["error"]
     assert error["code"] == "token_invalid_claim" and repr(claim) in error["message"]
-    assert count(db, Customer) == 0 and count(db, CancellationSession) == 0
+    assert count_rows(Customer) == 0 and count_rows(CancellationSession) == 0

@@ -5,12 +5,8 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import ORIGIN, make_token
+from tests.factories import ORIGIN, count_rows, make_token
 from widget_server.models import CancellationSession, Customer
-
-
-def count(db, model):
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 def post(client, site, path, body, origin=ORIGIN, content_type="text/plain;charset=UTF-8"):
@@ -98,7 +94,7 @@ def test_retries_never_duplicate(client, db, site):
     first = start(client, site, session=sid)
     again = start(client, site, session=sid)
     assert (first.status_code, again.status_code) == (201, 200)
-    assert count(db, CancellationSession) == 1
+    assert count_rows(CancellationSession) == 1
     token = make_token(site)
     post(client, site, f"/sessions/{sid}/answer", {"token": token, "reason": "switching"})
     one = post(client, site, f"/sessions/{sid}/complete", {"token": token, "outcome": "cancelled"})
@@ -152,7 +148,7 @@ def test_bad_tokens_are_401_and_store_nothing(client, db, site, token, code):
     assert response.status_code == (422 if token is None else 401)
     error = response.get_json()["error"]
     assert error["code"] == code and error["message"]
-    assert count(db, CancellationSession) == 0 and count(db, Customer) == 0
+    assert count_rows(CancellationSession) == 0 and count_rows(Customer) == 0
 
 
 @pytest.mark.parametrize(
@@ -171,7 +167,7 @@ def test_malformed_bodies_get_clear_errors(client, db, site, body, status, code)
     response = post(client, site, "/sessions", body)
     assert response.status_code == status
     assert response.get_json()["error"]["code"] == code
-    assert count(db, CancellationSession) == 0
+    assert count_rows(CancellationSession) == 0
 
 
 def test_answer_validation(client, db, site):
@@ -214,7 +210,7 @@ def test_cors_and_origin_allowlist(client, db, site):
     )
     assert preflight.status_code == 204
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
-    assert count(db, CancellationSession) == 1
+    assert count_rows(CancellationSession) == 1
 
 
 def test_json_content_type_is_accepted_too(client, db, site):
@@ -242,7 +238,7 @@ def test_rate_limit_on_public_endpoints(app, client, db, site, monkeypatch):
     responses = [start(client, site) for _ in range(4)]
     assert [r.status_code for r in responses] == [201, 201, 201, 429]
     assert responses[-1].get_json()["error"]["code"] == "rate_limited"
-    assert count(db, CancellationSession) == 3
+    assert count_rows(CancellationSession) == 3
 
 
 def test_saved_without_offer_is_keep_my_subscription(client, db, site):

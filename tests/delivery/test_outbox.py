@@ -8,41 +8,19 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tests.delivery.conftest import SmtpServer, free_port
-from tests.factories import backdate, make_token
+from tests.factories import complete_session, make_customer, outbox_messages
+from tests.servers import SmtpServer, free_port
 from widget_server.delivery import worker
-from widget_server.models import OutboxMessage, Subscription, utcnow
+from widget_server.models import Subscription, utcnow
 from widget_server.services import flow, roadmap
-from widget_server.services.customers import upsert_customer
-from widget_server.services.tokens import verify_customer_token
-
-
-def voter(site, sub, *, name="Ann <b>", locale="de"):
-    claims = verify_customer_token(
-        site, make_token(site, sub, email=f"{sub}@example.com", name=name)
-    )
-    return upsert_customer(site, claims, locale=locale)
 
 
 def item_with_voter(db, site, title="Dark <script>mode</script>"):
     item = roadmap.create_item(site, title=title, description="Finally **dark**.")
-    fan = voter(site, "fan")
+    fan = make_customer(site, "fan", name="Ann <b>", locale="de")
     roadmap.vote(site, item, fan)
     db.session.commit()
     return item, fan
-
-
-def left_for(site, item, *, locale: str):
-    """A customer who cancelled because ``item`` was missing (gone@example.com)."""
-    claims = verify_customer_token(site, make_token(site, "gone", email="gone@example.com"))
-    session, _ = flow.start_session(site, claims, locale=locale)
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
-    return session
-
-
-def messages(db):
-    return list(db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def test_status_email_is_translated_escaped_and_unsubscribable(client, db, site, smtp):
@@ -74,7 +52,9 @@ def test_status_email_is_translated_escaped_and_unsubscribable(client, db, site,
 
 def test_winback_when_the_missing_feature_ships(db, site, smtp):
     item = roadmap.create_item(site, title="SSO")
-    left_for(site, item, locale="fi")
+    complete_session(
+        site, "gone", "missing_features", roadmap_item=item, email="gone@example.com", locale="fi"
+    )
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
     assert worker.run_once() == (1, 0, 0)
@@ -91,7 +71,7 @@ def test_smtp_down_then_back_delivers_once(app, db, site, monkeypatch):
     roadmap.change_status(site, item, "in_progress")
     db.session.commit()
     assert worker.run_once() == (0, 1, 0)
-    [message] = messages(db)
+    [message] = outbox_messages()
     assert (message.state, message.attempts) == ("pending", 1)
     assert "Connection refused" in message.last_error
     assert message.next_attempt_at > utcnow() + timedelta(seconds=20)  # backed off
@@ -116,7 +96,7 @@ def test_a_killed_workers_messages_are_retried_after_the_lease(db, site, smtp):
     claimed = worker.claim()  # ... and the worker dies before delivering
     assert len(claimed) == 1
     assert worker.run_once() == (0, 0, 0)  # still leased to the dead worker
-    [message] = messages(db)
+    [message] = outbox_messages()
     message.locked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert worker.run_once() == (1, 0, 0)
@@ -128,10 +108,10 @@ def test_webhooks_are_signed_and_retried(db, site, receiver):
     item = roadmap.create_item(site, title="API")
     db.session.commit()
     receiver.replies = [500]
-    roadmap.vote(site, item, voter(site, "hooked"))
+    roadmap.vote(site, item, make_customer(site, "hooked", name="Ann <b>", locale="de"))
     db.session.commit()
     assert worker.run_once() == (0, 1, 0)
-    [message] = messages(db)
+    [message] = outbox_messages()
     message.next_attempt_at = utcnow()
     db.session.commit()
     assert worker.run_once() == (1, 0, 0)
@@ -148,10 +128,7 @@ def test_webhooks_are_signed_and_retried(db, site, receiver):
 
 def test_cancellation_completed_webhook(db, site, receiver):
     site.webhook_url, site.webhook_secret = receiver.url, "whsec_test"
-    claims = verify_customer_token(site, make_token(site, "leaver", mrr=4900, plan="Pro"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="switching", comment="Globex")
-    flow.complete_session(site, session, outcome="cancelled")
+    session = complete_session(site, "leaver", "switching", mrr=4900, plan="Pro", comment="Globex")
     flow.complete_session(site, session, outcome="cancelled")  # a retried request
     db.session.commit()
     assert worker.run_once() == (1, 0, 0)
@@ -174,11 +151,7 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
     admin = make_admin("pm@example.com")
     quiet = make_admin("quiet@example.com")
     digests.set_weekly_digest(admin, True)
-    claims = verify_customer_token(site, make_token(site, "gone", mrr=12300))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="switching")
-    flow.complete_session(site, session, outcome="cancelled")
-    backdate(site, session, utcnow().weekday() + 3)  # last week
+    complete_session(site, "gone", "switching", mrr=12300, days_ago=utcnow().weekday() + 3)
     db.session.commit()
     assert worker.run_once() == (1, 0, 0)
     assert worker.run_once() == (0, 0, 0)  # once a week
@@ -196,7 +169,7 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
 
 
 def test_admin_opts_in_to_the_digest(admin_client, db, admin, site):
-    from tests.admin.test_admin import token_of
+    from tests.clients import token_of
 
     token = token_of(admin_client, site)
     admin_client.post("/admin/digest", data={"csrf_token": token, "weekly_digest": "1"})
@@ -212,7 +185,7 @@ def test_winback_links_to_the_sites_reactivation_page_naming_the_item(db, site, 
         discount_window_days=365, reactivation_url="https://app.example.com/billing?plan=pro",
     )  # fmt: skip
     item = roadmap.create_item(site, title="SSO")
-    left_for(site, item, locale="en")
+    complete_session(site, "gone", "missing_features", roadmap_item=item, email="gone@example.com")
     roadmap.change_status(site, item, "shipped")
     db.session.commit()
     assert worker.run_once() == (1, 0, 0)

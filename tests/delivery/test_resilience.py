@@ -7,9 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tests.delivery.conftest import free_port
-from tests.delivery.test_outbox import messages, voter
-from tests.factories import make_admin
+from tests.factories import make_admin, make_customer, outbox_messages
+from tests.servers import free_port
 from widget_server.delivery import tokens, worker
 from widget_server.models import OutboxMessage, Subscription, utcnow
 from widget_server.services import notifications, roadmap
@@ -19,7 +18,7 @@ def queue_voters(db, site, count: int, title: str):
     item = roadmap.create_item(site, title="placeholder")
     item.title = title  # as a row written before the doors refused control characters
     for i in range(count):
-        roadmap.vote(site, item, voter(site, f"v{i}", name=f"Voter {i}", locale="en"))
+        roadmap.vote(site, item, make_customer(site, f"v{i}", name=f"Voter {i}", locale="en"))
     roadmap.change_status(site, item, "in_progress")
     db.session.commit()
     return item
@@ -64,7 +63,7 @@ def test_list_unsubscribe_is_a_literal_url_and_from_is_quoted(app, db, site, smt
     assert email["From"].addresses[0].display_name == 'Acme, Inc. "Pro" <x@evil.example>'
     assert email["From"].addresses[0].addr_spec == "support@acme.example"
     assert len(email["From"].addresses) == 1
-    [message] = messages(db)
+    [message] = outbox_messages()
     assert email["Message-ID"] == f"<outbox-{message.id}@acme.example>"  # as documented
 
 
@@ -104,14 +103,14 @@ def test_digest_unsubscribe_also_asks_first(client, db, site):
 def test_transient_failures_are_retried_then_parked_and_resendable(
     app, admin_client, db, site, monkeypatch
 ):
-    from tests.admin.test_admin import token_of
+    from tests.clients import token_of
 
     monkeypatch.setitem(app.config, "KEEPKIT_SMTP_HOST", "127.0.0.1")
     monkeypatch.setitem(app.config, "KEEPKIT_SMTP_PORT", free_port())  # nobody listens
     monkeypatch.setitem(app.config, "KEEPKIT_OUTBOX_MAX_ATTEMPTS", 2)
     queue_voters(db, site, 1, "Reports")
     assert worker.run_once() == (0, 1, 0)
-    [message] = messages(db)
+    [message] = outbox_messages()
     message.next_attempt_at = utcnow()
     db.session.commit()
     assert worker.run_once() == (0, 0, 1)
@@ -133,7 +132,7 @@ def test_a_message_that_kills_its_worker_every_time_is_parked(app, db, site, mon
     queue_voters(db, site, 1, "Reports")
     for _ in range(2):  # claimed (attempt counted), then the worker dies each time
         assert len(worker.claim()) == 1
-        [message] = messages(db)
+        [message] = outbox_messages()
         message.locked_until = utcnow() - timedelta(seconds=1)
         db.session.commit()
     assert worker.claim() == []

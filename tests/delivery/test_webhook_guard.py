@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 import trustme
 
-from tests.delivery.conftest import Receiver
-from tests.delivery.test_outbox import voter
+from tests.factories import make_customer
+from tests.servers import Receiver
 from widget_server.delivery import worker
 from widget_server.models import OutboxMessage, utcnow
 from widget_server.services import netguard, notifications, roadmap, sites
@@ -47,7 +47,7 @@ def resolver(monkeypatch):
 
 def queue_event(db, site) -> OutboxMessage:
     item = roadmap.create_item(site, title="API")
-    roadmap.vote(site, item, voter(site, "hooked"))
+    roadmap.vote(site, item, make_customer(site, "hooked", name="Ann <b>", locale="de"))
     db.session.commit()
     return db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "webhook"))
 

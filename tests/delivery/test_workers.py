@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.databases import committed_app
-from tests.delivery.conftest import SmtpServer, wait_for
 from tests.factories import make_site, make_token
+from tests.servers import SmtpServer, wait_for
 from widget_server.extensions import db
 from widget_server.models import OutboxMessage, Site, utcnow
 from widget_server.services import roadmap

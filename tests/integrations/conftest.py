@@ -3,33 +3,23 @@ loopback port, and the official ``stripe`` library pointed at it. Nothing talks 
 
 from __future__ import annotations
 
-import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from stripe import StripeClient
 
-API_KEY = "sk_test_keepkit12345"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.integrations.localstripe import API_KEY
+from tests.servers import free_port
 
 
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory):
     """The base URL of a localstripe server of this test session."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
         cwd=tmp_path_factory.mktemp("localstripe"),
@@ -58,72 +48,3 @@ def localstripe(tmp_path_factory):
 @pytest.fixture
 def stripe_client(localstripe):
     return StripeClient(API_KEY, base_addresses={"api": localstripe})
-
-
-def register_webhook(localstripe: str, name: str, url: str, secret: str) -> None:
-    """localstripe signs and posts every event to ``url`` with ``secret`` from now on."""
-    body = json.dumps({"url": url, "secret": secret}).encode()
-    request = urllib.request.Request(  # noqa: S310 - loopback
-        f"{localstripe}/_config/webhooks/{name}",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - loopback
-        pass
-
-
-def paying_customer(client: StripeClient, *, amount=4900, quantity=2, email="a@example.com"):
-    """A Stripe customer with a card and an active monthly subscription; (customer, sub)."""
-    customer = client.v1.customers.create(params={"email": email})
-    product = client.v1.products.create(params={"name": "Pro"})
-    plan = client.v1.plans.create(
-        params={
-            "id": f"plan_{uuid.uuid4().hex[:12]}",
-            "product": product.id,
-            "amount": amount,
-            "currency": "usd",
-            "interval": "month",
-            "nickname": "Pro",
-        }
-    )
-    card = client.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
-        }
-    )
-    client.v1.payment_methods.attach(card.id, params={"customer": customer.id})
-    client.v1.customers.update(
-        customer.id, params={"invoice_settings": {"default_payment_method": card.id}}
-    )
-    subscription = client.v1.subscriptions.create(
-        params={"customer": customer.id, "items": [{"plan": plan.id, "quantity": quantity}]}
-    )
-    return customer, subscription, plan
-
-
-class Receiver:
-    """A webhook receiver that keeps what it got: (Stripe-Signature header, raw body)."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append((self.headers.get("Stripe-Signature"), body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()

@@ -12,14 +12,14 @@ import sqlalchemy as sa
 import stripe
 
 from tests.databases import committed_app
-from tests.factories import ORIGIN, make_site, make_token
-from tests.integrations.conftest import (
+from tests.factories import ORIGIN, complete_session, make_site, make_token
+from tests.integrations.localstripe import (
     API_KEY,
-    Receiver,
     paying_customer,
     register_webhook,
 )
 from tests.live import Server
+from tests.servers import Receiver
 from widget_server.delivery.worker import JOB_HANDLERS
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Customer, Job, LifecycleEvent
@@ -232,9 +232,10 @@ def test_localstripe_webhooks_become_lifecycle_events(tmp_path, localstripe, str
                 assert row.mrr == 9800  # the last mrr.changed
                 db.session.remove()
             # What localstripe sent is signed as Stripe signs: the official library agrees.
-            wait_for(lambda: len(receiver.received) >= 4)
-            for header, body in receiver.received:
-                event = stripe.Webhook.construct_event(body.decode(), header, SECRET)
+            wait_for(lambda: len(receiver.requests) >= 4)
+            for headers, body in receiver.requests:
+                signature = headers["Stripe-Signature"]
+                event = stripe.Webhook.construct_event(body.decode(), signature, SECRET)
                 assert event.type
         finally:
             server.stop()
@@ -295,10 +296,7 @@ def test_a_confirmed_cancellation_is_applied_at_period_end_when_the_site_opts_in
     )
     db.session.commit()
     customer, subscription, _ = paying_customer(stripe_client)
-    claims = verify_customer_token(site, make_token(site, customer.id))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="too_expensive")
-    flow.complete_session(site, session, outcome="cancelled")
+    complete_session(site, customer.id)
     db.session.commit()
     [job] = db.session.scalars(sa.select(Job).where(Job.kind == "stripe_cancel")).all()
     assert jobs.run_due(JOB_HANDLERS) >= 1
@@ -312,10 +310,7 @@ def test_a_confirmed_cancellation_is_applied_at_period_end_when_the_site_opts_in
 def test_without_the_opt_in_nothing_is_cancelled_in_stripe(db, site):
     stripe_connector.configure(site, webhook_secret=SECRET, api_key=API_KEY)
     db.session.commit()
-    claims = verify_customer_token(site, make_token(site, "cus_x"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="too_expensive")
-    flow.complete_session(site, session, outcome="cancelled")
+    complete_session(site, "cus_x")
     assert db.session.scalars(sa.select(Job).where(Job.kind == "stripe_cancel")).all() == []
 
 

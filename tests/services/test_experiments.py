@@ -5,35 +5,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_token
+from tests.factories import ab_test, find_offer, find_reason, start_flow
 from widget_server.errors import Conflict, ValidationError
-from widget_server.models import CancellationSession, Offer, Reason, utcnow
+from widget_server.models import CancellationSession, utcnow
 from widget_server.services import experiments, flow
 from widget_server.services.experiment_stats import DEFAULT_PLANNED_SIZE
-from widget_server.services.tokens import verify_customer_token
-
-
-def claims(site, sub, **kw):
-    return verify_customer_token(site, make_token(site, sub, **kw))
-
-
-def run(site, sub, reason="too_expensive", outcome=None, **kw):
-    """One flow: start, answer; complete as ``outcome`` (``saved`` accepts the offer)."""
-    session, _ = flow.start_session(site, claims(site, sub, **kw), locale="en")
-    offer = flow.answer_session(site, session, reason_key=reason)
-    if outcome:
-        flow.complete_session(
-            site, session, outcome=outcome, offer_key=offer.key if outcome == "saved" else None
-        )
-    return session, offer
-
-
-def offer(db, site, key):
-    return db.session.scalar(sa.select(Offer).where(Offer.site_id == site.id, Offer.key == key))
-
-
-def reason(db, site, key):
-    return db.session.scalar(sa.select(Reason).where(Reason.site_id == site.id, Reason.key == key))
 
 
 def test_holdout_customers_see_the_flow_without_offers_and_keep_their_arm(db, site):
@@ -41,7 +17,7 @@ def test_holdout_customers_see_the_flow_without_offers_and_keep_their_arm(db, si
     assert holdout.planned_size == DEFAULT_PLANNED_SIZE
     arms = {}
     for n in range(200):
-        session, shown = run(site, f"cust-{n}")
+        session, shown = start_flow(site, f"cust-{n}")
         arms[f"cust-{n}"] = session.holdout_arm
         assert session.holdout_id == holdout.id
         if session.holdout_arm == "holdout":
@@ -53,7 +29,7 @@ def test_holdout_customers_see_the_flow_without_offers_and_keep_their_arm(db, si
     share = sum(arm == "holdout" for arm in arms.values()) / len(arms)
     assert 0.2 < share < 0.4
     for sub in list(arms)[:40]:  # the same customer, another flow: the same arm
-        again, _ = run(site, sub, reason="shutting_down")
+        again, _ = start_flow(site, sub, reason="shutting_down")
         assert again.holdout_arm == arms[sub]
 
 
@@ -69,73 +45,61 @@ def test_holdout_percent_is_checked_and_changes_start_a_new_holdout(db, site):
     assert experiments.set_holdout(site, 0, by="x") is None
     assert second.status == "ended"
     assert [h["action"] for h in second.history] == ["started", "ended"]
-    session, shown = run(site, "after")
+    session, shown = start_flow(site, "after")
     assert session.holdout_id is None and shown is not None
 
 
-def ab_test(db, site, weights=(1, 1), **kw):
-    pause = offer(db, site, "pause")
-    discount = offer(db, site, "discount_30")
-    return experiments.create_ab_test(
-        site,
-        reason(db, site, "too_expensive").id,
-        [(discount.id, weights[0]), (pause.id, weights[1])],
-        by="pm@example.com",
-        **kw,
-    )
-
-
 def test_ab_test_shows_each_customer_their_variant_every_time(db, site):
-    test = ab_test(db, site, weights=(1, 3))
+    test = ab_test(site, weights=(1, 3))
     seen = {}
     for n in range(200):
-        session, shown = run(site, f"c{n}")
+        session, shown = start_flow(site, f"c{n}")
         assert session.ab_test_id == test.id and session.ab_arm == shown.key
         seen[f"c{n}"] = shown.key
     share_pause = sum(k == "pause" for k in seen.values()) / len(seen)
     assert 0.65 < share_pause < 0.85  # weights 1:3
     for sub in list(seen)[:30]:
-        assert run(site, sub)[1].key == seen[sub]
+        assert start_flow(site, sub)[1].key == seen[sub]
     # Another reason is not part of the test.
-    other, _ = run(site, "c0", reason="shutting_down")
+    other, _ = start_flow(site, "c0", reason="shutting_down")
     assert other.ab_test_id is None
 
 
 def test_pause_resume_and_end_keeping_a_variant(db, site):
-    test = ab_test(db, site)
+    test = ab_test(site)
     experiments.pause(test, by="pm")
-    session, shown = run(site, "c1")
+    session, shown = start_flow(site, "c1")
     assert session.ab_test_id is None and shown.key == "discount_30"  # the usual offer
     with pytest.raises(Conflict):
         experiments.pause(test, by="pm")
     experiments.resume(test, by="pm")
     with pytest.raises(ValidationError):
         experiments.end(test, by="pm", keep_offer_id=None)
-    experiments.end(test, by="pm", keep_offer_id=offer(db, site, "pause").id)
+    experiments.end(test, by="pm", keep_offer_id=find_offer(site, "pause").id)
     assert [h["action"] for h in test.history] == ["started", "paused", "resumed", "ended"]
     for n in range(10):  # every customer now gets the kept variant for the reason
-        assert run(site, f"after{n}")[1].key == "pause"
+        assert start_flow(site, f"after{n}")[1].key == "pause"
     assert test.status == "ended" and test.winner.key == "pause"
     with pytest.raises(Conflict):
-        experiments.end(test, by="pm", keep_offer_id=offer(db, site, "pause").id)
+        experiments.end(test, by="pm", keep_offer_id=find_offer(site, "pause").id)
 
 
 def test_ab_test_needs_two_distinct_active_offers_and_one_test_per_reason(db, site):
-    too_expensive = reason(db, site, "too_expensive").id
-    discount = offer(db, site, "discount_30").id
+    too_expensive = find_reason(site, "too_expensive").id
+    discount = find_offer(site, "discount_30").id
     for variants in ([(discount, 1)], [(discount, 1), (discount, 1)], [(discount, 0), (1, 1)]):
         with pytest.raises(ValidationError):
             experiments.create_ab_test(site, too_expensive, variants, by="x")
-    ab_test(db, site)
+    ab_test(site)
     with pytest.raises(Conflict):
-        ab_test(db, site)
+        ab_test(site)
 
 
 def test_holdout_wins_over_an_ab_test(db, site):
     experiments.set_holdout(site, 50, by="x")
-    ab_test(db, site)
+    ab_test(site)
     for n in range(40):
-        session, shown = run(site, f"c{n}")
+        session, shown = start_flow(site, f"c{n}")
         if session.holdout_arm == "holdout":
             assert shown is None and session.ab_test_id is None
         else:
@@ -147,7 +111,7 @@ def test_results_count_arms_money_and_wait_for_the_planned_size(db, site):
     n = 0
     while True:
         n += 1
-        session, shown = run(site, f"c{n}", mrr=10000)
+        session, shown = start_flow(site, f"c{n}", mrr=10000)
         if session.holdout_arm == "holdout":
             # Holdout: some keep their subscription, some cancel, some close the flow undecided.
             outcome = ("cancelled", "saved", "dismissed")[n % 3]
@@ -187,7 +151,7 @@ def test_retained_after_30_days_counts_saves_without_a_later_cancellation(db, si
     n = 0
     while len(saves) < 4:
         n += 1
-        session, shown = run(site, f"r{n}")
+        session, shown = start_flow(site, f"r{n}")
         if session.holdout_arm == "offers":
             flow.complete_session(site, session, outcome="saved", offer_key=shown.key)
             saves.append(session)

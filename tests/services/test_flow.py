@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tests.factories import make_site, make_token
+from tests.factories import complete_session, make_site, make_token, start_flow
 from widget_server.models import CancellationSession, Customer, Offer, Reason, utcnow
 from widget_server.services import flow, flow_config
 from widget_server.services.tokens import verify_customer_token
@@ -12,13 +12,11 @@ def claims(site, sub="cust-1", **kw):
     return verify_customer_token(site, make_token(site, sub, **kw))
 
 
-def run(site, sub="cust-1", reason="too_expensive", outcome="cancelled", **kw):
-    session, _ = flow.start_session(site, claims(site, sub, **kw), locale="en")
-    offer = flow.answer_session(site, session, reason_key=reason, comment="x")
-    flow.complete_session(
-        site, session, outcome=outcome, offer_key=offer.key if outcome == "saved" else None
-    )
-    return session, offer
+def offer_shown(site, sub="cust-1", **token):
+    """The offer the flow shows ``sub`` for too_expensive (who then closes the flow)."""
+    session, offer = start_flow(site, sub, comment="x", **token)
+    flow.complete_session(site, session, outcome="dismissed")
+    return offer
 
 
 def test_new_site_gets_default_reasons_and_offers(db, site):
@@ -56,14 +54,15 @@ def test_start_is_idempotent_for_the_same_session_id(db, site):
 
 
 def test_answer_picks_the_matching_offer_and_records_it(db, site):
-    session, offer = run(site, outcome="dismissed")
+    session, offer = start_flow(site, comment="x")
+    flow.complete_session(site, session, outcome="dismissed")
     assert offer.type == "discount"
     assert session.offers_shown == [offer.key]
 
 
 def test_no_second_discount_within_the_window(db, site):
-    run(site, outcome="saved")
-    _, offer = run(site, outcome="dismissed")
+    complete_session(site, outcome="saved", comment="x")
+    offer = offer_shown(site)
     assert offer is None or offer.type != "discount"
     # Outside the window the discount is offered again.
     saved = db.session.scalar(
@@ -71,7 +70,7 @@ def test_no_second_discount_within_the_window(db, site):
     )
     saved.completed_at = utcnow() - timedelta(days=site.discount_window_days + 1)
     db.session.flush()
-    _, offer = run(site, outcome="dismissed")
+    offer = offer_shown(site)
     assert offer.type == "discount"
 
 
@@ -80,16 +79,16 @@ def test_offer_targeting_by_plan_and_mrr(db, site):
     discount.plans = ["Business"]
     discount.min_mrr = 10000
     db.session.flush()
-    _, offer = run(site, "a", plan="Business", mrr=20000, outcome="dismissed")
+    offer = offer_shown(site, "a", plan="Business", mrr=20000)
     assert offer is not None
-    _, offer = run(site, "b", plan="Growth", mrr=20000, outcome="dismissed")
+    offer = offer_shown(site, "b", plan="Growth", mrr=20000)
     assert offer is None
-    _, offer = run(site, "c", plan="Business", mrr=5000, outcome="dismissed")
+    offer = offer_shown(site, "c", plan="Business", mrr=5000)
     assert offer is None
 
 
 def test_archived_and_renamed_reasons_keep_history(db, site):
-    session, _ = run(site, reason="switching")
+    session = complete_session(site, reason="switching", comment="x")
     reason = session.reason
     flow_config.save_reason(
         site,

@@ -4,51 +4,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.factories import backdate, make_token
+from tests.factories import complete_session, last30
 from widget_server.delivery.worker import JOB_HANDLERS
 from widget_server.errors import ValidationError
 from widget_server.models import utcnow
-from widget_server.services import flow, flow_config, insights, jobs, rollups
-from widget_server.services.tokens import verify_customer_token
+from widget_server.services import flow_config, insights, jobs
 
 TODAY = utcnow().date()
-
-
-def run(site, sub, reason, outcome, mrr, *, plan="Growth", days_ago=0, tenure=None, region=None):
-    signed_up = None
-    if tenure is not None:
-        signed_up = int((utcnow() - timedelta(days=tenure)).timestamp())
-    claims = verify_customer_token(
-        site,
-        make_token(site, sub, mrr=mrr, plan=plan, signed_up_at=signed_up,
-                   attributes={"region": region} if region else None),
-    )  # fmt: skip
-    session, _ = flow.start_session(site, claims, locale="en")
-    offer = flow.answer_session(site, session, reason_key=reason)
-    flow.complete_session(
-        site, session, outcome=outcome, offer_key=offer.key if outcome == "saved" else None
-    )
-    rollups.fold_all()  # the worker counts completions in the rollups
-    return backdate(site, session, days_ago) if days_ago else session
-
-
-@pytest.fixture
-def book(db, site):
-    """This month: 3 cancellations (2900 + 9900 + 29900 = 42700 lost), 2 saves through the
-    30% discount (9900 + 4900 = 14800 gross, 10360 net), 1 dismissal. Previous 30 days: one
-    cancellation of 10000."""
-    run(site, "a", "too_expensive", "cancelled", 2900, plan="Starter", tenure=10, region="EU")
-    run(site, "b", "switching", "cancelled", 9900, tenure=200, region="US")
-    run(site, "c", "missing_features", "cancelled", 29900, plan="Business", tenure=800, region="EU")
-    run(site, "d", "too_expensive", "saved", 9900, tenure=50)
-    run(site, "e", "too_expensive", "saved", 4900, plan="Starter")
-    run(site, "f", "switching", "dismissed", 50000)
-    run(site, "old", "switching", "cancelled", 10000, days_ago=40)
-    db.session.commit()
-
-
-def last30():
-    return insights.Filter(insights.Period.last_days(30))
 
 
 def test_summary_and_change(db, site, book):
@@ -126,16 +88,10 @@ def test_previous_period_has_the_same_length():
 def test_several_currencies_are_converted_at_the_admins_rates(db, site):
     from widget_server.services import money, roadmap
 
-    def pay(sub, mrr, currency, reason="switching"):
-        claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, currency=currency))
-        session, _ = flow.start_session(site, claims, locale="en")
-        flow.answer_session(site, session, reason_key=reason)
-        flow.complete_session(site, session, outcome="cancelled")
-        rollups.fold_all()
-
-    pay("usd", 10000, "USD")
-    pay("eur", 10000, "EUR")
-    pay("gbp", 10000, "GBP")
+    for currency in ("USD", "EUR", "GBP"):
+        complete_session(
+            site, currency.lower(), "switching", mrr=10000, currency=currency, folded=True
+        )
     db.session.commit()
     before = insights.summary(site, last30())
     assert (before["lost_mrr"], before["unconverted"]) == (10000, 2)  # never mixed unconverted

@@ -7,17 +7,17 @@ import re
 
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
-from tests.services.test_rollups import complete, rows
+from tests.clients import token_of
+from tests.factories import backdate, complete_session, rollup_rows
 from widget_server.delivery import worker
 from widget_server.models import Job
 from widget_server.services import jobs, rollups
 
 
 def test_a_rate_change_queues_a_job_and_returns_at_once(admin_client, db, site):
-    complete(site, "eur", "switching", "cancelled", mrr=10000, currency="EUR")
+    complete_session(site, "eur", "switching", "cancelled", mrr=10000, currency="EUR", folded=True)
     db.session.commit()
-    before = rows(db, site)
+    before = rollup_rows(site)
     response = admin_client.post(
         f"/admin/sites/{site.key}/rates",
         data={"csrf_token": token_of(admin_client, site), "currency": "EUR", "rate": "1.1"},
@@ -27,7 +27,7 @@ def test_a_rate_change_queues_a_job_and_returns_at_once(admin_client, db, site):
     assert (job.kind, job.params, job.state, job.requested_by) == (
         "rebuild_mrr_bands", {"currency": "EUR"}, "queued", "pm@example.com",
     )  # fmt: skip
-    assert rows(db, site) == before  # nothing recomputed in the request
+    assert rollup_rows(site) == before  # nothing recomputed in the request
     dashboard = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
     assert "Recalculating MRR bands" in dashboard and "waiting for the worker" in dashboard
     assert 'hx-trigger="every 2s"' in dashboard  # the banner follows the job by itself
@@ -47,20 +47,20 @@ def test_the_same_waiting_job_is_not_queued_twice(db, site):
 
 
 def test_a_rebuild_in_steps_equals_a_rebuild_at_once(db, site):
-    from tests.factories import backdate
-
     for i, days in enumerate((0, 1, 3, 40, 70)):
-        session = complete(site, f"c{i}", "too_expensive", "cancelled", tenure=5,
-                           attributes={"region": "EU" if i % 2 else "US"})  # fmt: skip
+        session = complete_session(
+            site, f"c{i}", "too_expensive", "cancelled", tenure=5,
+            attributes={"region": "EU" if i % 2 else "US"}, folded=True,
+        )  # fmt: skip
         backdate(site, session, days)
     db.session.commit()
     rollups.rebuild(site)
-    at_once = rows(db, site)
+    at_once = rollup_rows(site)
     steps = []
     for done, total in rollups.rebuild_in_steps(site):
         db.session.commit()
         steps.append((done, total))
-    assert rows(db, site) == at_once
+    assert rollup_rows(site) == at_once
     assert steps[-1][0] == steps[-1][1] == len(steps) > 5
 
 

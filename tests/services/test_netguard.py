@@ -7,56 +7,9 @@ import ipaddress
 
 import pytest
 
+from tests.factories import INSIDE
 from widget_server.errors import ValidationError
 from widget_server.services import netguard, sites
-
-# Each of these names this machine, a private network, or a reserved range.
-INSIDE = [
-    "http://127.0.0.1/h",
-    "http://127.1/h",
-    "http://2130706433/h",
-    "http://0x7f000001/h",
-    "http://0177.0.0.1/h",
-    "http://0x7f.0.0.1/h",
-    "http://127.0.0.1./h",
-    "http://127.0.0.1:8080/h",
-    "http://[::1]/h",
-    "http://[::ffff:127.0.0.1]/h",
-    "http://[::ffff:7f00:1]/h",
-    "http://[0:0:0:0:0:ffff:127.0.0.1]/h",
-    "http://[::127.0.0.1]/h",
-    "http://localhost/h",
-    "http://LOCALHOST:8080/h",
-    "http://localhost./h",
-    "http://api.localhost/h",
-    "http://\u24dbocalhost/h",  # a circled l: IDNA maps it to "localhost"
-    "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/h",  # full-width digits
-    "http://127\u30020\u30020\u30021/h",  # ideographic full stops
-    "http://10.0.0.5/h",
-    "http://172.16.3.4/h",
-    "http://192.168.1.1/h",
-    "http://100.64.0.1/h",
-    "http://169.254.169.254/latest/meta-data",
-    "http://[fe80::1]/h",
-    "http://[fc00::1]/h",
-    "http://[fd12:3456::1]/h",
-    "http://224.0.0.251/h",
-    "http://[ff02::1]/h",
-    "http://255.255.255.255/h",
-    "http://0.0.0.0/h",
-    "http://0/h",
-    "http://[::]/h",
-    "http://[2002:7f00:1::1]/h",  # 6to4 around 127.0.0.1
-    "http://[2002:c0a8:101::1]/h",  # 6to4 around 192.168.1.1
-    "http://[2001:0:4136:e378:8000:63bf:3f57:fefe]/h",  # Teredo around 192.168.1.1
-    "http://[64:ff9b::a00:1]/h",  # NAT64 around 10.0.0.1
-    "http://198.18.0.1/h",
-    "http://192.0.2.1/h",
-    "http://printer.local/h",
-    "http://metadata.google.internal/h",
-    "http://router.home.arpa/h",
-    "http://intranet/h",
-]
 
 NOT_URLS = [
     "ftp://hooks.example.com/h",

@@ -8,9 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.test_admin import token_of
-from tests.factories import make_token
-from tests.services.test_rollups import rows
+from tests.clients import token_of
+from tests.factories import complete_session, make_token, rollup_rows
 from widget_server.delivery import worker
 from widget_server.models import (
     AuditEvent,
@@ -21,31 +20,28 @@ from widget_server.models import (
     Vote,
     utcnow,
 )
-from widget_server.services import flow, insights, privacy, roadmap, rollups, sites
+from widget_server.services import insights, privacy, roadmap, rollups, sites
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
 SECRET_VALUE = "seat-7f3a-unique"
 
 
-def claims(site, sub, **extra):
-    token = make_token(
-        site, sub, email=f"{sub}@example.com", name="Ann Example", company="ann-co",
-        attributes={"region": "EU", "seat": SECRET_VALUE if sub == "gdpr-1" else sub}, **extra,
+def profile(sub: str) -> dict:
+    """Everything a token can say about customer ``sub`` (gdpr-1 has a unique seat)."""
+    return dict(
+        email=f"{sub}@example.com", name="Ann Example", company="ann-co",
+        attributes={"region": "EU", "seat": SECRET_VALUE if sub == "gdpr-1" else sub},
     )  # fmt: skip
-    return verify_customer_token(site, token)
 
 
 def cancel(site, sub, comment, item=None):
-    session, _ = flow.start_session(site, claims(site, sub), locale="en")
+    """``sub`` cancels, with a comment, a follow-up answer and perhaps a missing ``item``."""
     reason = "missing_features" if item else "too_expensive"
-    flow.answer_session(
-        site, session, reason_key=reason, comment=comment, followup_answer="Globex",
-        roadmap_item_id=item.id if item else None,
+    return complete_session(
+        site, sub, reason, comment=comment, followup="Globex", roadmap_item=item, folded=True,
+        **profile(sub),
     )  # fmt: skip
-    flow.complete_session(site, session, outcome="cancelled")
-    rollups.fold_all()
-    return session
 
 
 @pytest.fixture
@@ -56,7 +52,8 @@ def person(db, site):
     cancel(site, "gdpr-1", "Too pricey for Ann", item)
     cancel(site, "gdpr-1", "Still too pricey")
     cancel(site, "neighbour", "Keep me")
-    ann = upsert_customer(site, claims(site, "gdpr-1"))
+    token = make_token(site, "gdpr-1", **profile("gdpr-1"))
+    ann = upsert_customer(site, verify_customer_token(site, token))
     roadmap.vote(site, item, ann)
     roadmap.suggest(site, ann, title="Ann's idea")
     roadmap.change_status(site, item, "in_progress")  # an email to Ann
@@ -122,11 +119,11 @@ def test_erasure_removes_personal_data_and_keeps_the_figures(client, db, site, p
     )
     assert insights.reason_ranking(site, period) == ranking
     # No attribute value of theirs remains in the rollups, and they equal a rebuild.
-    erased_rows = rows(db, site)
+    erased_rows = rollup_rows(site)
     assert SECRET_VALUE not in json.dumps(erased_rows, default=str)
     assert "neighbour" in json.dumps(erased_rows, default=str)
     rollups.rebuild(site)
-    assert rows(db, site) == erased_rows
+    assert rollup_rows(site) == erased_rows
 
 
 def test_cli_exports_and_erases(runner, db, site, person):

@@ -1,27 +1,10 @@
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_site, make_token
+from tests.factories import complete_session, make_customer, make_site, start_flow
 from widget_server.errors import Conflict, ValidationError
 from widget_server.models import OutboxMessage, Subscription, Vote
 from widget_server.services import flow, roadmap
-from widget_server.services.customers import upsert_customer
-from widget_server.services.tokens import verify_customer_token
-
-
-def customer(site, sub, *, company=None, mrr=1000, email=None):
-    claims = verify_customer_token(
-        site, make_token(site, sub, company=company, mrr=mrr, email=email or f"{sub}@example.com")
-    )
-    return upsert_customer(site, claims)
-
-
-def churn_for(site, item, sub, mrr):
-    claims = verify_customer_token(site, make_token(site, sub, mrr=mrr, email=f"{sub}@ex.com"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="missing_features", roadmap_item_id=item.id)
-    flow.complete_session(site, session, outcome="cancelled")
-    return session
 
 
 def outbox(db, kind="email"):
@@ -30,9 +13,9 @@ def outbox(db, kind="email"):
 
 def test_votes_are_one_per_customer_and_counted_per_company(db, site):
     item = roadmap.create_item(site, title="SSO with Okta")
-    a = customer(site, "a", company="acme", mrr=5000)
-    b = customer(site, "b", company="acme", mrr=3000)
-    c = customer(site, "c", mrr=2000)
+    a = make_customer(site, "a", company="acme", mrr=5000)
+    b = make_customer(site, "b", company="acme", mrr=3000)
+    c = make_customer(site, "c", mrr=2000)
     assert roadmap.vote(site, item, a) is True
     assert roadmap.vote(site, item, a) is False  # idempotent
     roadmap.vote(site, item, b)
@@ -49,16 +32,16 @@ def test_votes_are_one_per_customer_and_counted_per_company(db, site):
 def test_no_votes_on_closed_items(db, site, status):
     item = roadmap.create_item(site, title="Old thing", status=status)
     with pytest.raises(Conflict) as info:
-        roadmap.vote(site, item, customer(site, "a"))
+        roadmap.vote(site, item, make_customer(site, "a", mrr=1000))
     assert info.value.code == "item_not_votable"
 
 
 def test_lost_mrr_comes_from_customers_who_cancelled_for_it(db, site):
     sso = roadmap.create_item(site, title="SSO")
     api = roadmap.create_item(site, title="API")
-    churn_for(site, sso, "x", 29900)
-    churn_for(site, sso, "y", 9900)
-    churn_for(site, api, "z", 2900)
+    complete_session(site, "x", "missing_features", roadmap_item=sso, mrr=29900, email="x@ex.com")
+    complete_session(site, "y", "missing_features", roadmap_item=sso, mrr=9900, email="y@ex.com")
+    complete_session(site, "z", "missing_features", roadmap_item=api, mrr=2900, email="z@ex.com")
     rows = roadmap.items_with_stats(site, roadmap.ItemFilter(), sort="lost_mrr")
     assert [(r["item"].title, r["lost_mrr"], r["churned"]) for r in rows] == [
         ("SSO", 39800, 2),
@@ -68,8 +51,7 @@ def test_lost_mrr_comes_from_customers_who_cancelled_for_it(db, site):
 
 def test_missing_feature_link_is_validated(db, site):
     item = roadmap.create_item(site, title="Hidden", public=False)
-    claims = verify_customer_token(site, make_token(site, "q"))
-    session, _ = flow.start_session(site, claims, locale="en")
+    session, _ = start_flow(site, "q", reason=None)
     for reason, item_id in (("missing_features", item.id), ("switching", None)):
         if item_id is None:
             item_id = roadmap.create_item(site, title="Public").id
@@ -86,11 +68,13 @@ def test_missing_feature_link_is_validated(db, site):
 
 def test_status_changes_queue_each_email_once(db, site):
     item = roadmap.create_item(site, title="Dark mode")
-    voters = [customer(site, f"v{i}") for i in range(3)]
+    voters = [make_customer(site, f"v{i}", mrr=1000) for i in range(3)]
     for voter in voters:
         roadmap.vote(site, item, voter)
     roadmap.unsubscribe(site, voters[2].id, item.id)
-    churn_for(site, item, "gone", 5000)
+    complete_session(
+        site, "gone", "missing_features", roadmap_item=item, mrr=5000, email="gone@ex.com"
+    )
     assert roadmap.change_status(site, item, "in_progress") == 2
     assert roadmap.change_status(site, item, "planned") == 0
     assert roadmap.change_status(site, item, "in_progress") == 0  # not twice
@@ -102,11 +86,11 @@ def test_status_changes_queue_each_email_once(db, site):
 
 def test_webhooks_are_queued_only_with_a_url(db, site):
     item = roadmap.create_item(site, title="Exports")
-    roadmap.vote(site, item, customer(site, "a"))
+    roadmap.vote(site, item, make_customer(site, "a", mrr=1000))
     assert outbox(db, "webhook") == []
     site.webhook_url, site.webhook_secret = "https://hooks.example.com/kk", "whsec"
-    roadmap.vote(site, item, customer(site, "b"))
-    roadmap.unvote(site, item, customer(site, "b"))
+    roadmap.vote(site, item, make_customer(site, "b", mrr=1000))
+    roadmap.unvote(site, item, make_customer(site, "b", mrr=1000))
     roadmap.change_status(site, item, "planned")
     assert [m.topic for m in outbox(db, "webhook")] == [
         "vote.created", "vote.deleted", "roadmap_item.status_changed",
@@ -117,15 +101,17 @@ def test_merge_unites_voters_without_double_votes(db, site):
     original = roadmap.create_item(site, title="Okta SSO")
     duplicate = roadmap.create_item(site, title="Single sign-on")
     both, only_dup, only_orig = (
-        customer(site, "both"),
-        customer(site, "dup"),
-        customer(site, "orig"),
+        make_customer(site, "both", mrr=1000),
+        make_customer(site, "dup", mrr=1000),
+        make_customer(site, "orig", mrr=1000),
     )
     for voter in (both, only_dup):
         roadmap.vote(site, duplicate, voter)
     for voter in (both, only_orig):
         roadmap.vote(site, original, voter)
-    churned = churn_for(site, duplicate, "left", 7000)
+    churned = complete_session(
+        site, "left", "missing_features", roadmap_item=duplicate, mrr=7000, email="left@ex.com"
+    )
     roadmap.merge(site, duplicate, original)
     voters = set(db.session.scalars(sa.select(Vote.customer_id).where(Vote.item_id == original.id)))
     assert voters == {both.id, only_dup.id, only_orig.id}
@@ -140,7 +126,7 @@ def test_merge_unites_voters_without_double_votes(db, site):
 
 
 def test_suggestions_wait_for_moderation(db, site):
-    author = customer(site, "idea-person")
+    author = make_customer(site, "idea-person", mrr=1000)
     item = roadmap.suggest(site, author, title="Slack integration")
     board = roadmap.board(site, "en")
     assert all(i["id"] != item.id for c in board["columns"] for i in c["items"])
@@ -188,7 +174,7 @@ def test_votes_that_cannot_be_taken_say_why(db, site):
     original = roadmap.create_item(site, title="Dark mode")
     duplicate = roadmap.create_item(site, title="Night theme")
     roadmap.merge(site, duplicate, original)
-    voter = customer(site, "why")
+    voter = make_customer(site, "why", mrr=1000)
     with pytest.raises(Conflict, match="merged into “Dark mode”: votes go there"):
         roadmap.vote(site, duplicate, voter)
     pending = roadmap.create_item(site, title="Idea")

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import backdate, make_token
+from tests.factories import backdate, complete_session, rollup_rows, start_flow
 from widget_server.delivery.worker import JOB_HANDLERS
 from widget_server.models import (
     CancellationSession,
@@ -15,20 +15,9 @@ from widget_server.models import (
     SegmentRollup,
     utcnow,
 )
-from widget_server.services import flow, insights, jobs, money, rollups, seed, sites
-from widget_server.services.tokens import verify_customer_token
+from widget_server.services import insights, jobs, money, rollups, seed, sites
 
 TODAY = utcnow().date()
-
-
-def rows(db, site):
-    """Every rollup row of the site, as comparable tuples."""
-    result = {}
-    for table in rollups.TABLES:
-        t = table.__table__
-        query = sa.select(t).where(t.c.site_id == site.id)
-        result[t.name] = sorted(tuple(r) for r in db.session.execute(query))
-    return result
 
 
 def counted(db, site, table, **where):
@@ -40,36 +29,29 @@ def counted(db, site, table, **where):
     )
 
 
-def complete(site, sub, reason, outcome, *, mrr=9900, currency="USD", plan="Growth", tenure=None,
-             attributes=None):  # fmt: skip
-    signed_up = int((utcnow() - timedelta(days=tenure)).timestamp()) if tenure else None
-    token = make_token(site, sub, mrr=mrr, currency=currency, plan=plan, signed_up_at=signed_up,
-                       attributes=attributes)  # fmt: skip
-    session, _ = flow.start_session(site, verify_customer_token(site, token), locale="en")
-    offer = flow.answer_session(site, session, reason_key=reason) if reason else None
-    saved = outcome == "saved" and offer is not None
-    flow.complete_session(site, session, outcome=outcome, offer_key=offer.key if saved else None)
-    rollups.fold_all()  # what the worker does a moment later
-    return session
-
-
 def test_each_completion_adds_exactly_what_a_rebuild_computes(db, site):
-    complete(site, "a", "too_expensive", "saved", plan="Starter", tenure=10)
-    complete(site, "b", "too_expensive", "cancelled", mrr=2900, plan=None)
-    complete(site, "c", "switching", "cancelled", mrr=120000, currency="EUR", tenure=400)
-    complete(site, "d", None, "dismissed")
-    complete(site, "e", "missing_features", "cancelled", mrr=29900, plan="Business")
-    complete(site, "f", "too_expensive", "cancelled", plan="Starter", tenure=10,
-             attributes={"region": "EU", "trial": True, "seats": 4})  # fmt: skip
+    complete_session(site, "a", "too_expensive", "saved", plan="Starter", tenure=10, folded=True)
+    complete_session(site, "b", "too_expensive", "cancelled", mrr=2900, plan=None, folded=True)
+    complete_session(
+        site, "c", "switching", "cancelled", mrr=120000, currency="EUR", tenure=400, folded=True
+    )
+    complete_session(site, "d", None, "dismissed", folded=True)
+    complete_session(
+        site, "e", "missing_features", "cancelled", mrr=29900, plan="Business", folded=True
+    )
+    complete_session(
+        site, "f", "too_expensive", "cancelled", plan="Starter", tenure=10,
+        attributes={"region": "EU", "trial": True, "seats": 4}, folded=True,
+    )  # fmt: skip
     db.session.commit()
-    incremental = rows(db, site)
+    incremental = rollup_rows(site)
     assert counted(db, site, OfferShownRollup, grain="day", attribute="") == 3
     assert counted(db, site, ReasonRollup, grain="month", attribute="") == 6
     assert counted(db, site, ReasonRollup, grain="day", attribute="region", value="EU") == 1
     assert counted(db, site, SegmentRollup, grain="day", attribute="trial", value="true") == 1
     assert counted(db, site, SegmentRollup, grain="day", attribute="seats", value="4") == 1
     rollups.rebuild(site)
-    assert rows(db, site) == incremental
+    assert rollup_rows(site) == incremental
 
 
 def test_ranges_cover_each_day_of_the_period_once():
@@ -104,7 +86,9 @@ def history(db, site):
     """A year of seeded sessions plus a few in other currencies with a rate for one."""
     seed.seed_sessions(site, 1500)
     for i, currency in enumerate(("EUR", "EUR", "GBP")):
-        session = complete(site, f"fx{i}", "switching", "cancelled", mrr=10000, currency=currency)
+        session = complete_session(
+            site, f"fx{i}", "switching", "cancelled", mrr=10000, currency=currency, folded=True
+        )
         backdate(site, session, 40 * i)
     money.set_rate(site, "EUR", "1.085")
     db.session.commit()
@@ -186,7 +170,7 @@ def test_a_custom_attribute_filter_reads_the_sessions_and_agrees(db, site, histo
 
 
 def test_exchange_rates_and_the_site_currency_rebuild_the_mrr_bands(db, site):
-    complete(site, "eur", "switching", "cancelled", mrr=10000, currency="EUR")
+    complete_session(site, "eur", "switching", "cancelled", mrr=10000, currency="EUR", folded=True)
     db.session.commit()
 
     def bands():
@@ -211,10 +195,10 @@ def test_exchange_rates_and_the_site_currency_rebuild_the_mrr_bands(db, site):
 
 
 def test_offers_shown_count_only_completed_sessions(db, site):
-    claims = verify_customer_token(site, make_token(site, "open"))
-    session, _ = flow.start_session(site, claims, locale="en")
-    flow.answer_session(site, session, reason_key="too_expensive")  # shown, not completed
-    [discount] = complete(site, "done", "too_expensive", "cancelled").offers_shown
+    start_flow(site, "open", "too_expensive")  # shown, not completed
+    [discount] = complete_session(
+        site, "done", "too_expensive", "cancelled", folded=True
+    ).offers_shown
     db.session.commit()
     offers = insights.offer_performance(site, insights.Filter(insights.Period.last_days(1)))
     assert next(o for o in offers if o["offer_id"] == discount)["shown"] == 1
@@ -227,8 +211,12 @@ def test_custom_attribute_breakdowns_count_each_value_and_the_rest(db, site):
         ("c", {"region": "US"}, 4000),
         ("d", None, 8000),
     ]:
-        complete(site, sub, "switching", "cancelled", mrr=mrr, attributes=attributes)
-    complete(site, "e", "too_expensive", "dismissed", attributes={"region": "EU"})
+        complete_session(
+            site, sub, "switching", "cancelled", mrr=mrr, attributes=attributes, folded=True
+        )
+    complete_session(
+        site, "e", "too_expensive", "dismissed", attributes={"region": "EU"}, folded=True
+    )
     db.session.commit()
     today = insights.Period.last_days(1)
 
@@ -249,8 +237,8 @@ def test_rounding_leaves_no_phantom_not_set_segment(db, site):
     # 1000 EUR at 1.0004 is 1000.4 USD: the reason row (all three) converts to 3001, the
     # three tenure rows to 1000 each. No session lacks the attribute: no "not set" row.
     for i, tenure in enumerate((10, 100, 400)):
-        complete(site, f"r{i}", "switching", "cancelled", mrr=1000, currency="EUR",
-                 tenure=tenure, attributes={"region": "EU"})  # fmt: skip
+        complete_session(site, f"r{i}", "switching", "cancelled", mrr=1000, currency="EUR",
+                         tenure=tenure, attributes={"region": "EU"}, folded=True)  # fmt: skip
     money.set_rate(site, "EUR", "1.0004")
     items = insights.breakdown(site, insights.Filter(insights.Period.last_days(1)), "attr:region")
     assert [(i["segment"], i["cancelled"]) for i in items["items"]] == [("EU", 3)]

@@ -1,6 +1,6 @@
-"""The host page for the widget tests: served by a second server on another port, so the
-widget runs cross-origin as in production. Keepkit's live server and Chromium come from
-tests/live.py."""
+"""The host page for the widget and accessibility tests (a pytest plugin loaded by
+tests/conftest.py): served by a second server on another port, so the widget runs
+cross-origin as in production. Keepkit's live server and Chromium come from tests/live.py."""
 
 from __future__ import annotations
 

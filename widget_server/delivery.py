@@ -303,7 +303,7 @@ def _stripe_cancel(site, customer_id: int):
     return stripe_connector.cancel_at_period_end(site, customer_id, api_base)
 
 
-JOB_HANDLERS = {
+JOB_HANDLERS: dict[str, jobs.Handler] = {
     "rebuild_rollups": rollups.rebuild_in_steps,
     "rebuild_mrr_bands": rollups.rebuild_mrr_bands_in_steps,
     "stripe_cancel": _stripe_cancel,
@@ -376,11 +376,15 @@ def parse_mail_from(value: str) -> Address:
     :raises ValueError: when it is not one email address.
     """
     value = value or ""
-    problem = header_text(value) != value.strip()
-    if not problem:
+    header = None
+    if header_text(value) == value.strip():
         header = policy.default.header_factory("From", value)
-        problem = bool(header.defects) or len(header.addresses) != 1
-    if problem or not header.addresses[0].domain:
+    if (
+        header is None
+        or header.defects
+        or len(header.addresses) != 1
+        or not header.addresses[0].domain
+    ):
         raise ValueError(f"KEEPKIT_MAIL_FROM must be 'addr' or 'Name <addr>', not {value!r}")
     return header.addresses[0]
 
@@ -425,7 +429,7 @@ def _compose(
     if logo:
         # Inline (multipart/related, cid:): mail clients block data: images and remote ones.
         data, subtype, cid = logo
-        email.get_payload()[1].add_related(data, "image", subtype, cid=cid)
+        list(email.iter_parts())[1].add_related(data, "image", subtype, cid=cid)
     return email
 
 
@@ -442,12 +446,20 @@ def _logo(site: Site | None) -> tuple[bytes, str, str] | None:
     return data, subtype, make_msgid(domain="logo.keepkit.local")
 
 
+def _site(message: OutboxMessage) -> Site:
+    """The message's site (its messages go with a deleted site: ON DELETE CASCADE)."""
+    site = db.session.get(Site, message.site_id)
+    if site is None:
+        raise ComposeError("The site no longer exists")
+    return site
+
+
 def build_digest(message: OutboxMessage) -> EmailMessage:
     """The weekly digest: a short summary in the body and the PDF report attached."""
     from widget_server.reports.pdf import render_pdf  # WeasyPrint: loaded only when needed
 
     payload = message.payload
-    site = db.session.get(Site, message.site_id)
+    site = _site(message)
     period = insights.Period(date.fromisoformat(payload["from"]), date.fromisoformat(payload["to"]))
     filters = insights.Filter(period)
     email = _compose(
@@ -483,7 +495,7 @@ def build_email(message: OutboxMessage) -> EmailMessage:
     payload = message.payload
     if payload.get("template") == "digest":
         return build_digest(message)
-    site = db.session.get(Site, message.site_id)
+    site = _site(message)
     item = db.session.get(RoadmapItem, payload["item_id"])
     customer = db.session.get(Customer, payload["customer_id"])
     if item is None or customer is None:
@@ -556,7 +568,7 @@ def build_webhook(message: OutboxMessage) -> Webhook:
     :raises Undeliverable: when the site has no webhook URL any more.
     :raises DeliveryError: when the site has no webhook secret.
     """
-    site = db.session.get(Site, message.site_id)
+    site = _site(message)
     if not site.webhook_url:
         raise Undeliverable("the site has no webhook URL any more: set one, then resend")
     if not site.webhook_secret:
@@ -591,7 +603,7 @@ def send_webhook(webhook: Webhook) -> None:
     except netguard.Refused as exc:
         raise DeliveryError(f"{webhook.url}: refused: {exc}") from exc
     except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError(f"{webhook.url}: {exc or type(exc).__name__}") from exc
+        raise DeliveryError(f"{webhook.url}: {str(exc) or type(exc).__name__}") from exc
     if 300 <= response.status < 400:
         location = (response.location or "")[:200]
         raise DeliveryError(

@@ -31,7 +31,7 @@ from widget_server.models import (
 from widget_server.services import notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
-from widget_server.services.sql import insert_or_ignore
+from widget_server.services.sql import insert_or_ignore, rowcount
 from widget_server.services.text import render_markdown, single_line, storable
 
 STATUS_LABELS = {
@@ -406,7 +406,7 @@ def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
     result = db.session.execute(
         sa.delete(Vote).where(Vote.item_id == item.id, Vote.customer_id == customer.id)
     )
-    removed = result.rowcount == 1
+    removed = rowcount(result) == 1
     if item.suggested_by_id != customer.id:
         unsubscribe(site, customer.id, item.id)
     if removed:
@@ -453,7 +453,7 @@ def unsubscribe(site: Site, customer_id: int, item_id: int | None) -> int:
     )
     if item_id is not None:
         query = query.where(Subscription.item_id == item_id)
-    return db.session.execute(query.values(unsubscribed_at=utcnow())).rowcount
+    return rowcount(db.session.execute(query.values(unsubscribed_at=utcnow())))
 
 
 # --- rankings and the board ---------------------------------------------------------------

@@ -173,7 +173,8 @@ def forget_all() -> None:
     _snapshots.clear()
 
 
-_WATCHED = (Site, SiteOrigin, Reason, Offer, Experiment)
+# What a site's snapshot holds besides the site itself (a Site raises its own version).
+_WATCHED = (SiteOrigin, Reason, Offer, Experiment)
 
 
 @event.listens_for(Session, "before_flush")

@@ -33,13 +33,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance/demo.db .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance/demo.db .pytest_cache .ruff_cache .mypy_cache
 
 ## Benchmarks (not part of the test suite): 1,000,000 sessions into SQLite and PostgreSQL.
 BENCH_SESSIONS ?= 1000000

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole suite: lint, pytest on SQLite, pytest on PostgreSQL.
+# Runs the whole suite: lint (ruff, mypy), pytest on SQLite, pytest on PostgreSQL.
 # PostgreSQL: KEEPKIT_TEST_PG_URL (default: the local server's `test` database). Outside CI an
 # unreachable server skips the PostgreSQL run's tests with a reason; in CI (CI set) it fails.
 set -euo pipefail
@@ -10,6 +10,9 @@ PG_URL="${KEEPKIT_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}"
 echo "== ruff"
 ruff check .
 ruff format --check .
+
+echo "== mypy"
+mypy
 
 echo "== pytest on SQLite"
 env -u KEEPKIT_TEST_DATABASE_URL pytest -m "not first_run" "$@"

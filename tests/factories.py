@@ -17,7 +17,6 @@ from widget_server.models import Offer, OutboxMessage, Reason, utcnow
 from widget_server.services import (
     experiments,
     flow,
-    insights,
     notifications,
     roadmap,
     rollups,
@@ -25,6 +24,7 @@ from widget_server.services import (
     users,
 )
 from widget_server.services.customers import upsert_customer
+from widget_server.services.period import Filter, Period
 from widget_server.services.tokens import verify_customer_token
 
 ORIGIN = "https://app.example.com"
@@ -150,7 +150,7 @@ def make_admin(email: str = "pm@example.com", password: str = "correct horse bat
 
 def last30():
     """The dashboard's default filter: the last 30 days, everyone."""
-    return insights.Filter(insights.Period.last_days(30))
+    return Filter(Period.last_days(30))
 
 
 def settle():

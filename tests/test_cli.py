@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from widget_server.models import AdminUser, CancellationSession, Customer, Site
 from widget_server.services import sites
+from widget_server.services.period import Filter, Period
 
 
 def test_sites_create_json_prints_working_keys(runner, db, client):
@@ -118,7 +119,7 @@ def test_rebuild_rollups_restores_the_dashboard_after_a_hand_edit(runner, db, si
     db.session.commit()
 
     def lost(days):
-        return insights.summary(site, insights.Filter(insights.Period.last_days(days)))["lost_mrr"]
+        return insights.summary(site, Filter(Period.last_days(days)))["lost_mrr"]
 
     assert (lost(30), lost(365)) == (4200, 4200)  # still counted today
     result = runner.invoke(args=["reports", "rebuild-rollups", "--site", site.key])
@@ -129,7 +130,7 @@ def test_rebuild_rollups_restores_the_dashboard_after_a_hand_edit(runner, db, si
 
 def test_seed_with_events_tells_the_closed_loop_story(runner, db, site):
     from widget_server.models import LifecycleEvent
-    from widget_server.services import impact, insights
+    from widget_server.services import impact
 
     plain = runner.invoke(args=["seed", "--site", site.key, "--sessions", "200"])
     assert plain.exit_code == 0, plain.output
@@ -140,7 +141,7 @@ def test_seed_with_events_tells_the_closed_loop_story(runner, db, site):
     assert "lifecycle events" in result.output
     events = db.session.scalar(count)
     assert events > 1000
-    year = insights.Period.last_days(365)
+    year = Period.last_days(365)
     retention = impact.retention(site, year)
     ninety = retention["windows"]["90"]
     assert 0 < ninety["retained"] < ninety["eligible"]  # some saves lapsed

@@ -12,6 +12,7 @@ from widget_server import create_app
 from widget_server.extensions import db
 from widget_server.models import Site
 from widget_server.services import insights
+from widget_server.services.period import Filter, Period
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_upgrading_keeps_existing_data(empty_database_url):
                 for table in ("sites", "reasons", "customers", "cancellation_sessions")
             ]
         # The rollups introduced later are filled from the sessions already there.
-        january = insights.Filter(insights.Period(date(2026, 1, 1), date(2026, 1, 31)))
+        january = Filter(Period(date(2026, 1, 1), date(2026, 1, 31)))
         ranking = insights.reason_ranking(db.session.get(Site, 1), january)
         db.session.remove()
         db.engine.dispose()

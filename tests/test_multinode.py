@@ -31,6 +31,7 @@ from tests.servers import free_port, run_at_once, wait_for
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, ReasonRollup, Vote
 from widget_server.services import insights, roadmap, rollups, sites
+from widget_server.services.period import Filter, Period
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("KEEPKIT_TEST_MULTINODE_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -264,7 +265,7 @@ def test_votes_and_completions_sent_to_both_nodes_are_exact(cluster):
         )
         rollups.fold_all()  # what the worker does with the queued completions
         db.session.commit()
-        summary = insights.summary(site, insights.Filter(insights.Period.last_days(1)))
+        summary = insights.summary(site, Filter(Period.last_days(1)))
         t = ReasonRollup.__table__
         incremental = sorted(
             map(tuple, db.session.execute(sa.select(t).where(t.c.site_id == site.id)))

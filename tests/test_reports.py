@@ -7,6 +7,7 @@ from pypdf import PdfReader
 
 from tests.factories import complete_session, last30, pdf_text
 from widget_server.reports import pdf
+from widget_server.services.period import Filter, Period
 
 
 def test_pdf_has_the_figures(app, db, site, book):
@@ -106,7 +107,7 @@ def test_logo_upload_and_in_the_pdf(admin_client, app, db, site):
 
 def test_pdf_has_the_impact_section(app, db, client, site, api_key):
     from tests.factories import REACTIVATED, complete_session, post_events, winback_email
-    from widget_server.services import insights, roadmap
+    from widget_server.services import roadmap
 
     item = roadmap.create_item(site, title="Audit trail", status="in_progress")
     customer = complete_session(
@@ -117,7 +118,7 @@ def test_pdf_has_the_impact_section(app, db, client, site, api_key):
     db.session.commit()
     post_events(client, api_key, ("R", REACTIVATED, 3, 4200))
     with app.test_request_context():
-        data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(90)), "A4")
+        data = pdf.render_pdf(site, Filter(Period.last_days(90)), "A4")
     text = pdf_text(data)
     assert "Impact: what happened after the flow" in text
     assert "Of 1 customer saved in the period ($25 MRR)" in text
@@ -126,46 +127,41 @@ def test_pdf_has_the_impact_section(app, db, client, site, api_key):
 
 def test_quoted_comments_follow_the_plan_and_segment_filter(db, site):
     from widget_server.reports.data import top_comments
-    from widget_server.services import insights
 
     for sub, plan in (("ent", "Enterprise"), ("gro", "Growth")):
         region = {"region": "EU" if plan == "Enterprise" else "US"}
         complete_session(site, sub, plan=plan, attributes=region, comment=f"{plan} words")
     db.session.commit()
-    period = insights.Period.last_days(30)
-    everyone = top_comments(site, insights.Filter(period), ["too_expensive"])
+    period = Period.last_days(30)
+    everyone = top_comments(site, Filter(period), ["too_expensive"])
     assert {c["comment"] for c in everyone["too_expensive"]} == {"Enterprise words", "Growth words"}
-    enterprise = top_comments(site, insights.Filter(period, "Enterprise"), ["too_expensive"])
+    enterprise = top_comments(site, Filter(period, "Enterprise"), ["too_expensive"])
     assert [c["comment"] for c in enterprise["too_expensive"]] == ["Enterprise words"]
-    us = top_comments(site, insights.Filter(period, None, "region", "US"), ["too_expensive"])
+    us = top_comments(site, Filter(period, None, "region", "US"), ["too_expensive"])
     assert [c["comment"] for c in us["too_expensive"]] == ["Growth words"]
-    nobody = top_comments(
-        site, insights.Filter(period, "Enterprise", "region", "US"), ["too_expensive"]
-    )
+    nobody = top_comments(site, Filter(period, "Enterprise", "region", "US"), ["too_expensive"])
     assert nobody["too_expensive"] == []
 
 
 def test_rendering_a_pdf_does_not_flood_the_log(app, db, site, caplog):
     import logging
 
-    from widget_server.services import insights
-
     caplog.set_level(logging.DEBUG)
     with app.test_request_context():
-        pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))
+        pdf.render_pdf(site, Filter(Period.last_days(30)))
     noise = [r for r in caplog.records if r.name.startswith(("weasyprint", "fontTools"))]
     assert [r for r in noise if r.levelno < logging.WARNING] == []
 
 
 def test_page_one_has_an_executive_summary(app, db, site):
-    from widget_server.services import insights, roadmap
+    from widget_server.services import roadmap
 
     item = roadmap.create_item(site, title="Okta SSO", status="in_progress")
     complete_session(site, "a", "missing_features", mrr=90000, roadmap_item=item, folded=True)
     complete_session(site, "b", "too_expensive", mrr=10000, folded=True)
     db.session.commit()
     with app.test_request_context():
-        data = pdf.render_pdf(site, insights.Filter(insights.Period.last_days(30)))
+        data = pdf.render_pdf(site, Filter(Period.last_days(30)))
     first_page = PdfReader(io.BytesIO(data)).pages[0].extract_text()
     assert "In short" in first_page
     assert "Lost MRR: $1,000 from 2 cancellations" in first_page
@@ -197,7 +193,7 @@ def _filled(page) -> float:
 def test_no_page_is_left_mostly_empty(app, db, site, sessions):
     from weasyprint import HTML
 
-    from widget_server.services import insights, rollups, seed
+    from widget_server.services import rollups, seed
 
     seed.seed_roadmap(site)
     seed.seed_sessions(site, sessions)
@@ -205,7 +201,7 @@ def test_no_page_is_left_mostly_empty(app, db, site, sessions):
     db.session.commit()
     for days in (30, 365):
         with app.test_request_context():
-            html = pdf.render_html(site, insights.Filter(insights.Period.last_days(days)))
+            html = pdf.render_html(site, Filter(Period.last_days(days)))
         document = HTML(string=html, url_fetcher=pdf.NoFetching()).render()
         filled = [round(_filled(page), 2) for page in document.pages]
         assert len(filled) >= 2, filled

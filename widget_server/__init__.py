@@ -69,7 +69,8 @@ def register_proxy_fix(app: Flask) -> None:
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        # Flask's documented way to wrap its WSGI app; its stubs declare wsgi_app a method.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 def register_commands(app: Flask) -> None:

@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 import time
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -58,7 +59,7 @@ def register_commands(app) -> None:
         app.cli.add_command(command)
 
 
-def _fail(exc: KeepkitError):
+def _fail(exc: KeepkitError) -> NoReturn:
     db.session.rollback()
     raise click.ClickException(exc.message)
 

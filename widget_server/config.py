@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -187,7 +188,7 @@ def _make_sqlite_directory(url: str) -> None:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
+def load_config(overrides: dict | None = None, environ: Mapping[str, str] | None = None) -> dict:
     """Build the settings dict from the class for ``KEEPKIT_ENV`` and the environment."""
     environ = os.environ if environ is None else environ
     overrides = dict(overrides or {})

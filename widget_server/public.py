@@ -113,7 +113,7 @@ def unsubscribe(token: str):
         return render_template(
             "public/unsubscribe.html", question=question, t=t, locale=locale, site=site
         )
-    if "a" in data:
+    if "a" in data or site is None:  # an admin's digest token names no site
         digests.stop_weekly_digest(data["a"])
         message = t["unsubscribed_digest"]
     else:

@@ -12,7 +12,7 @@ from widget_server.models import AuditEvent, Experiment
 from widget_server.reports import pdf
 from widget_server.reports.formatting import money, percent, points
 from widget_server.services import experiments, flow
-from widget_server.services.insights import Filter, Period
+from widget_server.services.period import Filter, Period
 
 PAGE = "/admin/sites/{}/experiments"
 

@@ -10,6 +10,7 @@ from tests.servers import run_at_once
 from widget_server.extensions import db
 from widget_server.models import ReasonRollup
 from widget_server.services import insights, rollups, sites
+from widget_server.services.period import Filter, Period
 
 CUSTOMERS = 40
 
@@ -48,7 +49,7 @@ def test_concurrent_completions_are_all_counted(live):
         assert rollups.pending(site) == CUSTOMERS
         rollups.fold_all()
         db.session.commit()
-        summary = insights.summary(site, insights.Filter(insights.Period.last_days(1)))
+        summary = insights.summary(site, Filter(Period.last_days(1)))
         incremental = rollup_rows(site)
         rollups.rebuild(site)
         rebuilt = rollup_rows(site)

@@ -4,6 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import auth, complete_session, make_site, start_flow
+from widget_server.services.period import Filter, Period
 
 
 @pytest.fixture
@@ -197,7 +198,7 @@ def test_ranking_is_one_query(db, site, history):
     bind = db.engines[None]  # the test's connection
     sa.event.listen(bind, "before_cursor_execute", record)
     try:
-        ranking = insights.reason_ranking(site, insights.Filter(insights.Period.last_days(30)))
+        ranking = insights.reason_ranking(site, Filter(Period.last_days(30)))
     finally:
         sa.event.remove(bind, "before_cursor_execute", record)
     assert len(ranking["items"]) == 3

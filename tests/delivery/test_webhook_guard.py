@@ -174,6 +174,18 @@ def test_redirects_are_not_followed(db, site, receiver, status):
         elsewhere.stop()
 
 
+def test_a_network_error_without_a_message_names_its_kind(db, site, receiver, monkeypatch):
+    def post(*args, **kwargs):
+        raise ConnectionResetError()  # str() of it is empty
+
+    monkeypatch.setattr(netguard, "post", post)
+    sites.set_webhook(site, receiver.url, allow_private=True)
+    message = queue_event(db, site)
+    assert worker.run_once() == (0, 1, 0)
+    db.session.refresh(message)
+    assert message.last_error == f"{receiver.url}: ConnectionResetError"
+
+
 def test_queued_messages_go_to_the_sites_current_url(db, site, receiver):
     new = Receiver()
     try:

@@ -9,6 +9,7 @@ from widget_server.delivery.worker import JOB_HANDLERS
 from widget_server.errors import ValidationError
 from widget_server.models import utcnow
 from widget_server.services import flow_config, insights, jobs
+from widget_server.services.period import Filter, Period
 
 TODAY = utcnow().date()
 
@@ -24,11 +25,9 @@ def test_summary_and_change(db, site, book):
 
 
 def test_filters_combine(db, site, book):
-    starter = insights.summary(site, insights.Filter(insights.Period.last_days(30), plan="Starter"))
+    starter = insights.summary(site, Filter(Period.last_days(30), plan="Starter"))
     assert (starter["cancelled"], starter["saved"], starter["lost_mrr"]) == (1, 1, 2900)
-    eu = insights.summary(
-        site, insights.Filter(insights.Period.last_days(30), attribute="region", value="EU")
-    )
+    eu = insights.summary(site, Filter(Period.last_days(30), attribute="region", value="EU"))
     assert (eu["cancelled"], eu["lost_mrr"]) == (2, 32800)
 
 
@@ -62,8 +61,8 @@ def test_offer_performance(db, site, book):
 
 
 def test_trend_by_month_and_reason(db, site, book):
-    period = insights.Period(TODAY.replace(day=1) - timedelta(days=60), TODAY)
-    data = insights.trend(site, insights.Filter(period))
+    period = Period(TODAY.replace(day=1) - timedelta(days=60), TODAY)
+    data = insights.trend(site, Filter(period))
     assert data["months"][-1] == TODAY.strftime("%Y-%m") and len(data["months"]) == 3
     totals = {s["reason_id"]: sum(s["values"]) for s in data["series"]}
     assert totals == {"missing_features": 29900, "switching": 19900, "too_expensive": 2900}
@@ -75,14 +74,14 @@ def test_renamed_and_archived_reasons_keep_their_history(db, site, book):
     flow_config.save_reason(site, reason, labels={"en": "Went to a competitor"}, followup={},
                             requires_text=False, is_missing_feature=False)  # fmt: skip
     flow_config.set_archived(reason, True)
-    ranking = insights.reason_ranking(site, insights.Filter(insights.Period.last_days(30)))
+    ranking = insights.reason_ranking(site, Filter(Period.last_days(30)))
     row = next(i for i in ranking["items"] if i["reason_id"] == "switching")
     assert (row["reason"], row["archived"], row["lost_mrr"]) == ("Went to a competitor", True, 9900)
 
 
 def test_previous_period_has_the_same_length():
-    f = insights.Filter(insights.Period(date(2026, 3, 1), date(2026, 3, 31)))
-    assert f.previous().period == insights.Period(date(2026, 1, 29), date(2026, 2, 28))
+    f = Filter(Period(date(2026, 3, 1), date(2026, 3, 31)))
+    assert f.previous().period == Period(date(2026, 1, 29), date(2026, 2, 28))
 
 
 def test_several_currencies_are_converted_at_the_admins_rates(db, site):
@@ -100,7 +99,7 @@ def test_several_currencies_are_converted_at_the_admins_rates(db, site):
     money.set_rate(site, "GBP", 1.27)
     after = insights.summary(site, last30())  # amounts convert at once ...
     assert (after["lost_mrr"], after["unconverted"]) == (10000 + 10800 + 12700, 0)
-    [row] = insights.reason_ranking(site, insights.Filter(insights.Period.last_days(30)))["items"]
+    [row] = insights.reason_ranking(site, Filter(Period.last_days(30)))["items"]
     assert (row["lost_mrr"], row["average_mrr"]) == (33500, 11167)
     db.session.commit()
     jobs.run_due(JOB_HANDLERS)  # ... MRR bands once the worker recalculated them

@@ -22,6 +22,7 @@ from widget_server.models import (
 )
 from widget_server.services import insights, privacy, roadmap, rollups, sites
 from widget_server.services.customers import upsert_customer
+from widget_server.services.period import Filter, Period
 from widget_server.services.tokens import verify_customer_token
 
 SECRET_VALUE = "seat-7f3a-unique"
@@ -88,7 +89,7 @@ def test_export_has_everything_stored_about_the_customer(client, db, site, perso
 
 
 def test_erasure_removes_personal_data_and_keeps_the_figures(client, db, site, person, api_key):
-    period = insights.Filter(insights.Period.last_days(30))
+    period = Filter(Period.last_days(30))
     ranking = insights.reason_ranking(site, period)
     headers = {"Authorization": f"Bearer {api_key}"}
     response = client.delete("/api/v1/customers/gdpr-1", headers=headers)

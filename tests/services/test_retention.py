@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from widget_server.models import CancellationSession, Customer, utcnow
 from widget_server.services import impact
-from widget_server.services.insights import Period
+from widget_server.services.period import Period
 
 DAY = 86400
 

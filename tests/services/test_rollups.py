@@ -16,6 +16,7 @@ from widget_server.models import (
     utcnow,
 )
 from widget_server.services import insights, jobs, money, rollups, seed, sites
+from widget_server.services.period import Filter, Period
 
 TODAY = utcnow().date()
 
@@ -129,18 +130,18 @@ def expected_figures(site, sessions, period, region=None):
 @pytest.mark.parametrize(
     "period",
     [
-        insights.Period.last_days(365, TODAY),
-        insights.Period.last_days(30, TODAY),
-        insights.Period.last_days(1, TODAY),
-        insights.Period(TODAY.replace(day=1) - timedelta(days=70), TODAY.replace(day=1)),
-        insights.Period(date(TODAY.year - 1, 12, 1), date(TODAY.year - 1, 12, 31)),
+        Period.last_days(365, TODAY),
+        Period.last_days(30, TODAY),
+        Period.last_days(1, TODAY),
+        Period(TODAY.replace(day=1) - timedelta(days=70), TODAY.replace(day=1)),
+        Period(date(TODAY.year - 1, 12, 1), date(TODAY.year - 1, 12, 31)),
     ],
     ids=["12 months", "30 days", "today", "month edges", "a calendar month"],
 )
 @pytest.mark.parametrize("region", [None, "EU"], ids=["everyone", "region EU"])
 def test_dashboard_figures_match_the_sessions(db, site, history, period, region):
     want = expected_figures(site, history, period, region)
-    filters = insights.Filter(period, attribute="region" if region else None, value=region)
+    filters = Filter(period, attribute="region" if region else None, value=region)
     summary = insights.summary(site, filters)
     got = {key: summary[key] for key in ("completed", "cancelled", "saved", "lost_mrr")}
     assert got == {key: want[key] for key in got}
@@ -159,10 +160,10 @@ def test_dashboard_figures_match_the_sessions(db, site, history, period, region)
 
 
 def test_a_custom_attribute_filter_reads_the_sessions_and_agrees(db, site, history):
-    period = insights.Period.last_days(365, TODAY)
-    everyone = insights.summary(site, insights.Filter(period))
+    period = Period.last_days(365, TODAY)
+    everyone = insights.summary(site, Filter(period))
     parts = [
-        insights.summary(site, insights.Filter(period, attribute="region", value=region))
+        insights.summary(site, Filter(period, attribute="region", value=region))
         for region in ("EU", "US", "APAC")
     ]
     fx = 3  # the sessions in other currencies carry no region
@@ -174,7 +175,7 @@ def test_exchange_rates_and_the_site_currency_rebuild_the_mrr_bands(db, site):
     db.session.commit()
 
     def bands():
-        items = insights.breakdown(site, insights.Filter(insights.Period.last_days(7)), "mrr")
+        items = insights.breakdown(site, Filter(Period.last_days(7)), "mrr")
         return {i["segment"]: i["cancelled"] for i in items["items"]}
 
     def worker():
@@ -200,7 +201,7 @@ def test_offers_shown_count_only_completed_sessions(db, site):
         site, "done", "too_expensive", "cancelled", folded=True
     ).offers_shown
     db.session.commit()
-    offers = insights.offer_performance(site, insights.Filter(insights.Period.last_days(1)))
+    offers = insights.offer_performance(site, Filter(Period.last_days(1)))
     assert next(o for o in offers if o["offer_id"] == discount)["shown"] == 1
 
 
@@ -218,10 +219,10 @@ def test_custom_attribute_breakdowns_count_each_value_and_the_rest(db, site):
         site, "e", "too_expensive", "dismissed", attributes={"region": "EU"}, folded=True
     )
     db.session.commit()
-    today = insights.Period.last_days(1)
+    today = Period.last_days(1)
 
     def by(key, **only):
-        items = insights.breakdown(site, insights.Filter(today, **only), f"attr:{key}")["items"]
+        items = insights.breakdown(site, Filter(today, **only), f"attr:{key}")["items"]
         return {i["segment"]: (i["cancelled"], i["lost_mrr"]) for i in items}
 
     assert by("region") == {"EU": (2, 3000), "US": (1, 4000), "not set": (1, 8000)}
@@ -229,7 +230,7 @@ def test_custom_attribute_breakdowns_count_each_value_and_the_rest(db, site):
     assert by("seats") == {"3": (1, 1000), "not set": (3, 14000)}
     # A filter on an attribute reads the sessions themselves, with the same labels.
     assert by("trial", attribute="region", value="EU") == {"true": (1, 1000), "false": (1, 2000)}
-    trial = insights.summary(site, insights.Filter(today, attribute="trial", value="true"))
+    trial = insights.summary(site, Filter(today, attribute="trial", value="true"))
     assert (trial["cancelled"], trial["lost_mrr"]) == (1, 1000)
 
 
@@ -240,5 +241,5 @@ def test_rounding_leaves_no_phantom_not_set_segment(db, site):
         complete_session(site, f"r{i}", "switching", "cancelled", mrr=1000, currency="EUR",
                          tenure=tenure, attributes={"region": "EU"}, folded=True)  # fmt: skip
     money.set_rate(site, "EUR", "1.0004")
-    items = insights.breakdown(site, insights.Filter(insights.Period.last_days(1)), "attr:region")
+    items = insights.breakdown(site, Filter(Period.last_days(1)), "attr:region")
     assert [(i["segment"], i["cancelled"]) for i in items["items"]] == [("EU", 3)]

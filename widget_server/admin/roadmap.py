@@ -45,7 +45,9 @@ def _with_comebacks(rows: list[dict]) -> list[dict]:
 @bp.get("/sites/<site_key>/roadmap")
 @site_view("viewer")
 def roadmap_items():
-    sort = request.args.get("sort") if request.args.get("sort") in roadmap.SORTS else "lost_mrr"
+    sort = request.args.get("sort", "")
+    if sort not in roadmap.SORTS:
+        sort = "lost_mrr"
     status = request.args.get("status") or None
     pending = roadmap.items_with_stats(g.site, roadmap.ItemFilter(moderation="pending"))
     return render(

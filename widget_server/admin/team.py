@@ -29,7 +29,7 @@ def team():
 def team_add():
     """Give an admin a role on this site; a new account's first password is shown once."""
     email, role = request.form.get("email", ""), request.form.get("role", "")
-    created = {}
+    created: dict[str, str | None] = {}
 
     def add():
         user, password = users.add_member(g.site, email, role)

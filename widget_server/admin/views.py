@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -31,7 +33,16 @@ from widget_server import database
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.guards import whole_number
-from widget_server.models import MAX_ID, OFFER_TYPES, OUTCOMES, STATUSES, utcnow
+from widget_server.models import (
+    MAX_ID,
+    OFFER_TYPES,
+    OUTCOMES,
+    STATUSES,
+    Offer,
+    Reason,
+    Site,
+    utcnow,
+)
 from widget_server.reports import csv_export, formatting
 from widget_server.reports.data import dashboard_context
 from widget_server.services import (
@@ -211,7 +222,9 @@ def render(template: str, partial: str | None = None, **context):
         and not request.headers.get("HX-History-Restore-Request")
         and partial
     )
-    response = make_response(render_template(partial if is_htmx else template, **context))
+    response = make_response(
+        render_template((partial or template) if is_htmx else template, **context)
+    )
     response.vary.add("HX-Request")
     response.vary.add("HX-History-Restore-Request")
     return response
@@ -245,7 +258,8 @@ def site_view(role: str, *, write: str | None = None):
                 )
             return view(**kwargs)
 
-        wrapper.required_roles = required
+        # functools' stubs give the wrapper no attributes of its own; the test reads this one.
+        wrapper.required_roles = required  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
@@ -340,6 +354,7 @@ def account():
     """Change the password (ends every other session) or sign out everywhere else."""
     user = current_user._get_current_object()
     error = None
+    message = ""
     if request.method == "POST":
         form = request.form
         if form.get("action") == "sign_out_everywhere":
@@ -350,7 +365,7 @@ def account():
             try:
                 if form.get("new_password") != form.get("confirm_password"):
                     raise KeepkitError("The new passwords do not match.")
-                users.change_password(user, form.get("password", ""), form.get("new_password"))
+                users.change_password(user, form.get("password", ""), form.get("new_password", ""))
             except KeepkitError as exc:
                 db.session.rollback()
                 error = exc.message
@@ -628,7 +643,11 @@ def reason_form(reason_id: int | None):
 @site_view("editor")
 def item_action(kind: str, item_id: int, action: str):
     """Reorder, archive or restore a reason or an offer; htmx swaps the list."""
-    getter = {"reasons": flow_config.get_reason, "offers": flow_config.get_offer}.get(kind)
+    getters: dict[str, Callable[[Site, int], Reason | Offer]] = {
+        "reasons": flow_config.get_reason,
+        "offers": flow_config.get_offer,
+    }
+    getter = getters.get(kind)
     if getter is None or action not in ("up", "down", "archive", "restore"):
         abort(404)
     item = getter(g.site, item_id)
@@ -644,7 +663,7 @@ def item_action(kind: str, item_id: int, action: str):
 
 def _offer_form_data() -> dict:
     form = request.form
-    data = {k: form.get(k) for k in (
+    data: dict[str, Any] = {k: form.get(k) for k in (
         "type", "discount_percent", "discount_months", "pause_months", "target_plan",
         "contact_url", "plans", "min_mrr", "max_mrr",
     )}  # fmt: skip

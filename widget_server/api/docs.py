@@ -8,6 +8,7 @@ switch on them and a fuzzer can check them).
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -144,12 +145,12 @@ def _op(
     ok: tuple[str, str, str],
     *,
     tag: str,
-    body: str | None = None,
+    body: str | dict | None = None,
     query=None,
     description: str | None = None,
 ) -> dict:
     status, schema, text = ok
-    operation = {
+    operation: dict[str, Any] = {
         "tags": [tag],
         "summary": summary,
         "responses": {

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 import marshmallow
 from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
@@ -42,7 +43,7 @@ RETRY_AFTER_SECONDS = 5
 
 
 def envelope(status: int, code: str, message: str, details: dict | None = None):
-    body = {"error": {"code": code, "message": message}}
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if details:
         body["error"]["details"] = details
     response = jsonify(body)
@@ -81,7 +82,7 @@ def register(app: Flask) -> None:
             if status == 429:
                 message = f"Too many requests: limit is {exc.description}. Retry later."
             response = envelope(status, code, message)
-            if status == 405 and exc.valid_methods:
+            if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
                 response.headers["Allow"] = ", ".join(exc.valid_methods)
             return response
         if status < 400:

@@ -42,7 +42,7 @@ limiter.limit(
 def _load_site(endpoint, values):
     # Runs before the limiter, which counts per address and site (unknown keys: one bucket).
     g.site_key = values.pop("site_key")
-    g.site = site_cache.site_view(db.session, g.site_key)
+    g.site = site_cache.site_view(db.session(), g.site_key)
 
 
 @bp.before_request

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, current_app, render_template
 
-from widget_server.delivery.errors import ComposeError, DeliveryError
+from widget_server.delivery.errors import ComposeError, DeliveryError, message_site
 from widget_server.delivery.tokens import digest_unsubscribe_token, unsubscribe_token
 from widget_server.extensions import db
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site
@@ -111,11 +111,15 @@ def parse_mail_from(value: str) -> Address:
     :raises ValueError: when it is not one email address.
     """
     value = value or ""
-    problem = header_text(value) != value.strip()
-    if not problem:
+    header = None
+    if header_text(value) == value.strip():
         header = policy.default.header_factory("From", value)
-        problem = bool(header.defects) or len(header.addresses) != 1
-    if problem or not header.addresses[0].domain:
+    if (
+        header is None
+        or header.defects
+        or len(header.addresses) != 1
+        or not header.addresses[0].domain
+    ):
         raise ValueError(f"KEEPKIT_MAIL_FROM must be 'addr' or 'Name <addr>', not {value!r}")
     return header.addresses[0]
 
@@ -160,7 +164,7 @@ def _compose(
     if logo:
         # Inline (multipart/related, cid:): mail clients block data: images and remote ones.
         data, subtype, cid = logo
-        email.get_payload()[1].add_related(data, "image", subtype, cid=cid)
+        list(email.iter_parts())[1].add_related(data, "image", subtype, cid=cid)
     return email
 
 
@@ -182,7 +186,7 @@ def build_digest(message: OutboxMessage) -> EmailMessage:
     from widget_server.reports.pdf import render_pdf  # WeasyPrint: loaded only when needed
 
     payload = message.payload
-    site = db.session.get(Site, message.site_id)
+    site = message_site(message)
     period = Period(date.fromisoformat(payload["from"]), date.fromisoformat(payload["to"]))
     filters = Filter(period)
     email = _compose(
@@ -218,7 +222,7 @@ def build_email(message: OutboxMessage) -> EmailMessage:
     payload = message.payload
     if payload.get("template") == "digest":
         return build_digest(message)
-    site = db.session.get(Site, message.site_id)
+    site = message_site(message)
     item = db.session.get(RoadmapItem, payload["item_id"])
     customer = db.session.get(Customer, payload["customer_id"])
     if item is None or customer is None:

@@ -14,9 +14,8 @@ from email.message import EmailMessage
 
 from flask import current_app
 
-from widget_server.delivery.errors import DeliveryError, Undeliverable
-from widget_server.extensions import db
-from widget_server.models import OutboxMessage, Site
+from widget_server.delivery.errors import DeliveryError, Undeliverable, message_site
+from widget_server.models import OutboxMessage
 from widget_server.services import netguard
 
 WEBHOOK_TIMEOUT_SECONDS = 10
@@ -60,7 +59,7 @@ def build_webhook(message: OutboxMessage) -> Webhook:
     :raises Undeliverable: when the site has no webhook URL any more.
     :raises DeliveryError: when the site has no webhook secret.
     """
-    site = db.session.get(Site, message.site_id)
+    site = message_site(message)
     if not site.webhook_url:
         raise Undeliverable("the site has no webhook URL any more: set one, then resend")
     if not site.webhook_secret:
@@ -95,7 +94,7 @@ def send_webhook(webhook: Webhook) -> None:
     except netguard.Refused as exc:
         raise DeliveryError(f"{webhook.url}: refused: {exc}") from exc
     except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError(f"{webhook.url}: {exc or type(exc).__name__}") from exc
+        raise DeliveryError(f"{webhook.url}: {str(exc) or type(exc).__name__}") from exc
     if 300 <= response.status < 400:
         location = (response.location or "")[:200]
         raise DeliveryError(

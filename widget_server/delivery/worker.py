@@ -194,7 +194,7 @@ def _stripe_cancel(site, customer_id: int):
     return stripe_connector.cancel_at_period_end(site, customer_id, api_base)
 
 
-JOB_HANDLERS = {
+JOB_HANDLERS: dict[str, jobs.Handler] = {
     "rebuild_rollups": rollups.rebuild_in_steps,
     "rebuild_mrr_bands": rollups.rebuild_mrr_bands_in_steps,
     "stripe_cancel": _stripe_cancel,

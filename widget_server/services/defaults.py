@@ -1,6 +1,8 @@
 """The reasons and save offers a new site starts with (see PRODUCT.md)."""
 
-DEFAULT_REASONS = [
+from typing import Any
+
+DEFAULT_REASONS: list[dict[str, Any]] = [
     {
         "key": "too_expensive",
         "labels": {"en": "Too expensive", "de": "Zu teuer", "fi": "Liian kallis"},
@@ -68,7 +70,7 @@ DEFAULT_REASONS = [
     },
 ]
 
-DEFAULT_OFFERS = [
+DEFAULT_OFFERS: list[dict[str, Any]] = [
     {
         "key": "discount_30",
         "type": "discount",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -24,7 +25,7 @@ from widget_server.models import (
 from widget_server.services import experiments, jobs, lifecycle, notifications, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
-from widget_server.services.site_cache import ReasonView, SiteView
+from widget_server.services.site_cache import OfferView, ReasonView, SiteView
 from widget_server.services.sql import insert_or_ignore
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
@@ -60,7 +61,7 @@ def _offers_for(site: Site | SiteView, reason) -> list:
     return list(db.session.scalars(query))
 
 
-def reason_view(reason: Reason, locale: str) -> dict:
+def reason_view(reason: Reason | ReasonView, locale: str) -> dict:
     return {
         "id": reason.key,
         "label": translate(reason.labels, locale),
@@ -70,7 +71,7 @@ def reason_view(reason: Reason, locale: str) -> dict:
     }
 
 
-def offer_view(offer: Offer, locale: str) -> dict:
+def offer_view(offer: Offer | OfferView, locale: str) -> dict:
     texts = translate(offer.texts, locale) or {}
     view = {
         "id": offer.key,
@@ -79,17 +80,17 @@ def offer_view(offer: Offer, locale: str) -> dict:
         "body": texts.get("body", ""),
         "cta": texts.get("cta", ""),
     }
-    extra = {
+    extras: dict[str, dict[str, Any]] = {
         "discount": {"percent": offer.discount_percent, "months": offer.discount_months},
         "pause": {"months": offer.pause_months},
         "switch_plan": {"plan": offer.target_plan},
         "contact": {"url": offer.contact_url},
-    }.get(offer.type, {})
-    view.update(extra)
+    }
+    view.update(extras.get(offer.type, {}))
     return view
 
 
-def _recent_discount(site: Site, customer_id: int, exclude_session: int) -> bool:
+def _recent_discount(site: Site | SiteView, customer_id: int, exclude_session: int) -> bool:
     since = utcnow() - timedelta(days=site.discount_window_days)
     query = (
         sa.select(sa.func.count())
@@ -103,10 +104,10 @@ def _recent_discount(site: Site, customer_id: int, exclude_session: int) -> bool
             Offer.type == "discount",
         )
     )
-    return db.session.scalar(query) > 0
+    return db.session.execute(query).scalar_one() > 0
 
 
-def _fits(site: Site, session: CancellationSession, offer, discounted: list) -> bool:
+def _fits(site: Site | SiteView, session: CancellationSession, offer, discounted: list) -> bool:
     """Whether ``offer`` targets the session's plan and MRR, and is no second discount within
     the site's window (``discounted`` caches that answer for the request)."""
     if offer.plans and session.plan not in offer.plans:
@@ -123,7 +124,9 @@ def _fits(site: Site, session: CancellationSession, offer, discounted: list) -> 
     return True
 
 
-def eligible_offer(site: Site, session: CancellationSession, reason: Reason) -> Offer | None:
+def eligible_offer(
+    site: Site | SiteView, session: CancellationSession, reason: Reason | ReasonView
+) -> Offer | OfferView | None:
     """The first active offer for ``reason`` that targets the session's plan and MRR.
 
     A customer who accepted a discount within the site's window gets no second discount.
@@ -135,7 +138,9 @@ def eligible_offer(site: Site, session: CancellationSession, reason: Reason) -> 
     return None
 
 
-def _experiment_offer(site: Site, session: CancellationSession, reason: Reason) -> Offer | None:
+def _experiment_offer(
+    site: Site | SiteView, session: CancellationSession, reason: Reason | ReasonView
+) -> Offer | OfferView | None:
     """The offer to show, with the site's experiments: none for a customer in the holdout; the
     customer's variant when the reason has a running A/B test (recorded on the session, shown
     when it fits them); else the reason's first eligible offer."""
@@ -147,6 +152,7 @@ def _experiment_offer(site: Site, session: CancellationSession, reason: Reason) 
         return eligible_offer(site, session, reason)
     offer_id, key = experiments.ab_variant(test, site.id, session.customer_id)
     session.ab_test_id, session.ab_arm = test.id, key
+    offer: Offer | OfferView | None
     if isinstance(site, SiteView):
         offer = next((o for o in site.offers if o.id == offer_id), None)
     else:
@@ -178,8 +184,9 @@ def start_session(
     tenure_days = None
     if customer.signed_up_at is not None:
         tenure_days = max(0, (utcnow() - customer.signed_up_at).days)
+    public_id = public_id or str(uuid.uuid4())
     values = {
-        "public_id": public_id or str(uuid.uuid4()),
+        "public_id": public_id,
         "site_id": site.id,
         "customer_id": customer.id,
         "plan": customer.plan,
@@ -201,7 +208,12 @@ def start_session(
         .returning(CancellationSession)
     ).first()
     if session is None:  # the same request raced with itself; the other copy won
-        return _check_owner(_by_public_id(values["public_id"]), site, claims), False
+        winner = _by_public_id(public_id)
+        if winner is None:  # ... and was rolled back since: the client may try again
+            raise Conflict(
+                "This session id is being started by another request", code="session_conflict"
+            )
+        return _check_owner(winner, site, claims), False
     return session, True
 
 
@@ -271,7 +283,7 @@ def answer_session(
     comment: str | None = None,
     followup_answer: str | None = None,
     roadmap_item_id: int | None = None,
-) -> Offer | None:
+) -> Offer | OfferView | None:
     """Record the reason (and comment) and return the save offer to show, if any: none for a
     customer in the site's holdout, their variant in the reason's A/B test.
 
@@ -432,6 +444,8 @@ def complete_session(
 
 def session_result(site: Site, session: CancellationSession) -> dict:
     """The ``Result`` object the widget resolves with (see the integration contract)."""
+    if session.outcome is None or session.completed_at is None:
+        raise ValueError("session_result is for completed sessions")
     locale = session.locale
     reason = session.reason
     offer_key = session.offer.key if session.offer else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Literal, overload
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -24,14 +25,20 @@ def _slug(text: str) -> str:
 
 
 def _unique_key(model, site: Site, base: str) -> str:
-    taken = set(db.session.scalars(sa.select(model.key).where(model.site_id == site.id)))
+    taken: set[str] = set(db.session.scalars(sa.select(model.key).where(model.site_id == site.id)))
     key, n = base, 2
     while key in taken:
         key, n = f"{base}_{n}", n + 1
     return key
 
 
+@overload
+def _clean_labels(labels: dict, what: str, *, required: Literal[True] = True) -> dict: ...
+@overload
+def _clean_labels(labels: dict, what: str, *, required: bool) -> dict | None: ...
 def _clean_labels(labels: dict, what: str, *, required: bool = True) -> dict | None:
+    """The labels per supported locale, stripped; ``None`` if none is left. With ``required``
+    (the default) an English label must be there, so the result is never ``None``."""
     cleaned = {
         loc: single_line(labels.get(loc), f"The {what} ({loc})").strip()
         for loc in SUPPORTED_LOCALES
@@ -89,13 +96,13 @@ def save_reason(
         (a label or follow-up question that is not a single line).
     """
     clean = _clean_labels(labels, "reason label")
-    followup = _clean_labels(followup, "follow-up question", required=False)
+    clean_followup = _clean_labels(followup, "follow-up question", required=False)
     if reason is None:
-        position = db.session.scalar(
+        position = db.session.execute(
             sa.select(sa.func.coalesce(sa.func.max(Reason.position), -1)).where(
                 Reason.site_id == site.id
             )
-        )
+        ).scalar_one()
         reason = Reason(
             site_id=site.id,
             key=_unique_key(Reason, site, _slug(clean["en"])),
@@ -103,7 +110,7 @@ def save_reason(
         )
         db.session.add(reason)
     reason.labels = clean
-    reason.followup = followup
+    reason.followup = clean_followup
     reason.requires_text = requires_text
     reason.is_missing_feature = is_missing_feature
     db.session.flush()
@@ -118,8 +125,8 @@ def set_archived(item: Reason | Offer, archived: bool) -> None:
 
 def move(site: Site, item: Reason | Offer, direction: int) -> None:
     """Swap ``item`` with its neighbour among the active items (``direction`` is -1 or +1)."""
-    model = type(item)
-    items = list(
+    model: type[Reason] | type[Offer] = type(item)
+    items: list[Reason | Offer] = list(
         db.session.scalars(
             sa.select(model)
             .where(model.site_id == site.id, model.archived_at.is_(None))
@@ -241,11 +248,11 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
         )
     )
     if offer is None:
-        position = db.session.scalar(
+        position = db.session.execute(
             sa.select(sa.func.coalesce(sa.func.max(Offer.position), -1)).where(
                 Offer.site_id == site.id
             )
-        )
+        ).scalar_one()
         base = _slug(texts["en"]["title"])
         offer = Offer(site_id=site.id, key=_unique_key(Offer, site, base), position=position + 1)
         db.session.add(offer)

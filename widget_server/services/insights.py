@@ -5,6 +5,9 @@ about (period, plan, attribute) in :mod:`widget_server.services.period`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import sqlalchemy as sa
 
 from widget_server.errors import ValidationError
@@ -22,9 +25,6 @@ from widget_server.services import metrics, rollups
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
 from widget_server.services.period import Filter
-
-# Still read as insights.Period by the worker's digest and by tests; the home is period.
-from widget_server.services.period import Period as Period
 
 
 def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
@@ -173,7 +173,7 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
     if not offers:
         return []
     shown_src = rollups.source(site, filters, OfferShownRollup, "offer_key")
-    shown = dict(
+    shown: dict[str, int] = dict(
         db.session.execute(
             sa.select(shown_src.c.offer_key, sa.func.sum(shown_src.c.sessions)).group_by(
                 shown_src.c.offer_key
@@ -231,7 +231,7 @@ def _segments(site: Site, filters: Filter, by: str):
     :raises ValidationError: ``invalid_segment``.
     """
     if by in SEGMENTS:
-        columns = ("plan", "tenure", "mrr_band", "outcome", "currency")
+        columns: tuple[str, ...] = ("plan", "tenure", "mrr_band", "outcome", "currency")
         src = rollups.source(site, filters, SegmentRollup, *columns)
         return src, {
             "plan": sa.func.coalesce(sa.func.nullif(src.c.plan, ""), "no plan"),
@@ -251,7 +251,7 @@ def breakdown(site: Site, filters: Filter, by: str) -> dict:
     """Churn by segment, ranked by lost MRR: one query, and one more for a custom attribute,
     whose "not set" segment is what the totals hold beyond its values."""
     src, segment = _segments(site, filters, by)
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (str(r.segment), int(r.cancelled), int(r.saved), int(r.lost))
         for r in db.session.execute(
             sa.select(segment.label("segment"), *_churn(site, src)).group_by(segment)
@@ -259,7 +259,7 @@ def breakdown(site: Site, filters: Filter, by: str) -> dict:
     ]
     if by.startswith("attr:"):
         everyone = rollups.source(site, filters, ReasonRollup, "outcome", "currency")
-        totals = db.session.execute(sa.select(*_churn(site, everyone))).one()
+        totals: Sequence[Any] = db.session.execute(sa.select(*_churn(site, everyone))).one()
         rest = [int(total) - sum(row[i + 1] for row in rows) for i, total in enumerate(totals)]
         if rest[0] or rest[1]:  # sessions left over (amounts alone may differ by rounding)
             rows.append(("not set", *rest))
@@ -283,6 +283,7 @@ def attribute_keys(site: Site, limit: int = 20) -> list[str]:
     """Custom attribute names seen on the site's customers (for the segment menu)."""
     keys: set[str] = set()
     sample = sa.select(Customer.attributes).where(Customer.site_id == site.id).limit(200)
-    for attributes in db.session.scalars(sample):
+    found: Iterable[dict | None] = db.session.scalars(sample)
+    for attributes in found:
         keys.update(k for k in (attributes or {}) if isinstance(k, str))
     return sorted(keys)[:limit]

@@ -4,7 +4,9 @@ all or nothing; a customer's current MRR follows their latest ``mrr.changed``.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -220,16 +222,16 @@ def announce(site: Site, stored: list[LifecycleEvent]) -> int:
             min(event.occurred_at for event in cancels) - timedelta(days=LAPSE_DAYS),
         )
         for event in cancels:
-            before = [
+            saved_before = [
                 save
                 for save in saves
                 if save.customer_id == event.customer_id
                 and event.occurred_at - timedelta(days=LAPSE_DAYS) <= save.completed_at
                 and save.completed_at < event.occurred_at
             ]
-            if not before:
+            if not saved_before:
                 continue
-            save = max(before, key=lambda row: row.completed_at)
+            save = max(saved_before, key=lambda row: row.completed_at)
             queued += notifications.enqueue_webhook(
                 site,
                 "save.lapsed",
@@ -252,7 +254,7 @@ def announce(site: Site, stored: list[LifecycleEvent]) -> int:
     return queued
 
 
-def _sent_winbacks(customer_ids: set[int], since) -> list[tuple]:
+def _sent_winbacks(customer_ids: set[int], since) -> Sequence[tuple]:
     """(customer id, sent at, item id, item title) of the win-back emails sent to these
     customers since ``since``."""
     m = OutboxMessage
@@ -270,7 +272,7 @@ def _sent_winbacks(customer_ids: set[int], since) -> list[tuple]:
     ).all()
 
 
-def _saves(customer_ids: set[int], since) -> list:
+def _saves(customer_ids: set[int], since) -> Sequence[Any]:
     """The flows these customers completed ``saved`` since ``since``."""
     s = CancellationSession
     return db.session.execute(

@@ -180,9 +180,10 @@ def _ends_in_number(host: str) -> bool:
 def _parse_ipv4(host: str) -> ipaddress.IPv4Address:
     """:raises InvalidTarget: for a host that ends in a number but is no IPv4 address."""
     parts = host.split(".")
-    numbers = [_ipv4_number(p) if p else None for p in parts]
-    if len(parts) > 4 or any(n is None for n in numbers):
+    parsed = [_ipv4_number(p) if p else None for p in parts]
+    if len(parts) > 4 or any(n is None for n in parsed):
         raise InvalidTarget(f"{host!r} is neither an IPv4 address nor a host name")
+    numbers = [n for n in parsed if n is not None]
     *leading, last = numbers
     if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
         raise InvalidTarget(f"{host!r} is not a valid IPv4 address")
@@ -336,13 +337,14 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to ``address``; SNI and the certificate check use the URL's host."""
 
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=tls_context())
+        self.tls = tls_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
         self.address = address
 
     def connect(self):
         sock = socket.create_connection((str(self.address), self.port), self.timeout)
         try:
-            self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
         except BaseException:
             sock.close()
             raise

@@ -123,7 +123,7 @@ class Filter:
         """A filter from what a reader gave: ``segment`` is ``attribute=value`` (anything
         else filters on no attribute); an empty plan is no plan."""
         attribute, value = None, None
-        if "=" in (segment or ""):
+        if segment and "=" in segment:
             attribute, value = segment.split("=", 1)
         return cls(period, plan or None, attribute or None, value)
 

@@ -11,6 +11,7 @@ stay too (they carry no personal data: a type, a time, an amount), for the reten
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ from widget_server.models import (
     Vote,
 )
 from widget_server.services import rollups
+from widget_server.services.sql import rowcount
 
 RETENTION_CHOICES = (3, 6, 12, 24, 36, 60)
 ERASED_PREFIX = "erased:"
@@ -57,7 +59,7 @@ def export_customer(site: Site, external_id: str) -> dict:
     """
     customer = get_customer(site, external_id)
     s = CancellationSession
-    sessions = db.session.execute(
+    sessions: Sequence[tuple[CancellationSession, str | None, dict | None]] = db.session.execute(
         sa.select(s, Reason.key, Reason.labels)
         .outerjoin(Reason, Reason.id == s.reason_id)
         .where(s.customer_id == customer.id)
@@ -191,7 +193,7 @@ def erase_customer(site: Site, external_id: str) -> dict:
         ("messages", OutboxMessage),
     ):
         deleted = db.session.execute(sa.delete(model).where(model.customer_id == customer.id))
-        counts[name] = deleted.rowcount
+        counts[name] = rowcount(deleted)
     db.session.execute(
         sa.update(RoadmapItem)
         .where(RoadmapItem.suggested_by_id == customer.id)
@@ -226,7 +228,10 @@ def expire_comments(now: datetime) -> dict[Site, int]:
     expired = {}
     sites = db.session.scalars(sa.select(Site).where(Site.comment_retention_months.is_not(None)))
     for site in sites:
-        cutoff = now - timedelta(days=round(site.comment_retention_months * 30.44))
+        months = site.comment_retention_months
+        if months is None:  # excluded by the query; a site keeping comments forever
+            continue
+        cutoff = now - timedelta(days=round(months * 30.44))
         s = CancellationSession
         result = db.session.execute(
             sa.update(s)
@@ -237,6 +242,6 @@ def expire_comments(now: datetime) -> dict[Site, int]:
             )
             .values(comment=None, followup_answer=None)
         )
-        if result.rowcount:
-            expired[site] = result.rowcount
+        if count := rowcount(result):
+            expired[site] = count
     return expired

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -31,7 +33,7 @@ from widget_server.models import (
 from widget_server.services import metrics, notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
-from widget_server.services.sql import insert_or_ignore
+from widget_server.services.sql import insert_or_ignore, rowcount
 from widget_server.services.text import render_markdown, single_line, storable
 
 STATUS_LABELS = {
@@ -117,7 +119,7 @@ def get_public_item(site: Site, item_id) -> RoadmapItem:
 
 
 def _clean_item_fields(fields: dict) -> dict:
-    clean = {}
+    clean: dict[str, Any] = {}
     if "title" in fields:
         title = single_line(fields["title"], "title").strip()
         if not title or len(title) > 200:
@@ -223,7 +225,7 @@ def status_change_audience(site: Site, item: RoadmapItem, status: str) -> Audien
         return Audience(0, 0)
     voters = churned = 0
     if status in NOTIFY_STATUSES:
-        voters = db.session.scalar(
+        voters = db.session.execute(
             sa.select(sa.func.count(sa.distinct(Customer.id)))
             .join(Subscription, Subscription.customer_id == Customer.id)
             .where(
@@ -233,9 +235,9 @@ def status_change_audience(site: Site, item: RoadmapItem, status: str) -> Audien
                 Customer.email != "",
                 _not_emailed(f"email:{item.id}:{status}:"),
             )
-        )
+        ).scalar_one()
     if status == "shipped":
-        churned = db.session.scalar(
+        churned = db.session.execute(
             sa.select(sa.func.count(sa.distinct(Customer.id)))
             .join(CancellationSession, CancellationSession.customer_id == Customer.id)
             .where(
@@ -245,7 +247,7 @@ def status_change_audience(site: Site, item: RoadmapItem, status: str) -> Audien
                 Customer.email != "",
                 _not_emailed(f"email:{item.id}:winback:"),
             )
-        )
+        ).scalar_one()
     return Audience(voters or 0, churned or 0)
 
 
@@ -342,8 +344,9 @@ def check_votable(item: RoadmapItem, *, staff: bool = False) -> None:
         raise _not_found()
     if item.merged_into_id:
         original = db.session.get(RoadmapItem, item.merged_into_id)
+        title = original.title if original is not None else ""
         raise Conflict(
-            f"This item was merged into “{original.title}”: votes go there",
+            f"This item was merged into “{title}”: votes go there",
             code="item_not_votable",
         )
     if item.moderation == "pending":
@@ -406,7 +409,7 @@ def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
     result = db.session.execute(
         sa.delete(Vote).where(Vote.item_id == item.id, Vote.customer_id == customer.id)
     )
-    removed = result.rowcount == 1
+    removed = rowcount(result) == 1
     if item.suggested_by_id != customer.id:
         unsubscribe(site, customer.id, item.id)
     if removed:
@@ -423,13 +426,13 @@ def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
 
 def vote_state(item: RoadmapItem, customer: Customer) -> dict:
     """The item's vote count and whether this customer has voted (one query)."""
-    votes, voted = db.session.execute(
+    row = db.session.execute(
         sa.select(
             sa.func.count(),
             sa.func.coalesce(sa.func.max(sa.case((Vote.customer_id == customer.id, 1))), 0),
         ).where(Vote.item_id == item.id)
     ).one()
-    return {"item_id": item.id, "votes": int(votes), "voted": bool(voted)}
+    return {"item_id": item.id, "votes": int(row[0]), "voted": bool(row[1])}
 
 
 def subscribe(item: RoadmapItem, customer: Customer) -> None:
@@ -453,7 +456,7 @@ def unsubscribe(site: Site, customer_id: int, item_id: int | None) -> int:
     )
     if item_id is not None:
         query = query.where(Subscription.item_id == item_id)
-    return db.session.execute(query.values(unsubscribed_at=utcnow())).rowcount
+    return rowcount(db.session.execute(query.values(unsubscribed_at=utcnow())))
 
 
 # --- rankings and the board ---------------------------------------------------------------
@@ -554,7 +557,7 @@ def forget_board(site: Site) -> None:
         _boards.pop(key, None)
 
 
-def _public_items(site: Site) -> list:
+def _public_items(site: Site) -> Sequence[Any]:
     """The board's items with their vote counts: only the site's public, approved, unmerged
     items (and shipped ones of the last 90 days), each counted through the votes index."""
     votes = (
@@ -649,8 +652,11 @@ def similar(site: Site, text: str, limit: int = 5) -> list[dict]:
     if not words:
         return []
     matches = sum(
-        sa.case((sa.func.lower(RoadmapItem.title).contains(w, autoescape=True), 1), else_=0)
-        for w in words
+        (
+            sa.case((sa.func.lower(RoadmapItem.title).contains(w, autoescape=True), 1), else_=0)
+            for w in words
+        ),
+        start=sa.literal(0),
     )
     query = (
         sa.select(RoadmapItem.id, RoadmapItem.title, RoadmapItem.status, matches.label("score"))
@@ -768,4 +774,4 @@ def churned_for(
 
 def churned_sessions(item: RoadmapItem) -> int:
     """How many cancelled sessions named the item (the pages of :func:`churned_for`)."""
-    return db.session.scalar(sa.select(sa.func.count()).where(*_churned(item)))
+    return db.session.execute(sa.select(sa.func.count()).where(*_churned(item))).scalar_one()

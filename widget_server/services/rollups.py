@@ -18,7 +18,9 @@ so a filter on an attribute reads rollups as well.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -177,7 +179,8 @@ def _accumulate(
     # Labels differ from the session's column names: PostgreSQL would resolve GROUP BY plan
     # to the raw column, not to the COALESCE.
     keys = {name: expression.label(f"k_{name}") for name, expression in dimensions.items()}
-    count, total = sa.func.count(), sa.func.sum(s.mrr)
+    count: sa.ColumnElement[int] = sa.func.count()
+    total: sa.ColumnElement[int] = sa.func.sum(s.mrr)
     if sign < 0:
         count, total = -count, -total
     measures = [count.label("m_sessions")]
@@ -256,11 +259,11 @@ def fold_all(site: Site | None = None) -> int:
 
 def pending(site: Site) -> int:
     """How many of the site's completions wait to be counted."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(RollupPending)
         .where(RollupPending.site_id == site.id)
-    )
+    ).scalar_one()
 
 
 def remove_attributes(site: Site, session_ids: list[int]) -> None:
@@ -275,7 +278,7 @@ def remove_attributes(site: Site, session_ids: list[int]) -> None:
     for table in TABLES:
         for grain in GRAINS:
             _accumulate(connection, site, table, grain, where, by_attribute=True, sign=-1)
-        t = table.__table__
+        t = cast(sa.Table, table.__table__)  # a declarative model's __table__ is its Table
         connection.execute(
             sa.delete(t).where(t.c.site_id == site.id, t.c.attribute != ALL, t.c.sessions <= 0)
         )
@@ -320,7 +323,8 @@ def rebuild_in_steps(site: Site, *, tables=TABLES, currency: str | None = None):
     if currency is not None:
         scope.append(s.currency == currency)
     day = utc_day(s.completed_at, dialect)
-    days = sorted(_as_date(d) for d in db.session.scalars(sa.select(day).where(*scope).distinct()))
+    found: Iterable[date | str] = db.session.scalars(sa.select(day).where(*scope).distinct())
+    days = sorted(_as_date(d) for d in found)  # SQLite answers with ISO strings
     months = sorted({d.replace(day=1) for d in days})
     total, done = 1 + len(days) + len(months), 0
     _writing_lock(connection)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import ScheduledRun
-from widget_server.services.sql import insert_or_ignore
+from widget_server.services.sql import insert_or_ignore, rowcount
 
 
 def claim(name: str, every: timedelta, now: datetime) -> bool:
@@ -26,4 +26,4 @@ def claim(name: str, every: timedelta, now: datetime) -> bool:
         .where(ScheduledRun.name == name, ScheduledRun.last_run_at <= now - every)
         .values(last_run_at=now)
     )
-    return updated.rowcount == 1
+    return rowcount(updated) == 1

@@ -163,12 +163,12 @@ COMPANY = [
 
 
 def seeded_count(site: Site) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(CancellationSession)
         .join(Customer, Customer.id == CancellationSession.customer_id)
         .where(Customer.site_id == site.id, Customer.external_id.startswith(SEED_PREFIX))
-    )
+    ).scalar_one()
 
 
 def seed_sessions(site: Site, total: int, *, progress=None) -> int:
@@ -186,7 +186,7 @@ def seed_sessions(site: Site, total: int, *, progress=None) -> int:
             sa.select(Offer).where(Offer.site_id == site.id, Offer.archived_at.is_(None))
         )
     )
-    offer_for = {}
+    offer_for: dict[str, Offer] = {}
     for offer in sorted(offers, key=lambda o: o.position):
         for reason in offer.reasons:
             offer_for.setdefault(reason.key, offer)
@@ -375,11 +375,11 @@ READ_PAGE = 20000
 
 
 def seeded_events(site: Site) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(LifecycleEvent)
         .where(LifecycleEvent.site_id == site.id, LifecycleEvent.event_id.startswith(SEED_PREFIX))
-    )
+    ).scalar_one()
 
 
 def seed_events(site: Site, *, progress=None) -> int:
@@ -417,7 +417,9 @@ def seed_events(site: Site, *, progress=None) -> int:
         .order_by(s.id)
         .limit(READ_PAGE)
     )  # fmt: skip
-    events, emails, repointed = [], [], []
+    events: list[dict] = []
+    emails: list[dict] = []
+    repointed: list[int] = []
     added, last = 0, 0
 
     def event(session_id, customer_id, kind, when, n, mrr=None):
@@ -441,20 +443,24 @@ def seed_events(site: Site, *, progress=None) -> int:
             added += len(events)
         if emails:
             db.session.execute(insert_or_ignore(OutboxMessage, ["dedupe_key"]), emails)
-        if repointed:
+        if repointed and shipped is not None:  # only sessions told of the shipped item
             db.session.execute(
                 sa.update(CancellationSession)
                 .where(CancellationSession.id.in_(repointed))
                 .values(roadmap_item_id=shipped.id)
                 .execution_options(synchronize_session=False)
             )
-        events.clear(), emails.clear(), repointed.clear()
+        events.clear()
+        emails.clear()
+        repointed.clear()
         if progress:
             progress(added)
 
     while rows := db.session.execute(query.where(s.id > last)).all():
         last = rows[-1].id
         for sid, cid, outcome, completed, mrr, item_id, email in rows:
+            if completed is None:  # never: an outcome comes with its completion time
+                continue
             if outcome == "saved":
                 lapse = (
                     completed + timedelta(days=rng.randint(5, 150))
@@ -471,13 +477,12 @@ def seed_events(site: Site, *, progress=None) -> int:
             confirmed = completed + timedelta(days=rng.randint(0, 30), hours=rng.randint(0, 23))
             if rng.random() < CONFIRMED_SHARE and confirmed < now:
                 event(sid, cid, CANCELLED, confirmed, 0, mrr)
-            told = (
+            if (
                 shipped is not None
                 and item_id is not None
                 and completed < shipped_at
                 and rng.random() < 0.3
-            )
-            if told:
+            ):
                 # They wanted a feature; it is the one that shipped; they got its email.
                 repointed.append(sid)
                 sent = shipped_at + timedelta(minutes=rng.randint(1, 60))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Reason, ReasonRollup, Site
 from widget_server.services import insights
-from widget_server.services.period import Period
+from widget_server.services.period import Filter, Period
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def comments_by_reason(
     totals = dict(db.session.execute(counted.order_by(None)).all())
     lost = {
         item["reason_id"]: item["lost_mrr"]
-        for item in insights.reason_ranking(site, insights.Filter(period))["items"]
+        for item in insights.reason_ranking(site, Filter(period))["items"]
     }
     reasons = db.session.scalars(
         sa.select(Reason).where(Reason.id.in_([r for r in totals if r is not None]))

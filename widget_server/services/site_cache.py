@@ -109,9 +109,9 @@ _lock = threading.Lock()
 
 
 def _snapshot(session: Session, site_id: int) -> SiteView:
-    site = session.scalar(
+    site = session.execute(
         sa.select(Site).where(Site.id == site_id).options(selectinload(Site.origins))
-    )
+    ).scalar_one()
     reasons = session.scalars(
         sa.select(Reason)
         .where(Reason.site_id == site_id, Reason.archived_at.is_(None))
@@ -173,7 +173,8 @@ def forget_all() -> None:
     _snapshots.clear()
 
 
-_WATCHED = (Site, SiteOrigin, Reason, Offer, Experiment)
+# What a site's snapshot holds besides the site itself (a Site raises its own version).
+_WATCHED = (SiteOrigin, Reason, Offer, Experiment)
 
 
 @event.listens_for(Session, "before_flush")

@@ -159,7 +159,7 @@ def update_site(
             continue
         url = urls[field] = single_line(url, field).strip()
         parts = urlsplit(url) if url else None
-        web = not url or (parts.scheme in ("http", "https") and bool(parts.netloc))
+        web = parts is None or (parts.scheme in ("http", "https") and bool(parts.netloc))
         checks.append(
             (
                 web and len(url) <= 500,

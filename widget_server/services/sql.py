@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result
 from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_server.extensions import db
@@ -13,6 +16,12 @@ def insert_or_ignore(model, conflict: list[str]):
     concurrent insert of the same key needs no savepoint."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model).on_conflict_do_nothing(index_elements=conflict)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an ``UPDATE`` or ``DELETE`` run by ``db.session.execute`` matched. Its
+    result is a ``CursorResult``; the session's ``execute`` is typed as returning any result."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def upsert(model):

@@ -173,8 +173,10 @@ def subscription_figures(subscription: dict) -> tuple[int, str | None, str | Non
         if not isinstance(price, dict):
             continue
         amount = _int(price.get("unit_amount", price.get("amount")))
-        recurring = price.get("recurring") if isinstance(price.get("recurring"), dict) else price
-        interval = MONTHS.get(recurring.get("interval"), 1)
+        recurring = price.get("recurring")
+        if not isinstance(recurring, dict):
+            recurring = price
+        interval = MONTHS.get(recurring.get("interval", ""), 1)
         count = max(1, _int(recurring.get("interval_count")) or 1)
         quantity = _int(item.get("quantity")) if item.get("quantity") is not None else 1
         total += amount * quantity / (interval * count)

@@ -17,8 +17,10 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
-        template_folder=str(ROOT / "admin" / "templates"),
-        static_folder=str(ROOT / "admin" / "static"),
+        # Templates every surface shares (the error page, the handbook); each surface keeps its
+        # own next to its code (admin/, customer/, reports/, delivery/, demo/).
+        template_folder="templates",
+        static_folder=str(ROOT / "static" / "admin"),
         static_url_path="/admin/static",
     )
     app.config.from_mapping(load_config(config))
@@ -131,15 +133,16 @@ def register_guards(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from widget_server.admin import bp as admin_bp
     from widget_server.api import data_bp, docs_bp, widget_bp
+    from widget_server.api.health import bp as health_bp
+    from widget_server.api.integrations import bp as integrations_bp
+    from widget_server.customer.hosted import bp as hosted_bp
+    from widget_server.customer.public import bp as public_bp
+    from widget_server.customer.widget_assets import bp as widget_assets_bp
     from widget_server.delivery.emails import bp as delivery_bp
     from widget_server.extensions import csrf
     from widget_server.handbook import bp as handbook_bp
     from widget_server.handbook import icon_bp
-    from widget_server.health import bp as health_bp
-    from widget_server.hosted import bp as hosted_bp
-    from widget_server.integrations import bp as integrations_bp
-    from widget_server.public import bp as public_bp
-    from widget_server.widget_assets import bp as widget_assets_bp
+    from widget_server.reports.pdf import bp as reports_bp
 
     for bp in (widget_bp, data_bp, docs_bp, hosted_bp, public_bp, integrations_bp):
         csrf.exempt(bp)  # token / API-key / signature authenticated, no cookies
@@ -150,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(widget_assets_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(delivery_bp)  # the email templates; no routes
+    app.register_blueprint(reports_bp)  # the PDF's template; no routes
     if app.config["ENV_NAME"] in ("demo", "development", "testing"):
         from widget_server.demo import bp as demo_bp
 

@@ -59,7 +59,7 @@ from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.period import DEFAULT_DAYS, Filter, InvalidPeriod, Period
 from widget_server.services.roadmap import STATUS_LABELS
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
 MAX_PAGE = MAX_ID // PER_PAGE  # the offset stays within an INTEGER
 # Scripts and styles from our own files only (no inline handlers, no eval), nothing framed.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template
+from flask import Blueprint, render_template
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
@@ -16,6 +16,9 @@ from widget_server.models import Site, utcnow
 from widget_server.reports.data import report_context
 from widget_server.services.period import Filter
 from widget_server.services.roadmap import status_label
+
+# The report's template lives here (templates/reports/); the blueprint has no routes.
+bp = Blueprint("reports", __name__, template_folder="templates")
 
 log = logging.getLogger(__name__)
 PAGE_SIZES = ("A4", "Letter")

@@ -11,7 +11,7 @@ from widget_server.models import Site
 from widget_server.services import digests, roadmap, sites
 from widget_server.services.locales import pick_locale
 
-bp = Blueprint("public", __name__)
+bp = Blueprint("public", __name__, template_folder="templates")
 limiter.limit(
     lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
     key_func=lambda: ratelimit.site_bucket("public"),

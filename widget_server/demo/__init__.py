@@ -15,7 +15,7 @@ from widget_server.extensions import db
 from widget_server.models import AdminUser, Site
 from widget_server.services import seed, sites, users
 
-bp = Blueprint("demo", __name__, url_prefix="/demo")
+bp = Blueprint("demo", __name__, template_folder="templates", url_prefix="/demo")
 DEMO_SITE = "Acme Analytics"
 DEMO_EMAIL = "demo@keepkit.local"
 

@@ -19,7 +19,7 @@ from widget_server.services import flow, roadmap, sites, stripe_connector
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
 
-bp = Blueprint("hosted", __name__, url_prefix="/c")
+bp = Blueprint("hosted", __name__, template_folder="templates", url_prefix="/c")
 limiter.limit(
     lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
     key_func=lambda: ratelimit.site_bucket("hosted"),

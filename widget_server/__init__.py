@@ -18,9 +18,9 @@ def create_app(config: dict | None = None) -> Flask:
         __name__,
         instance_path=str(ROOT / "instance"),
         # Templates every surface shares (the error page, the handbook); each surface keeps its
-        # own next to its code (admin/, customer/, reports/, delivery/, demo/).
+        # own beside it (admin/templates/ at the top, customer/, reports/, delivery/, demo/).
         template_folder="templates",
-        static_folder=str(ROOT / "static" / "admin"),
+        static_folder=str(ROOT / "admin" / "static"),
         static_url_path="/admin/static",
     )
     app.config.from_mapping(load_config(config))

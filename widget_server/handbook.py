@@ -97,4 +97,4 @@ def favicon():
 
 @cache
 def _icon() -> bytes:
-    return (ROOT / "static" / "admin" / "favicon.svg").read_bytes()
+    return (ROOT / "admin" / "static" / "favicon.svg").read_bytes()

@@ -30,6 +30,7 @@ from flask_login import (
 )
 
 from widget_server import database
+from widget_server.config import ROOT
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db, limiter, login_manager
 from widget_server.guards import whole_number
@@ -59,7 +60,9 @@ from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.period import DEFAULT_DAYS, Filter, InvalidPeriod, Period
 from widget_server.services.roadmap import STATUS_LABELS
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+bp = Blueprint(
+    "admin", __name__, url_prefix="/admin", template_folder=str(ROOT / "admin" / "templates")
+)
 PER_PAGE = 50
 MAX_PAGE = MAX_ID // PER_PAGE  # the offset stays within an INTEGER
 # Scripts and styles from our own files only (no inline handlers, no eval), nothing framed.

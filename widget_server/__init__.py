@@ -12,9 +12,26 @@ from widget_server.config import ROOT, load_config
 log = logging.getLogger(__name__)
 
 
+class Keepkit(Flask):
+    """Flask with one unit of work per request (see :mod:`widget_server.database`): what a
+    view changed is committed after it returned a success, and rolled back otherwise."""
+
+    def dispatch_request(self):
+        from widget_server import database
+
+        try:
+            result = super().dispatch_request()
+        except BaseException:
+            database.abandon_unit_of_work()
+            raise
+        response = self.make_response(result)
+        database.end_unit_of_work(response)
+        return response
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. ``config`` overrides settings (``ENV`` picks the config class)."""
-    app = Flask(
+    app = Keepkit(
         __name__,
         instance_path=str(ROOT / "instance"),
         # Templates every surface shares (the error page, the handbook); each surface keeps its

@@ -1,4 +1,16 @@
-"""How requests use the database: reads never take SQLite's write lock.
+"""How requests use the database: one unit of work per request, and reads never take
+SQLite's write lock.
+
+**Where a request commits: here, in** :func:`end_unit_of_work`. A view (and the services it
+calls) only changes the session; when the view returns a success (status below 400), its
+changes are committed, once, before the response leaves. When it answers with an error, or
+raises (a domain error, a bad input, an outage), everything it changed is rolled back before
+any error handler renders, so an error page never sees, and never stores, half a change.
+Domain errors are mapped to answers in one place per door: the API's envelope
+(``api/errors.py``), the admin's form errors (``admin/common.py``), the hosted page's
+messages in the customer's language (``customer/hosted.py``). A few writes must stand
+whatever the answer (a failed sign-in's audit record): :func:`write_now` commits them in a
+transaction of their own. The CLI and the worker commit their own units of work.
 
 SQLite has one writer at a time. A transaction that reads and then writes must hold the write
 lock from its start (``BEGIN IMMEDIATE``): upgrading a read lock later can fail at once when
@@ -14,15 +26,19 @@ through short transactions of their own (the CSV export). PostgreSQL needs none 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, request
+from flask import Flask, Response, request
 
 from widget_server.extensions import db
 
+T = TypeVar("T")
 _reading: ContextVar[bool] = ContextVar("keepkit_reading", default=False)
 # A public read (the widget's board): on PostgreSQL its statements run without a transaction
 # of their own (autocommit), saving the BEGIN and COMMIT round trips; each statement still
@@ -48,12 +64,31 @@ def start_writing() -> None:
         _public_read.set(False)
 
 
-def write_now(work) -> None:
-    """Run ``work`` (it writes) in a transaction of its own and commit it, even in a request
-    that reads: e.g. counting queued completions before figures are shown."""
+def end_unit_of_work(response: Response) -> None:
+    """The view returned: commit what it changed if it answered with a success, else roll
+    it back (a form shown again with its error changes nothing)."""
+    if response.status_code < 400:
+        db.session.commit()
+    else:
+        abandon_unit_of_work()
+
+
+def abandon_unit_of_work() -> None:
+    """The view raised: roll back what it changed before the error handlers run. The
+    connection may be gone already (an outage); the session is discarded at teardown then."""
+    with contextlib.suppress(sa.exc.SQLAlchemyError):
+        db.session.rollback()
+
+
+def write_now(work: Callable[[], T]) -> T:
+    """Run ``work`` (it writes) in a transaction of its own and commit it, whatever the
+    request answers and even in a request that reads: e.g. counting queued completions
+    before figures are shown, or a failed sign-in's audit record. Returns what ``work``
+    returned."""
     start_writing()
-    work()
+    result = work()
     db.session.commit()
+    return result
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from widget_server.admin.views import audit, bp, commit_or_flash, site_view
+from widget_server.admin.common import Routes, audit, done, refused, site_view
 from widget_server.guards import whole_number
 from widget_server.models import MAX_ID
 from widget_server.services import experiments, flow_config
@@ -15,12 +15,18 @@ from widget_server.services.experiment_stats import (
     DEFAULT_PLANNED_SIZE,
 )
 
+routes = Routes()
+
+
+def _list_url() -> str:
+    return url_for("admin.experiment_list", site_key=g.site.key)
+
 
 def _back():
-    return redirect(url_for("admin.experiment_list", site_key=g.site.key))
+    return redirect(_list_url())
 
 
-@bp.get("/sites/<site_key>/experiments")
+@routes.get("/sites/<site_key>/experiments")
 @site_view("viewer")
 def experiment_list():
     """Every experiment with its arms, lift and money; the holdout and A/B test controls."""
@@ -39,7 +45,7 @@ def experiment_list():
     )
 
 
-@bp.post("/sites/<site_key>/experiments/holdout")
+@routes.post("/sites/<site_key>/experiments/holdout")
 @site_view("editor")
 def experiment_holdout():
     """Set the share of customers offered nothing (0 ends the holdout)."""
@@ -58,8 +64,9 @@ def experiment_holdout():
         if now != before:
             audit("holdout_changed", previous=before, percent=now)
 
-    commit_or_flash(save, "Holdout saved.")
-    return _back()
+    refused(back=_list_url())
+    save()
+    return done("Holdout saved.", _list_url())
 
 
 def _variants(form) -> list[tuple]:
@@ -74,7 +81,7 @@ def _variants(form) -> list[tuple]:
     return pairs
 
 
-@bp.post("/sites/<site_key>/experiments/ab")
+@routes.post("/sites/<site_key>/experiments/ab")
 @site_view("editor")
 def experiment_ab():
     """Start an A/B test of offers for one reason."""
@@ -91,11 +98,12 @@ def experiment_ab():
         )
         audit("experiment_started", experiment=experiment.id, name=experiment.name)
 
-    commit_or_flash(start, "A/B test started.")
-    return _back()
+    refused(back=_list_url())
+    start()
+    return done("A/B test started.", _list_url())
 
 
-@bp.post("/sites/<site_key>/experiments/<int:experiment_id>/<action>")
+@routes.post("/sites/<site_key>/experiments/<int:experiment_id>/<action>")
 @site_view("editor")
 def experiment_action(experiment_id: int, action: str):
     """Pause, resume or end an experiment (an A/B test ends keeping the chosen variant)."""
@@ -117,6 +125,7 @@ def experiment_action(experiment_id: int, action: str):
             name=experiment.name,
         )
 
-    done = {"pause": "paused", "resume": "resumed", "end": "ended"}[action]
-    commit_or_flash(change, f"Experiment {done}.")
-    return _back()
+    refused(back=_list_url())
+    change()
+    past = {"pause": "paused", "resume": "resumed", "end": "ended"}[action]
+    return done(f"Experiment {past}.", _list_url())

@@ -3,13 +3,24 @@ the Stripe connector's settings."""
 
 from __future__ import annotations
 
-from flask import current_app, g, redirect, request, url_for
+from flask import current_app, g, request
 
-from widget_server.admin.views import audit, bp, commit_or_flash, parse_period, render, site_view
+from widget_server.admin.common import (
+    Routes,
+    audit,
+    done,
+    parse_period,
+    refused,
+    render,
+    settings_url,
+    site_view,
+)
 from widget_server.services import impact, stripe_connector
 
+routes = Routes()
 
-@bp.get("/sites/<site_key>/impact")
+
+@routes.get("/sites/<site_key>/impact")
 @site_view("viewer")
 def impact_page():
     """Saves that lasted, cancellations billing confirmed, customers who came back."""
@@ -27,7 +38,7 @@ def impact_page():
     )
 
 
-@bp.post("/sites/<site_key>/stripe")
+@routes.post("/sites/<site_key>/stripe")
 @site_view("owner")
 def stripe_settings():
     """Owners set the Stripe endpoint secret, the API key (blank: kept; "remove" removes) and
@@ -50,12 +61,14 @@ def stripe_settings():
             apply_cancellations=g.site.stripe_apply_cancellations,
         )
 
-    commit_or_flash(save, "Stripe connector saved.")
-    return redirect(url_for("admin.settings", site_key=g.site.key) + "#stripe")
+    refused(back=settings_url("stripe"))
+    save()
+    return done("Stripe connector saved.", settings_url("stripe"))
 
 
-@bp.app_context_processor
-def _stripe_endpoint():
+def stripe_endpoint_helpers():
+    """For every template (the admin's settings): where Stripe sends a site's events."""
+
     def stripe_endpoint(site_key: str) -> str:
         base = current_app.config["KEEPKIT_PUBLIC_URL"].rstrip("/") or request.host_url.rstrip("/")
         return f"{base}/integrations/stripe/{site_key}"

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import json
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import g, render_template, request, url_for
 
 from widget_server import database
-from widget_server.admin.views import _attachment, audit, bp, commit_or_error, site_view
-from widget_server.errors import KeepkitError
-from widget_server.extensions import db
+from widget_server.admin.common import (
+    Routes,
+    attachment,
+    audit,
+    done,
+    failed,
+    refused,
+    site_view,
+)
 from widget_server.guards import whole_number
 from widget_server.services import privacy
 from widget_server.services.customers import find_customer
+
+routes = Routes()
+
+
+def _privacy_url(**args) -> str:
+    return url_for("admin.privacy_page", site_key=g.site.key, **args)
 
 
 def _page(**context):
@@ -22,7 +34,7 @@ def _page(**context):
     )  # fmt: skip
 
 
-@bp.get("/sites/<site_key>/privacy")
+@routes.get("/sites/<site_key>/privacy")
 @site_view("owner")
 def privacy_page():
     """Find a customer by id or email, to export or erase their data."""
@@ -38,59 +50,48 @@ def privacy_page():
     return _page(found=found, summary=summary)
 
 
-@bp.get("/sites/<site_key>/privacy/export")
+@routes.get("/sites/<site_key>/privacy/export")
 @site_view("owner")
 def privacy_export():
     customer_id = request.args.get("customer", "")
-    try:
-        data = privacy.export_customer(g.site, customer_id)
-    except KeepkitError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("admin.privacy_page", site_key=g.site.key))
+    refused(back=_privacy_url())
+    data = privacy.export_customer(g.site, customer_id)
     database.start_writing()
     audit("customer_exported", customer=customer_id)
-    db.session.commit()
     body = json.dumps(data, indent=2, ensure_ascii=False)
     safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in customer_id)[:60]
-    return _attachment(body, "application/json", f"keepkit-customer-{safe_name}.json")
+    return attachment(body, "application/json", f"keepkit-customer-{safe_name}.json")
 
 
-@bp.post("/sites/<site_key>/privacy/erase")
+@routes.post("/sites/<site_key>/privacy/erase")
 @site_view("owner")
 def privacy_erase():
     """Erase, once the owner typed the customer's id again to confirm."""
     customer_id = request.form.get("customer", "")
     if request.form.get("confirm", "").strip() != customer_id:
-        flash("Type the customer's id exactly to confirm the erasure.", "error")
-        return redirect(url_for("admin.privacy_page", site_key=g.site.key, customer=customer_id))
-
-    def erase():
-        counts = privacy.erase_customer(g.site, customer_id)
-        audit("customer_erased", customer=customer_id, **counts)
-
-    error = commit_or_error(erase, f"Customer {customer_id} erased.")
-    if error:
-        flash(error, "error")
-    return redirect(url_for("admin.privacy_page", site_key=g.site.key))
+        return failed(
+            "Type the customer's id exactly to confirm the erasure.",
+            _privacy_url(customer=customer_id),
+        )
+    refused(back=_privacy_url())
+    counts = privacy.erase_customer(g.site, customer_id)
+    audit("customer_erased", customer=customer_id, **counts)
+    return done(f"Customer {customer_id} erased.", _privacy_url())
 
 
-@bp.post("/sites/<site_key>/privacy/retention")
+@routes.post("/sites/<site_key>/privacy/retention")
 @site_view("owner")
 def privacy_retention():
     value = request.form.get("months", "")
     months = whole_number(value, 0, 999)
 
-    def save():
-        previous = g.site.comment_retention_months
-        privacy.set_retention(g.site, months)
-        audit("retention_changed", previous=previous, months=months)
-
+    refused(back=_privacy_url())
+    previous = g.site.comment_retention_months
+    privacy.set_retention(g.site, months)
+    audit("retention_changed", previous=previous, months=months)
     message = (
         f"Comments are deleted {months} months after the session."
         if months
         else "Comments are kept."
     )
-    error = commit_or_error(save, message)
-    if error:
-        flash(error, "error")
-    return redirect(url_for("admin.privacy_page", site_key=g.site.key))
+    return done(message, _privacy_url())

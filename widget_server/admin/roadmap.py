@@ -1,32 +1,28 @@
-"""Admin: the roadmap (items, moderation, votes on behalf) and the outbox (emails, webhooks)."""
+"""Admin: the roadmap — items ranked by the revenue their absence lost, status changes that
+email voters, moderation of suggestions, merging, votes on behalf, the board's options."""
 
 from __future__ import annotations
 
-from flask import (
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort, g, redirect, render_template, request, url_for
 
-from widget_server.admin.views import (
+from widget_server.admin.common import (
+    Routes,
     audit,
-    bp,
-    commit_or_flash,
+    done,
+    failed,
+    refused,
     render,
+    settings_url,
     site_view,
 )
-from widget_server.errors import KeepkitError
-from widget_server.extensions import db
+from widget_server.api.errors import error_page
 from widget_server.guards import whole_number
 from widget_server.models import STATUSES, VOTE_SOURCES
-from widget_server.services import impact, notifications, roadmap, sites
+from widget_server.services import impact, roadmap
 from widget_server.services.customers import find_customer
 from widget_server.services.locales import SUPPORTED_LOCALES
+
+routes = Routes()
 
 
 def _rows(sort: str, status: str | None):
@@ -42,7 +38,7 @@ def _with_comebacks(rows: list[dict]) -> list[dict]:
     return [{**row, "came_back": came_back.get(row["item"].id, none)} for row in rows]
 
 
-@bp.get("/sites/<site_key>/roadmap")
+@routes.get("/sites/<site_key>/roadmap")
 @site_view("viewer")
 def roadmap_items():
     sort = request.args.get("sort", "")
@@ -73,18 +69,16 @@ def _item_fields(form) -> dict:
     }
 
 
-@bp.post("/sites/<site_key>/roadmap")
+@routes.post("/sites/<site_key>/roadmap")
 @site_view("editor")
 def roadmap_create():
-    try:
-        item = roadmap.create_item(g.site, **_item_fields(request.form))
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("admin.roadmap_items", site_key=g.site.key))
-    db.session.commit()
-    flash("Item created.")
-    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+    refused(back=url_for("admin.roadmap_items", site_key=g.site.key))
+    item = roadmap.create_item(g.site, **_item_fields(request.form))
+    return done("Item created.", _item_url(item.id))
+
+
+def _item_url(item_id: int) -> str:
+    return url_for("admin.roadmap_item", site_key=g.site.key, item_id=item_id)
 
 
 def _confirmed() -> bool:
@@ -102,7 +96,7 @@ def _row(item, **extra):
     )
 
 
-@bp.route("/sites/<site_key>/roadmap/<int:item_id>/status", methods=["GET", "POST"])
+@routes.route("/sites/<site_key>/roadmap/<int:item_id>/status", methods=["GET", "POST"])
 @site_view("viewer", write="editor")
 def roadmap_status(item_id: int):
     """Inline status change (htmx swaps the row); voters are notified through the outbox.
@@ -125,17 +119,12 @@ def roadmap_status(item_id: int):
         fields = {**_item_fields_of(item), "status": status}
         return _item_page(item, confirm=audience, fields=fields)
     previous = item.status
-    try:
-        queued = roadmap.change_status(g.site, item, status)
-    except KeepkitError as exc:
-        db.session.rollback()
-        abort(422, exc.message)
+    refused(page=lambda message: error_page(422, message))
+    queued = roadmap.change_status(g.site, item, status)
     audit_status(item, previous, queued)
-    db.session.commit()
     if request.headers.get("HX-Request"):
         return _row(item, queued=queued, changed=item.status != previous, focus=True)
-    flash(_saved_message("Status changed", queued))
-    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+    return done(_saved_message("Status changed", queued), _item_url(item.id))
 
 
 def _saved_message(what: str, queued: int) -> str:
@@ -176,7 +165,7 @@ def audit_status(item, previous: str, queued: int) -> None:
         )
 
 
-@bp.route("/sites/<site_key>/roadmap/<int:item_id>", methods=["GET", "POST"])
+@routes.route("/sites/<site_key>/roadmap/<int:item_id>", methods=["GET", "POST"])
 @site_view("viewer", write="editor")
 def roadmap_item(item_id: int):
     item = roadmap.get_item(g.site, item_id)
@@ -188,15 +177,10 @@ def roadmap_item(item_id: int):
         # Nothing is saved until the editor has seen who gets an email.
         return _item_page(item, confirm=audience, fields=fields)
     previous = item.status
-    try:
-        queued = roadmap.update_item(g.site, item, **fields)
-        audit_status(item, previous, queued)
-    except KeepkitError as exc:
-        db.session.rollback()
-        return _item_page(item, error=exc.message)
-    db.session.commit()
-    flash(_saved_message("Item saved", queued))
-    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+    refused(page=lambda message: _item_page(item, error=message))
+    queued = roadmap.update_item(g.site, item, **fields)
+    audit_status(item, previous, queued)
+    return done(_saved_message("Item saved", queued), _item_url(item.id))
 
 
 def _item_page(item, *, error=None, confirm=None, fields=None):
@@ -221,97 +205,56 @@ def _item_page(item, *, error=None, confirm=None, fields=None):
     ), (422 if error else 200)
 
 
-@bp.post("/sites/<site_key>/roadmap/<int:item_id>/merge")
+@routes.post("/sites/<site_key>/roadmap/<int:item_id>/merge")
 @site_view("editor")
 def roadmap_merge(item_id: int):
     duplicate = roadmap.get_item(g.site, item_id)
-    try:
-        original = roadmap.get_item(g.site, request.form.get("into", ""))
-        roadmap.merge(g.site, duplicate, original)
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item_id))
-    db.session.commit()
-    flash(f"Merged into “{original.title}”: voters and subscribers united.")
-    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=original.id))
+    refused(back=_item_url(item_id))
+    original = roadmap.get_item(g.site, request.form.get("into", ""))
+    roadmap.merge(g.site, duplicate, original)
+    return done(
+        f"Merged into “{original.title}”: voters and subscribers united.", _item_url(original.id)
+    )
 
 
-@bp.post("/sites/<site_key>/roadmap/<int:item_id>/vote")
+@routes.post("/sites/<site_key>/roadmap/<int:item_id>/vote")
 @site_view("editor")
 def roadmap_vote_on_behalf(item_id: int):
     """Record a vote a customer gave through support or sales."""
     item = roadmap.get_item(g.site, item_id)
     who = (request.form.get("customer") or "").strip()
     customer = find_customer(g.site, who)
-    try:
-        if customer is None:
-            raise KeepkitError(f"No customer with id or email {who!r} has used Keepkit yet.")
-        added = roadmap.vote(g.site, item, customer, source=request.form.get("source", "support"))
-    except KeepkitError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash("Vote recorded." if added else "That customer had already voted.")
-    return redirect(url_for("admin.roadmap_item", site_key=g.site.key, item_id=item.id))
+    if customer is None:
+        return failed(
+            f"No customer with id or email {who!r} has used Keepkit yet.", _item_url(item.id)
+        )
+    refused(back=_item_url(item.id))
+    added = roadmap.vote(g.site, item, customer, source=request.form.get("source", "support"))
+    return done(
+        "Vote recorded." if added else "That customer had already voted.", _item_url(item.id)
+    )
 
 
-@bp.post("/sites/<site_key>/roadmap/<int:item_id>/<any(approve, reject):decision>")
+@routes.post("/sites/<site_key>/roadmap/<int:item_id>/<any(approve, reject):decision>")
 @site_view("editor")
 def roadmap_moderate(item_id: int, decision: str):
     item = roadmap.get_item(g.site, item_id)
     roadmap.moderate(g.site, item, approve=decision == "approve")
-    db.session.commit()
-    flash("Suggestion approved and published." if decision == "approve" else "Suggestion rejected.")
-    return redirect(url_for("admin.roadmap_items", site_key=g.site.key) + "#moderation")
-
-
-@bp.get("/sites/<site_key>/outbox")
-@site_view("viewer")
-def outbox():
-    return render_template(
-        "outbox.html",
-        emails=notifications.recent(g.site, "email"),
-        webhooks=notifications.recent(g.site, "webhook"),
+    return done(
+        "Suggestion approved and published." if decision == "approve" else "Suggestion rejected.",
+        url_for("admin.roadmap_items", site_key=g.site.key) + "#moderation",
     )
 
 
-@bp.post("/sites/<site_key>/outbox/<int:message_id>/resend")
-@site_view("editor")
-def outbox_resend(message_id: int):
-    notifications.resend(g.site, message_id)
-    db.session.commit()
-    flash("Queued again; the worker delivers it shortly.")
-    return redirect(url_for("admin.outbox", site_key=g.site.key))
-
-
-@bp.post("/sites/<site_key>/webhook")
-@site_view("owner")
-def webhook_settings():
-    url = (request.form.get("webhook_url") or "").strip()
-    new_secret = bool(request.form.get("new_secret"))
-    allow_private = current_app.config["KEEPKIT_WEBHOOK_ALLOW_PRIVATE"]
-
-    def save():
-        sites.set_webhook(g.site, url or None, new_secret=new_secret, allow_private=allow_private)
-        audit("webhook_changed", url=url or None, new_secret=new_secret)
-
-    commit_or_flash(save, "Webhook settings saved.")
-    return redirect(url_for("admin.settings", site_key=g.site.key) + "#webhook")
-
-
-@bp.post("/sites/<site_key>/roadmap-options")
+@routes.post("/sites/<site_key>/roadmap-options")
 @site_view("editor")
 def roadmap_options():
     labels = {
         status: {loc: request.form.get(f"label_{status}_{loc}", "") for loc in SUPPORTED_LOCALES}
         for status in STATUSES
     }
-    commit_or_flash(
-        lambda: roadmap.set_roadmap_options(
-            g.site, labels=labels, anonymous_voting=bool(request.form.get("anonymous_voting"))
-        ),
-        "Roadmap settings saved.",
+    refused(back=settings_url("roadmap"))
+    roadmap.set_roadmap_options(
+        g.site, labels=labels, anonymous_voting=bool(request.form.get("anonymous_voting"))
     )
-    return redirect(url_for("admin.settings", site_key=g.site.key) + "#roadmap")
+    return done("Roadmap settings saved.", settings_url("roadmap"))

@@ -32,7 +32,7 @@ from widget_server.api.schemas import (
     TrendOut,
 )
 from widget_server.errors import BadRequest, Unauthorized, ValidationError
-from widget_server.extensions import db, limiter
+from widget_server.extensions import limiter
 from widget_server.guards import json_object
 from widget_server.models import MAX_ID, Site, utcnow
 from widget_server.services import (
@@ -89,9 +89,7 @@ def _authenticate():
         raise site
     g.site = site
     if sites.api_key_use_is_news(g.api_key):
-        database.start_writing()
-        sites.note_api_key_use(g.api_key)
-        db.session.commit()
+        database.write_now(lambda: sites.note_api_key_use(g.api_key))
 
 
 # The data API's names for a period's dates.
@@ -247,7 +245,6 @@ def create_roadmap_item():
     """Create a published item."""
     data = RoadmapItemIn().load(json_object(request.get_data(cache=False)))
     item = roadmap.create_item(g.site, **data)
-    db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id))), 201
 
 
@@ -278,7 +275,6 @@ def update_roadmap_item(item_id: int):
             status=item.status,
             emails_queued=queued,
         )
-    db.session.commit()
     return jsonify(RoadmapItemOut().dump(_item_with_stats(item.id)))
 
 
@@ -294,7 +290,6 @@ def record_events():
     else:
         events = [EventIn().load(payload)]
     result = lifecycle.record_events(g.site, events)
-    db.session.commit()
     return jsonify(EventsOut().dump(result))
 
 
@@ -315,7 +310,6 @@ def export_customer(customer_id: str):
         "customer_exported", actor=_key_holder(), site=g.site, ip=request.remote_addr,
         customer=customer_id,
     )  # fmt: skip
-    db.session.commit()
     return jsonify(CustomerExportOut().dump(data))
 
 
@@ -327,5 +321,4 @@ def erase_customer(customer_id: str):
         "customer_erased", actor=_key_holder(), site=g.site, ip=request.remote_addr,
         customer=customer_id, **counts,
     )  # fmt: skip
-    db.session.commit()
     return jsonify(CustomerErasedOut().dump({"erased": True, **counts}))

@@ -55,7 +55,7 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
-def _page(status: int, message: str):
+def error_page(status: int, message: str):
     return render_template("error.html", status=status, message=message), status
 
 
@@ -64,14 +64,14 @@ def register(app: Flask) -> None:
     def _domain(exc: KeepkitError):
         if _is_api():
             return envelope(exc.status, exc.code, exc.message, exc.details)
-        return _page(exc.status, exc.message)
+        return error_page(exc.status, exc.message)
 
     @app.errorhandler(marshmallow.ValidationError)
     def _invalid(exc: marshmallow.ValidationError):
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         if _is_api():
             return envelope(422, "validation_error", "The request has invalid fields", messages)
-        return _page(422, "The request has invalid fields")
+        return error_page(422, "The request has invalid fields")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -87,7 +87,7 @@ def register(app: Flask) -> None:
             return response
         if status < 400:
             return exc
-        return _page(status, exc.description or exc.name)
+        return error_page(status, exc.description or exc.name)
 
     def _database_unavailable(exc: Exception):
         # The connection may be gone already; the session is discarded at teardown anyway.
@@ -100,7 +100,7 @@ def register(app: Flask) -> None:
         if _is_api():
             response = envelope(503, "database_unavailable", message)
         else:
-            response = make_response(_page(503, message))
+            response = make_response(error_page(503, message))
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
@@ -112,4 +112,4 @@ def register(app: Flask) -> None:
         log.exception("Unhandled error on %s %s", request.method, request.path)
         if _is_api():
             return envelope(500, "internal_error", "Something went wrong on our side")
-        return _page(500, "Something went wrong on our side")
+        return error_page(500, "Something went wrong on our side")

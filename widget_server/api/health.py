@@ -25,9 +25,7 @@ def healthz():
     """200 ``{"status": "ok"}``, or 503 in the error envelope when the database is down."""
     try:
         db.session.execute(sa.text("SELECT 1"))
-        db.session.rollback()  # end the read at once
     except sa.exc.SQLAlchemyError as exc:
-        db.session.rollback()
         log.warning("Health check: the database is unavailable: %s", exc)
         response = envelope(503, "database_unavailable", "The database is not reachable")
     else:

@@ -103,17 +103,12 @@ def start():
     session, created = flow.start_session(
         g.site, claims, locale=data["locale"], public_id=data["session"]
     )
-    reasons = flow.active_reasons(g.site)
     body = {
         "session": session.public_id,
         "locale": session.locale,
         "site": {"name": g.site.name, "brand_color": g.site.brand_color},
-        "reasons": [flow.reason_view(r, session.locale) for r in reasons],
-        "roadmap": roadmap.missing_feature_items(g.site)
-        if any(r.is_missing_feature for r in reasons)
-        else [],
+        **flow.choices(g.site, session.locale),
     }
-    db.session.commit()
     return jsonify(StartOut().dump(body)), 201 if created else 200
 
 
@@ -134,7 +129,6 @@ def answer(session_id: str):
         "session": session.public_id,
         "offer": flow.offer_view(offer, session.locale) if offer else None,
     }
-    db.session.commit()
     return jsonify(AnswerOut().dump(body))
 
 
@@ -145,7 +139,6 @@ def complete(session_id: str):
     session = flow.get_session(g.site, _customer(data), session_id)
     flow.complete_session(g.site, session, outcome=data["outcome"], offer_key=data["offer"])
     result = flow.session_result(g.site, session)
-    db.session.commit()
     return jsonify(ResultOut().dump(result))
 
 
@@ -179,13 +172,10 @@ def board():
         claims = verify_customer_token(g.site, data["token"])
         customer = get_customer(g.site, claims.sub)
         if not is_current(customer, claims, locale):
-            database.start_writing()
-            customer = upsert_customer(g.site, claims, locale=locale)
-            db.session.commit()
+            customer = database.write_now(lambda: upsert_customer(g.site, claims, locale=locale))
     body = roadmap.board(g.site, locale, customer)
     body["locale"] = locale
     body["can_vote"] = customer is not None or g.site.anonymous_voting
-    db.session.commit()
     return jsonify(BoardOut().dump(body))
 
 
@@ -201,7 +191,6 @@ def vote(item_id: int):
     else:
         roadmap.unvote(g.site, item, customer)
     state = roadmap.vote_state(item, customer)  # in this transaction: it sees its own write
-    db.session.commit()
     return jsonify(VoteOut().dump(state))
 
 
@@ -211,7 +200,6 @@ def suggest():
     data = _body(SuggestionInput())
     customer = _voter(data)
     item = roadmap.suggest(g.site, customer, title=data["title"], description=data["description"])
-    db.session.commit()
     return jsonify(SuggestionOut().dump(item)), 201
 
 

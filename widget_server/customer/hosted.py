@@ -12,10 +12,11 @@ import uuid
 from flask import Blueprint, current_app, g, make_response, render_template, request
 
 from widget_server import ratelimit
+from widget_server.api.errors import error_page
 from widget_server.errors import InvalidToken, KeepkitError
-from widget_server.extensions import db, limiter
+from widget_server.extensions import limiter
 from widget_server.guards import whole_number
-from widget_server.services import flow, roadmap, sites, stripe_connector
+from widget_server.services import flow, sites, stripe_connector
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
 
@@ -150,6 +151,14 @@ class _Invalid(Exception):
         self.locale, self.error = locale, error
 
 
+@bp.errorhandler(KeepkitError)
+def _refused(exc: KeepkitError):
+    """A step the flow refused (the unit of work has rolled it back): the page the step
+    declared (``g.refused_page``), in the customer's language; else the app's error page."""
+    page = g.get("refused_page")
+    return page(exc) if page else error_page(exc.status, exc.message)
+
+
 @bp.errorhandler(_Invalid)
 def _invalid(exc: _Invalid):
     return _page("hosted/invalid.html", exc.locale, 401, message=STRINGS[exc.locale]["invalid"])
@@ -185,7 +194,8 @@ def _error_text(locale: str, exc: KeepkitError) -> str:
 
 
 def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):
-    reasons = [flow.reason_view(r, locale) for r in flow.active_reasons(g.site)]
+    choices = flow.choices(g.site, locale)
+    reasons = choices["reasons"]
     required = [r["label"] for r in reasons if r.get("requires_text")]
     comment_label = (
         STRINGS[locale]["comment_rule"].format(reasons=", ".join(required))
@@ -200,7 +210,7 @@ def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=N
         session_id=session_id,
         reasons=reasons,
         comment_label=comment_label,
-        roadmap_items=roadmap.missing_feature_items(g.site),
+        roadmap_items=choices["roadmap"],
         error=error,
         chosen=chosen,
         comment=comment,
@@ -224,31 +234,25 @@ def answer():
         g.site, claims, current_app.config["KEEPKIT_STRIPE_API_BASE"]
     )
     form = request.form
-    try:
-        session, _ = flow.start_session(
-            g.site, claims, locale=locale, public_id=form.get("session")
-        )
-        offer = flow.answer_session(
-            g.site,
-            session,
-            reason_key=form.get("reason", ""),
-            comment=form.get("comment"),
-            # Each reason's follow-up has its own field; the chosen reason's counts.
-            followup_answer=form.get(f"followup_{form.get('reason', '')}"),
-            roadmap_item_id=_roadmap_item(form),
-        )
-    except KeepkitError as exc:
-        db.session.rollback()
-        return _reasons_page(
-            locale,
-            token,
-            form.get("session") or str(uuid.uuid4()),
-            status=422,
-            error=_error_text(locale, exc),
-            chosen=form.get("reason"),
-            comment=form.get("comment", ""),
-        )
-    db.session.commit()
+    g.refused_page = lambda exc: _reasons_page(
+        locale,
+        token,
+        form.get("session") or str(uuid.uuid4()),
+        status=422,
+        error=_error_text(locale, exc),
+        chosen=form.get("reason"),
+        comment=form.get("comment", ""),
+    )
+    session, _ = flow.start_session(g.site, claims, locale=locale, public_id=form.get("session"))
+    offer = flow.answer_session(
+        g.site,
+        session,
+        reason_key=form.get("reason", ""),
+        comment=form.get("comment"),
+        # Each reason's follow-up has its own field; the chosen reason's counts.
+        followup_answer=form.get(f"followup_{form.get('reason', '')}"),
+        roadmap_item_id=_roadmap_item(form),
+    )
     offer_view = flow.offer_view(offer, locale) if offer else None
     return _page("hosted/decide.html", locale, token=token, session=session, offer=offer_view)
 
@@ -268,10 +272,8 @@ def complete(session_id: str):
     _, claims = _claims(locale)
     session = flow.get_session(g.site, claims, session_id)
     outcome = request.form.get("outcome", "")
-    try:
-        flow.complete_session(g.site, session, outcome=outcome, offer_key=request.form.get("offer"))
-    except KeepkitError as exc:
-        db.session.rollback()
-        return _page("hosted/invalid.html", locale, exc.status, message=_error_text(locale, exc))
-    db.session.commit()
+    g.refused_page = lambda exc: _page(
+        "hosted/invalid.html", locale, exc.status, message=_error_text(locale, exc)
+    )
+    flow.complete_session(g.site, session, outcome=outcome, offer_key=request.form.get("offer"))
     return _page("hosted/done.html", locale, outcome=session.outcome, offer=session.offer)

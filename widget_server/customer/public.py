@@ -119,5 +119,4 @@ def unsubscribe(token: str):
     else:
         roadmap.unsubscribe(site, data["c"], data["i"])
         message = t["unsubscribed"] if data["i"] else t["unsubscribed_all"]
-    db.session.commit()
     return render_template("public/message.html", message=message, locale=locale, site=site)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,7 +22,7 @@ from widget_server.models import (
     Site,
     utcnow,
 )
-from widget_server.services import experiments, jobs, lifecycle, notifications, rollups
+from widget_server.services import experiments, jobs, lifecycle, notifications, roadmap, rollups
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale, translate
 from widget_server.services.site_cache import OfferView, ReasonView, SiteView
@@ -68,6 +68,19 @@ def reason_view(reason: Reason | ReasonView, locale: str) -> dict:
         "requires_text": reason.requires_text,
         "missing_feature": reason.is_missing_feature,
         "followup": translate(reason.followup, locale),
+    }
+
+
+def choices(site: Site | SiteView, locale: str) -> dict[str, list]:
+    """What a customer chooses from when the flow starts, for the widget and the hosted page
+    alike: the active reasons, and the roadmap items a missing-feature reason can name (only
+    when such a reason is active)."""
+    reasons = active_reasons(site)
+    missing_feature = any(r.is_missing_feature for r in reasons)
+    return {
+        "reasons": [reason_view(r, locale) for r in reasons],
+        # A snapshot view has the site's attribute names: the board reads it as a site.
+        "roadmap": roadmap.missing_feature_items(cast(Site, site)) if missing_feature else [],
     }
 
 

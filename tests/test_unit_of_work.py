@@ -59,7 +59,9 @@ def uow_app(app):
 
     for view in (answer_with, refused, audited, clash):
         csrf.exempt(view)  # as the API's blueprints are: no cookies here
-    return other
+    yield other
+    with other.app_context():
+        db.engine.dispose()  # this app's own connections
 
 
 @pytest.fixture

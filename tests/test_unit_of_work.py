@@ -11,9 +11,10 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from flask import jsonify
+from flask import jsonify, request
 
 from widget_server import create_app, database
+from widget_server.admin.common import done
 from widget_server.errors import ValidationError
 from widget_server.extensions import csrf, db
 from widget_server.models import Site
@@ -57,7 +58,16 @@ def uow_app(app):
         second.key = first.key  # a unique key twice: only the commit finds out
         return jsonify({"made": name}), 201
 
-    for view in (answer_with, refused, audited, clash):
+    @other.post("/admin/_uow/<name>/saved")
+    def saved(name: str):
+        first = _new_site(name)
+        second = _new_site(name + " twin")
+        db.session.flush()
+        if request.args.get("clash"):
+            second.key = first.key
+        return done("Saved.", "/admin/login")
+
+    for view in (answer_with, refused, audited, clash, saved):
         csrf.exempt(view)  # as the API's blueprints are: no cookies here
     yield other
     with other.app_context():
@@ -119,3 +129,21 @@ def test_a_commit_that_fails_is_an_error_not_a_success(uow_app, names):
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_error"
     assert _stored(uow_app, name) == []
+
+
+def test_saved_is_said_only_of_what_was_stored(uow_app, names):
+    """An admin page says "Saved." after the commit: a change that could not be stored
+    leaves no such message for the next page."""
+    client = uow_app.test_client()
+    stored = names("saved")
+    assert client.post(f"/admin/_uow/{stored}/saved").status_code == 302
+    with client.session_transaction() as session:
+        assert session.pop("_flashes") == [("message", "Saved.")]
+    assert _stored(uow_app, stored) == [stored, stored + " twin"]
+
+    lost = names("lost")
+    response = client.post(f"/admin/_uow/{lost}/saved?clash=1")
+    assert response.status_code == 500
+    with client.session_transaction() as session:
+        assert "_flashes" not in session
+    assert _stored(uow_app, lost) == []

@@ -25,7 +25,11 @@ class Keepkit(Flask):
             database.abandon_unit_of_work()
             raise
         response = self.make_response(result)
-        database.end_unit_of_work(response)
+        try:
+            database.end_unit_of_work(response)
+        except BaseException:
+            database.abandon_unit_of_work()  # a failed commit: the error handlers start clean
+            raise
         return response
 
 

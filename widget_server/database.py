@@ -34,7 +34,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from widget_server.extensions import db
 
@@ -65,12 +65,21 @@ def start_writing() -> None:
 
 
 def end_unit_of_work(response: Response) -> None:
-    """The view returned: commit what it changed if it answered with a success, else roll
-    it back (a form shown again with its error changes nothing)."""
-    if response.status_code < 400:
-        db.session.commit()
-    else:
+    """The view returned: commit what it changed if it answered with a success, then run
+    what waited for the commit (:func:`after_commit`); else roll it back (a form shown again
+    with its error changes nothing)."""
+    if response.status_code >= 400:
         abandon_unit_of_work()
+        return
+    db.session.commit()
+    for action in g.pop("keepkit_after_commit", []):
+        action()
+
+
+def after_commit(action: Callable[[], object]) -> None:
+    """Run ``action`` once the request's changes are committed: a "saved" message or a new
+    sign-in cookie must not outlive a commit that failed."""
+    g.setdefault("keepkit_after_commit", []).append(action)
 
 
 def abandon_unit_of_work() -> None:
@@ -81,10 +90,10 @@ def abandon_unit_of_work() -> None:
 
 
 def write_now(work: Callable[[], T]) -> T:
-    """Run ``work`` (it writes) in a transaction of its own and commit it, whatever the
-    request answers and even in a request that reads: e.g. counting queued completions
-    before figures are shown, or a failed sign-in's audit record. Returns what ``work``
-    returned."""
+    """Run ``work`` (it writes) and commit it at once, whatever the request answers and even
+    in a request that reads: e.g. counting queued completions before figures are shown, or a
+    failed sign-in's audit record. Returns what ``work`` returned. In a request that writes,
+    the commit also stores what the view changed before: call it before any other change."""
     start_writing()
     result = work()
     db.session.commit()

@@ -99,8 +99,9 @@ def login():
                 )
                 error, status = "Wrong email or password.", 401
             else:
-                login_user(user, remember=bool(request.form.get("remember")))
                 audit("login", actor=user)
+                remember = bool(request.form.get("remember"))
+                database.after_commit(lambda: login_user(user, remember=remember))
                 return redirect(safe_next(request.args.get("next")))
     return render_template("login.html", error=error), status
 
@@ -141,9 +142,10 @@ def account():
         users.change_password(user, form.get("password", ""), form.get("new_password", ""))
         audit("password_changed", actor=user)
         message = "Password changed; every other session is signed out."
-    # The new generation replaces this browser's cookies, so it stays signed in.
-    login_user(user, remember=bool(request.cookies.get("remember_token")))
-    flash(message)
+    # The new generation replaces this browser's cookies, so it stays signed in (once stored).
+    remember = bool(request.cookies.get("remember_token"))
+    database.after_commit(lambda: login_user(user, remember=remember))
+    database.after_commit(lambda: flash(message))
     return redirect(url_for("admin.account"))
 
 

@@ -136,8 +136,8 @@ def refused(
 
 
 def done(message: str, url: str):
-    """The request succeeded: say so on ``url`` (the unit of work commits after the view)."""
-    flash(message)
+    """The request succeeded: say so on ``url`` once the unit of work has committed it."""
+    database.after_commit(lambda: flash(message))
     return redirect(url)
 
 

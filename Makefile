@@ -82,6 +82,6 @@ faults: $(STAMP)
 ## translated. Catalogs are read at startup: there is no compile step.
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o widget_server/translations/messages.pot \
-	  --project=Keepkit --add-location=file --sort-by-file --no-wrap .
+	  --project=Keepkit --version=0.1 --copyright-holder=Keepkit --add-location=file --sort-by-file --no-wrap .
 	$(BIN)/pybabel update -i widget_server/translations/messages.pot -d widget_server/translations \
 	  --no-wrap --ignore-obsolete

@@ -21,9 +21,11 @@ from widget_server.api.schemas import (
     VoteInput,
     VoteOut,
 )
+from widget_server.customer.widget_texts import cancel_strings, roadmap_strings
 from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
+from widget_server.i18n import use_locale
 from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
 from widget_server.services.customers import get_customer, is_current, upsert_customer
 from widget_server.services.locales import pick_locale
@@ -104,9 +106,11 @@ def start():
         g.site, claims, locale=data["locale"], public_id=data["session"]
     )
     reasons = flow.active_reasons(g.site)
+    use_locale(session.locale)
     body = {
         "session": session.public_id,
         "locale": session.locale,
+        "strings": cancel_strings(),
         "site": {"name": g.site.name, "brand_color": g.site.brand_color},
         "reasons": [flow.reason_view(r, session.locale) for r in reasons],
         "roadmap": roadmap.missing_feature_items(g.site)
@@ -184,6 +188,8 @@ def board():
             db.session.commit()
     body = roadmap.board(g.site, locale, customer)
     body["locale"] = locale
+    use_locale(locale)
+    body["strings"] = roadmap_strings()
     body["can_vote"] = customer is not None or g.site.anonymous_voting
     db.session.commit()
     return jsonify(BoardOut().dump(body))

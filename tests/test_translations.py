@@ -138,3 +138,9 @@ def test_hosted_page_in_german_fills_in_its_placeholders(client, db, site):
     html = page.get_data(as_text=True)
     assert page.status_code == 401
     assert "Dieser Link ist nicht mehr gültig." in html and "Zurück zu Acme" in html
+
+
+def test_admin_settings_show_the_catalogs_status_labels_as_defaults(admin_client, site):
+    html = admin_client.get(f"/admin/sites/{site.key}/settings").get_data(as_text=True)
+    for label in ("Planned", "Geplant", "Suunniteltu", "Työn alla", "Veröffentlicht"):
+        assert f'placeholder="{label}"' in html

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo keepkit test lint format install clean bench bench-loop load load-ci faults
+.PHONY: demo keepkit test lint format install clean bench bench-loop load load-ci faults messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +75,13 @@ load-ci: $(STAMP)
 ## killed mid-delivery) on a PostgreSQL and a Redis of the script's own: scripts/load/faults.py.
 faults: $(STAMP)
 	$(BIN)/python scripts/load/faults.py
+
+## Translations (docs/translations.md): collect the strings marked in the code into
+## widget_server/translations/messages.pot and merge them into every locale's messages.po.
+## New and changed strings arrive untranslated or fuzzy; the catalog test fails until they are
+## translated. Catalogs are read at startup: there is no compile step.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o widget_server/translations/messages.pot \
+	  --project=Keepkit --version=0.1 --copyright-holder=Keepkit --add-location=file --sort-by-file --no-wrap .
+	$(BIN)/pybabel update -i widget_server/translations/messages.pot -d widget_server/translations \
+	  --no-wrap --ignore-obsolete

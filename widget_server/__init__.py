@@ -47,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(config))
     register_proxy_fix(app)
     register_extensions(app)
+    register_i18n(app)
     register_guards(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -117,6 +118,12 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+
+
+def register_i18n(app: Flask) -> None:
+    from widget_server import i18n
+
+    i18n.init_app(app)
 
 
 def configure_sqlite(engine) -> None:

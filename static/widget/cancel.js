@@ -4,43 +4,14 @@
   "use strict";
   var h = K._.h, api = K._.api;
   var CSS = `__KEEPKIT_CSS__`;
-  var STR = {
-    en: {
-      title: "Before you go", ask: "Why are you cancelling?", comment: "Anything else you want to tell us? (optional)",
-      commentReq: "Please tell us the reason", next: "Continue", close: "Close",
-      decline: "No thanks, continue cancelling", confirmTitle: "Confirm cancellation",
-      confirmBody: "Your subscription will be cancelled.", confirm: "Cancel subscription",
-      keep: "Keep my subscription", loading: "Loading…", pick: "Please choose a reason", offer: "An offer for you",
-      which: "Which of these did you need?", needText: "A few words, please.",
-      doneC: "Your subscription is cancelled", doneCB: "Thank you for telling us why.",
-      doneS: "Thank you for staying!", doneSB: "Nothing changes: your subscription continues.", got: "You got: "
-    },
-    de: {
-      title: "Bevor Sie gehen", ask: "Warum kündigen Sie?", comment: "Möchten Sie uns noch etwas sagen? (optional)",
-      commentReq: "Bitte nennen Sie den Grund", next: "Weiter", close: "Schließen",
-      decline: "Nein danke, weiter kündigen", confirmTitle: "Kündigung bestätigen",
-      confirmBody: "Ihr Abonnement wird gekündigt.", confirm: "Abonnement kündigen",
-      keep: "Abonnement behalten", loading: "Wird geladen…", pick: "Bitte wählen Sie einen Grund", offer: "Ein Angebot für Sie",
-      which: "Welche davon hat Ihnen gefehlt?", needText: "Bitte schreiben Sie ein paar Worte.",
-      doneC: "Ihr Abonnement ist gekündigt", doneCB: "Danke, dass Sie uns den Grund genannt haben.",
-      doneS: "Schön, dass Sie bleiben!", doneSB: "Es ändert sich nichts: Ihr Abonnement läuft weiter.", got: "Ihr Angebot: "
-    },
-    fi: {
-      title: "Ennen kuin lähdet", ask: "Miksi peruutat tilauksen?", comment: "Haluatko kertoa meille vielä jotain? (valinnainen)",
-      commentReq: "Kerro meille syy", next: "Jatka", close: "Sulje",
-      decline: "Ei kiitos, jatka peruutusta", confirmTitle: "Vahvista peruutus",
-      confirmBody: "Tilauksesi peruutetaan.", confirm: "Peruuta tilaus",
-      keep: "Pidä tilaus", loading: "Ladataan…", pick: "Valitse syy", offer: "Tarjous sinulle",
-      which: "Mitä näistä tarvitsit?", needText: "Kirjoita muutama sana.",
-      doneC: "Tilauksesi on peruutettu", doneCB: "Kiitos, että kerroit syyn.",
-      doneS: "Kiva, että jäät!", doneSB: "Mikään ei muutu: tilauksesi jatkuu.", got: "Sait: "
-    }
-  };
+  // Its strings come with the first API answer, in the customer's locale; the server fills
+  // in the few shown before it, for every locale ({"de": {"loading": …}, …}).
+  var PRE = __KEEPKIT_STRINGS__;
   var uid = 0;
 
   K._cancel = function (opts, start) {
     return new Promise(function (resolve, reject) {
-      var t = STR[K._.lang(opts.locale, STR)];
+      var t = PRE[K._.lang(opts.locale, PRE)];
       var token = opts.token;
       var state = { session: null, reason: null, item: null, busy: false, done: false };
       var restore = d.activeElement;
@@ -120,7 +91,7 @@
         var ok = h("button", { type: "button", class: "pri", onclick: close }, t.close);
         show([
           h("div", { "data-kk": "done", "data-kk-outcome": res.outcome, role: "status" },
-            h("p", {}, c ? t.doneCB : o ? t.got + o.title : t.doneSB)),
+            h("p", {}, c ? t.doneCB : o ? t.got.replace("%(offer)s", function () { return o.title; }) : t.doneSB)),
           h("div", { class: "row" }, ok)
         ], ok);
       }
@@ -221,7 +192,7 @@
       start.then(function (data) {
         if (state.done) return;
         state.session = data.session;
-        t = STR[K._.lang(data.locale, STR)];
+        t = data.strings;
         closeBtn.setAttribute("aria-label", t.close);
         if (data.site && /^#[0-9a-fA-F]{6}$/.test(data.site.brand_color)) host.style.setProperty("--kk-brand", data.site.brand_color);
         reasons(data);

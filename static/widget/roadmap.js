@@ -4,29 +4,9 @@
   "use strict";
   var h = K._.h, api = K._.api;
   var CSS = `__KEEPKIT_CSS__`;
-  var STR = {
-    en: {
-      vote: "vote for", votes: "votes", one: "vote", empty: "Nothing here yet.",
-      consent: "Voting subscribes you to an email when work on the item starts and when it ships. Every email has a one-click unsubscribe.",
-      login: "Sign in to vote.", suggest: "Suggest an idea", title: "Your idea", details: "Details (optional)",
-      send: "Send idea", similar: "Similar ideas already on the board:", thanks: "Thank you! We will review your idea.",
-      failed: "The roadmap could not be loaded."
-    },
-    de: {
-      vote: "Stimme für", votes: "Stimmen", one: "Stimme", empty: "Noch nichts hier.",
-      consent: "Mit Ihrer Stimme erhalten Sie eine E-Mail, wenn die Arbeit daran beginnt und wenn es fertig ist. Jede E-Mail lässt sich mit einem Klick abbestellen.",
-      login: "Melden Sie sich an, um abzustimmen.", suggest: "Idee vorschlagen", title: "Ihre Idee", details: "Details (optional)",
-      send: "Idee senden", similar: "Ähnliche Ideen gibt es schon:", thanks: "Danke! Wir prüfen Ihre Idee.",
-      failed: "Die Roadmap konnte nicht geladen werden."
-    },
-    fi: {
-      vote: "äänestä", votes: "ääntä", one: "ääni", empty: "Täällä ei ole vielä mitään.",
-      consent: "Äänestämällä saat sähköpostin, kun työ alkaa ja kun se julkaistaan. Jokaisen viestin voi perua yhdellä klikkauksella.",
-      login: "Kirjaudu sisään äänestääksesi.", suggest: "Ehdota ideaa", title: "Ideasi", details: "Lisätiedot (valinnainen)",
-      send: "Lähetä idea", similar: "Samankaltaisia ideoita on jo:", thanks: "Kiitos! Käymme ideasi läpi.",
-      failed: "Tiekarttaa ei voitu ladata."
-    }
-  };
+  // Its strings come with each board answer, in the customer's locale; the server fills in
+  // the one shown when there is no answer, for every locale ({"de": {"failed": …}, …}).
+  var PRE = __KEEPKIT_STRINGS__;
 
   function anonymousId() {
     try {
@@ -45,11 +25,11 @@
     var status = h("p", { class: "err", role: "alert" });
     root.append(h("style", {}, CSS), wrap);
     target.replaceChildren(host);
-    var t = STR[K._.lang(opts.locale, STR)];
+    var t = PRE[K._.lang(opts.locale, PRE)];
     var token = opts.token || null;
 
     function render(board) {
-      t = STR[K._.lang(board.locale, STR)];
+      t = board.strings;
       var cols = h("div", { class: "cols" });
       board.columns.forEach(function (col) {
         var list = h("ul", { "aria-labelledby": "kk-c-" + col.status });

@@ -161,9 +161,21 @@ class RoadmapChoiceOut(Schema):
     title = fields.String()
 
 
+def widget_strings(script: str) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={
+            "description": f"The texts {script} shows, in the answer's locale, by name "
+            "(from the server's translation catalogs)"
+        },
+    )
+
+
 class StartOut(Schema):
     session = fields.String()
     locale = fields.String()
+    strings = widget_strings("cancel.js")
     site = fields.Nested(SiteOut)
     reasons = fields.List(fields.Nested(ReasonOut))
     roadmap = fields.List(
@@ -335,6 +347,7 @@ class BoardColumnOut(Schema):
 
 class BoardOut(Schema):
     locale = fields.String()
+    strings = widget_strings("roadmap.js")
     can_vote = fields.Boolean()
     columns = fields.List(fields.Nested(BoardColumnOut))
 

@@ -21,9 +21,11 @@ from widget_server.api.schemas import (
     VoteInput,
     VoteOut,
 )
+from widget_server.customer.widget_texts import cancel_strings, roadmap_strings
 from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
+from widget_server.i18n import use_locale
 from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
 from widget_server.services.customers import get_customer, is_current, upsert_customer
 from widget_server.services.locales import pick_locale
@@ -103,9 +105,11 @@ def start():
     session, created = flow.start_session(
         g.site, claims, locale=data["locale"], public_id=data["session"]
     )
+    use_locale(session.locale)
     body = {
         "session": session.public_id,
         "locale": session.locale,
+        "strings": cancel_strings(),
         "site": {"name": g.site.name, "brand_color": g.site.brand_color},
         **flow.choices(g.site, session.locale),
     }
@@ -175,6 +179,8 @@ def board():
             customer = database.write_now(lambda: upsert_customer(g.site, claims, locale=locale))
     body = roadmap.board(g.site, locale, customer)
     body["locale"] = locale
+    use_locale(locale)
+    body["strings"] = roadmap_strings()
     body["can_vote"] = customer is not None or g.site.anonymous_voting
     return jsonify(BoardOut().dump(body))
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, current_app, g, make_response, render_template, request
+from flask_babel import gettext
 
 from widget_server import ratelimit
 from widget_server.api.errors import error_page
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import limiter
 from widget_server.guards import whole_number
+from widget_server.i18n import N_, use_locale
 from widget_server.services import flow, sites, stripe_connector
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
@@ -25,91 +27,6 @@ limiter.limit(
     lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
     key_func=lambda: ratelimit.site_bucket("hosted"),
 )(bp)
-
-STRINGS = {
-    "en": {
-        "title": "Before you go",
-        "which": "Which of these did you need? (optional)",
-        "ask": "Why are you cancelling?",
-        "next": "Continue",
-        "comment": "Anything else you want to tell us? (optional)",
-        "decline": "No thanks, continue cancelling",
-        "confirm_title": "Confirm cancellation",
-        "confirm_body": "Your subscription will be cancelled.",
-        "confirm": "Cancel subscription",
-        "keep": "Keep my subscription",
-        "offer": "An offer for you",
-        "back": "Back",
-        "done_cancelled": "Your subscription is cancelled. Thank you for your feedback.",
-        "done_saved": "Thank you for staying! We will apply the offer to your account.",
-        "done_dismissed": "Nothing has changed: your subscription continues.",
-        "done_kept": "Thank you for staying! Nothing changes: your subscription continues.",
-        "invalid": "This link is no longer valid. Please open the cancellation page again "
-        "from your account.",
-        "comment_required": "For this reason, please tell us a few words in the comment.",
-        "comment_rule": "Comment (required for: {reasons}; optional otherwise)",
-        "too_long": "Please keep the comment under 2,000 characters.",
-        "bad_text": "The comment contains characters we cannot store. Please remove them.",
-        "completed": "This cancellation was already completed. Nothing else needs doing.",
-        "failed": "Something went wrong. Please open the cancellation page again from your "
-        "account.",
-        "back_to_app": "Back to {site}",
-    },
-    "de": {
-        "title": "Bevor Sie gehen",
-        "which": "Welche davon hat Ihnen gefehlt? (optional)",
-        "ask": "Warum kündigen Sie?",
-        "next": "Weiter",
-        "comment": "Möchten Sie uns noch etwas sagen? (optional)",
-        "decline": "Nein danke, weiter kündigen",
-        "confirm_title": "Kündigung bestätigen",
-        "confirm_body": "Ihr Abonnement wird gekündigt.",
-        "confirm": "Abonnement kündigen",
-        "keep": "Abonnement behalten",
-        "offer": "Ein Angebot für Sie",
-        "back": "Zurück",
-        "done_cancelled": "Ihr Abonnement ist gekündigt. Danke für Ihre Rückmeldung.",
-        "done_saved": "Schön, dass Sie bleiben! Wir wenden das Angebot auf Ihr Konto an.",
-        "done_dismissed": "Es hat sich nichts geändert: Ihr Abonnement läuft weiter.",
-        "done_kept": "Schön, dass Sie bleiben! Es ändert sich nichts: Ihr Abonnement läuft weiter.",
-        "invalid": "Dieser Link ist nicht mehr gültig. Bitte öffnen Sie die Kündigungsseite "
-        "erneut aus Ihrem Konto.",
-        "comment_required": "Für diesen Grund schreiben Sie bitte ein paar Worte in den Kommentar.",
-        "comment_rule": "Kommentar (nötig bei: {reasons}; sonst freiwillig)",
-        "too_long": "Bitte fassen Sie sich kürzer als 2.000 Zeichen.",
-        "bad_text": "Der Kommentar enthält Zeichen, die wir nicht speichern können.",
-        "completed": "Diese Kündigung ist bereits abgeschlossen. Sie müssen nichts weiter tun.",
-        "failed": "Etwas ist schiefgegangen. Bitte öffnen Sie die Kündigungsseite erneut aus "
-        "Ihrem Konto.",
-        "back_to_app": "Zurück zu {site}",
-    },
-    "fi": {
-        "title": "Ennen kuin lähdet",
-        "which": "Mitä näistä tarvitsit? (valinnainen)",
-        "ask": "Miksi peruutat tilauksen?",
-        "next": "Jatka",
-        "comment": "Haluatko kertoa meille vielä jotain? (valinnainen)",
-        "decline": "Ei kiitos, jatka peruutusta",
-        "confirm_title": "Vahvista peruutus",
-        "confirm_body": "Tilauksesi peruutetaan.",
-        "confirm": "Peruuta tilaus",
-        "keep": "Pidä tilaus",
-        "offer": "Tarjous sinulle",
-        "back": "Takaisin",
-        "done_cancelled": "Tilauksesi on peruutettu. Kiitos palautteestasi.",
-        "done_saved": "Kiva, että jäät! Lisäämme tarjouksen tilillesi.",
-        "done_dismissed": "Mikään ei muuttunut: tilauksesi jatkuu.",
-        "done_kept": "Kiva, että jäät! Mikään ei muutu: tilauksesi jatkuu.",
-        "invalid": "Tämä linkki ei ole enää voimassa. Avaa peruutussivu uudelleen tililtäsi.",
-        "comment_required": "Kirjoita tähän syyhyn muutama sana kommenttiin.",
-        "comment_rule": "Kommentti (pakollinen: {reasons}; muuten valinnainen)",
-        "too_long": "Kommentin enimmäispituus on 2 000 merkkiä.",
-        "bad_text": "Kommentissa on merkkejä, joita emme voi tallentaa.",
-        "completed": "Tämä peruutus on jo tehty. Sinun ei tarvitse tehdä muuta.",
-        "failed": "Jokin meni vikaan. Avaa peruutussivu uudelleen tililtäsi.",
-        "back_to_app": "Takaisin: {site}",
-    },
-}
 
 
 @bp.url_value_preprocessor
@@ -133,8 +50,8 @@ def _headers(response):
 
 
 def _page(template: str, locale: str, status: int = 200, **context):
-    strings = STRINGS[locale]
-    html = render_template(template, site=g.site, locale=locale, t=strings, **context)
+    use_locale(locale)
+    html = render_template(template, site=g.site, locale=locale, **context)
     return make_response(html, status)
 
 
@@ -161,7 +78,11 @@ def _refused(exc: KeepkitError):
 
 @bp.errorhandler(_Invalid)
 def _invalid(exc: _Invalid):
-    return _page("hosted/invalid.html", exc.locale, 401, message=STRINGS[exc.locale]["invalid"])
+    use_locale(exc.locale)
+    message = gettext(
+        "This link is no longer valid. Please open the cancellation page again from your account."
+    )
+    return _page("hosted/invalid.html", exc.locale, 401, message=message)
 
 
 def _locale() -> str:
@@ -180,27 +101,36 @@ def _roadmap_item(form) -> int | None:
 
 # What the customer reads for an error: their language, never an internal code.
 ERROR_TEXTS = {
-    "comment_required": "comment_required",
-    "text_too_long": "too_long",
-    "invalid_characters": "bad_text",
-    "session_completed": "completed",
+    "unknown_reason": N_("Why are you cancelling?"),
+    "comment_required": N_("For this reason, please tell us a few words in the comment."),
+    "text_too_long": N_("Please keep the comment under 2,000 characters."),
+    "invalid_characters": N_(
+        "The comment contains characters we cannot store. Please remove them."
+    ),
+    "session_completed": N_("This cancellation was already completed. Nothing else needs doing."),
 }
+ERROR_FAILED = N_(
+    "Something went wrong. Please open the cancellation page again from your account."
+)
 
 
 def _error_text(locale: str, exc: KeepkitError) -> str:
-    if exc.code == "unknown_reason":
-        return STRINGS[locale]["ask"]
-    return STRINGS[locale][ERROR_TEXTS.get(exc.code, "failed")]
+    use_locale(locale)
+    return gettext(ERROR_TEXTS.get(exc.code, ERROR_FAILED))
 
 
 def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):
     choices = flow.choices(g.site, locale)
     reasons = choices["reasons"]
     required = [r["label"] for r in reasons if r.get("requires_text")]
+    use_locale(locale)
     comment_label = (
-        STRINGS[locale]["comment_rule"].format(reasons=", ".join(required))
+        gettext(
+            "Comment (required for: %(reasons)s; optional otherwise)",
+            reasons=", ".join(required),
+        )
         if required
-        else STRINGS[locale]["comment"]
+        else gettext("Anything else you want to tell us? (optional)")
     )
     return _page(
         "hosted/reasons.html",

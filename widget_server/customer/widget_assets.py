@@ -1,15 +1,17 @@
 """Serves the embeddable widget from static/widget/ under versioned URLs.
 
 ``keepkit.js`` is a small loader; it loads ``cancel.js`` or ``roadmap.js`` on first use.
-Each part is bundled once per process (its stylesheet inlined, so a part is one download),
-lightly minified and pre-compressed. The loader carries the parts' content hashes, so the
-parts are served immutable for a year.
+Each part is bundled once per process (its stylesheet inlined, so a part is one download; the
+few strings it shows before its first API answer inlined from the catalogs, see
+``widget_texts``), lightly minified and pre-compressed. The loader carries the parts' content
+hashes, so the parts are served immutable for a year.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +19,7 @@ from functools import cache
 from flask import Blueprint, current_app, request
 
 from widget_server.config import ROOT
+from widget_server.customer.widget_texts import BEFORE_ANSWER, before_answer
 
 bp = Blueprint("widget_assets", __name__)
 WIDGET_DIR = ROOT / "static" / "widget"
@@ -52,6 +55,8 @@ def bundle(name: str) -> str:
     if css_path.exists():
         css = _minify_css(css_path.read_text(encoding="utf-8"))
         js = js.replace("__KEEPKIT_CSS__", css.replace("\\", "\\\\").replace("`", "\\`"))
+    if name in BEFORE_ANSWER:
+        js = js.replace("__KEEPKIT_STRINGS__", json.dumps(before_answer(name)))
     return _minify_js(js)
 
 

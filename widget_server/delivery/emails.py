@@ -17,13 +17,15 @@ from email.utils import make_msgid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, current_app, render_template
+from flask_babel import force_locale, gettext
 
 from widget_server.delivery.errors import ComposeError, DeliveryError, message_site
 from widget_server.delivery.tokens import digest_unsubscribe_token, unsubscribe_token
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site
 from widget_server.services import insights
-from widget_server.services.locales import pick_locale, translate
+from widget_server.services.locales import pick_locale
 from widget_server.services.period import Filter, Period
 from widget_server.services.roadmap import status_label
 
@@ -36,56 +38,10 @@ bp = Blueprint("delivery", __name__, template_folder="templates")
 EMAIL_POLICY = policy.SMTP.clone(refold_source="none")
 
 SUBJECTS = {
-    "in_progress": {
-        "en": "We started working on “{title}”",
-        "de": "Wir arbeiten jetzt an „{title}“",
-        "fi": "Aloitimme työn: ”{title}”",
-    },
-    "shipped": {
-        "en": "“{title}” is live",
-        "de": "„{title}“ ist verfügbar",
-        "fi": "”{title}” on julkaistu",
-    },
-    "winback": {
-        "en": "You asked for “{title}”: it is here now",
-        "de": "Sie wollten „{title}“: jetzt gibt es das",
-        "fi": "Toivoit ominaisuutta ”{title}”: nyt se on täällä",
-    },
+    "in_progress": N_("We started working on “%(title)s”"),
+    "shipped": N_("“%(title)s” is live"),
+    "winback": N_("You asked for “%(title)s”: it is here now"),
 }
-
-EMAIL_STRINGS = {
-    "en": {
-        "hi": "Hi", "started": "We have started working on an item you voted for:",
-        "shipped": "Something you voted for is now available:",
-        "winback": "When you left, you told us you needed this. It is here now:",
-        "come_back": "We would love to have you back.", "see": "See the roadmap",
-        "reactivate": "Come back to {site}",
-        "why": "You get this email because you voted for this item.",
-        "why_winback": "You get this email because you asked for this feature when you cancelled.",
-        "unsubscribe": "Unsubscribe",
-    },
-    "de": {
-        "hi": "Hallo", "started": "Wir arbeiten jetzt an etwas, wofür Sie gestimmt haben:",
-        "shipped": "Etwas, wofür Sie gestimmt haben, ist jetzt verfügbar:",
-        "winback": "Als Sie gekündigt haben, fehlte Ihnen das. Jetzt gibt es das:",
-        "come_back": "Wir würden uns freuen, Sie wiederzusehen.", "see": "Zur Roadmap",
-        "reactivate": "Zurück zu {site}",
-        "why": "Sie erhalten diese E-Mail, weil Sie für diesen Eintrag gestimmt haben.",
-        "why_winback": "Sie erhalten diese E-Mail, weil Sie sich diese Funktion bei Ihrer "
-        "Kündigung gewünscht haben.",
-        "unsubscribe": "Abmelden",
-    },
-    "fi": {
-        "hi": "Hei", "started": "Aloitimme työn kohteen parissa, jota äänestit:",
-        "shipped": "Äänestämäsi ominaisuus on nyt saatavilla:",
-        "winback": "Kun lähdit, kerroit tarvitsevasi tämän. Nyt se on täällä:",
-        "come_back": "Olisit lämpimästi tervetullut takaisin.", "see": "Katso tiekartta",
-        "reactivate": "Palaa palveluun {site}",
-        "why": "Saat tämän viestin, koska äänestit tätä kohdetta.",
-        "why_winback": "Saat tämän viestin, koska toivoit tätä ominaisuutta peruuttaessasi.",
-        "unsubscribe": "Peru tilaus",
-    },
-}  # fmt: skip
 
 
 def _absolute(path: str) -> str:
@@ -232,26 +188,26 @@ def build_email(message: OutboxMessage) -> EmailMessage:
     status = payload.get("status", "shipped")
     key = "winback" if kind == "winback" else status
     token = unsubscribe_token(site.id, customer.id, None if kind == "winback" else item.id)
-    return _compose(
-        message,
-        sender=site.name,
-        subject=translate(SUBJECTS[key], locale).format(title=item.title),
-        unsubscribe=_absolute(f"/u/{token}"),
-        template="roadmap",
-        context={
-            "site": site,
-            "item": item,
-            "description_html": item.description_html,
-            "customer": customer,
-            "kind": kind,
-            "status": status,
-            "status_label": status_label(site, status, locale),
-            "locale": locale,
-            "roadmap_url": _absolute(f"/roadmap/{site.key}"),
-            "reactivation_url": _with_item(site.reactivation_url, item.id)
-            if kind == "winback"
-            else None,
-            "brand": site.brand_color or "#4f46e5",
-            "t": EMAIL_STRINGS[locale],
-        },
-    )
+    with force_locale(locale):  # the recipient's language, whoever composes the email
+        return _compose(
+            message,
+            sender=site.name,
+            subject=gettext(SUBJECTS[key], title=item.title),
+            unsubscribe=_absolute(f"/u/{token}"),
+            template="roadmap",
+            context={
+                "site": site,
+                "item": item,
+                "description_html": item.description_html,
+                "customer": customer,
+                "kind": kind,
+                "status": status,
+                "status_label": status_label(site, status, locale),
+                "locale": locale,
+                "roadmap_url": _absolute(f"/roadmap/{site.key}"),
+                "reactivation_url": _with_item(site.reactivation_url, item.id)
+                if kind == "winback"
+                else None,
+                "brand": site.brand_color or "#4f46e5",
+            },
+        )

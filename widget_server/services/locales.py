@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 SUPPORTED_LOCALES = ("en", "de", "fi")
 
 
@@ -14,8 +16,11 @@ def pick_locale(requested: str | None, default: str = "en") -> str:
     return default if default in SUPPORTED_LOCALES else "en"
 
 
-def translate(texts: dict | None, locale: str, fallback: str = "en"):
-    """Pick ``texts[locale]``, falling back to English, then to any translation."""
+def translate(texts: Mapping | None, locale: str, fallback: str = "en"):
+    """Pick ``texts[locale]``, falling back to English, then to any translation.
+
+    For texts that are data (an admin's per-locale reason labels, offers, status labels);
+    the app's own sentences are in the catalogs (``widget_server.i18n``)."""
     if not texts:
         return None
     for key in (locale, fallback, "en"):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_, CatalogTexts
 from widget_server.models import (
     MAX_ID,
     STATUSES,
@@ -36,13 +37,14 @@ from widget_server.services.money import converted
 from widget_server.services.sql import insert_or_ignore, rowcount
 from widget_server.services.text import render_markdown, single_line, storable
 
+# The built-in labels, in every shipped locale from the catalogs; a site may override them.
 STATUS_LABELS = {
-    "under_consideration": {"en": "Under consideration", "de": "In Prüfung", "fi": "Harkinnassa"},
-    "planned": {"en": "Planned", "de": "Geplant", "fi": "Suunniteltu"},
-    "in_progress": {"en": "In progress", "de": "In Arbeit", "fi": "Työn alla"},
-    "shipped": {"en": "Shipped", "de": "Veröffentlicht", "fi": "Julkaistu"},
-    "declined": {"en": "Declined", "de": "Abgelehnt", "fi": "Hylätty"},
-    "duplicate": {"en": "Duplicate", "de": "Duplikat", "fi": "Kaksoiskappale"},
+    "under_consideration": CatalogTexts(N_("Under consideration")),
+    "planned": CatalogTexts(N_("Planned")),
+    "in_progress": CatalogTexts(N_("In progress")),
+    "shipped": CatalogTexts(N_("Shipped")),
+    "declined": CatalogTexts(N_("Declined")),
+    "duplicate": CatalogTexts(N_("Duplicate")),
 }
 NOTIFY_STATUSES = ("in_progress", "shipped")
 RECENTLY_SHIPPED_DAYS = 90
@@ -356,7 +358,7 @@ def check_votable(item: RoadmapItem, *, staff: bool = False) -> None:
         )
     if item.status not in VOTABLE:
         raise Conflict(
-            f"Items that are {STATUS_LABELS[item.status]['en'].lower()} take no votes",
+            f"Items that are {STATUS_LABELS[item.status].message.lower()} take no votes",
             code="item_not_votable",
         )
 

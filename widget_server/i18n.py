@@ -1,0 +1,125 @@
+"""Translations: every sentence a customer reads lives in one gettext catalog per locale,
+``widget_server/translations/<locale>/LC_MESSAGES/messages.po`` (English is the source
+language: the msgids themselves). See docs/translations.md for adding a string or a locale.
+
+- Python marks strings with ``gettext`` / ``ngettext`` (``flask_babel``) where the reader's
+  locale is known, or with :func:`N_` where a string is defined before it is read (tables of
+  labels); templates use ``{{ _('…') }}`` / ``{% trans %}``.
+- The reader's locale is chosen per surface by its view (the customer's token or browser and
+  the site default, see ``services.locales.pick_locale``) and set with :func:`use_locale`; the
+  worker composes an email inside ``flask_babel.force_locale(recipient_locale)``. Without
+  either (the admin, PDFs, the digest) the locale is English.
+- Code that runs outside a request and needs another locale than the current one (the widget
+  bundle's few strings shown before the first API answer, the admin's default status labels)
+  uses :func:`gettext_in`.
+
+Catalogs are compiled in memory from the ``.po`` files, once per process, instead of shipping
+compiled ``.mo`` files: a fresh clone, an editable install and a wheel all work without a
+compile step, and a compiled file can never be stale relative to its source. (Parsing the
+three catalogs takes milliseconds.) Fuzzy entries are left out, as ``pybabel compile`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from flask import Flask, g
+from flask_babel import Babel, Domain, get_locale, refresh
+
+from widget_server.services.locales import SUPPORTED_LOCALES
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+DOMAIN = "messages"
+SOURCE_LOCALE = "en"
+
+
+def N_(message: str) -> str:  # gettext's conventional name for a marker
+    """Mark ``message`` for the catalog without translating it (translated where it is read)."""
+    return message
+
+
+def catalog_path(locale: str) -> Path:
+    return TRANSLATIONS_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalog of ``locale`` (English, and an unknown locale: the msgids)."""
+    path = catalog_path(locale)
+    if locale == SOURCE_LOCALE or not path.exists():
+        return NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=locale, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def gettext_in(locale: str, message: str, **variables) -> str:
+    """``message`` translated into ``locale``, with ``%(name)s`` placeholders filled in."""
+    text = translations(locale).gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext_in(locale: str, singular: str, plural: str, n: int, **variables) -> str:
+    text = translations(locale).ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+class CatalogTexts(Mapping[str, str]):
+    """One message in every shipped locale, read like an admin-entered ``{locale: text}``
+    dict (``texts["de"]``), so built-in texts and per-site overrides are looked up alike."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __getitem__(self, locale: str) -> str:
+        if locale not in SUPPORTED_LOCALES:
+            raise KeyError(locale)
+        return gettext_in(locale, self.message)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SUPPORTED_LOCALES)
+
+    def __len__(self) -> int:
+        return len(SUPPORTED_LOCALES)
+
+
+class CatalogDomain(Domain):
+    """Flask-Babel's message domain, reading the catalogs compiled by :func:`translations`."""
+
+    def get_translations(self):
+        locale = get_locale()
+        return translations(str(locale)) if locale else NullTranslations()
+
+
+class KeepkitBabel(Babel):
+    @property
+    def domain_instance(self):
+        return _DOMAIN
+
+
+_DOMAIN = CatalogDomain(domain=DOMAIN)
+
+
+def use_locale(locale: str) -> None:
+    """Render the rest of this request in ``locale`` (a supported locale code)."""
+    g.page_locale = locale
+    refresh()
+
+
+def _selected_locale() -> str:
+    return g.get("page_locale") or SOURCE_LOCALE
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Babel with the catalogs: ``_``/``gettext``/``ngettext`` in templates, Babel's
+    number, date and money filters (``decimalformat``, ``dateformat``, ``currencyformat``)."""
+    KeepkitBabel(app, default_locale=SOURCE_LOCALE, locale_selector=_selected_locale)

@@ -9,8 +9,8 @@ any error handler renders, so an error page never sees, and never stores, half a
 Domain errors are mapped to answers in one place per door: the API's envelope
 (``api/errors.py``), the admin's form errors (``admin/common.py``), the hosted page's
 messages in the customer's language (``customer/hosted.py``). A few writes must stand
-whatever the answer (a failed sign-in's audit record): :func:`write_now` commits them in a
-transaction of their own. The CLI and the worker commit their own units of work.
+whatever the answer (a failed sign-in's audit record): :func:`write_now` commits them at
+once. The CLI and the worker commit their own units of work.
 
 SQLite has one writer at a time. A transaction that reads and then writes must hold the write
 lock from its start (``BEGIN IMMEDIATE``): upgrading a read lock later can fail at once when
@@ -83,7 +83,8 @@ def after_commit(action: Callable[[], object]) -> None:
 
 
 def abandon_unit_of_work() -> None:
-    """The view raised: roll back what it changed before the error handlers run. The
+    """The view raised or answered with an error (or its commit failed): roll back what it
+    changed before any error handler runs. The
     connection may be gone already (an outage); the session is discarded at teardown then."""
     with contextlib.suppress(sa.exc.SQLAlchemyError):
         db.session.rollback()

@@ -25,7 +25,6 @@ from widget_server.customer.widget_texts import cancel_strings, roadmap_strings
 from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
-from widget_server.i18n import use_locale
 from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
 from widget_server.services.customers import get_customer, is_current, upsert_customer
 from widget_server.services.locales import pick_locale
@@ -105,11 +104,10 @@ def start():
     session, created = flow.start_session(
         g.site, claims, locale=data["locale"], public_id=data["session"]
     )
-    use_locale(session.locale)
     body = {
         "session": session.public_id,
         "locale": session.locale,
-        "strings": cancel_strings(),
+        "strings": cancel_strings(session.locale),
         "site": {"name": g.site.name, "brand_color": g.site.brand_color},
         **flow.choices(g.site, session.locale),
     }
@@ -179,8 +177,7 @@ def board():
             customer = database.write_now(lambda: upsert_customer(g.site, claims, locale=locale))
     body = roadmap.board(g.site, locale, customer)
     body["locale"] = locale
-    use_locale(locale)
-    body["strings"] = roadmap_strings()
+    body["strings"] = roadmap_strings(locale)
     body["can_vote"] = customer is not None or g.site.anonymous_voting
     return jsonify(BoardOut().dump(body))
 

@@ -9,9 +9,9 @@ The keys are the names the scripts use.
 
 from __future__ import annotations
 
-from flask_babel import gettext, ngettext
+from functools import cache
 
-from widget_server.i18n import N_, gettext_in
+from widget_server.i18n import N_, gettext_in, ngettext_in
 from widget_server.services.locales import SUPPORTED_LOCALES
 
 CANCEL = {
@@ -61,18 +61,21 @@ BEFORE_ANSWER = {
 }
 
 
-def cancel_strings() -> dict[str, str]:
-    """cancel.js's strings in the current locale (see ``i18n.use_locale``)."""
-    return {key: gettext(message) for key, message in CANCEL.items()}
+@cache
+def cancel_strings(locale: str) -> dict[str, str]:
+    """cancel.js's strings in ``locale``, made once per process and locale (the catalogs are
+    read once per process: a changed translation shows after a restart anyway)."""
+    return {key: gettext_in(locale, message) for key, message in CANCEL.items()}
 
 
-def roadmap_strings() -> dict[str, str]:
-    """roadmap.js's strings in the current locale. The count's word comes in its singular
-    (``one``) and plural (``votes``) form; the script picks by ``n === 1``, which is the plural
-    rule of every shipped locale."""
-    strings = {key: gettext(message) for key, message in ROADMAP.items()}
-    strings["one"] = ngettext("vote", "votes", 1)
-    strings["votes"] = ngettext("vote", "votes", 2)
+@cache
+def roadmap_strings(locale: str) -> dict[str, str]:
+    """roadmap.js's strings in ``locale``, made once per process and locale. The count's word
+    comes in its singular (``one``) and plural (``votes``) form; the script picks by
+    ``n === 1``, which is the plural rule of every shipped locale."""
+    strings = {key: gettext_in(locale, message) for key, message in ROADMAP.items()}
+    strings["one"] = ngettext_in(locale, "vote", "votes", 1)
+    strings["votes"] = ngettext_in(locale, "vote", "votes", 2)
     return strings
 
 

@@ -47,7 +47,8 @@ class Config:
     # Bodies over 1 MB get 413 payload_too_large (Flask's defaults hold the key, set to None,
     # so it must be set here rather than with setdefault).
     MAX_CONTENT_LENGTH = 1024 * 1024
-    RATELIMIT_STORAGE_URI = "memory://"
+    # Without KEEPKIT_REDIS_URL: counters in each process (widget_server/ratelimit.py).
+    RATELIMIT_STORAGE_URI = "keepkit-memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True
     # The limiter fails open: when Redis is unreachable, each process counts in memory (and

@@ -7,6 +7,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
+from widget_server import ratelimit  # noqa: F401 - registers the keepkit-memory:// storage
 from widget_server.models.base import Base
 
 db = SQLAlchemy(model_class=Base)

@@ -4,13 +4,15 @@ returning customer, and a board is reused for a moment by each process."""
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 
 from tests.factories import ORIGIN, make_site, make_token, roadmap_board, widget
 from tests.servers import post
 from widget_server.extensions import db as _db
-from widget_server.models import Customer, RoadmapItem, Subscription
-from widget_server.services import roadmap
+from widget_server.models import Customer, Reason, RoadmapItem, Site, Subscription
+from widget_server.services import flow_config, roadmap, site_cache
 from widget_server.services.customers import upsert_customer
 from widget_server.services.tokens import verify_customer_token
 
@@ -127,3 +129,39 @@ def test_board_reads_leave_every_connection_ready_for_writes(live):
                 connection.close()
     vote = f"{url}/api/v1/widget/{key}/roadmap/items/{item_id}/vote"
     assert post(vote, {"token": token, "vote": True}, Origin=ORIGIN)["votes"] == 1
+
+
+def _reason_ids(client, site) -> list[str]:
+    answer = widget(client, site, "/sessions", {"token": make_token(site, "snapshot-reader")})
+    assert answer.status_code in (200, 201)
+    return [r["id"] for r in answer.get_json()["reasons"]]
+
+
+def test_a_site_snapshot_is_trusted_for_a_second_then_checked(client, db, site, monkeypatch):
+    """Another process's change (here: written behind this process's back) is seen on the
+    first request after the snapshot's second; within it, the site costs no query."""
+    assert "too_expensive" in _reason_ids(client, site)
+    db.session.execute(
+        sa.update(Reason).where(Reason.site_id == site.id, Reason.key == "too_expensive")
+        .values(archived_at=sa.func.now())
+    )  # fmt: skip
+    db.session.execute(
+        sa.update(Site).where(Site.id == site.id).values(config_version=Site.config_version + 1)
+    )
+    db.session.commit()
+    token = make_token(site, "snapshot-reader")
+    with Statements(db) as seen:
+        answer = widget(client, site, "/sessions", {"token": token})
+        assert "too_expensive" in [r["id"] for r in answer.get_json()["reasons"]]
+    assert not any("FROM sites" in s for s in seen), seen
+    later = time.monotonic() + site_cache.CHECK_SECONDS + 0.1
+    monkeypatch.setattr(site_cache, "_clock", lambda: later)
+    assert "too_expensive" not in _reason_ids(client, site)
+
+
+def test_this_process_sees_its_own_change_at_once(client, db, site):
+    assert "too_expensive" in _reason_ids(client, site)
+    reason = next(r for r in flow_config.all_reasons(site) if r.key == "too_expensive")
+    flow_config.set_archived(reason, True)
+    db.session.commit()
+    assert "too_expensive" not in _reason_ids(client, site)

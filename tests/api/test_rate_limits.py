@@ -174,3 +174,26 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(app, client, db, 
 def test_trusted_proxies_must_be_a_small_count(value):
     with pytest.raises(RuntimeError, match="KEEPKIT_TRUSTED_PROXIES"):
         load_config(environ={"KEEPKIT_ENV": "development", "KEEPKIT_TRUSTED_PROXIES": value})
+
+
+def test_memory_counters_expire_without_a_thread_per_request(monkeypatch):
+    """Without Redis each process counts in memory; expired counters go away (read as zero,
+    then swept), and counting starts no timer thread."""
+    import threading
+    import time
+
+    from widget_server.ratelimit import SweptMemoryStorage
+
+    storage = SweptMemoryStorage("keepkit-memory://")
+    started = []
+    monkeypatch.setattr(threading.Timer, "start", lambda timer: started.append(timer))
+    for _ in range(200):
+        storage.incr("widget:203.0.113.9:site_a", expiry=0.05)
+    assert storage.get("widget:203.0.113.9:site_a") == 200
+    assert started == []
+    time.sleep(0.1)
+    storage._next_sweep = 0.0  # the next count sweeps
+    storage.incr("widget:203.0.113.9:site_b", expiry=60)
+    assert "widget:203.0.113.9:site_a" not in storage.storage  # swept, not just unread
+    assert storage.get("widget:203.0.113.9:site_a") == 0
+    assert storage.get("widget:203.0.113.9:site_b") == 1

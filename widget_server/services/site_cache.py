@@ -2,15 +2,20 @@
 
 Every widget request needs the site, its allowed origins, its reasons and offers. Loading them
 costs several queries; they change only when an admin changes them. So each process keeps a
-snapshot per site, and each request asks the database one small question: is the site's
-``config_version`` still the one of the snapshot? Any change to a site, its origins, reasons or
-offers raises that version in the same transaction (a flush hook below), so every process sees
-a change on its next request, whichever process made it.
+snapshot per site. Any change to a site, its origins, reasons or offers raises the site's
+``config_version`` in the same transaction (a flush hook below). A snapshot is trusted for
+``CHECK_SECONDS`` (one second); after that the next request asks the database one small
+question — is the version still the snapshot's? — and loads a new snapshot when it is not.
+
+So the process that makes a change sees it at once (its commit forgets its snapshots), and
+every other process (another gunicorn worker, another machine) within a second; a public
+request in between costs no query for the site at all.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -104,7 +109,13 @@ class SiteView:
         return [o for o in self.offers if reason_id in o.reason_ids]
 
 
-_snapshots: dict[str, SiteView] = {}
+# How long a process trusts a snapshot before it checks the site's version again; 0 checks on
+# every request.
+CHECK_SECONDS = 1.0
+_clock = time.monotonic
+
+# key -> (snapshot, monotonic time until which it is trusted without asking the database)
+_snapshots: dict[str, tuple[SiteView, float]] = {}
 _lock = threading.Lock()
 
 
@@ -155,18 +166,30 @@ def _snapshot(session: Session, site_id: int) -> SiteView:
 
 
 def site_view(session: Session, key: str) -> SiteView | None:
-    """The site with this key as this process knows it, checked against the database's
-    current version (one small query); None when no site has the key."""
-    row = session.execute(sa.select(Site.id, Site.config_version).where(Site.key == key)).first()
+    """The site with this key as this process knows it: the snapshot, while it is trusted
+    (see ``CHECK_SECONDS``); else checked against the database's current version (one small
+    query) and reloaded when that changed. None when no site has the key."""
+    now = _clock()
+    cached = _snapshots.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    row = session.execute(_VERSION, {"key": key}).first()
     if row is None:
         return None
-    cached = _snapshots.get(key)
-    if cached is not None and cached.config_version == row.config_version:
-        return cached
-    fresh = _snapshot(session, row.id)
+    if cached is not None and cached[0].config_version == row.config_version:
+        view = cached[0]
+    else:
+        view = _snapshot(session, row.id)
     with _lock:
-        _snapshots[key] = fresh
-    return fresh
+        _snapshots[key] = (view, now + CHECK_SECONDS)
+    return view
+
+
+_SITES = Site.__table__
+# A Core statement (no ORM entity to load): this is the only query of most public reads.
+_VERSION = sa.select(_SITES.c.id, _SITES.c.config_version).where(
+    _SITES.c.key == sa.bindparam("key")
+)
 
 
 def forget_all() -> None:
@@ -202,3 +225,20 @@ def _write_versions(session: Session, _context) -> None:
             .where(Site.id.in_(touched))
             .values(config_version=Site.config_version + 1)
         )
+    if touched or any(isinstance(o, Site) and session.is_modified(o) for o in session.dirty):
+        session.info[_CHANGED] = True
+
+
+_CHANGED = "keepkit_site_config_written"
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    """This process sees its own change at once: the next request loads a new snapshot."""
+    if session.info.pop(_CHANGED, False):
+        forget_all()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_written(session: Session) -> None:
+    session.info.pop(_CHANGED, None)

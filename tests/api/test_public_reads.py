@@ -165,3 +165,18 @@ def test_this_process_sees_its_own_change_at_once(client, db, site):
     flow_config.set_archived(reason, True)
     db.session.commit()
     assert "too_expensive" not in _reason_ids(client, site)
+
+
+def test_a_returning_readers_board_read_is_one_statement(client, db, site):
+    """The site is this process's snapshot and the board its copy: what is left to read is
+    the reader and their votes, in one round trip."""
+    sso, *_ = roadmap_board(site)
+    token = make_token(site, "regular")
+    widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": True})
+    widget(client, site, "/roadmap", {"token": token})
+    key = site.key
+    with Statements(db) as seen:
+        board = widget(client, key, "/roadmap", {"token": token})
+    assert len(seen) == 1, seen
+    items = [item for column in board.get_json()["columns"] for item in column["items"]]
+    assert [item["id"] for item in items if item["voted"]] == [sso.id]

@@ -26,7 +26,7 @@ from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db, limiter
 from widget_server.guards import json_object
 from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
-from widget_server.services.customers import get_customer, is_current, upsert_customer
+from widget_server.services.customers import is_current, upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import CustomerClaims, verify_customer_token
 
@@ -186,16 +186,16 @@ def board():
     customer is written only when new or changed (their language, for emails)."""
     data = _body(BOARD_INPUT)
     locale = pick_locale(data["locale"], g.site.default_locale)
-    customer = None
+    reader, voted = None, frozenset[int]()
     if data["token"]:
         claims = verify_customer_token(g.site, data["token"])
-        customer = get_customer(g.site, claims.sub)
-        if not is_current(customer, claims, locale):
-            customer = database.write_now(lambda: upsert_customer(g.site, claims, locale=locale))
-    body = roadmap.board(g.site, locale, customer)
+        reader, voted = roadmap.reader(g.site, claims.sub)
+        if not is_current(reader, claims, locale):
+            reader = database.write_now(lambda: upsert_customer(g.site, claims, locale=locale))
+    body = roadmap.board(g.site, locale, voted=voted)
     body["locale"] = locale
     body["strings"] = roadmap_strings(locale)
-    body["can_vote"] = customer is not None or g.site.anonymous_voting
+    body["can_vote"] = reader is not None or g.site.anonymous_voting
     return jsonify(BOARD_OUT.dump(body))
 
 

@@ -14,15 +14,9 @@ from widget_server.services.tokens import CustomerClaims
 SEEN_GRANULARITY = timedelta(minutes=10)
 
 
-def get_customer(site: Site, sub: str) -> Customer | None:
-    """The site's customer with this token ``sub``, if Keepkit has seen them (a read)."""
-    return db.session.scalar(
-        sa.select(Customer).where(Customer.site_id == site.id, Customer.external_id == sub)
-    )
-
-
 def is_current(customer: Customer | None, claims: CustomerClaims, locale: str | None) -> bool:
-    """Whether :func:`upsert_customer` would change nothing worth a write."""
+    """Whether :func:`upsert_customer` would change nothing worth a write (``customer``: a
+    Customer, or a row with its field names, as ``roadmap.reader`` reads it)."""
     if customer is None or (locale and customer.locale != locale):
         return False
     return all(getattr(customer, name) == value for name, value in _fields(claims).items()) and (

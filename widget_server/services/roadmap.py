@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -621,12 +621,15 @@ def _public_board(site: Site, locale: str) -> list[dict]:
     return columns
 
 
-def board(site: Site, locale: str, customer: Customer | None = None) -> dict:
+def board(
+    site: Site, locale: str, customer: Customer | None = None, *, voted: Collection[int] = ()
+) -> dict:
     """The public board: ideas, planned, in progress and recently shipped items, most voted
-    first; with ``customer``, which of them they voted for."""
-    mine = set()
+    first; which of them ``customer`` voted for (or the item ids ``voted``, see
+    :func:`reader`)."""
+    mine = set(voted)
     if customer is not None:
-        mine = set(
+        mine |= set(
             db.session.scalars(sa.select(Vote.item_id).where(Vote.customer_id == customer.id))
         )
     columns = [
@@ -634,6 +637,36 @@ def board(site: Site, locale: str, customer: Customer | None = None) -> dict:
         for column in _public_board(site, locale)
     ]
     return {"columns": columns}
+
+
+_CUSTOMERS, _VOTES = Customer.__table__, Vote.__table__
+_READER = (
+    sa.select(
+        *(
+            _CUSTOMERS.c[name]
+            for name in (
+                "id", "email", "name", "company", "plan", "signed_up_at", "stripe_customer_id",
+                "mrr", "currency", "attributes", "locale", "updated_at",
+            )
+        ),
+        _VOTES.c.item_id,
+    )
+    .select_from(_CUSTOMERS.outerjoin(_VOTES, _VOTES.c.customer_id == _CUSTOMERS.c.id))
+    .where(
+        _CUSTOMERS.c.site_id == sa.bindparam("site_id"),
+        _CUSTOMERS.c.external_id == sa.bindparam("sub"),
+    )
+)  # fmt: skip
+
+
+def reader(site: Site, sub: str) -> tuple[Any, frozenset[int]]:
+    """A board reader in one round trip: the customer's stored fields (a row with the
+    attribute names :func:`customers.is_current` reads; None when Keepkit has not seen them)
+    and the ids of the items they voted for."""
+    rows = db.session.execute(_READER, {"site_id": site.id, "sub": sub}).all()
+    if not rows:
+        return None, frozenset()
+    return rows[0], frozenset(row.item_id for row in rows if row.item_id is not None)
 
 
 def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:

@@ -189,9 +189,8 @@ def start_session(
             public_id = str(uuid.UUID(public_id))
         except ValueError as exc:
             raise ValidationError("'session' must be a UUID", code="invalid_session_id") from exc
-        existing = _by_public_id(public_id)
-        if existing is not None:
-            return _check_owner(existing, site, claims), False
+    # A retried start (the same id) is found by the insert below, which then inserts nothing:
+    # no read before it.
     locale = pick_locale(locale, site.default_locale)
     customer = upsert_customer(site, claims, locale=locale)
     tenure_days = None
@@ -220,7 +219,7 @@ def start_session(
         .values(**values)
         .returning(CancellationSession)
     ).first()
-    if session is None:  # the same request raced with itself; the other copy won
+    if session is None:  # a retry, or the same request raced with itself and the other won
         winner = _by_public_id(public_id)
         if winner is None:  # ... and was rolled back since: the client may try again
             raise Conflict(

@@ -34,7 +34,7 @@ from widget_server.models import (
 from widget_server.services import metrics, notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
-from widget_server.services.sql import insert_or_ignore, rowcount
+from widget_server.services.sql import insert_or_ignore, rowcount, upsert
 from widget_server.services.text import render_markdown, single_line, storable
 
 # The built-in labels, in every shipped locale from the catalogs; a site may override them.
@@ -81,6 +81,9 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
     site.anonymous_voting = anonymous_voting
     db.session.flush()
     forget_board(site)
+
+
+_CUSTOMERS, _VOTES = Customer.__table__, Vote.__table__
 
 
 # --- items --------------------------------------------------------------------------------
@@ -426,29 +429,35 @@ def unvote(site: Site, item: RoadmapItem, customer: Customer) -> bool:
     return removed
 
 
+_VOTE_STATE = sa.select(
+    sa.func.count(),
+    sa.func.coalesce(
+        sa.func.max(sa.case((_VOTES.c.customer_id == sa.bindparam("customer_id"), 1))), 0
+    ),
+).where(_VOTES.c.item_id == sa.bindparam("item_id"))
+
+
 def vote_state(item: RoadmapItem, customer: Customer) -> dict:
     """The item's vote count and whether this customer has voted (one query)."""
-    row = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.max(sa.case((Vote.customer_id == customer.id, 1))), 0),
-        ).where(Vote.item_id == item.id)
-    ).one()
+    row = (
+        db.session.connection()
+        .execute(_VOTE_STATE, {"item_id": item.id, "customer_id": customer.id})
+        .one()
+    )
     return {"item_id": item.id, "votes": int(row[0]), "voted": bool(row[1])}
 
 
 def subscribe(item: RoadmapItem, customer: Customer) -> None:
-    """Subscribe (again): a vote is consent, given with the text shown at vote time."""
-    if not _insert_ignore(
-        Subscription,
-        {"item_id": item.id, "customer_id": customer.id, "created_at": utcnow()},
-        ["item_id", "customer_id"],
-    ):
-        db.session.execute(
-            sa.update(Subscription)
-            .where(Subscription.item_id == item.id, Subscription.customer_id == customer.id)
-            .values(unsubscribed_at=None)
+    """Subscribe (again): a vote is consent, given with the text shown at vote time. One
+    statement: a new subscription, or the old one active again."""
+    statement = upsert(Subscription).values(
+        item_id=item.id, customer_id=customer.id, created_at=utcnow()
+    )
+    db.session.connection().execute(
+        statement.on_conflict_do_update(
+            index_elements=["item_id", "customer_id"], set_={"unsubscribed_at": None}
         )
+    )
 
 
 def unsubscribe(site: Site, customer_id: int, item_id: int | None) -> int:
@@ -639,7 +648,6 @@ def board(
     return {"columns": columns}
 
 
-_CUSTOMERS, _VOTES = Customer.__table__, Vote.__table__
 _READER = (
     sa.select(
         *(

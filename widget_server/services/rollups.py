@@ -225,7 +225,10 @@ def _not_pending():
 def add_session(site: Site, session: CancellationSession) -> None:
     """Queue a just-completed session for the rollups: one INSERT in the transaction that
     completes it, touching no row another completion touches."""
-    db.session.execute(sa.insert(RollupPending).values(site_id=site.id, session_id=session.id))
+    db.session.connection().execute(_QUEUE, {"site_id": site.id, "session_id": session.id})
+
+
+_QUEUE = sa.insert(cast(sa.Table, RollupPending.__table__))  # Core: no ORM work, no RETURNING
 
 
 def fold_pending(site: Site | None = None, limit: int = 5000) -> int:

@@ -21,6 +21,7 @@ from widget_server.api.schemas import (
     VoteInput,
     VoteOut,
 )
+from widget_server.customer import present
 from widget_server.customer.widget_texts import cancel_strings, roadmap_strings
 from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db, limiter
@@ -126,7 +127,7 @@ def start():
         "locale": session.locale,
         "strings": cancel_strings(session.locale),
         "site": {"name": g.site.name, "brand_color": g.site.brand_color},
-        **flow.choices(g.site, session.locale),
+        **present.choices(flow.choices(g.site), session.locale),
     }
     return jsonify(START_OUT.dump(body)), 201 if created else 200
 
@@ -146,7 +147,7 @@ def answer(session_id: str):
     )
     body = {
         "session": session.public_id,
-        "offer": flow.offer_view(offer, session.locale) if offer else None,
+        "offer": present.offer(offer, session.locale) if offer else None,
     }
     return jsonify(ANSWER_OUT.dump(body))
 
@@ -157,7 +158,7 @@ def complete(session_id: str):
     data = _body(COMPLETE_INPUT)
     session = flow.get_session(g.site, _customer(data), session_id)
     flow.complete_session(g.site, session, outcome=data["outcome"], offer_key=data["offer"])
-    result = flow.session_result(g.site, session)
+    result = present.result(session, flow.receipt(g.site, session))
     return jsonify(RESULT_OUT.dump(result))
 
 
@@ -192,7 +193,7 @@ def board():
         reader, voted = roadmap.reader(g.site, claims.sub)
         if not is_current(reader, claims, locale):
             reader = database.write_now(lambda: upsert_customer(g.site, claims, locale=locale))
-    body = roadmap.board(g.site, locale, voted=voted)
+    body = present.board(g.site, roadmap.board(g.site, voted=voted), locale)
     body["locale"] = locale
     body["strings"] = roadmap_strings(locale)
     body["can_vote"] = reader is not None or g.site.anonymous_voting

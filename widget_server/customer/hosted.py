@@ -14,6 +14,7 @@ from flask_babel import gettext
 
 from widget_server import ratelimit
 from widget_server.api.errors import error_page
+from widget_server.customer import present
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import limiter
 from widget_server.guards import whole_number
@@ -120,7 +121,7 @@ def _error_text(locale: str, exc: KeepkitError) -> str:
 
 
 def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):
-    choices = flow.choices(g.site, locale)
+    choices = present.choices(flow.choices(g.site), locale)
     reasons = choices["reasons"]
     required = [r["label"] for r in reasons if r.get("requires_text")]
     use_locale(locale)
@@ -183,8 +184,8 @@ def answer():
         followup_answer=form.get(f"followup_{form.get('reason', '')}"),
         roadmap_item_id=_roadmap_item(form),
     )
-    offer_view = flow.offer_view(offer, locale) if offer else None
-    return _page("hosted/decide.html", locale, token=token, session=session, offer=offer_view)
+    shown = present.offer(offer, locale) if offer else None
+    return _page("hosted/decide.html", locale, token=token, session=session, offer=shown)
 
 
 @bp.post("/<site_key>/<session_id>/confirm")

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, g, make_response, render_templa
 from flask_babel import gettext
 
 from widget_server import ratelimit
+from widget_server.customer import present
 from widget_server.delivery.tokens import read_unsubscribe_token
 from widget_server.extensions import db, limiter
 from widget_server.i18n import N_, use_locale
@@ -60,7 +61,7 @@ def roadmap_page(site_key: str):
     locale = pick_locale(
         request.args.get("locale") or request.accept_languages.best, site.default_locale
     )
-    board = roadmap.board(site, locale)
+    board = present.board(site, roadmap.board(site), locale)
     use_locale(locale)
     response = make_response(
         render_template("public/roadmap.html", site=site, board=board, locale=locale)

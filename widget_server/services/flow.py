@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -24,7 +25,7 @@ from widget_server.models import (
 )
 from widget_server.services import experiments, jobs, lifecycle, notifications, roadmap, rollups
 from widget_server.services.customers import upsert_customer
-from widget_server.services.locales import pick_locale, translate
+from widget_server.services.locales import pick_locale
 from widget_server.services.site_cache import OfferView, ReasonView, SiteView
 from widget_server.services.sql import insert_or_ignore
 from widget_server.services.text import is_single_line, storable
@@ -61,46 +62,23 @@ def _offers_for(site: Site | SiteView, reason) -> list:
     return list(db.session.scalars(query))
 
 
-def reason_view(reason: Reason | ReasonView, locale: str) -> dict:
-    return {
-        "id": reason.key,
-        "label": translate(reason.labels, locale),
-        "requires_text": reason.requires_text,
-        "missing_feature": reason.is_missing_feature,
-        "followup": translate(reason.followup, locale),
-    }
+@dataclass(frozen=True)
+class Choices:
+    """What a customer chooses from when the flow starts: the active reasons in the admin's
+    order, and the roadmap items (``{"id", "title"}``, most voted first) a missing-feature
+    reason can name — none unless such a reason is active."""
+
+    reasons: list[Reason | ReasonView]
+    roadmap: list[dict]
 
 
-def choices(site: Site | SiteView, locale: str) -> dict[str, list]:
-    """What a customer chooses from when the flow starts, for the widget and the hosted page
-    alike: the active reasons, and the roadmap items a missing-feature reason can name (only
-    when such a reason is active)."""
+def choices(site: Site | SiteView) -> Choices:
+    """The start of the flow, for the widget and the hosted page alike."""
     reasons = active_reasons(site)
     missing_feature = any(r.is_missing_feature for r in reasons)
-    return {
-        "reasons": [reason_view(r, locale) for r in reasons],
-        # A snapshot view has the site's attribute names: the board reads it as a site.
-        "roadmap": roadmap.missing_feature_items(cast(Site, site)) if missing_feature else [],
-    }
-
-
-def offer_view(offer: Offer | OfferView, locale: str) -> dict:
-    texts = translate(offer.texts, locale) or {}
-    view = {
-        "id": offer.key,
-        "type": offer.type,
-        "title": texts.get("title", ""),
-        "body": texts.get("body", ""),
-        "cta": texts.get("cta", ""),
-    }
-    extras: dict[str, dict[str, Any]] = {
-        "discount": {"percent": offer.discount_percent, "months": offer.discount_months},
-        "pause": {"months": offer.pause_months},
-        "switch_plan": {"plan": offer.target_plan},
-        "contact": {"url": offer.contact_url},
-    }
-    view.update(extras.get(offer.type, {}))
-    return view
+    # A snapshot view has the site's attribute names: the board reads it as a site.
+    items = roadmap.missing_feature_items(cast(Site, site)) if missing_feature else []
+    return Choices(reasons, items)
 
 
 def _recent_discount(site: Site | SiteView, customer_id: int, exclude_session: int) -> bool:
@@ -454,25 +432,15 @@ def complete_session(
     return session
 
 
-def session_result(site: Site, session: CancellationSession) -> dict:
-    """The ``Result`` object the widget resolves with (see the integration contract)."""
+def receipt(site: Site, session: CancellationSession) -> str:
+    """The signed receipt of a completed session, which the host's backend can verify."""
     if session.outcome is None or session.completed_at is None:
-        raise ValueError("session_result is for completed sessions")
-    locale = session.locale
-    reason = session.reason
-    offer_key = session.offer.key if session.offer else None
-    return {
-        "outcome": session.outcome,
-        "reason": {"id": reason.key, "label": translate(reason.labels, locale)} if reason else None,
-        "comment": session.comment,
-        "offer": offer_view(session.offer, locale) if session.offer else None,
-        "session": session.public_id,
-        "receipt": issue_receipt(
-            site,
-            sub=session.customer.external_id,
-            session=session.public_id,
-            outcome=session.outcome,
-            offer=offer_key,
-            issued_at=session.completed_at,
-        ),
-    }
+        raise ValueError("a receipt is for completed sessions")
+    return issue_receipt(
+        site,
+        sub=session.customer.external_id,
+        session=session.public_id,
+        outcome=session.outcome,
+        offer=session.offer.key if session.offer else None,
+        issued_at=session.completed_at,
+    )

@@ -34,6 +34,7 @@ from widget_server.models import (
 from widget_server.services import metrics, notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
+from widget_server.services.site_cache import SiteView
 from widget_server.services.sql import insert_or_ignore, rowcount, upsert
 from widget_server.services.text import render_markdown, single_line, storable
 
@@ -52,7 +53,7 @@ SORTS = ("votes", "companies", "voters_mrr", "lost_mrr", "created")
 _TARGET = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
 
 
-def status_label(site: Site, status: str, locale: str) -> str:
+def status_label(site: Site | SiteView, status: str, locale: str) -> str:
     """The site's own label for ``status`` in ``locale``, else the built-in one."""
     custom = (site.status_labels or {}).get(status) or {}
     return custom.get(locale) or translate(STATUS_LABELS[status], locale)
@@ -559,13 +560,12 @@ BOARD_STATUSES = ("under_consideration", "planned", "in_progress", "shipped")
 # Each process keeps a site's public board this long: reading it then costs no query. A write
 # in this process forgets it at once; other processes see the change when it expires.
 BOARD_CACHE_SECONDS = 2.0
-_boards: dict[tuple[str, str], tuple[float, list[dict]]] = {}
+_boards: dict[str, tuple[float, list[dict]]] = {}
 
 
 def forget_board(site: Site) -> None:
-    """Drop this process's cached boards of the site (after any change to what they show)."""
-    for key in [k for k in _boards if k[0] == site.key]:
-        _boards.pop(key, None)
+    """Drop this process's cached board of the site (after any change to what it shows)."""
+    _boards.pop(site.key, None)
 
 
 def _public_items(site: Site) -> Sequence[Any]:
@@ -596,56 +596,46 @@ def _public_items(site: Site) -> Sequence[Any]:
     return db.session.execute(query).all()
 
 
-def _public_board(site: Site, locale: str) -> list[dict]:
-    key = (site.key, locale)
-    cached = _boards.get(key)
+def _public_board(site: Site) -> list[dict]:
+    """The site's board items, most voted first (this process's copy while it is fresh)."""
+    cached = _boards.get(site.key)
     now = time.monotonic()
     if cached is not None and cached[0] > now:
         return cached[1]
-    rows = _public_items(site)
-    columns = [
+    items = [
         {
-            "status": status,
-            "label": status_label(site, status, locale),
-            "items": [
-                {
-                    "id": row.id,
-                    "title": row.title,
-                    "description_html": row.description_html,
-                    "status": row.status,
-                    "status_label": status_label(site, row.status, locale),
-                    "target": row.target,
-                    "tags": row.tags or [],
-                    "votes": row.votes,
-                    "votable": row.status in VOTABLE,
-                }
-                for row in rows
-                if row.status == status
-            ],
+            "id": row.id,
+            "title": row.title,
+            "description_html": row.description_html,
+            "status": row.status,
+            "target": row.target,
+            "tags": row.tags or [],
+            "votes": row.votes,
+            "votable": row.status in VOTABLE,
         }
-        for status in BOARD_STATUSES
+        for row in _public_items(site)
     ]
     if BOARD_CACHE_SECONDS > 0:
-        _boards[key] = (now + BOARD_CACHE_SECONDS, columns)
-    return columns
+        _boards[site.key] = (now + BOARD_CACHE_SECONDS, items)
+    return items
 
 
-def board(
-    site: Site, locale: str, customer: Customer | None = None, *, voted: Collection[int] = ()
-) -> dict:
-    """The public board: ideas, planned, in progress and recently shipped items, most voted
-    first; which of them ``customer`` voted for (or the item ids ``voted``, see
-    :func:`reader`)."""
+def board(site: Site, customer: Customer | None = None, *, voted: Collection[int] = ()) -> list:
+    """The public board's items (ideas, planned, in progress and recently shipped), most voted
+    first, each with whether ``customer`` voted for it (or whether its id is in ``voted``, see
+    :func:`reader`). The doors group them by status and label them (customer/present.py)."""
     mine = set(voted)
     if customer is not None:
         mine |= set(
             db.session.scalars(sa.select(Vote.item_id).where(Vote.customer_id == customer.id))
         )
-    columns = [
-        {**column, "items": [{**item, "voted": item["id"] in mine} for item in column["items"]]}
-        for column in _public_board(site, locale)
-    ]
-    return {"columns": columns}
+    return [{**item, "voted": item["id"] in mine} for item in _public_board(site)]
+
+
+def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:
+    """Public items a leaving customer may say they needed (most voted first)."""
+    items = [item for item in _public_board(site) if item["status"] in VOTABLE]
+    return [{"id": item["id"], "title": item["title"]} for item in items[:limit]]
 
 
 _READER = (
@@ -675,18 +665,6 @@ def reader(site: Site, sub: str) -> tuple[Any, frozenset[int]]:
     if not rows:
         return None, frozenset()
     return rows[0], frozenset(row.item_id for row in rows if row.item_id is not None)
-
-
-def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:
-    """Public items a leaving customer may say they needed (most voted first)."""
-    items = [
-        item
-        for column in _public_board(site, site.default_locale)
-        if column["status"] in VOTABLE
-        for item in column["items"]
-    ]
-    items.sort(key=lambda item: (-item["votes"], -item["id"]))
-    return [{"id": item["id"], "title": item["title"]} for item in items[:limit]]
 
 
 def similar(site: Site, text: str, limit: int = 5) -> list[dict]:

@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from widget_server.config import ROOT
 from widget_server.extensions import limiter
 
-bp = Blueprint("handbook", __name__, url_prefix="/docs")
+bp = Blueprint("handbook", __name__, url_prefix="/docs", template_folder="templates")
 DOCS = ROOT / "docs"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}$")
 _TAGS = {

@@ -221,6 +221,27 @@ def _check_owner(session: CancellationSession, site: Site, claims: CustomerClaim
     return session
 
 
+# Built once: with its loader options the statement costs more to build than to run.
+_CUSTOMERS_SESSION = (
+    sa.select(CancellationSession)
+    .join(Customer, Customer.id == CancellationSession.customer_id)
+    .where(
+        CancellationSession.public_id == sa.bindparam("public_id"),
+        CancellationSession.site_id == sa.bindparam("site_id"),
+        Customer.external_id == sa.bindparam("sub"),
+    )
+    # What the answer and the completion show (the customer, the reason and offer for the
+    # result and the webhook) comes in the same round trip; only the session is locked.
+    .options(
+        contains_eager(CancellationSession.customer),
+        joinedload(CancellationSession.reason),
+        joinedload(CancellationSession.offer),
+    )
+    .with_for_update(of=CancellationSession)
+    .execution_options(populate_existing=True)
+)
+
+
 def get_session(site: Site, claims: CustomerClaims, public_id: str) -> CancellationSession:
     """The customer's session, read under a row lock for the answer or completion that
     follows (see :func:`_lock`).
@@ -231,22 +252,7 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
     except ValueError:
         public_id = ""
     session = db.session.scalar(
-        sa.select(CancellationSession)
-        .join(Customer, Customer.id == CancellationSession.customer_id)
-        .where(
-            CancellationSession.public_id == public_id,
-            CancellationSession.site_id == site.id,
-            Customer.external_id == claims.sub,
-        )
-        # What the answer and the completion show (the customer, the reason and offer for the
-        # result and the webhook) comes in the same round trip; only the session is locked.
-        .options(
-            contains_eager(CancellationSession.customer),
-            joinedload(CancellationSession.reason),
-            joinedload(CancellationSession.offer),
-        )
-        .with_for_update(of=CancellationSession)
-        .execution_options(populate_existing=True)
+        _CUSTOMERS_SESSION, {"public_id": public_id, "site_id": site.id, "sub": claims.sub}
     )
     if session is None:
         raise NotFound("No such cancellation session for this customer", code="session_not_found")

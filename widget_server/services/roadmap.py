@@ -494,6 +494,20 @@ def items_with_stats(
     """
     if sort not in SORTS:
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", code="invalid_sort")
+    scope = [RoadmapItem.site_id == site.id]
+    if filters.public_only:
+        scope.append(RoadmapItem.public.is_(True))
+    if filters.statuses:
+        scope.append(RoadmapItem.status.in_(filters.statuses))
+    if filters.moderation:
+        scope.append(RoadmapItem.moderation == filters.moderation)
+    if not filters.include_merged:
+        scope.append(RoadmapItem.merged_into_id.is_(None))
+    if filters.ids is not None:
+        scope.append(RoadmapItem.id.in_(filters.ids))
+    # The measures are summed for these items only (their votes and sessions, through the
+    # item indexes): never another site's rows, however many sites share the database.
+    mine = sa.select(RoadmapItem.id).where(*scope)
     company_key = sa.func.coalesce(Vote.company, "customer:" + sa.cast(Vote.customer_id, sa.String))
     votes = (
         sa.select(
@@ -505,6 +519,7 @@ def items_with_stats(
             ).label("voters_mrr"),
         )
         .join(Customer, Customer.id == Vote.customer_id)
+        .where(Vote.item_id.in_(mine))
         .group_by(Vote.item_id)
         .subquery()
     )
@@ -515,7 +530,7 @@ def items_with_stats(
             metrics.lost_mrr(site, s.outcome, s.mrr, s.currency).label("lost_mrr"),
             sa.func.count(sa.distinct(s.customer_id)).label("churned"),
         )
-        .where(s.roadmap_item_id.is_not(None), s.outcome == metrics.CANCELLED)
+        .where(s.roadmap_item_id.in_(mine), s.outcome == metrics.CANCELLED)
         .group_by(s.roadmap_item_id)
         .subquery()
     )
@@ -530,18 +545,8 @@ def items_with_stats(
         sa.select(RoadmapItem, *(c.label(n) for n, c in columns.items()))
         .outerjoin(votes, votes.c.item_id == RoadmapItem.id)
         .outerjoin(lost, lost.c.item_id == RoadmapItem.id)
-        .where(RoadmapItem.site_id == site.id)
+        .where(*scope)
     )
-    if filters.public_only:
-        query = query.where(RoadmapItem.public.is_(True))
-    if filters.statuses:
-        query = query.where(RoadmapItem.status.in_(filters.statuses))
-    if filters.moderation:
-        query = query.where(RoadmapItem.moderation == filters.moderation)
-    if not filters.include_merged:
-        query = query.where(RoadmapItem.merged_into_id.is_(None))
-    if filters.ids is not None:
-        query = query.where(RoadmapItem.id.in_(filters.ids))
     order = RoadmapItem.created_at.desc() if sort == "created" else columns[sort].desc()
     query = query.order_by(order, RoadmapItem.id.desc()).limit(limit).offset(offset)
     return [

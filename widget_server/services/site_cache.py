@@ -186,7 +186,7 @@ def site_view(session: Session, key: str) -> SiteView | None:
 
 
 _SITES = Site.__table__
-# A Core statement (no ORM entity to load): this is the only query of most public reads.
+# A Core statement (no ORM entity to load), run at most once a second per site and process.
 _VERSION = sa.select(_SITES.c.id, _SITES.c.config_version).where(
     _SITES.c.key == sa.bindparam("key")
 )

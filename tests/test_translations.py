@@ -106,7 +106,7 @@ def test_widget_answers_carry_the_customers_language(client, db, site):
 
     roadmap_board(site)
     board = widget(client, site, "/roadmap", {"locale": "de"}).get_json()
-    assert (board["strings"]["one"], board["strings"]["votes"]) == ("Stimme", "Stimmen")
+    assert (board["strings"]["votes.one"], board["strings"]["votes.other"]) == ("Stimme", "Stimmen")
     assert [c["label"] for c in board["columns"]][:2] == ["In Prüfung", "Geplant"]
 
 

@@ -36,9 +36,11 @@ bp = Blueprint(
 bp.context_processor(common.job_kinds)
 bp.app_context_processor(impact.stripe_endpoint_helpers)
 bp.after_request(common.security_headers)
-bp.before_app_request(common.reader_locale)
+bp.before_request(common.admin_language)
 for name, template_filter in common.TEMPLATE_FILTERS.items():
     bp.add_app_template_filter(template_filter, name)
+for name, template_global in common.TEMPLATE_GLOBALS.items():
+    bp.add_app_template_global(template_global, name)
 bp.register_error_handler(KeepkitError, common.domain_error)
 auth.init_login(login_manager)
 for area in AREAS:

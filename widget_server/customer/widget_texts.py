@@ -79,7 +79,11 @@ def plural_forms(locale: str, singular: str, plural: str) -> dict[str, str]:
     samples: dict[str, int] = {}
     for n in range(1000):
         samples.setdefault(rule(n), n)
-    return {category: ngettext_in(locale, singular, plural, n) for category, n in samples.items()}
+    forms = {category: ngettext_in(locale, singular, plural, n) for category, n in samples.items()}
+    # "other" is every locale's fallback category, even where no whole number falls into it
+    # (Polish: fractions only); the script falls back to it.
+    forms.setdefault("other", ngettext_in(locale, singular, plural, 2))
+    return forms
 
 
 @cache

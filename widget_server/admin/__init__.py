@@ -33,7 +33,7 @@ AREAS = (
 bp = Blueprint(
     "admin", __name__, url_prefix="/admin", template_folder=str(ROOT / "admin" / "templates")
 )
-bp.context_processor(common.job_kinds)
+bp.context_processor(common.admin_labels)
 bp.app_context_processor(impact.stripe_endpoint_helpers)
 bp.after_request(common.security_headers)
 bp.before_request(common.admin_language)

@@ -95,7 +95,7 @@ STATE_LABELS = {
 }
 
 
-def job_kinds() -> dict:
+def admin_labels() -> dict:
     """The names the pages show for jobs, roles and outcomes, in the admin's language."""
     return {
         "job_kinds": {kind: gettext(label) for kind, label in jobs.KINDS.items()},

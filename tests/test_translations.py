@@ -1,5 +1,6 @@
-"""The catalogs: every string the code marks is translated in every shipped locale, and a
-customer whose language is German reads German on every surface."""
+"""The catalogs: every string the code marks is translated in every shipped locale, a
+customer whose language is German reads German on every surface, and so does an admin who
+chose German (or whose browser asks for it): pages, PDF report, weekly digest."""
 
 import json
 import re
@@ -10,9 +11,11 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from tests.factories import make_token, roadmap_board, widget
+from tests.clients import csrf_token
+from tests.factories import complete_session, make_token, pdf_text, roadmap_board, widget
 from widget_server.config import ROOT
 from widget_server.customer.widget_assets import asset
+from widget_server.customer.widget_texts import plural_forms
 from widget_server.i18n import catalog_path
 from widget_server.services.locales import SUPPORTED_LOCALES
 
@@ -106,7 +109,7 @@ def test_widget_answers_carry_the_customers_language(client, db, site):
 
     roadmap_board(site)
     board = widget(client, site, "/roadmap", {"locale": "de"}).get_json()
-    assert (board["strings"]["one"], board["strings"]["votes"]) == ("Stimme", "Stimmen")
+    assert (board["strings"]["votes.one"], board["strings"]["votes.other"]) == ("Stimme", "Stimmen")
     assert [c["label"] for c in board["columns"]][:2] == ["In Prüfung", "Geplant"]
 
 
@@ -144,3 +147,84 @@ def test_admin_settings_show_the_catalogs_status_labels_as_defaults(admin_client
     html = admin_client.get(f"/admin/sites/{site.key}/settings").get_data(as_text=True)
     for label in ("Planned", "Geplant", "Suunniteltu", "Työn alla", "Veröffentlicht"):
         assert f'placeholder="{label}"' in html
+
+
+def test_the_widgets_vote_word_takes_each_locales_plural_forms(client, db, site):
+    roadmap_board(site)
+    for locale, one, other in (("de", "Stimme", "Stimmen"), ("fi", "ääni", "ääntä")):
+        strings = widget(client, site, "/roadmap", {"locale": locale}).get_json()["strings"]
+        assert (strings["votes.one"], strings["votes.other"]) == (one, other)
+    # A locale with more forms than one and other gets each of them from the catalog.
+    assert plural_forms("pl", "vote", "votes").keys() == {"one", "few", "many", "other"}
+
+
+def test_error_page_in_the_readers_language(client, db):
+    german = client.get("/no-such-page", headers={"Accept-Language": "de-CH,de;q=0.9"})
+    html = german.get_data(as_text=True)
+    assert german.status_code == 404 and '<html lang="de">' in html
+    assert "Seite nicht gefunden" in html and "Unter dieser Adresse gibt es keine Seite." in html
+    english = client.get("/no-such-page", headers={"Accept-Language": "fr"}).text
+    assert "Page not found" in english and '<html lang="en">' in english
+
+
+# --- what an admin reads: their own language, else their browser's -----------------------
+
+
+def test_admin_pages_in_the_accounts_language(admin_client, db, admin, site):
+    complete_session(site, "big", "missing_features", "cancelled", mrr=4382000)
+    admin.locale = "de"
+    db.session.commit()
+    # The account's choice wins over the browser's language; figures follow the text.
+    html = admin_client.get(
+        f"/admin/sites/{site.key}/?range=30d", headers={"Accept-Language": "en-US"}
+    ).text
+    assert '<html lang="de">' in html and "Warum wir Geld verlieren" in html
+    assert "Gründe nach verlorenem MRR" in html and "43.820\xa0$" in html
+    assert "1 Kündigung" in html and ">Einstellungen</a>" in html
+    settings = admin_client.get(f"/admin/sites/{site.key}/settings").text
+    assert "<h2>Kündigungsgründe</h2>" in settings and "<h2>Erlaubte Origins</h2>" in settings
+    assert "Seiten auf diesen Origins dürfen die Widgets einbetten" in settings
+
+
+def test_admin_pages_follow_the_browser_when_no_language_is_chosen(admin_client, site):
+    url = f"/admin/sites/{site.key}/"
+    finnish = admin_client.get(url, headers={"Accept-Language": "fi-FI,en;q=0.5"}).text
+    assert '<html lang="fi">' in finnish and "Miksi menetämme rahaa" in finnish
+    other = admin_client.get(url, headers={"Accept-Language": "fr-FR,fr;q=0.9"}).text
+    assert '<html lang="en">' in other and "Why we lose money" in other
+
+
+def test_the_account_page_saves_the_language(admin_client, db, admin):
+    token = csrf_token(admin_client, "/admin/account")
+    saved = admin_client.post(
+        "/admin/account", data={"csrf_token": token, "action": "language", "locale": "fi"}
+    )
+    assert saved.status_code == 302
+    db.session.refresh(admin)
+    assert admin.locale == "fi"
+    page = admin_client.get("/admin/account").text
+    assert "Kieli tallennettu." in page and "Oma tili" in page
+    assert '<option value="fi" lang="fi" selected>suomi</option>' in page
+
+    refused = admin_client.post(
+        "/admin/account", data={"csrf_token": token, "action": "language", "locale": "xx"}
+    )
+    assert refused.status_code == 422
+    admin_client.post("/admin/account", data={"csrf_token": token, "action": "language"})
+    db.session.refresh(admin)
+    assert admin.locale is None  # automatic again
+    no_csrf = admin_client.post("/admin/account", data={"action": "language", "locale": "de"})
+    assert no_csrf.status_code == 400
+    db.session.refresh(admin)
+    assert admin.locale is None
+
+
+def test_the_pdf_report_in_the_admins_language(admin_client, db, admin, site, book):
+    admin.locale = "de"
+    db.session.commit()
+    response = admin_client.get(f"/admin/sites/{site.key}/report.pdf?range=30d")
+    assert response.mimetype == "application/pdf"
+    text = pdf_text(response.data)
+    assert "Acme · Kündigungsanalyse" in text and "Seite 1 von" in text
+    assert "Gründe nach verlorenem MRR" in text and "Halterate" in text
+    assert "427\xa0$" in text or "427 $" in text  # figures in German too

@@ -1,4 +1,4 @@
-"""Translations: every sentence a customer reads lives in one gettext catalog per locale,
+"""Translations: every sentence Keepkit shows lives in one gettext catalog per locale,
 ``widget_server/translations/<locale>/LC_MESSAGES/messages.po`` (English is the source
 language: the msgids themselves). See docs/translations.md for adding a string or a locale.
 
@@ -7,8 +7,10 @@ language: the msgids themselves). See docs/translations.md for adding a string o
   labels); templates use ``{{ _('…') }}`` / ``{% trans %}``.
 - The reader's locale is chosen per surface by its view (the customer's token or browser and
   the site default, see ``services.locales.pick_locale``) and set with :func:`use_locale`; the
-  worker composes an email inside ``flask_babel.force_locale(recipient_locale)``. Without
-  either (the admin, PDFs, the digest) the locale is English.
+  admin area uses the signed-in admin's choice, else the browser's language
+  (:func:`admin_locale`); the worker composes an email (the digest and its PDF included)
+  inside ``flask_babel.force_locale(recipient_locale)``. Without either the locale is English.
+- Figures (``reports.formatting``) follow the same locale as the text around them.
 - Code that runs outside a request and needs another locale than the current one (the widget
   bundle's few strings shown before the first API answer, the admin's default status labels)
   uses :func:`gettext_in`.
@@ -29,7 +31,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from flask import Flask, g
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, refresh
 
 from widget_server.services.locales import SUPPORTED_LOCALES
@@ -113,6 +115,31 @@ def use_locale(locale: str) -> None:
     """Render the rest of this request in ``locale`` (a supported locale code)."""
     g.page_locale = locale
     refresh()
+
+
+def browser_locale() -> str | None:
+    """The first language of the request's ``Accept-Language`` that Keepkit ships, if any."""
+    if not has_request_context():
+        return None
+    for tag, _quality in request.accept_languages:
+        base = tag.strip().replace("_", "-").split("-")[0].lower()
+        if base in SUPPORTED_LOCALES:
+            return base
+    return None
+
+
+def admin_locale(chosen: str | None) -> str:
+    """The locale of an admin's pages: their own choice (``AdminUser.locale``), else the
+    browser's language among the shipped ones, else English."""
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
+    return browser_locale() or SOURCE_LOCALE
+
+
+def current_locale() -> str:
+    """The locale this request (or this ``force_locale`` block) renders in."""
+    locale = get_locale()
+    return str(locale) if locale else SOURCE_LOCALE
 
 
 def _selected_locale() -> str:

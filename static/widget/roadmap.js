@@ -27,9 +27,17 @@
     target.replaceChildren(host);
     var t = PRE[K._.lang(opts.locale, PRE)];
     var token = opts.token || null;
+    var rule, fmt;
+
+    // "1 vote", "2 votes", "1.234 Stimmen": the count in the board's locale, its word in the
+    // form CLDR's plural rules pick for it (the server sends every form of the locale).
+    function tally(n) { return fmt.format(n); }
+    function word(n) { return t["votes." + rule.select(n)] || t["votes.other"]; }
 
     function render(board) {
       t = board.strings;
+      rule = new Intl.PluralRules(board.locale);
+      fmt = new Intl.NumberFormat(board.locale);
       var cols = h("div", { class: "cols" });
       board.columns.forEach(function (col) {
         var list = h("ul", { "aria-labelledby": "kk-c-" + col.status });
@@ -48,31 +56,31 @@
     // The accessible name starts with what is visible ("12 votes") and names the item;
     // aria-pressed says whether this customer's vote is in.
     function named(it, n) {
-      return n + " " + (n === 1 ? t.one : t.votes) + ", " + t.vote + " " + it.title;
+      return tally(n) + " " + word(n) + ", " + t.vote + " " + it.title;
     }
 
     function item(it, canVote) {
-      var count = h("b", { "data-kk": "vote-count" }, String(it.votes));
-      var word = h("span", {}, it.votes === 1 ? t.one : t.votes);
-      var tally = [count, " ", word];
+      var count = h("b", { "data-kk": "vote-count" }, tally(it.votes));
+      var label = h("span", {}, word(it.votes));
+      var counted = [count, " ", label];
       var button = h("button", {
         type: "button", class: "v", "data-kk": "vote", "aria-pressed": String(it.voted),
         "aria-label": named(it, it.votes),
-        disabled: !it.votable || !canVote, onclick: function () { toggle(it, button, count, word); }
-      }, tally);
+        disabled: !it.votable || !canVote, onclick: function () { toggle(it, button, count, label); }
+      }, counted);
       var desc = h("div");
       desc.innerHTML = it.description_html;  // sanitised on the server (markdown-it + nh3)
       var meta = [it.status_label].concat(it.target ? [it.target] : [], it.tags || []).join(" · ");
       return h("li", { class: "it", "data-kk": "item", "data-kk-id": it.id }, [
-        it.votable ? button : h("span", { class: "v" }, tally),
+        it.votable ? button : h("span", { class: "v" }, counted),
         h("div", {}, [h("h3", {}, it.title), desc, h("p", { class: "meta" }, meta)])
       ]);
     }
 
-    function toggle(it, button, count, word) {
+    function toggle(it, button, count, label) {
       function shown(n) {
-        count.textContent = String(n);
-        word.textContent = n === 1 ? t.one : t.votes;
+        count.textContent = tally(n);
+        label.textContent = word(n);
         button.setAttribute("aria-label", named(it, n));
       }
       var want = !it.voted;

@@ -318,7 +318,7 @@ def test_exchange_rates_in_settings_and_on_the_dashboard(admin_client, db, site)
     complete_session(site, "eu", "switching", mrr=10000, currency="EUR")
     db.session.commit()
     html = admin_client.get(f"/admin/sites/{site.key}/").get_data(as_text=True)
-    assert "1 sessions are in currencies without an exchange rate" in html
+    assert "1 session is in a currency without an exchange rate" in html
     settings = admin_client.get(f"/admin/sites/{site.key}/settings").get_data(as_text=True)
     assert "No rate yet for: EUR." in settings
     token = token_of(admin_client, site)

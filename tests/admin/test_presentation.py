@@ -94,7 +94,6 @@ def test_formatting_helpers():
         -0.03, "down", "en"
     )
     assert "no earlier data" in formatting.change(None)
-    assert formatting.pick_locale([("xx-YY", 1), ("fi-FI", 0.8)]) == "fi_FI"
 
 
 def test_history_restore_gets_the_whole_page(admin_client, site):

@@ -168,6 +168,29 @@ def test_weekly_digest_once_a_week_with_the_pdf(client, db, site, smtp):
     assert admin.weekly_digest is False
 
 
+def test_the_digest_in_the_recipients_language(db, site, smtp):
+    from tests.factories import make_admin, pdf_text
+    from widget_server.services import digests
+
+    german = make_admin("de@example.com")
+    german.locale = "de"
+    automatic = make_admin("auto@example.com")  # no choice: the site's default locale
+    site.default_locale = "fi"
+    for admin in (german, automatic):
+        digests.set_weekly_digest(admin, True)
+    complete_session(site, "gone", "switching", mrr=12300, days_ago=utcnow().weekday() + 3)
+    db.session.commit()
+    assert worker.run_once() == (2, 0, 0)
+    emails = {email["To"]: email for email in smtp.sink.messages}
+    body = emails["de@example.com"].get_body(("plain",)).get_content()
+    assert "Verlorener MRR 123\xa0$ aus 1 Kündigung." in body
+    assert emails["de@example.com"]["Subject"].startswith("Kündigungsanalyse für Acme")
+    [attachment] = list(emails["de@example.com"].iter_attachments())
+    assert "Kündigungsanalyse" in pdf_text(attachment.get_content())
+    finnish = emails["auto@example.com"].get_body(("plain",)).get_content()
+    assert "Menetetty MRR 123\xa0$ (1 peruutus)." in finnish
+
+
 def test_admin_opts_in_to_the_digest(admin_client, db, admin, site):
     from tests.clients import token_of
 

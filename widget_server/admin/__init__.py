@@ -33,12 +33,14 @@ AREAS = (
 bp = Blueprint(
     "admin", __name__, url_prefix="/admin", template_folder=str(ROOT / "admin" / "templates")
 )
-bp.context_processor(common.job_kinds)
+bp.context_processor(common.admin_labels)
 bp.app_context_processor(impact.stripe_endpoint_helpers)
 bp.after_request(common.security_headers)
-bp.before_app_request(common.reader_locale)
+bp.before_request(common.admin_language)
 for name, template_filter in common.TEMPLATE_FILTERS.items():
     bp.add_app_template_filter(template_filter, name)
+for name, template_global in common.TEMPLATE_GLOBALS.items():
+    bp.add_app_template_global(template_global, name)
 bp.register_error_handler(KeepkitError, common.domain_error)
 auth.init_login(login_manager)
 for area in AREAS:

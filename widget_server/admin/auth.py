@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import force_locale, gettext
 from flask_login import (
     LoginManager,
     current_user,
@@ -23,10 +24,16 @@ from widget_server.admin.common import (
     safe_next,
 )
 from widget_server.extensions import limiter
+from widget_server.i18n import N_, admin_locale
 from widget_server.services import users
+from widget_server.services.locales import SUPPORTED_LOCALES
 
 log = logging.getLogger(__name__)
 routes = Routes()
+
+# The Account page's language choices: each language is named in itself, as language menus do.
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fi": "suomi"}
+AUTOMATIC = N_("Automatic (the browser's language)")
 
 
 def init_login(manager: LoginManager) -> None:
@@ -85,8 +92,10 @@ def login():
         email = users.normalize_email(request.form.get("email", ""))[:255]
         if _account_locked(email):
             error, status = (
-                "Too many failed sign-ins for this account. Wait 15 minutes and try again, "
-                "or ask another owner to set a new password.",
+                gettext(
+                    "Too many failed sign-ins for this account. Wait 15 minutes and try "
+                    "again, or ask another owner to set a new password."
+                ),
                 429,
             )
         else:
@@ -97,7 +106,7 @@ def login():
                 database.write_now(
                     lambda: audit("login_failed", actor=email or "(no email)", email=email)
                 )
-                error, status = "Wrong email or password.", 401
+                error, status = gettext("Wrong email or password."), 401
             else:
                 audit("login", actor=user)
                 remember = bool(request.form.get("remember"))
@@ -115,33 +124,48 @@ def logout():
     users.end_sessions(user)
     audit("logout", actor=user)
     logout_user()
-    flash("You are signed out.")
+    flash(gettext("You are signed out."))
     return redirect(url_for("admin.login"))
 
 
 @routes.route("/account", methods=["GET", "POST"])
 @account_view
 def account():
-    """Change the password (ends every other session) or sign out everywhere else."""
+    """Change the password (ends every other session), sign out everywhere else, or choose
+    the language of the admin area, the PDF report and the digest."""
     user = current_user._get_current_object()
 
     def page(error: str | None = None):
-        return render_template("account.html", error=error, sites=users.visible_sites(user))
+        return render_template(
+            "account.html",
+            error=error,
+            sites=users.visible_sites(user),
+            languages=[(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LOCALES],
+            automatic=gettext(AUTOMATIC),
+        )
 
     if request.method == "GET":
         return page()
     form = request.form
+    if form.get("action") == "language":
+        refused(page=page)
+        users.set_locale(user, form.get("locale") or None)
+        # The next page is in the new language: the flash is read there.
+        with force_locale(admin_locale(user.locale)):
+            message = gettext("Language saved.")
+        database.after_commit(lambda: flash(message))
+        return redirect(url_for("admin.account"))
     if form.get("action") == "sign_out_everywhere":
         users.end_sessions(user)
         audit("sessions_ended", actor=user)
-        message = "Signed out everywhere else: only this browser is still signed in."
+        message = gettext("Signed out everywhere else: only this browser is still signed in.")
     else:
         if form.get("new_password") != form.get("confirm_password"):
-            return page("The new passwords do not match."), 422
+            return page(gettext("The new passwords do not match.")), 422
         refused(page=page)
         users.change_password(user, form.get("password", ""), form.get("new_password", ""))
         audit("password_changed", actor=user)
-        message = "Password changed; every other session is signed out."
+        message = gettext("Password changed; every other session is signed out.")
     # The new generation replaces this browser's cookies, so it stays signed in (once stored).
     remember = bool(request.cookies.get("remember_token"))
     database.after_commit(lambda: login_user(user, remember=remember))
@@ -168,5 +192,9 @@ def digest():
 
     enabled = bool(request.form.get("weekly_digest"))
     set_weekly_digest(current_user, enabled)
-    flash("You will get the PDF report every Monday." if enabled else "Weekly digest turned off.")
+    flash(
+        gettext("You will get the PDF report every Monday.")
+        if enabled
+        else gettext("Weekly digest turned off.")
+    )
     return redirect(safe_next(request.form.get("next")))

@@ -25,11 +25,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from widget_server import database
 from widget_server.api.errors import error_page
 from widget_server.errors import KeepkitError
+from widget_server.i18n import N_, admin_locale, current_locale, use_locale
 from widget_server.models import utcnow
 from widget_server.reports import formatting
 from widget_server.services import jobs, rollups, sites, users
@@ -73,8 +75,34 @@ class Routes:
 # --- the blueprint's hooks (registered by widget_server.admin) ---------------------------
 
 
-def job_kinds() -> dict:
-    return {"job_kinds": jobs.KINDS}
+# The roles' names as the pages show them ("editor of Acme").
+ROLE_LABELS = {"viewer": N_("viewer"), "editor": N_("editor"), "owner": N_("owner")}
+
+
+# A session's outcome as the pages name it ("open": not completed yet).
+OUTCOME_LABELS = {
+    "cancelled": N_("cancelled"),
+    "saved": N_("saved"),
+    "dismissed": N_("dismissed"),
+    "open": N_("open"),
+}
+# An outbox message's state.
+STATE_LABELS = {
+    "pending": N_("pending"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+}
+
+
+def admin_labels() -> dict:
+    """The names the pages show for jobs, roles and outcomes, in the admin's language."""
+    return {
+        "job_kinds": {kind: gettext(label) for kind, label in jobs.KINDS.items()},
+        "role_names": {role: gettext(label) for role, label in ROLE_LABELS.items()},
+        "outcome_names": {key: gettext(label) for key, label in OUTCOME_LABELS.items()},
+        "state_names": {key: gettext(label) for key, label in STATE_LABELS.items()},
+    }
 
 
 def security_headers(response):
@@ -84,9 +112,11 @@ def security_headers(response):
     return response
 
 
-def reader_locale() -> None:
-    """Figures are formatted for the reader (Accept-Language): ``$43,820`` or ``43.820 $``."""
-    g.reader_locale = formatting.pick_locale(request.accept_languages)
+def admin_language() -> None:
+    """The admin's pages, text and figures alike, in the signed-in admin's language (their
+    Account page), else the browser's, else English: ``$43,820`` or ``43.820 $``."""
+    chosen = current_user.locale if current_user.is_authenticated else None
+    use_locale(admin_locale(chosen))
 
 
 def _major(amount, currency) -> str:
@@ -99,12 +129,17 @@ TEMPLATE_FILTERS: dict[str, Callable] = {
     "money": formatting.money,
     "major": _major,
     "number": formatting.number,
-    "plural": formatting.plural,
     "percent": formatting.percent,
     "points": formatting.points,
     "change": formatting.change,
     "day": formatting.day,
     "month": formatting.month_label,
+}
+# Counted words, in the reader's plural form: the admin's pages, the emails and the PDF.
+TEMPLATE_GLOBALS: dict[str, Callable] = {
+    "cancellations": formatting.cancellations,
+    "saves": formatting.saves,
+    "current_locale": current_locale,
 }
 
 
@@ -207,9 +242,6 @@ def attachment(body, mimetype: str, filename: str):
     return response
 
 
-ROLE_NAMES = {"viewer": "a viewer", "editor": "an editor", "owner": "an owner"}
-
-
 def site_view(role: str, *, write: str | None = None):
     """A page of one site: load ``g.site`` from ``site_key`` (404 for sites the admin has no
     role on) and require ``role`` for reading, ``write`` (default: ``role``) for other
@@ -233,8 +265,13 @@ def site_view(role: str, *, write: str | None = None):
             if not users.has_role(current_user, site, needed):
                 abort(
                     403,
-                    f"You are {ROLE_NAMES[g.role]} of {site.name}; this needs "
-                    f"{ROLE_NAMES[needed]}. An owner of the site can change your role.",
+                    gettext(
+                        "Your role on %(site)s is %(role)s; this needs %(needed)s. An owner "
+                        "of the site can change your role.",
+                        site=site.name,
+                        role=gettext(ROLE_LABELS[g.role]),
+                        needed=gettext(ROLE_LABELS[needed]),
+                    ),
                 )
             return view(**kwargs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from widget_server.admin.common import Routes, audit, done, refused, site_view
@@ -66,7 +67,7 @@ def experiment_holdout():
 
     refused(back=_list_url())
     save()
-    return done("Holdout saved.", _list_url())
+    return done(gettext("Holdout saved."), _list_url())
 
 
 def _variants(form) -> list[tuple]:
@@ -100,7 +101,7 @@ def experiment_ab():
 
     refused(back=_list_url())
     start()
-    return done("A/B test started.", _list_url())
+    return done(gettext("A/B test started."), _list_url())
 
 
 @routes.post("/sites/<site_key>/experiments/<int:experiment_id>/<action>")
@@ -127,5 +128,9 @@ def experiment_action(experiment_id: int, action: str):
 
     refused(back=_list_url())
     change()
-    past = {"pause": "paused", "resume": "resumed", "end": "ended"}[action]
-    return done(f"Experiment {past}.", _list_url())
+    message = {
+        "pause": gettext("Experiment paused."),
+        "resume": gettext("Experiment resumed."),
+        "end": gettext("Experiment ended."),
+    }[action]
+    return done(message, _list_url())

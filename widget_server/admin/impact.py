@@ -4,6 +4,7 @@ the Stripe connector's settings."""
 from __future__ import annotations
 
 from flask import current_app, g, request
+from flask_babel import gettext
 
 from widget_server.admin.common import (
     Routes,
@@ -63,7 +64,7 @@ def stripe_settings():
 
     refused(back=settings_url("stripe"))
     save()
-    return done("Stripe connector saved.", settings_url("stripe"))
+    return done(gettext("Stripe connector saved."), settings_url("stripe"))
 
 
 def stripe_endpoint_helpers():

@@ -4,6 +4,7 @@ and sending a parked one again."""
 from __future__ import annotations
 
 from flask import g, render_template, url_for
+from flask_babel import gettext
 
 from widget_server.admin.common import Routes, done, site_view
 from widget_server.services import notifications
@@ -26,6 +27,6 @@ def outbox():
 def outbox_resend(message_id: int):
     notifications.resend(g.site, message_id)
     return done(
-        "Queued again; the worker delivers it shortly.",
+        gettext("Queued again; the worker delivers it shortly."),
         url_for("admin.outbox", site_key=g.site.key),
     )

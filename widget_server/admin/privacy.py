@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import g, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from widget_server import database
 from widget_server.admin.common import (
@@ -70,13 +71,13 @@ def privacy_erase():
     customer_id = request.form.get("customer", "")
     if request.form.get("confirm", "").strip() != customer_id:
         return failed(
-            "Type the customer's id exactly to confirm the erasure.",
+            gettext("Type the customer's id exactly to confirm the erasure."),
             _privacy_url(customer=customer_id),
         )
     refused(back=_privacy_url())
     counts = privacy.erase_customer(g.site, customer_id)
     audit("customer_erased", customer=customer_id, **counts)
-    return done(f"Customer {customer_id} erased.", _privacy_url())
+    return done(gettext("Customer %(id)s erased.", id=customer_id), _privacy_url())
 
 
 @routes.post("/sites/<site_key>/privacy/retention")
@@ -90,8 +91,12 @@ def privacy_retention():
     privacy.set_retention(g.site, months)
     audit("retention_changed", previous=previous, months=months)
     message = (
-        f"Comments are deleted {months} months after the session."
+        ngettext(
+            "Comments are deleted %(num)s month after the session.",
+            "Comments are deleted %(num)s months after the session.",
+            months,
+        )
         if months
-        else "Comments are kept."
+        else gettext("Comments are kept.")
     )
     return done(message, _privacy_url())

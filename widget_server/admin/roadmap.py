@@ -4,6 +4,7 @@ email voters, moderation of suggestions, merging, votes on behalf, the board's o
 from __future__ import annotations
 
 from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from widget_server.admin.common import (
     Routes,
@@ -74,7 +75,7 @@ def _item_fields(form) -> dict:
 def roadmap_create():
     refused(back=url_for("admin.roadmap_items", site_key=g.site.key))
     item = roadmap.create_item(g.site, **_item_fields(request.form))
-    return done("Item created.", _item_url(item.id))
+    return done(gettext("Item created."), _item_url(item.id))
 
 
 def _item_url(item_id: int) -> str:
@@ -111,7 +112,7 @@ def roadmap_status(item_id: int):
         return _row(item, focus=True)
     status = request.form.get("status", "")
     if status not in STATUSES:
-        abort(422, "Choose one of the statuses.")
+        abort(422, gettext("Choose one of the statuses."))
     audience = roadmap.status_change_audience(g.site, item, status)
     if audience.total and not _confirmed():
         if request.headers.get("HX-Request"):
@@ -124,13 +125,16 @@ def roadmap_status(item_id: int):
     audit_status(item, previous, queued)
     if request.headers.get("HX-Request"):
         return _row(item, queued=queued, changed=item.status != previous, focus=True)
-    return done(_saved_message("Status changed", queued), _item_url(item.id))
-
-
-def _saved_message(what: str, queued: int) -> str:
     if not queued:
-        return f"{what}."
-    return f"{what}; {queued} {'email' if queued == 1 else 'emails'} queued."
+        return done(gettext("Status changed."), _item_url(item.id))
+    return done(
+        ngettext(
+            "Status changed; %(num)s email queued.",
+            "Status changed; %(num)s emails queued.",
+            queued,
+        ),
+        _item_url(item.id),
+    )
 
 
 def _item_fields_of(item) -> dict:
@@ -180,7 +184,12 @@ def roadmap_item(item_id: int):
     refused(page=lambda message: _item_page(item, error=message))
     queued = roadmap.update_item(g.site, item, **fields)
     audit_status(item, previous, queued)
-    return done(_saved_message("Item saved", queued), _item_url(item.id))
+    if not queued:
+        return done(gettext("Item saved."), _item_url(item.id))
+    return done(
+        ngettext("Item saved; %(num)s email queued.", "Item saved; %(num)s emails queued.", queued),
+        _item_url(item.id),
+    )
 
 
 def _item_page(item, *, error=None, confirm=None, fields=None):
@@ -213,7 +222,8 @@ def roadmap_merge(item_id: int):
     original = roadmap.get_item(g.site, request.form.get("into", ""))
     roadmap.merge(g.site, duplicate, original)
     return done(
-        f"Merged into “{original.title}”: voters and subscribers united.", _item_url(original.id)
+        gettext("Merged into “%(title)s”: voters and subscribers united.", title=original.title),
+        _item_url(original.id),
     )
 
 
@@ -226,12 +236,14 @@ def roadmap_vote_on_behalf(item_id: int):
     customer = find_customer(g.site, who)
     if customer is None:
         return failed(
-            f"No customer with id or email {who!r} has used Keepkit yet.", _item_url(item.id)
+            gettext("No customer with id or email “%(who)s” has used Keepkit yet.", who=who),
+            _item_url(item.id),
         )
     refused(back=_item_url(item.id))
     added = roadmap.vote(g.site, item, customer, source=request.form.get("source", "support"))
     return done(
-        "Vote recorded." if added else "That customer had already voted.", _item_url(item.id)
+        gettext("Vote recorded.") if added else gettext("That customer had already voted."),
+        _item_url(item.id),
     )
 
 
@@ -241,7 +253,9 @@ def roadmap_moderate(item_id: int, decision: str):
     item = roadmap.get_item(g.site, item_id)
     roadmap.moderate(g.site, item, approve=decision == "approve")
     return done(
-        "Suggestion approved and published." if decision == "approve" else "Suggestion rejected.",
+        gettext("Suggestion approved and published.")
+        if decision == "approve"
+        else gettext("Suggestion rejected."),
         url_for("admin.roadmap_items", site_key=g.site.key) + "#moderation",
     )
 
@@ -257,4 +271,4 @@ def roadmap_options():
     roadmap.set_roadmap_options(
         g.site, labels=labels, anonymous_voting=bool(request.form.get("anonymous_voting"))
     )
-    return done("Roadmap settings saved.", settings_url("roadmap"))
+    return done(gettext("Roadmap settings saved."), settings_url("roadmap"))

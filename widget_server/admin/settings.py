@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, g, redirect, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 
 from widget_server.admin.common import (
@@ -62,7 +63,7 @@ def rebuild_figures():
     """Recalculate every figure of the dashboard from the sessions (in the worker)."""
     jobs.enqueue(g.site, "rebuild_rollups", requested_by=current_user.email)
     return done(
-        "The worker recalculates the figures now; the progress shows below.",
+        gettext("The worker recalculates the figures now; the progress shows below."),
         settings_url("figures"),
     )
 
@@ -99,7 +100,7 @@ def reason_form(reason_id: int | None):
         requires_text=bool(request.form.get("requires_text")),
         is_missing_feature=bool(request.form.get("is_missing_feature")),
     )
-    return done("Reason saved.", settings_url("reasons"))
+    return done(gettext("Reason saved."), settings_url("reasons"))
 
 
 @routes.post("/sites/<site_key>/<kind>/<int:item_id>/<action>")
@@ -158,7 +159,7 @@ def offer_form(offer_id: int | None):
         return page()
     refused(page=page)
     flow_config.save_offer(g.site, offer, _offer_form_data())
-    return done("Offer saved.", settings_url("offers"))
+    return done(gettext("Offer saved."), settings_url("offers"))
 
 
 @routes.post("/sites/<site_key>/general")
@@ -177,7 +178,7 @@ def general():
         reactivation_url=form.get("reactivation_url", ""),
         requested_by=current_user.email,
     )
-    return done("Settings saved.", settings_url("general"))
+    return done(gettext("Settings saved."), settings_url("general"))
 
 
 @routes.post("/sites/<site_key>/logo")
@@ -187,11 +188,11 @@ def logo():
     refused(back=settings_url("general"))
     if request.form.get("remove"):
         sites.set_logo(g.site, None)
-        return done("Logo removed.", settings_url("general"))
+        return done(gettext("Logo removed."), settings_url("general"))
     if upload is None or not upload.filename:
-        return failed("Choose a PNG or JPEG file.", settings_url("general"))
+        return failed(gettext("Choose a PNG or JPEG file."), settings_url("general"))
     sites.set_logo(g.site, upload.read(sites.MAX_LOGO_BYTES + 1))
-    return done("Logo saved; reports show it.", settings_url("general"))
+    return done(gettext("Logo saved; reports show it."), settings_url("general"))
 
 
 @routes.post("/sites/<site_key>/rates")
@@ -199,13 +200,20 @@ def logo():
 def set_rate():
     form = request.form
     who = current_user.email
-    later = " The worker is recalculating the MRR bands; the dashboard shows its progress."
     refused(back=settings_url("currencies"))
     if form.get("remove"):
         money.remove_rate(g.site, form["remove"], requested_by=who)
-        return done("Rate removed." + later, settings_url("currencies"))
+        message = gettext(
+            "Rate removed. The worker is recalculating the MRR bands; the dashboard shows its "
+            "progress."
+        )
+        return done(message, settings_url("currencies"))
     money.set_rate(g.site, form.get("currency", ""), form.get("rate", ""), requested_by=who)
-    return done("Exchange rate saved: amounts use it now." + later, settings_url("currencies"))
+    message = gettext(
+        "Exchange rate saved: amounts use it now. The worker is recalculating the MRR bands; "
+        "the dashboard shows its progress."
+    )
+    return done(message, settings_url("currencies"))
 
 
 @routes.post("/sites/<site_key>/origins")
@@ -214,7 +222,7 @@ def add_origin():
     refused(back=settings_url("origins"))
     row = sites.add_origin(g.site, request.form.get("origin", ""))
     audit("origin_added", origin=row.origin)
-    return done("Origin added.", settings_url("origins"))
+    return done(gettext("Origin added."), settings_url("origins"))
 
 
 @routes.post("/sites/<site_key>/origins/<int:origin_id>/delete")
@@ -222,7 +230,7 @@ def add_origin():
 def remove_origin(origin_id: int):
     origin = sites.remove_origin(g.site, origin_id)
     audit("origin_removed", origin=origin)
-    return done("Origin removed.", settings_url("origins"))
+    return done(gettext("Origin removed."), settings_url("origins"))
 
 
 @routes.post("/sites/<site_key>/secret/<action>")
@@ -231,14 +239,14 @@ def secret(action: str):
     if action == "rotate":
         sites.rotate_secret(g.site)
         audit("secret_rotated")
-        message = (
+        message = gettext(
             "New signing secret created. Tokens signed with the previous one keep working "
             "until you retire it."
         )
     elif action == "retire":
         sites.retire_secondary_secret(g.site)
         audit("secret_retired")
-        message = "Previous secret retired: only the current secret verifies tokens now."
+        message = gettext("Previous secret retired: only the current secret verifies tokens now.")
     else:
         abort(404)
     return done(message, settings_url("secrets"))
@@ -257,7 +265,7 @@ def create_api_key():
 def revoke_api_key(key_id: int):
     prefix = sites.revoke_api_key(g.site, key_id)
     audit("api_key_revoked", prefix=prefix)
-    return done("API key revoked.", settings_url("api-keys"))
+    return done(gettext("API key revoked."), settings_url("api-keys"))
 
 
 @routes.post("/sites/<site_key>/webhook")
@@ -269,4 +277,4 @@ def webhook_settings():
     refused(back=settings_url("webhook"))
     sites.set_webhook(g.site, url or None, new_secret=new_secret, allow_private=allow_private)
     audit("webhook_changed", url=url or None, new_secret=new_secret)
-    return done("Webhook settings saved.", settings_url("webhook"))
+    return done(gettext("Webhook settings saved."), settings_url("webhook"))

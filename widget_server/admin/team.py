@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import flash, g, render_template, request, url_for
+from flask_babel import gettext
 
-from widget_server.admin.common import Routes, audit, done, refused, site_view
+from widget_server.admin.common import ROLE_LABELS, Routes, audit, done, refused, site_view
 from widget_server.models import ROLES
 from widget_server.services import users
 
@@ -29,7 +30,12 @@ def team_add():
     refused(back=_team_url())
     user, password = users.add_member(g.site, email, role)
     audit("member_added", email=user.email, role=role, new_account=password is not None)
-    message = f"{user.email} is now {role} of {g.site.name}."
+    message = gettext(
+        "%(email)s is now %(role)s of %(site)s.",
+        email=user.email,
+        role=gettext(ROLE_LABELS[role]),
+        site=g.site.name,
+    )
     if password is None:
         return done(message, _team_url())
     flash(message)
@@ -49,8 +55,8 @@ def team_member(user_id: int):
     if request.form.get("remove"):
         user = users.remove_member(g.site, user_id)
         audit("member_removed", email=user.email)
-        return done("Access removed.", _team_url())
+        return done(gettext("Access removed."), _team_url())
     role = request.form.get("role", "")
     user, previous = users.set_role(g.site, user_id, role)
     audit("role_changed", email=user.email, previous=previous, role=role)
-    return done("Role changed.", _team_url())
+    return done(gettext("Role changed."), _team_url())

@@ -7,12 +7,14 @@ import logging
 from typing import Any
 
 import marshmallow
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
+from flask_babel import gettext
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
+from widget_server.i18n import N_, SOURCE_LOCALE, browser_locale, current_locale, use_locale
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,57 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_page(status: int, message: str):
-    return render_template("error.html", status=status, message=message), status
+# The error page's heading per status, and what it says when the error says nothing better
+# (Werkzeug's own descriptions are English sentences).
+ERROR_TITLES = {
+    400: N_("Bad request"),
+    401: N_("Please sign in"),
+    403: N_("Not allowed"),
+    404: N_("Page not found"),
+    405: N_("Not allowed"),
+    413: N_("Too large"),
+    422: N_("Cannot be done"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong"),
+    503: N_("Unavailable right now"),
+}
+GENERIC_MESSAGES = {
+    400: N_("The request could not be understood."),
+    401: N_("You need to sign in to see this page."),
+    403: N_("You do not have access to this page."),
+    404: N_("There is no page at this address. Check the link, or go back."),
+    405: N_("This page cannot be used this way."),
+    413: N_("What was sent is too large."),
+    429: N_("Too many requests in a short time. Wait a moment and try again."),
+}
+INVALID_FIELDS = N_("The request has invalid fields")
+OUR_SIDE = N_("Something went wrong on our side")
+DATABASE_DOWN = N_("The database is not reachable; retry in a few seconds")
+
+
+def error_page(status: int, message: str | None = None):
+    """The plain error page, in the reader's language: the page's own (set by its view),
+    else the browser's ``Accept-Language``, else English. ``message`` is translated when the
+    catalogs know it (messages marked with ``N_``); None: a generic sentence for ``status``."""
+    if not g.get("page_locale"):
+        use_locale(browser_locale() or SOURCE_LOCALE)
+    text = gettext(message) if message else gettext(GENERIC_MESSAGES.get(status, OUR_SIDE))
+    title = ERROR_TITLES.get(status)
+    page = render_template(
+        "error.html",
+        status=status,
+        title=gettext(title) if title else None,
+        message=text,
+        locale=current_locale(),
+    )
+    return page, status
+
+
+def _described(exc: HTTPException) -> str | None:
+    """An HTTP error's own description, None when it is Werkzeug's default text."""
+    if not exc.description or exc.description == type(exc).description:
+        return None
+    return exc.description
 
 
 def register(app: Flask) -> None:
@@ -71,7 +122,7 @@ def register(app: Flask) -> None:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         if _is_api():
             return envelope(422, "validation_error", "The request has invalid fields", messages)
-        return error_page(422, "The request has invalid fields")
+        return error_page(422, INVALID_FIELDS)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -87,7 +138,7 @@ def register(app: Flask) -> None:
             return response
         if status < 400:
             return exc
-        return error_page(status, exc.description or exc.name)
+        return error_page(status, _described(exc))
 
     def _database_unavailable(exc: Exception):
         # The connection may be gone already; the session is discarded at teardown anyway.
@@ -96,11 +147,10 @@ def register(app: Flask) -> None:
         # One line, no traceback: during an outage every request ends here.
         reason = str(getattr(exc, "orig", None) or exc).strip().partition("\n")[0]
         log.warning("Database unavailable on %s %s: %s", request.method, request.path, reason)
-        message = "The database is not reachable; retry in a few seconds"
         if _is_api():
-            response = envelope(503, "database_unavailable", message)
+            response = envelope(503, "database_unavailable", DATABASE_DOWN)
         else:
-            response = make_response(error_page(503, message))
+            response = make_response(error_page(503, DATABASE_DOWN))
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
@@ -111,5 +161,5 @@ def register(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log.exception("Unhandled error on %s %s", request.method, request.path)
         if _is_api():
-            return envelope(500, "internal_error", "Something went wrong on our side")
-        return error_page(500, "Something went wrong on our side")
+            return envelope(500, "internal_error", OUR_SIDE)
+        return error_page(500, OUR_SIDE)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from babel import Locale
+
 from widget_server.i18n import N_, gettext_in, ngettext_in
 from widget_server.services.locales import SUPPORTED_LOCALES
 
@@ -68,14 +70,30 @@ def cancel_strings(locale: str) -> dict[str, str]:
     return {key: gettext_in(locale, message) for key, message in CANCEL.items()}
 
 
+def plural_forms(locale: str, singular: str, plural: str) -> dict[str, str]:
+    """A counted word in each CLDR plural category of ``locale`` (``{"one": "Stimme",
+    "other": "Stimmen"}``), each form taken from the catalog with a number of that category.
+    The widget picks the category with ``Intl.PluralRules(locale)``, the same CLDR rules, so
+    a locale with more forms (``few``, ``many``) needs no change in the script."""
+    rule = Locale.parse(locale).plural_form
+    samples: dict[str, int] = {}
+    for n in range(1000):
+        samples.setdefault(rule(n), n)
+    forms = {category: ngettext_in(locale, singular, plural, n) for category, n in samples.items()}
+    # "other" is every locale's fallback category, even where no whole number falls into it
+    # (Polish: fractions only); the script falls back to it.
+    forms.setdefault("other", ngettext_in(locale, singular, plural, 2))
+    return forms
+
+
 @cache
 def roadmap_strings(locale: str) -> dict[str, str]:
     """roadmap.js's strings in ``locale``, made once per process and locale. The count's word
-    comes in its singular (``one``) and plural (``votes``) form; the script picks by
-    ``n === 1``, which is the plural rule of every shipped locale."""
+    comes in every plural form of the locale, keyed ``votes.<category>`` (``votes.one``,
+    ``votes.other``; see :func:`plural_forms`)."""
     strings = {key: gettext_in(locale, message) for key, message in ROADMAP.items()}
-    strings["one"] = ngettext_in(locale, "vote", "votes", 1)
-    strings["votes"] = ngettext_in(locale, "vote", "votes", 2)
+    for category, form in plural_forms(locale, "vote", "votes").items():
+        strings[f"votes.{category}"] = form
     return strings
 
 

@@ -23,7 +23,8 @@ from widget_server.delivery.errors import ComposeError, DeliveryError, message_s
 from widget_server.delivery.tokens import digest_unsubscribe_token, unsubscribe_token
 from widget_server.extensions import db
 from widget_server.i18n import N_
-from widget_server.models import Customer, OutboxMessage, RoadmapItem, Site
+from widget_server.models import AdminUser, Customer, OutboxMessage, RoadmapItem, Site
+from widget_server.reports.formatting import day
 from widget_server.services import insights
 from widget_server.services.locales import pick_locale
 from widget_server.services.period import Filter, Period
@@ -137,31 +138,46 @@ def _logo(site: Site | None) -> tuple[bytes, str, str] | None:
     return data, subtype, make_msgid(domain="logo.keepkit.local")
 
 
+def digest_locale(user: AdminUser | None, site: Site) -> str:
+    """The digest's language: the recipient admin's choice, else the site's default locale."""
+    return pick_locale(user.locale if user else None, site.default_locale)
+
+
 def build_digest(message: OutboxMessage) -> EmailMessage:
-    """The weekly digest: a short summary in the body and the PDF report attached."""
+    """The weekly digest: a short summary in the body and the PDF report attached, both in
+    the recipient's language (:func:`digest_locale`)."""
     from widget_server.reports.pdf import render_pdf  # WeasyPrint: loaded only when needed
 
     payload = message.payload
     site = message_site(message)
     period = Period(date.fromisoformat(payload["from"]), date.fromisoformat(payload["to"]))
     filters = Filter(period)
-    email = _compose(
-        message,
-        sender=None,
-        subject=f"Cancellation insights for {site.name}: {period.start} to {period.end}",
-        unsubscribe=_absolute(f"/u/{digest_unsubscribe_token(payload['user_id'])}"),
-        template="digest",
-        context={
-            "site": site,
-            "period": period,
-            "summary": insights.summary(site, filters),
-            "dashboard_url": _absolute(f"/admin/sites/{site.key}/"),
-        },
-    )
-    name = f"keepkit-insights-{period.start}-{period.end}.pdf"
-    email.add_attachment(
-        render_pdf(site, filters), maintype="application", subtype="pdf", filename=name
-    )
+    locale = digest_locale(db.session.get(AdminUser, payload["user_id"]), site)
+    with force_locale(locale):
+        start, end = day(period.start), day(period.end)
+        email = _compose(
+            message,
+            sender=None,
+            subject=gettext(
+                "Cancellation insights for %(site)s: %(start)s to %(end)s",
+                site=site.name,
+                start=start,
+                end=end,
+            ),
+            unsubscribe=_absolute(f"/u/{digest_unsubscribe_token(payload['user_id'])}"),
+            template="digest",
+            context={
+                "site": site,
+                "period": period,
+                "locale": locale,
+                "summary": insights.summary(site, filters),
+                "dashboard_url": _absolute(f"/admin/sites/{site.key}/"),
+            },
+        )
+        name = f"keepkit-insights-{period.start}-{period.end}.pdf"
+        email.add_attachment(
+            render_pdf(site, filters), maintype="application", subtype="pdf", filename=name
+        )
     return email
 
 

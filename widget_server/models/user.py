@@ -48,6 +48,10 @@ class AdminUser(UserMixin, Base):
     session_generation: Mapped[int] = mapped_column(default=0)
     # Opted in to the weekly "Cancellation insights" PDF by email.
     weekly_digest: Mapped[bool] = mapped_column(default=False)
+    # The language of the admin area, the PDF report and the digest for this admin (a code of
+    # ``SUPPORTED_LOCALES``); None: automatic (the browser's language; for the digest, the
+    # site's default locale).
+    locale: Mapped[str | None] = mapped_column(sa.String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[SiteMembership]] = relationship(

@@ -2,8 +2,9 @@
 from CLDR): ``$43,820`` for an English reader, ``43.820 $`` for a German one. Amounts are minor
 units; how many digits a currency has (JPY 0, USD 2, KWD 3) comes from Babel's currency data.
 
-The locale is the request's reader locale (``g.reader_locale``, set by the admin from
-Accept-Language), else English (PDFs and emails rendered by the worker)."""
+The locale is the one the text around the figures is in (Flask-Babel's current locale: the
+admin's language, the customer page's, or the email recipient's in ``force_locale``), else
+English."""
 
 from __future__ import annotations
 
@@ -12,30 +13,22 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
-from flask import g, has_app_context
+from flask import has_app_context
+from flask_babel import get_locale, gettext, ngettext
 from markupsafe import Markup
 
 DEFAULT_LOCALE = "en"
 
 
 def reader_locale() -> str:
+    """The locale of the text being rendered (see the module's docstring)."""
     if has_app_context():
-        return getattr(g, "reader_locale", None) or DEFAULT_LOCALE
-    return DEFAULT_LOCALE
-
-
-def pick_locale(accept_languages) -> str:
-    """The first of the reader's languages (an Accept-Language list) that CLDR knows."""
-    for tag, _quality in accept_languages or ():
-        if tag == "*":
-            continue
-        try:
-            return str(Locale.parse(tag, sep="-"))
-        except (UnknownLocaleError, ValueError, TypeError):
-            continue
+        locale = get_locale()
+        if locale is not None:
+            return str(locale)
     return DEFAULT_LOCALE
 
 
@@ -44,11 +37,13 @@ def digits(currency: str) -> int:
     return get_currency_precision(currency)
 
 
-def points(difference: float | None) -> str:
-    """A difference of two rates in percentage points: ``+5.2 pts``."""
+def points(difference: float | None, locale: str | None = None) -> str:
+    """A difference of two rates in percentage points: ``+5.2 pts`` (en), ``+5,2 Pp.`` (de)."""
     if difference is None:
         return "—"
-    return f"{difference * 100:+.1f} pts"
+    value = format_decimal(difference * 100, "+0.0;-0.0", locale=locale or reader_locale())
+    # Translators: a difference of two percentages in percentage points, e.g. "+5.2 pts".
+    return gettext("%(value)s pts", value=value)
 
 
 def major(amount: int | float | None, currency: str) -> Decimal:
@@ -96,10 +91,18 @@ def _percent_pattern(locale: str) -> str:
     return re.sub(r"0(?=[^0]*$)", "0.0", pattern, count=1)  # one decimal
 
 
-def plural(count: int | None, word: str, words: str | None = None) -> str:
-    """``1 save``, ``2 saves``, ``1,204 cancellations`` (English words; separators by locale)."""
-    count = count or 0
-    return f"{number(count)} {word if count == 1 else words or word + 's'}"
+def cancellations(count: int | None) -> str:
+    """``1 cancellation``, ``1.204 Kündigungen`` (de): the count and its word in the reader's
+    language and plural form."""
+    return ngettext(
+        "%(count)s cancellation", "%(count)s cancellations", count or 0, count=number(count)
+    )
+
+
+def saves(count: int | None) -> str:
+    """``1 save``, ``12 saves``, ``12 gehaltene Kunden`` (de)."""
+    # ``count``, not Flask-Babel's ``num``: the number with the reader's separators.
+    return ngettext("%(count)s save", "%(count)s saves", count or 0, count=number(count))
 
 
 def percent(share: float | None, locale: str | None = None) -> str:
@@ -113,13 +116,18 @@ def change(value: float | None, good: str = "up", locale: str | None = None) -> 
     in a span whose class says whether that is good or bad news (``good``: "up" or "down");
     ``no earlier data`` when there was nothing to compare with."""
     if value is None:
-        return Markup('<span class="change none">no earlier data</span>')
+        return Markup('<span class="change none">{}</span>').format(gettext("no earlier data"))
     if round(value, 3) == 0:
-        return Markup('<span class="change flat">no change</span>')
+        return Markup('<span class="change flat">{}</span>').format(gettext("no change"))
     direction = "up" if value > 0 else "down"
     mood = "good" if direction == good else "bad"
     arrow = "▲" if direction == "up" else "▼"
-    text = f"{direction} {percent(abs(value), locale)}"
+    shown = percent(abs(value), locale)
+    text = (
+        gettext("up %(percent)s", percent=shown)
+        if direction == "up"
+        else gettext("down %(percent)s", percent=shown)
+    )
     return Markup('<span class="change {}"><span aria-hidden="true">{} </span>{}</span>').format(
         mood, arrow, text
     )

@@ -14,39 +14,40 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import AdminUser, AuditEvent, Site
 
 log = logging.getLogger(__name__)
 
 # What a record's ``action`` can be, and how the admin names it.
 ACTIONS = {
-    "login": "Signed in",
-    "login_failed": "Failed sign-in",
-    "logout": "Signed out",
-    "sessions_ended": "Signed out everywhere",
-    "password_changed": "Changed their password",
-    "password_set": "Password set",
-    "secret_rotated": "Signing secret rotated",
-    "secret_retired": "Previous signing secret retired",
-    "api_key_created": "Data API key created",
-    "api_key_revoked": "Data API key revoked",
-    "webhook_changed": "Webhook changed",
-    "stripe_connector_changed": "Stripe connector changed",
-    "origin_added": "Allowed origin added",
-    "origin_removed": "Allowed origin removed",
-    "member_added": "Admin given access",
-    "role_changed": "Role changed",
-    "member_removed": "Admin's access removed",
-    "roadmap_status_changed": "Roadmap status changed",
-    "customer_exported": "Customer data exported",
-    "customer_erased": "Customer data erased",
-    "retention_changed": "Comment retention changed",
-    "comments_expired": "Old comments deleted",
-    "holdout_changed": "Holdout changed",
-    "experiment_started": "A/B test started",
-    "experiment_paused": "Experiment paused",
-    "experiment_resumed": "Experiment resumed",
-    "experiment_ended": "Experiment ended",
+    "login": N_("Signed in"),
+    "login_failed": N_("Failed sign-in"),
+    "logout": N_("Signed out"),
+    "sessions_ended": N_("Signed out everywhere"),
+    "password_changed": N_("Changed their password"),
+    "password_set": N_("Password set"),
+    "secret_rotated": N_("Signing secret rotated"),
+    "secret_retired": N_("Previous signing secret retired"),
+    "api_key_created": N_("Data API key created"),
+    "api_key_revoked": N_("Data API key revoked"),
+    "webhook_changed": N_("Webhook changed"),
+    "stripe_connector_changed": N_("Stripe connector changed"),
+    "origin_added": N_("Allowed origin added"),
+    "origin_removed": N_("Allowed origin removed"),
+    "member_added": N_("Admin given access"),
+    "role_changed": N_("Role changed"),
+    "member_removed": N_("Admin's access removed"),
+    "roadmap_status_changed": N_("Roadmap status changed"),
+    "customer_exported": N_("Customer data exported"),
+    "customer_erased": N_("Customer data erased"),
+    "retention_changed": N_("Comment retention changed"),
+    "comments_expired": N_("Old comments deleted"),
+    "holdout_changed": N_("Holdout changed"),
+    "experiment_started": N_("A/B test started"),
+    "experiment_paused": N_("Experiment paused"),
+    "experiment_resumed": N_("Experiment resumed"),
+    "experiment_ended": N_("Experiment ended"),
 }
 
 

@@ -12,15 +12,16 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import Job, Site, utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 KINDS = {
-    "rebuild_rollups": "Recalculating the dashboard's figures",
-    "rebuild_mrr_bands": "Recalculating MRR bands after a currency change",
-    "stripe_cancel": "Cancelling a subscription in Stripe at the end of its period",
+    "rebuild_rollups": N_("Recalculating the dashboard's figures"),
+    "rebuild_mrr_bands": N_("Recalculating MRR bands after a currency change"),
+    "stripe_cancel": N_("Cancelling a subscription in Stripe at the end of its period"),
 }
 # A job's steps: a function of (site, **params) that yields (done, total) after each step.
 Handler = Callable[..., Iterator[tuple[int, int]]]

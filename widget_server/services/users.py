@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
 from widget_server.models import ROLES, AdminUser, Site, SiteMembership
+from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.text import is_single_line
 
 MIN_PASSWORD = 10
@@ -109,6 +110,19 @@ def change_password(user: AdminUser, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current or ""):
         raise ValidationError("The current password is wrong", code="wrong_password")
     set_password(user, new)
+
+
+def set_locale(user: AdminUser, locale: str | None) -> None:
+    """The admin's language (a supported locale), or None for automatic.
+
+    :raises ValidationError: ``invalid_locale``.
+    """
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise ValidationError(
+            f"language must be one of {', '.join(SUPPORTED_LOCALES)}", code="invalid_locale"
+        )
+    user.locale = locale
+    db.session.flush()
 
 
 def get_user(email: str) -> AdminUser:

@@ -1,6 +1,19 @@
-"""Domain errors. Services raise them; the API and admin translate them to responses."""
+"""Domain errors. Services raise them; the API and admin translate them to responses.
+
+A service writes the message as an English template marked for the catalogs, with named
+placeholders filled from ``params``::
+
+    raise ValidationError(N_("Offer %(offer)r was not shown in this session"),
+                          code="offer_not_shown", params={"offer": key})
+
+``message`` is the English sentence (the data API's envelope and the logs show it, unchanged
+whatever the reader's language); :meth:`KeepkitError.localized` is the same sentence in the
+current locale (the admin's pages, the hosted page). See docs/translations.md."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class KeepkitError(Exception):
@@ -9,12 +22,27 @@ class KeepkitError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict | None = None,
+        params: Mapping[str, Any] | None = None,
+    ):
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         if code:
             self.code = code
         self.details = details
+
+    def localized(self) -> str:
+        """The message in the current locale (English where the catalogs have no entry)."""
+        from flask_babel import gettext
+
+        return gettext(self.template, **self.params)
 
 
 class BadRequest(KeepkitError):

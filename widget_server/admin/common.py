@@ -147,15 +147,16 @@ def domain_error(exc: KeepkitError):
     """The admin's one mapping of a refused request (a domain error; the unit of work has
     rolled back everything the request changed): what the view declared with
     :func:`refused`, else the error page with the error's status."""
+    message = exc.localized()  # in the admin's language (the data API keeps English)
     page, back = g.get("admin_refused", (None, None))
     if page is not None:
-        response = make_response(page(exc.message))
+        response = make_response(page(message))
         response.status_code = 422
         return response
     if back is not None:
-        flash(exc.message, "error")
+        flash(message, "error")
         return redirect(back)
-    return error_page(exc.status, exc.message)
+    return error_page(exc.status, message)
 
 
 # --- for the pages ------------------------------------------------------------------------
@@ -304,7 +305,7 @@ def parse_period(args, *, days: int = DEFAULT_DAYS) -> tuple[Period, str | None]
             args.get("from"), args.get("to"), today=today, preset=args.get("range"), days=days
         )
     except InvalidPeriod as exc:
-        return Period.last_days(days, today), f"{exc.message}."
+        return Period.last_days(days, today), f"{exc.localized()}."
     return period, None
 
 

@@ -30,7 +30,7 @@ def dashboard():
         context = dashboard_context(g.site, filters, by)
     except KeepkitError as exc:
         # An unknown breakdown is no failure: the plan breakdown shows, with the message.
-        context, error = dashboard_context(g.site, filters, "plan"), exc.message
+        context, error = dashboard_context(g.site, filters, "plan"), exc.localized()
         by = "plan"
     return render(
         "dashboard.html",

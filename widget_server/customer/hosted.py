@@ -74,7 +74,7 @@ def _refused(exc: KeepkitError):
     """A step the flow refused (the unit of work has rolled it back): the page the step
     declared (``g.refused_page``), in the customer's language; else the app's error page."""
     page = g.get("refused_page")
-    return page(exc) if page else error_page(exc.status, exc.message)
+    return page(exc) if page else error_page(exc.status, exc.localized())
 
 
 @bp.errorhandler(_Invalid)

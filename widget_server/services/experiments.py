@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import (
     MAX_ID,
     CancellationSession,
@@ -125,8 +126,8 @@ def _planned(value) -> int:
     size = _whole(value, 9)
     if not MIN_PLANNED_SIZE <= size <= MAX_PLANNED_SIZE:
         raise ValidationError(
-            f"The planned size must be a whole number from {MIN_PLANNED_SIZE:,} to "
-            f"{MAX_PLANNED_SIZE:,} sessions per arm",
+            N_("The planned size must be a whole number from %(low)s to %(high)s sessions per arm"),
+            params={"low": f"{MIN_PLANNED_SIZE:,}", "high": f"{MAX_PLANNED_SIZE:,}"},
             code="invalid_planned_size",
         )
     return size
@@ -153,7 +154,7 @@ def get_experiment(site: Site, experiment_id) -> Experiment:
     if isinstance(experiment_id, int) and 0 < experiment_id <= MAX_ID:
         experiment = db.session.get(Experiment, experiment_id)
     if experiment is None or experiment.site_id != site.id:
-        raise NotFound("No such experiment", code="experiment_not_found")
+        raise NotFound(N_("No such experiment"), code="experiment_not_found")
     return experiment
 
 
@@ -180,7 +181,8 @@ def set_holdout(site: Site, percent, *, by: str, planned_size=None) -> Experimen
     value = _whole(percent, 3)
     if not 0 <= value <= MAX_HOLDOUT_PERCENT:
         raise ValidationError(
-            f"The holdout must be a whole number of percent from 0 to {MAX_HOLDOUT_PERCENT}",
+            N_("The holdout must be a whole number of percent from 0 to %(high)s"),
+            params={"high": MAX_HOLDOUT_PERCENT},
             code="invalid_percent",
         )
     size = _planned(planned_size)
@@ -219,25 +221,28 @@ def create_ab_test(
     if isinstance(reason_id, int) and 0 < reason_id <= MAX_ID:
         reason = db.session.get(Reason, reason_id)
     if reason is None or reason.site_id != site.id or reason.archived_at is not None:
-        raise ValidationError("Choose one of the site's reasons", code="unknown_reason")
+        raise ValidationError(N_("Choose one of the site's reasons"), code="unknown_reason")
     chosen: list[tuple[Offer, int]] = []
     for offer_id, weight in variants:
         offer = None
         if isinstance(offer_id, int) and 0 < offer_id <= MAX_ID:
             offer = db.session.get(Offer, offer_id)
         if offer is None or offer.site_id != site.id or offer.archived_at is not None:
-            raise ValidationError("Choose the site's active offers", code="invalid_variants")
+            raise ValidationError(N_("Choose the site's active offers"), code="invalid_variants")
         if not isinstance(weight, int) or not 1 <= weight <= MAX_WEIGHT:
             raise ValidationError(
-                f"Each weight must be a whole number from 1 to {MAX_WEIGHT}",
+                N_("Each weight must be a whole number from 1 to %(high)s"),
+                params={"high": MAX_WEIGHT},
                 code="invalid_variants",
             )
         if any(o.id == offer.id for o, _ in chosen):
-            raise ValidationError("Each offer can be one variant only", code="invalid_variants")
+            raise ValidationError(N_("Each offer can be one variant only"), code="invalid_variants")
         chosen.append((offer, weight))
     if not 2 <= len(chosen) <= MAX_VARIANTS:
         raise ValidationError(
-            f"An A/B test needs from 2 to {MAX_VARIANTS} offers", code="invalid_variants"
+            N_("An A/B test needs from 2 to %(high)s offers"),
+            code="invalid_variants",
+            params={"high": MAX_VARIANTS},
         )
     size = _planned(planned_size)
     busy = db.session.scalar(
@@ -250,7 +255,7 @@ def create_ab_test(
     )
     if busy is not None:
         raise Conflict(
-            "This reason has an A/B test already: end it first", code="experiment_exists"
+            N_("This reason has an A/B test already: end it first"), code="experiment_exists"
         )
     label = (reason.labels or {}).get("en") or reason.key
     experiment = Experiment(
@@ -274,7 +279,7 @@ def pause(experiment: Experiment, *, by: str) -> None:
 
     :raises Conflict: ``experiment_not_running``."""
     if experiment.status != "running":
-        raise Conflict("Only a running experiment can be paused", code="experiment_not_running")
+        raise Conflict(N_("Only a running experiment can be paused"), code="experiment_not_running")
     experiment.status = "paused"
     _note(experiment, "paused", by)
     db.session.flush()
@@ -283,7 +288,7 @@ def pause(experiment: Experiment, *, by: str) -> None:
 def resume(experiment: Experiment, *, by: str) -> None:
     """:raises Conflict: ``experiment_not_paused``."""
     if experiment.status != "paused":
-        raise Conflict("Only a paused experiment can be resumed", code="experiment_not_paused")
+        raise Conflict(N_("Only a paused experiment can be resumed"), code="experiment_not_paused")
     experiment.status = "running"
     _note(experiment, "resumed", by)
     db.session.flush()
@@ -303,12 +308,12 @@ def end(experiment: Experiment, *, by: str, keep_offer_id=None) -> None:
     :raises ValidationError: ``invalid_variant`` for an A/B test without one of its variants.
     """
     if experiment.status == "ended":
-        raise Conflict("This experiment has ended already", code="experiment_ended")
+        raise Conflict(N_("This experiment has ended already"), code="experiment_ended")
     if experiment.kind == "ab":
         variant = next((v for v in experiment.variants if v.offer_id == keep_offer_id), None)
         if variant is None:
             raise ValidationError(
-                "Choose the variant to keep as the reason's offer", code="invalid_variant"
+                N_("Choose the variant to keep as the reason's offer"), code="invalid_variant"
             )
         _keep_variant(experiment, variant.offer)
         experiment.winner_offer_id = variant.offer_id

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import (
     MAX_ID,
     CancellationSession,
@@ -166,7 +167,9 @@ def start_session(
         try:
             public_id = str(uuid.UUID(public_id))
         except ValueError as exc:
-            raise ValidationError("'session' must be a UUID", code="invalid_session_id") from exc
+            raise ValidationError(
+                N_("'session' must be a UUID"), code="invalid_session_id"
+            ) from exc
     # A retried start (the same id) is found by the insert below, which then inserts nothing:
     # no read before it.
     locale = pick_locale(locale, site.default_locale)
@@ -201,7 +204,7 @@ def start_session(
         winner = _by_public_id(public_id)
         if winner is None:  # ... and was rolled back since: the client may try again
             raise Conflict(
-                "This session id is being started by another request", code="session_conflict"
+                N_("This session id is being started by another request"), code="session_conflict"
             )
         return _check_owner(winner, site, claims), False
     return session, True
@@ -216,7 +219,7 @@ def _by_public_id(public_id: str) -> CancellationSession | None:
 def _check_owner(session: CancellationSession, site: Site, claims: CustomerClaims):
     if session.site_id != site.id or session.customer.external_id != claims.sub:
         raise Conflict(
-            "This session id is already used by another customer", code="session_conflict"
+            N_("This session id is already used by another customer"), code="session_conflict"
         )
     return session
 
@@ -255,7 +258,9 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
         _CUSTOMERS_SESSION, {"public_id": public_id, "site_id": site.id, "sub": claims.sub}
     )
     if session is None:
-        raise NotFound("No such cancellation session for this customer", code="session_not_found")
+        raise NotFound(
+            N_("No such cancellation session for this customer"), code="session_not_found"
+        )
     db.session.info.setdefault(_LOCKED, set()).add(session.id)
     return session
 
@@ -264,7 +269,8 @@ def _clean_text(value: str | None, field: str) -> str | None:
     value = storable(value, field).strip()
     if len(value) > MAX_COMMENT:
         raise ValidationError(
-            f"'{field}' may be at most {MAX_COMMENT} characters",
+            N_("'%(field)s' may be at most %(max)s characters"),
+            params={"field": field, "max": MAX_COMMENT},
             code="text_too_long",
             details={field: f"at most {MAX_COMMENT} characters"},
         )
@@ -292,13 +298,14 @@ def answer_session(
     """
     _lock(session)
     if session.outcome is not None:
-        raise Conflict("This session is already completed", code="session_completed")
+        raise Conflict(N_("This session is already completed"), code="session_completed")
     reason = None
     if isinstance(reason_key, str) and is_single_line(reason_key):
         reason = next((r for r in active_reasons(site) if r.key == reason_key), None)
     if reason is None:
         raise ValidationError(
-            f"{reason_key!r} is not one of this site's reasons",
+            N_("%(reason)r is not one of this site's reasons"),
+            params={"reason": reason_key},
             code="unknown_reason",
             details={"reason": "unknown"},
         )
@@ -306,7 +313,7 @@ def answer_session(
     followup_answer = _clean_text(followup_answer, "followup_answer")
     if reason.requires_text and not comment:
         raise ValidationError(
-            "Please tell us the reason in a few words",
+            N_("Please tell us the reason in a few words"),
             code="comment_required",
             details={"comment": "required for this reason"},
         )
@@ -321,7 +328,7 @@ def answer_session(
             or item.moderation != "approved"
         ):
             raise ValidationError(
-                "roadmap_item must be a public roadmap item, with a missing-feature reason",
+                N_("roadmap_item must be a public roadmap item, with a missing-feature reason"),
                 code="unknown_roadmap_item",
                 details={"roadmap_item": "unknown"},
             )
@@ -371,20 +378,26 @@ def complete_session(
     """
     if outcome not in ("cancelled", "saved", "dismissed"):
         raise ValidationError(
-            "outcome must be cancelled, saved or dismissed", code="invalid_outcome"
+            N_("outcome must be cancelled, saved or dismissed"), code="invalid_outcome"
         )
     _lock(session)
     offer = None
     if outcome == "saved" and offer_key:
         if offer_key not in (session.offers_shown or []):
             raise ValidationError(
-                f"Offer {offer_key!r} was not shown in this session", code="offer_not_shown"
+                N_("Offer %(offer)r was not shown in this session"),
+                code="offer_not_shown",
+                params={"offer": offer_key},
             )
         offer = db.session.scalar(
             sa.select(Offer).where(Offer.site_id == site.id, Offer.key == offer_key)
         )
         if offer is None:
-            raise ValidationError(f"Offer {offer_key!r} no longer exists", code="offer_not_shown")
+            raise ValidationError(
+                N_("Offer %(offer)r no longer exists"),
+                code="offer_not_shown",
+                params={"offer": offer_key},
+            )
     if session.outcome is not None:
         same_offer = (session.offer.key if session.offer else None) == (
             offer.key if offer else None
@@ -392,7 +405,9 @@ def complete_session(
         if session.outcome == outcome and same_offer:
             return session
         raise Conflict(
-            f"This session was already completed as {session.outcome!r}", code="session_completed"
+            N_("This session was already completed as %(outcome)r"),
+            code="session_completed",
+            params={"outcome": session.outcome},
         )
     session.outcome = outcome
     session.offer_id = offer.id if offer else None

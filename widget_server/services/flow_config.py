@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import NotFound, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import MAX_ID, OFFER_TYPES, Offer, Reason, Site, utcnow
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.money import MAX_AMOUNT, minor_digits, to_minor
@@ -45,17 +46,25 @@ def _clean_labels(labels: dict, what: str, *, required: bool = True) -> dict | N
     }
     cleaned = {loc: text for loc, text in cleaned.items() if text}
     if required and "en" not in cleaned:
-        raise ValidationError(f"The {what} needs an English text", code="label_required")
+        raise ValidationError(
+            N_("The %(what)s needs an English text"), code="label_required", params={"what": what}
+        )
     for loc, text in cleaned.items():
         if len(text) > MAX_LABEL * 2:
-            raise ValidationError(f"The {what} ({loc}) is too long", code="label_too_long")
+            raise ValidationError(
+                N_("The %(what)s (%(locale)s) is too long"),
+                code="label_too_long",
+                params={"what": what, "locale": loc},
+            )
     return cleaned or None
 
 
 def _get(model, site: Site, item_id: int):
     item = db.session.get(model, item_id)
     if item is None or item.site_id != site.id:
-        raise NotFound(f"No such {model.__name__.lower()}", code="not_found")
+        raise NotFound(
+            N_("No such %(kind)s"), code="not_found", params={"kind": model.__name__.lower()}
+        )
     return item
 
 
@@ -151,7 +160,8 @@ def _int_in(value, lo: int, hi: int, field: str) -> int:
         number = None
     if number is None or not lo <= number <= hi:
         raise ValidationError(
-            f"{field} must be a whole number from {lo} to {hi}",
+            N_("%(field)s must be a whole number from %(low)s to %(high)s"),
+            params={"field": field, "low": lo, "high": hi},
             code="invalid_offer",
             details={field: f"{lo}-{hi}"},
         )
@@ -171,7 +181,8 @@ def _money(value, field: str, currency: str) -> int | None:
     if amount is None or not amount.is_finite() or not 0 <= amount * scale <= MAX_AMOUNT:
         example = f"{Decimal(4900) / scale:.{minor_digits(currency)}f}"
         raise ValidationError(
-            f"{field} must be an amount such as {example} (at most {MAX_AMOUNT // scale:,})",
+            N_("%(field)s must be an amount such as %(example)s (at most %(max)s)"),
+            params={"field": field, "example": example, "max": f"{MAX_AMOUNT // scale:,}"},
             code="invalid_offer",
             details={field: "amount"},
         )
@@ -201,7 +212,11 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
     """
     kind = data.get("type")
     if kind not in OFFER_TYPES:
-        raise ValidationError(f"type must be one of {', '.join(OFFER_TYPES)}", code="invalid_offer")
+        raise ValidationError(
+            N_("type must be one of %(choices)s"),
+            code="invalid_offer",
+            params={"choices": ", ".join(OFFER_TYPES)},
+        )
     texts = {}
     for loc in SUPPORTED_LOCALES:
         given = data.get("texts", {}).get(loc) or {}
@@ -213,7 +228,7 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
         if entry["title"]:
             texts[loc] = {k: v[:400] for k, v in entry.items()}
     if "en" not in texts:
-        raise ValidationError("The offer needs an English title", code="invalid_offer")
+        raise ValidationError(N_("The offer needs an English title"), code="invalid_offer")
     fields = dict.fromkeys(
         ("discount_percent", "discount_months", "pause_months", "target_plan", "contact_url")
     )
@@ -225,13 +240,13 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
     elif kind == "switch_plan":
         plan = single_line(data.get("target_plan"), "The plan to switch to").strip()
         if not plan:
-            raise ValidationError("Name the plan to switch to", code="invalid_offer")
+            raise ValidationError(N_("Name the plan to switch to"), code="invalid_offer")
         fields["target_plan"] = plan[:100]
     elif kind == "contact":
         url = single_line(data.get("contact_url"), "The contact link").strip()
         if urlsplit(url).scheme not in ("http", "https", "mailto") or len(url) > 500:
             raise ValidationError(
-                "The contact link must start with https://, http:// or mailto:",
+                N_("The contact link must start with https://, http:// or mailto:"),
                 code="invalid_offer",
             )
         fields["contact_url"] = url
@@ -240,7 +255,7 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
     min_mrr = _money(data.get("min_mrr"), "minimum MRR", site.currency)
     max_mrr = _money(data.get("max_mrr"), "maximum MRR", site.currency)
     if min_mrr is not None and max_mrr is not None and min_mrr > max_mrr:
-        raise ValidationError("The minimum MRR is above the maximum", code="invalid_offer")
+        raise ValidationError(N_("The minimum MRR is above the maximum"), code="invalid_offer")
     reason_ids = _ids(data.get("reason_ids"))
     reasons = list(
         db.session.scalars(

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import (
     Customer,
     Offer,
@@ -243,7 +244,7 @@ def _segments(site: Site, filters: Filter, by: str):
         src = rollups.source(site, filters, SegmentRollup, *columns, match={"attribute": key})
         return src, src.c.value
     raise ValidationError(
-        "by must be plan, tenure, mrr or attr:<attribute>", code="invalid_segment"
+        N_("by must be plan, tenure, mrr or attr:<attribute>"), code="invalid_segment"
     )
 
 

@@ -13,6 +13,7 @@ from babel.numbers import get_currency_precision, list_currencies
 
 from widget_server.errors import ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import Customer, ExchangeRate, Site, utcnow
 from widget_server.services import jobs
 
@@ -87,11 +88,13 @@ def set_rate(site: Site, currency: str, rate, *, requested_by: str = "Keepkit") 
         value = -1.0
     if not is_currency(currency) or currency == site.currency:
         raise ValidationError(
-            f"Use an ISO 4217 code other than {site.currency}, e.g. EUR", code="invalid_rate"
+            N_("Use an ISO 4217 code other than %(currency)s, e.g. EUR"),
+            code="invalid_rate",
+            params={"currency": site.currency},
         )
     if not 0 < value < 1_000_000:
         raise ValidationError(
-            "The rate must be a positive number such as 1.08", code="invalid_rate"
+            N_("The rate must be a positive number such as 1.08"), code="invalid_rate"
         )
     row = db.session.scalar(
         sa.select(ExchangeRate).where(

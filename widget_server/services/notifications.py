@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import NotFound
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import Customer, OutboxMessage, Site, utcnow
 from widget_server.services.sql import insert_or_ignore
 
@@ -89,7 +90,7 @@ def resend(site: Site, message_id: int) -> None:
     """
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.site_id != site.id:
-        raise NotFound("No such message", code="message_not_found")
+        raise NotFound(N_("No such message"), code="message_not_found")
     message.state = "pending"
     message.attempts = 0
     message.next_attempt_at = utcnow()

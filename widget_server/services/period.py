@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from widget_server.errors import ValidationError
+from widget_server.i18n import N_
 
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 # The range menus' choices: the last N days up to today.
@@ -18,8 +19,8 @@ PRESETS = {"7d": 7, "30d": 30, "90d": 90, "180d": 180, "12m": 365}
 DEFAULT_DAYS = 30
 # What a reader is told (each door adds its own framing).
 NOT_A_DATE = "Dates must look like 2026-01-31"
-REVERSED = "The start date is after the end date"
-OUTSIDE = "Dates must be between 1970 and 2999"
+REVERSED = N_("The start date is after the end date")
+OUTSIDE = N_("Dates must be between 1970 and 2999")
 
 
 class InvalidPeriod(ValidationError):
@@ -102,7 +103,7 @@ def _day(value: date | str | None, field: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidPeriod(
-            "Dates must look like 2026-01-31", field=field, problem="format"
+            N_("Dates must look like 2026-01-31"), field=field, problem="format"
         ) from None
 
 

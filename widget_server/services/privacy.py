@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import NotFound, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import (
     CancellationSession,
     Customer,
@@ -42,7 +43,11 @@ def get_customer(site: Site, external_id: str) -> Customer:
         sa.select(Customer).where(Customer.site_id == site.id, Customer.external_id == external_id)
     )
     if customer is None or customer.external_id.startswith(ERASED_PREFIX):
-        raise NotFound(f"No customer {external_id!r} on this site", code="customer_not_found")
+        raise NotFound(
+            N_("No customer %(customer)r on this site"),
+            code="customer_not_found",
+            params={"customer": external_id},
+        )
     return customer
 
 
@@ -216,7 +221,9 @@ def set_retention(site: Site, months: int | None) -> None:
     if months is not None and months not in RETENTION_CHOICES:
         choices = ", ".join(map(str, RETENTION_CHOICES))
         raise ValidationError(
-            f"Keep comments for {choices} months, or forever", code="invalid_retention"
+            N_("Keep comments for %(choices)s months, or forever"),
+            code="invalid_retention",
+            params={"choices": choices},
         )
     site.comment_retention_months = months
     db.session.flush()

@@ -69,13 +69,17 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
     clean = {}
     for status, texts in labels.items():
         if status not in STATUSES or not isinstance(texts, dict):
-            raise ValidationError(f"Unknown status {status!r}", code="invalid_label")
+            raise ValidationError(
+                N_("Unknown status %(status)r"), code="invalid_label", params={"status": status}
+            )
         texts = {
             loc: single_line(v, f"The {status} label ({loc})").strip() for loc, v in texts.items()
         }
         texts = {loc: v for loc, v in texts.items() if v}
         if any(len(v) > 40 for v in texts.values()):
-            raise ValidationError("Status labels are at most 40 characters", code="invalid_label")
+            raise ValidationError(
+                N_("Status labels are at most 40 characters"), code="invalid_label"
+            )
         if texts:
             clean[status] = texts
     site.status_labels = clean
@@ -130,7 +134,7 @@ def _clean_item_fields(fields: dict) -> dict:
         title = single_line(fields["title"], "title").strip()
         if not title or len(title) > 200:
             raise ValidationError(
-                "A title of 1 to 200 characters is required",
+                N_("A title of 1 to 200 characters is required"),
                 code="invalid_item",
                 details={"title": "1-200 characters"},
             )
@@ -139,7 +143,9 @@ def _clean_item_fields(fields: dict) -> dict:
         description = storable(fields["description"], "description")
         if len(description) > 20000:
             raise ValidationError(
-                "The description is too long", code="invalid_item", details={"description": "max"}
+                N_("The description is too long"),
+                code="invalid_item",
+                details={"description": "max"},
             )
         clean["description"] = description
         clean["description_html"] = render_markdown(description)
@@ -147,7 +153,7 @@ def _clean_item_fields(fields: dict) -> dict:
         target = single_line(fields["target"], "target").strip().upper() or None
         if target and not _TARGET.fullmatch(target):
             raise ValidationError(
-                "target must be a month (2026-03) or a quarter (2026-Q2)",
+                N_("target must be a month (2026-03) or a quarter (2026-Q2)"),
                 code="invalid_item",
                 details={"target": "YYYY-MM or YYYY-Qn"},
             )
@@ -163,8 +169,9 @@ def _clean_item_fields(fields: dict) -> dict:
         clean["public"] = bool(fields["public"])
     if "status" in fields and fields["status"] not in STATUSES:
         raise ValidationError(
-            f"status must be one of {', '.join(STATUSES)}",
+            N_("status must be one of %(choices)s"),
             code="invalid_status",
+            params={"choices": ", ".join(STATUSES)},
             details={"status": "unknown"},
         )
     return clean
@@ -268,7 +275,11 @@ def change_status(site: Site, item: RoadmapItem, status: str) -> int:
     :raises ValidationError: ``invalid_status``.
     """
     if status not in STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", code="invalid_status")
+        raise ValidationError(
+            N_("status must be one of %(choices)s"),
+            code="invalid_status",
+            params={"choices": ", ".join(STATUSES)},
+        )
     previous = item.status
     if previous == status:
         return 0
@@ -352,17 +363,19 @@ def check_votable(item: RoadmapItem, *, staff: bool = False) -> None:
         original = db.session.get(RoadmapItem, item.merged_into_id)
         title = original.title if original is not None else ""
         raise Conflict(
-            f"This item was merged into “{title}”: votes go there",
+            N_("This item was merged into “%(title)s”: votes go there"),
+            params={"title": title},
             code="item_not_votable",
         )
     if item.moderation == "pending":
         raise Conflict(
-            "This suggestion is waiting for moderation: approve it before it takes votes",
+            N_("This suggestion is waiting for moderation: approve it before it takes votes"),
             code="item_not_votable",
         )
     if item.status not in VOTABLE:
         raise Conflict(
-            f"Items that are {STATUS_LABELS[item.status].message.lower()} take no votes",
+            N_("Items that are %(status)s take no votes"),
+            params={"status": STATUS_LABELS[item.status].message.lower()},
             code="item_not_votable",
         )
 
@@ -377,7 +390,9 @@ def vote(site: Site, item: RoadmapItem, customer: Customer, *, source: str = "wi
     """
     if source not in VOTE_SOURCES:
         raise ValidationError(
-            f"source must be one of {', '.join(VOTE_SOURCES)}", code="invalid_source"
+            N_("source must be one of %(choices)s"),
+            code="invalid_source",
+            params={"choices": ", ".join(VOTE_SOURCES)},
         )
     check_votable(item, staff=source != "widget")
     added = _insert_ignore(
@@ -493,7 +508,11 @@ def items_with_stats(
     cancelled sessions that named the item.
     """
     if sort not in SORTS:
-        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", code="invalid_sort")
+        raise ValidationError(
+            N_("sort must be one of %(choices)s"),
+            code="invalid_sort",
+            params={"choices": ", ".join(SORTS)},
+        )
     scope = [RoadmapItem.site_id == site.id]
     if filters.public_only:
         scope.append(RoadmapItem.public.is_(True))
@@ -736,7 +755,9 @@ def merge(site: Site, duplicate: RoadmapItem, original: RoadmapItem) -> None:
     :raises ValidationError: ``invalid_merge`` when merging an item into itself or a chain.
     """
     if duplicate.id == original.id or original.merged_into_id or original.site_id != site.id:
-        raise ValidationError("Choose another, unmerged item to merge into", code="invalid_merge")
+        raise ValidationError(
+            N_("Choose another, unmerged item to merge into"), code="invalid_merge"
+        )
     for model in (Vote, Subscription):
         mine = sa.select(model.customer_id).where(model.item_id == original.id)
         db.session.execute(

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import Conflict, NotFound, Unauthorized, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
 from widget_server.services import jobs, netguard
 from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
@@ -38,13 +39,16 @@ def normalize_origin(value: str) -> str:
     """
     if not isinstance(value, str) or not is_single_line(value):
         raise ValidationError(
-            "An origin must be one line of text such as https://app.example.com",
+            N_("An origin must be one line of text such as https://app.example.com"),
             code="invalid_origin",
         )
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
-            f"{value!r} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
+            N_(
+                "%(value)r is not an origin; use scheme://host[:port], e.g. https://app.example.com"
+            ),
+            params={"value": value},
             code="invalid_origin",
         )
     host = parts.hostname.lower()
@@ -52,12 +56,16 @@ def normalize_origin(value: str) -> str:
     try:
         port = parts.port
     except ValueError as exc:
-        raise ValidationError(f"{value!r} has an invalid port", code="invalid_origin") from exc
+        raise ValidationError(
+            N_("%(value)r has an invalid port"), code="invalid_origin", params={"value": value}
+        ) from exc
     suffix = f":{port}" if port and port != default_port else ""
     origin = f"{parts.scheme}://{host}{suffix}"
     if len(origin) > MAX_ORIGIN:
         raise ValidationError(
-            f"An origin has at most {MAX_ORIGIN} characters", code="invalid_origin"
+            N_("An origin has at most %(max)s characters"),
+            code="invalid_origin",
+            params={"max": MAX_ORIGIN},
         )
     return origin
 
@@ -76,12 +84,14 @@ def create_site(
     name = single_line(name, "name").strip()
     if not name or len(name) > MAX_NAME:
         raise ValidationError(
-            f"A site needs a name of at most {MAX_NAME} characters", code="invalid_name"
+            N_("A site needs a name of at most %(max)s characters"),
+            code="invalid_name",
+            params={"max": MAX_NAME},
         )
     currency = (currency or "").upper()
     if not is_currency(currency):
         raise ValidationError(
-            "currency must be an ISO 4217 code such as USD", code="invalid_currency"
+            N_("currency must be an ISO 4217 code such as USD"), code="invalid_currency"
         )
     site = Site(
         key="site_" + secrets.token_hex(8),
@@ -147,11 +157,11 @@ def update_site(
     except (TypeError, ValueError):
         window = -1
     checks = [
-        (0 < len(name) <= MAX_NAME, "name", "A site needs a name (at most 200 characters)"),
-        (default_locale in SUPPORTED_LOCALES, "default_locale", "Choose en, de or fi"),
-        (is_currency(currency), "currency", "Use an ISO 4217 code such as EUR"),
-        (bool(_COLOR.fullmatch(brand_color or "")), "brand_color", "Use a colour like #4f46e5"),
-        (0 <= window <= 3650, "discount_window_days", "Use 0 to 3650 days"),
+        (0 < len(name) <= MAX_NAME, "name", N_("A site needs a name (at most 200 characters)")),
+        (default_locale in SUPPORTED_LOCALES, "default_locale", N_("Choose en, de or fi")),
+        (is_currency(currency), "currency", N_("Use an ISO 4217 code such as EUR")),
+        (bool(_COLOR.fullmatch(brand_color or "")), "brand_color", N_("Use a colour like #4f46e5")),
+        (0 <= window <= 3650, "discount_window_days", N_("Use 0 to 3650 days")),
     ]
     urls = {"app_url": app_url, "reactivation_url": reactivation_url}
     for field, url in urls.items():
@@ -164,7 +174,7 @@ def update_site(
             (
                 web and len(url) <= 500,
                 field,
-                "Use a web address like https://app.example.com/billing",
+                N_("Use a web address like https://app.example.com/billing"),
             )
         )
     for ok, field, message in checks:
@@ -200,11 +210,15 @@ def set_webhook(
             netguard.check_url(url, allow_private=allow_private)
         except netguard.ForbiddenTarget as exc:
             raise ValidationError(
-                f"This webhook URL is not allowed: {exc}", code="webhook_url_not_allowed"
+                N_("This webhook URL is not allowed: %(problem)s"),
+                code="webhook_url_not_allowed",
+                params={"problem": str(exc)},
             ) from exc
         except netguard.Refused as exc:
             raise ValidationError(
-                f"Invalid webhook URL: {exc}", code="invalid_webhook_url"
+                N_("Invalid webhook URL: %(problem)s"),
+                code="invalid_webhook_url",
+                params={"problem": str(exc)},
             ) from exc
     site.webhook_url = url
     if new_secret or (url and not site.webhook_secret):
@@ -229,7 +243,7 @@ def set_logo(site: Site, data: bytes | None) -> None:
     kind = next((t for magic, t in _LOGO_TYPES.items() if data.startswith(magic)), None)
     if kind is None or len(data) > MAX_LOGO_BYTES:
         raise ValidationError(
-            "The logo must be a PNG or JPEG of at most 200 KB", code="invalid_logo"
+            N_("The logo must be a PNG or JPEG of at most 200 KB"), code="invalid_logo"
         )
     site.logo = f"data:{kind};base64," + base64.b64encode(data).decode()
     db.session.flush()
@@ -256,7 +270,9 @@ def add_origin(site: Site, value: str) -> SiteOrigin:
     """:raises ValidationError: bad origin. :raises Conflict: already allowed."""
     origin = normalize_origin(value)
     if any(o.origin == origin for o in site.origins):
-        raise Conflict(f"{origin} is already allowed", code="origin_exists")
+        raise Conflict(
+            N_("%(origin)s is already allowed"), code="origin_exists", params={"origin": origin}
+        )
     row = SiteOrigin(origin=origin)
     site.origins.append(row)
     db.session.flush()
@@ -269,7 +285,7 @@ def remove_origin(site: Site, origin_id: int) -> str:
     :raises NotFound: when the origin does not belong to the site."""
     row = next((o for o in site.origins if o.id == origin_id), None)
     if row is None:
-        raise NotFound("No such origin", code="origin_not_found")
+        raise NotFound(N_("No such origin"), code="origin_not_found")
     site.origins.remove(row)
     db.session.flush()
     return row.origin
@@ -315,7 +331,7 @@ def revoke_api_key(site: Site, key_id: int) -> str:
     :raises NotFound: when the key does not belong to the site."""
     row = next((k for k in site.api_keys if k.id == key_id and k.revoked_at is None), None)
     if row is None:
-        raise NotFound("No such active API key", code="api_key_not_found")
+        raise NotFound(N_("No such active API key"), code="api_key_not_found")
     row.revoked_at = utcnow()
     db.session.flush()
     return row.prefix
@@ -331,7 +347,7 @@ def api_key(plain: str) -> ApiKey:
     """
     row = db.session.scalar(sa.select(ApiKey).where(ApiKey.digest == _digest(plain or "")))
     if row is None or row.revoked_at is not None:
-        raise Unauthorized("The API key is unknown or revoked", code="invalid_api_key")
+        raise Unauthorized(N_("The API key is unknown or revoked"), code="invalid_api_key")
     return row
 
 

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import BadRequest, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import Customer, LifecycleEvent, Site
 from widget_server.models.lifecycle import CANCELLED, MRR_CHANGED, REACTIVATED, RENEWED
 from widget_server.services import lifecycle, netguard
@@ -79,8 +80,10 @@ def configure(
         webhook_secret = webhook_secret.strip()
         if webhook_secret and not WEBHOOK_SECRET.match(webhook_secret):
             raise ValidationError(
-                "The webhook signing secret starts with whsec_ (Stripe shows it on the "
-                "endpoint's page)",
+                N_(
+                    "The webhook signing secret starts with whsec_ (Stripe shows it on the "
+                    "endpoint's page)"
+                ),
                 code="invalid_stripe_secret",
             )
         site.stripe_webhook_secret = webhook_secret or None
@@ -88,8 +91,10 @@ def configure(
         api_key = api_key.strip()
         if api_key and not API_KEY.match(api_key):
             raise ValidationError(
-                "The API key starts with sk_ or rk_ (a restricted key with read access to "
-                "subscriptions is enough unless cancellations are applied)",
+                N_(
+                    "The API key starts with sk_ or rk_ (a restricted key with read access to "
+                    "subscriptions is enough unless cancellations are applied)"
+                ),
                 code="invalid_stripe_key",
             )
         site.stripe_api_key = api_key or None
@@ -97,7 +102,7 @@ def configure(
         site.stripe_apply_cancellations = apply_cancellations
     if site.stripe_apply_cancellations and not site.stripe_api_key:
         raise ValidationError(
-            "Applying cancellations in Stripe needs an API key", code="stripe_key_required"
+            N_("Applying cancellations in Stripe needs an API key"), code="stripe_key_required"
         )
     db.session.flush()
     log.info("Site %s: Stripe connector settings changed", site.key)
@@ -124,24 +129,24 @@ def verify(secret: str, header: str | None, payload: bytes, *, now: float | None
     stamps = [value for key, value in fields if key.strip() == "t"]
     signatures = [value.strip() for key, value in fields if key.strip() == "v1"]
     if len(stamps) != 1 or not stamps[0].strip().isdigit() or not signatures:
-        raise BadRequest("Stripe-Signature is missing or malformed", code="invalid_signature")
+        raise BadRequest(N_("Stripe-Signature is missing or malformed"), code="invalid_signature")
     stamp = int(stamps[0].strip())
     signed = f"{stamp}.".encode() + payload
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     if not any(hmac.compare_digest(expected, signature) for signature in signatures):
         raise BadRequest(
-            "The signature does not match the endpoint secret", code="invalid_signature"
+            N_("The signature does not match the endpoint secret"), code="invalid_signature"
         )
     now = time.time() if now is None else now
     if abs(now - stamp) > TOLERANCE_SECONDS:
         raise BadRequest(
-            "The signature's timestamp is more than five minutes away (a replay?)",
+            N_("The signature's timestamp is more than five minutes away (a replay?)"),
             code="invalid_signature",
         )
     try:
         event = json.loads(payload)
     except ValueError as exc:
-        raise BadRequest("The body is not a Stripe event", code="invalid_event") from exc
+        raise BadRequest(N_("The body is not a Stripe event"), code="invalid_event") from exc
     if not (
         isinstance(event, dict)
         and isinstance(event.get("id"), str)
@@ -149,7 +154,7 @@ def verify(secret: str, header: str | None, payload: bytes, *, now: float | None
         and isinstance(event.get("data"), dict)
         and isinstance(event["data"].get("object"), dict)
     ):
-        raise BadRequest("The body is not a Stripe event", code="invalid_event")
+        raise BadRequest(N_("The body is not a Stripe event"), code="invalid_event")
     return event
 
 

@@ -10,6 +10,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 from widget_server.errors import ValidationError
+from widget_server.i18n import N_
 
 # Unicode category Cc (C0 controls with CR, LF, TAB and NUL; DEL; C1 controls with NEL), the
 # line and paragraph separators, and lone surrogates (a Python str holds a surrogate only when
@@ -42,7 +43,8 @@ def single_line(value: str | None, field: str) -> str:
     value = "" if value is None else value
     if not isinstance(value, str) or not is_single_line(value):
         raise ValidationError(
-            f"{field} must be {SINGLE_LINE_RULE}",
+            N_("%(field)s must be %(rule)s"),
+            params={"field": field, "rule": SINGLE_LINE_RULE},
             code="invalid_characters",
             details={field: SINGLE_LINE_RULE},
         )
@@ -57,7 +59,8 @@ def storable(value: str | None, field: str) -> str:
     value = "" if value is None else value
     if not isinstance(value, str) or not is_storable(value):
         raise ValidationError(
-            f"{field} must be {STORABLE_RULE}",
+            N_("%(field)s must be %(rule)s"),
+            params={"field": field, "rule": STORABLE_RULE},
             code="invalid_characters",
             details={field: STORABLE_RULE},
         )

@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import ROLES, AdminUser, Site, SiteMembership
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.text import is_single_line
@@ -28,13 +29,19 @@ def normalize_email(email: str) -> str:
 def _check_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password or "") <= MAX_PASSWORD:
         raise ValidationError(
-            f"The password must have at least {MIN_PASSWORD} characters", code="weak_password"
+            N_("The password must have at least %(min)s characters"),
+            code="weak_password",
+            params={"min": MIN_PASSWORD},
         )
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
+        raise ValidationError(
+            N_("role must be one of %(choices)s"),
+            code="invalid_role",
+            params={"choices": ", ".join(ROLES)},
+        )
 
 
 def create_admin(
@@ -52,11 +59,17 @@ def create_admin(
     """
     email = normalize_email(email)
     if not _EMAIL.match(email) or len(email) > 255 or not is_single_line(email):
-        raise ValidationError(f"{email!r} is not an email address", code="invalid_email")
+        raise ValidationError(
+            N_("%(email)r is not an email address"), code="invalid_email", params={"email": email}
+        )
     _check_password(password)
     _check_role(role)
     if db.session.scalar(sa.select(AdminUser.id).where(AdminUser.email == email)):
-        raise Conflict(f"An admin with email {email} exists already", code="email_taken")
+        raise Conflict(
+            N_("An admin with email %(email)s exists already"),
+            code="email_taken",
+            params={"email": email},
+        )
     user = AdminUser(email=email, password_hash=generate_password_hash(password), is_owner=owner)
     user.memberships = [SiteMembership(site_id=site.id, role=role) for site in sites or []]
     db.session.add(user)
@@ -108,7 +121,7 @@ def change_password(user: AdminUser, current: str, new: str) -> None:
     :raises ValidationError: ``wrong_password`` or ``weak_password``.
     """
     if not check_password_hash(user.password_hash, current or ""):
-        raise ValidationError("The current password is wrong", code="wrong_password")
+        raise ValidationError(N_("The current password is wrong"), code="wrong_password")
     set_password(user, new)
 
 
@@ -119,7 +132,9 @@ def set_locale(user: AdminUser, locale: str | None) -> None:
     """
     if locale is not None and locale not in SUPPORTED_LOCALES:
         raise ValidationError(
-            f"language must be one of {', '.join(SUPPORTED_LOCALES)}", code="invalid_locale"
+            N_("language must be one of %(choices)s"),
+            code="invalid_locale",
+            params={"choices": ", ".join(SUPPORTED_LOCALES)},
         )
     user.locale = locale
     db.session.flush()
@@ -129,7 +144,11 @@ def get_user(email: str) -> AdminUser:
     """:raises NotFound: ``user_not_found``."""
     user = db.session.scalar(sa.select(AdminUser).where(AdminUser.email == normalize_email(email)))
     if user is None:
-        raise NotFound(f"No admin with email {normalize_email(email)}", code="user_not_found")
+        raise NotFound(
+            N_("No admin with email %(email)s"),
+            code="user_not_found",
+            params={"email": normalize_email(email)},
+        )
     return user
 
 
@@ -182,7 +201,11 @@ def add_member(site: Site, email: str, role: str) -> tuple[AdminUser, str | None
         password = secrets.token_urlsafe(12)
         user = create_admin(email, password, owner=False)
     if role_for(user, site) is not None:
-        raise Conflict(f"{user.email} has access to this site already", code="already_member")
+        raise Conflict(
+            N_("%(email)s has access to this site already"),
+            code="already_member",
+            params={"email": user.email},
+        )
     user.memberships.append(SiteMembership(site_id=site.id, role=role))
     db.session.flush()
     return user, password
@@ -191,7 +214,7 @@ def add_member(site: Site, email: str, role: str) -> tuple[AdminUser, str | None
 def _membership(site: Site, user_id: int) -> SiteMembership:
     membership = db.session.get(SiteMembership, (user_id, site.id))
     if membership is None:
-        raise NotFound("That admin has no role on this site", code="member_not_found")
+        raise NotFound(N_("That admin has no role on this site"), code="member_not_found")
     return membership
 
 

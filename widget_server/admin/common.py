@@ -34,7 +34,7 @@ from widget_server.errors import KeepkitError
 from widget_server.i18n import N_, admin_locale, current_locale, use_locale
 from widget_server.models import utcnow
 from widget_server.reports import formatting
-from widget_server.services import jobs, rollups, sites, users
+from widget_server.services import insights, jobs, rollups, sites, users
 from widget_server.services.period import DEFAULT_DAYS, Filter, InvalidPeriod, Period
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ TEMPLATE_GLOBALS: dict[str, Callable] = {
     "cancellations": formatting.cancellations,
     "saves": formatting.saves,
     "current_locale": current_locale,
+    "segment_name": insights.segment_name,
 }
 
 

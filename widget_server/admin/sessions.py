@@ -14,9 +14,11 @@ from widget_server.admin.common import (
     site_view,
 )
 from widget_server.guards import whole_number
+from widget_server.i18n import current_locale
 from widget_server.models import MAX_ID, OUTCOMES, utcnow
 from widget_server.reports import csv_export
 from widget_server.services import flow_config, sessions
+from widget_server.services.locales import offer_title
 
 routes = Routes()
 PER_PAGE = 50
@@ -41,7 +43,8 @@ def _session_filter(args) -> sessions.SessionFilter:
 
 def _offer_titles() -> dict[str, str]:
     offers = flow_config.all_offers(g.site)
-    return {o.key: (o.texts.get("en") or {}).get("title", o.key) for o in offers}
+    locale = current_locale()  # the admin's language where the offer has it, else English
+    return {o.key: offer_title(o.texts, locale) or o.key for o in offers}
 
 
 @routes.get("/sites/<site_key>/sessions.csv")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from widget_server.extensions import db
+from widget_server.i18n import current_locale
 from widget_server.models import CancellationSession, Reason, Site
 from widget_server.reports import charts
 from widget_server.reports.formatting import month_label, short_money
@@ -22,7 +24,7 @@ def dashboard_context(site: Site, filters: Filter, by: str = "plan") -> dict:
     trend = insights.trend(site, filters)
     summary = insights.with_change(site, filters)
     return {
-        "ranking": insights.reason_ranking(site, filters),
+        "ranking": reader_ranking(site, filters),
         "summary": summary,
         "empty": not any(summary["current"][k] for k in ("cancelled", "saved", "dismissed")),
         "chart": charts.stacked_bars(
@@ -30,7 +32,7 @@ def dashboard_context(site: Site, filters: Filter, by: str = "plan") -> dict:
             partial_months(filters.period.start, filters.period.end),
         ),
         "currency": site.currency,
-        "offers": insights.offer_performance(site, filters),
+        "offers": insights.offer_performance(site, filters, locale=current_locale()),
         "kept": insights.kept_without_offer(site, filters),
         "breakdown": insights.breakdown(site, filters, by),
         "missing_reasons": set(
@@ -43,6 +45,16 @@ def dashboard_context(site: Site, filters: Filter, by: str = "plan") -> dict:
             if row["lost_mrr"]
         ],
     }  # fmt: skip
+
+
+def reader_ranking(site: Site, filters: Filter) -> dict:
+    """The reason ranking for the reader: each reason's label in the reader's locale where the
+    site has one (else English), "No reason given" from the catalog."""
+    ranking = insights.reason_ranking(site, filters, locale=current_locale())
+    for item in ranking["items"]:
+        if item["reason_id"] is None:
+            item["reason"] = gettext(insights.NO_REASON)
+    return ranking
 
 
 def partial_months(start, end) -> set[str]:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from widget_server.errors import ValidationError
 from widget_server.extensions import db
@@ -26,6 +27,27 @@ from widget_server.services import metrics, rollups
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
 from widget_server.services.period import Filter
+
+# Names Keepkit gives to groups of sessions. The data API returns them in English (stable
+# values); the admin's pages show them translated (:func:`segment_name`).
+NO_REASON = N_("No reason given")
+NO_PLAN = N_("no plan")
+NOT_SET = N_("not set")
+SEGMENT_NAMES = {
+    "plan": frozenset({NO_PLAN}),
+    "tenure": frozenset(
+        {label for _days, label in rollups.TENURE_BANDS}
+        | {rollups.LAST_TENURE_BAND, rollups.UNKNOWN_BAND}
+    ),
+    "mrr": frozenset({rollups.MRR_BANDS[0][1], rollups.LAST_MRR_BAND, rollups.UNKNOWN_BAND}),
+}
+
+
+def segment_name(by: str, segment: str) -> str:
+    """A breakdown's segment as the admin reads it: Keepkit's own names translated into the
+    current locale, the customers' values (plans, attribute values) as they are."""
+    names = SEGMENT_NAMES.get(by, frozenset({NOT_SET}) if by.startswith("attr:") else frozenset())
+    return gettext(segment) if segment in names else segment
 
 
 def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
@@ -61,7 +83,7 @@ def reason_ranking(site: Site, filters: Filter, *, locale=None) -> dict:
         items.append(
             {
                 "reason_id": row.key,
-                "reason": translate(row.labels, locale) if row.labels else "No reason given",
+                "reason": translate(row.labels, locale) if row.labels else NO_REASON,
                 "archived": row.archived_at is not None,
                 "cancelled": int(row.cancelled),
                 "lost_mrr": lost_mrr,
@@ -155,7 +177,7 @@ def trend(site: Site, filters: Filter) -> dict:
     for row in rows:
         reason = reasons.get(row.reason_id)
         key = reason.key if reason else None
-        label = translate(reason.labels, site.default_locale) if reason else "No reason given"
+        label = translate(reason.labels, site.default_locale) if reason else NO_REASON
         entry = series.setdefault(key, {"reason_id": key, "reason": label, "values": {}})
         entry["values"][row.month] = int(row.lost)
     ordered = sorted(series.values(), key=lambda e: -sum(e["values"].values()))
@@ -164,8 +186,9 @@ def trend(site: Site, filters: Filter) -> dict:
     return {"currency": site.currency, "months": months, "series": ordered}
 
 
-def offer_performance(site: Site, filters: Filter) -> list[dict]:
-    """Per offer: sessions it was shown in, accepted, save rate among them, MRR kept."""
+def offer_performance(site: Site, filters: Filter, *, locale: str | None = None) -> list[dict]:
+    """Per offer: sessions it was shown in, accepted, save rate among them, MRR kept. Titles
+    in ``locale`` where the offer has one (else English); by default the site's locale."""
     offers = list(
         db.session.scalars(
             sa.select(Offer).where(Offer.site_id == site.id).order_by(Offer.position)
@@ -200,7 +223,7 @@ def offer_performance(site: Site, filters: Filter) -> list[dict]:
         times_shown = int(shown.get(offer.key) or 0)
         row = accepted.get(offer.id)
         taken, kept = (int(row.accepted), int(row.kept)) if row else (0, 0)
-        texts = translate(offer.texts, site.default_locale) or {}
+        texts = translate(offer.texts, locale or site.default_locale) or {}
         result.append(
             {
                 "offer_id": offer.key, "offer": texts.get("title", offer.key), "type": offer.type,
@@ -235,7 +258,7 @@ def _segments(site: Site, filters: Filter, by: str):
         columns: tuple[str, ...] = ("plan", "tenure", "mrr_band", "outcome", "currency")
         src = rollups.source(site, filters, SegmentRollup, *columns)
         return src, {
-            "plan": sa.func.coalesce(sa.func.nullif(src.c.plan, ""), "no plan"),
+            "plan": sa.func.coalesce(sa.func.nullif(src.c.plan, ""), NO_PLAN),
             "tenure": src.c.tenure, "mrr": src.c.mrr_band,
         }[by]  # fmt: skip
     key = by[5:] if by.startswith("attr:") else ""
@@ -263,7 +286,7 @@ def breakdown(site: Site, filters: Filter, by: str) -> dict:
         totals: Sequence[Any] = db.session.execute(sa.select(*_churn(site, everyone))).one()
         rest = [int(total) - sum(row[i + 1] for row in rows) for i, total in enumerate(totals)]
         if rest[0] or rest[1]:  # sessions left over (amounts alone may differ by rounding)
-            rows.append(("not set", *rest))
+            rows.append((NOT_SET, *rest))
     rows.sort(key=lambda row: (-row[3], -row[1], row[0]))
     total = sum(row[3] for row in rows)
     return {

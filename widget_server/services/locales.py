@@ -16,6 +16,12 @@ def pick_locale(requested: str | None, default: str = "en") -> str:
     return default if default in SUPPORTED_LOCALES else "en"
 
 
+def offer_title(texts: Mapping | None, locale: str) -> str | None:
+    """An offer's title (``texts``: ``{locale: {"title": …}}``) in ``locale``, else English."""
+    titles = {loc: t.get("title") for loc, t in (texts or {}).items() if isinstance(t, Mapping)}
+    return translate({loc: title for loc, title in titles.items() if title}, locale)
+
+
 def translate(texts: Mapping | None, locale: str, fallback: str = "en"):
     """Pick ``texts[locale]``, falling back to English, then to any translation.
 

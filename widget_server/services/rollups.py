@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_server.extensions import db
+from widget_server.i18n import N_
 from widget_server.models import (
     CancellationSession,
     OfferShownRollup,
@@ -38,8 +39,13 @@ from widget_server.models.rollup import GRAINS
 from widget_server.services.money import converted, minor_digits
 
 TABLES = (ReasonRollup, SegmentRollup, OfferShownRollup)
-TENURE_BANDS = ((30, "under 1 month"), (90, "1-3 months"), (365, "3-12 months"))
-MRR_BANDS = ((50, "under 50"), (200, "50-200"), (1000, "200-1,000"))  # major units
+# Segment names are stored in the rollups and returned by the data API as they are (stable
+# English keys); the admin's pages translate the ones marked here (insights.SEGMENT_NAMES).
+TENURE_BANDS = ((30, N_("under 1 month")), (90, N_("1-3 months")), (365, N_("3-12 months")))
+LAST_TENURE_BAND = N_("over 1 year")
+MRR_BANDS = ((50, N_("under 50")), (200, "50-200"), (1000, "200-1,000"))  # major units
+LAST_MRR_BAND = N_("1,000 and more")
+UNKNOWN_BAND = N_("unknown")
 
 
 def mrr_bands(currency: str) -> tuple:
@@ -50,7 +56,7 @@ def mrr_bands(currency: str) -> tuple:
 
 def band(column, bands, last: str):
     return sa.case(
-        (column.is_(None), "unknown"),
+        (column.is_(None), UNKNOWN_BAND),
         *((column < limit, label) for limit, label in bands),
         else_=last,
     )
@@ -102,9 +108,9 @@ def _dimensions(site, table, dialect: str, by_attribute: bool) -> dict:
         }  # fmt: skip
     if table is SegmentRollup:
         return keys | {
-            "tenure": band(s.tenure_days, TENURE_BANDS, "over 1 year"),
+            "tenure": band(s.tenure_days, TENURE_BANDS, LAST_TENURE_BAND),
             "mrr_band": band(
-                converted(site, s.mrr, s.currency), mrr_bands(site.currency), "1,000 and more"
+                converted(site, s.mrr, s.currency), mrr_bands(site.currency), LAST_MRR_BAND
             ),
             "outcome": s.outcome, "currency": s.currency,
         }  # fmt: skip

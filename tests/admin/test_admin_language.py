@@ -1,0 +1,41 @@
+"""An admin who reads German gets German: refused forms, site texts that have a German
+version, Keepkit's own segment names. The data API keeps English for developers."""
+
+import pytest
+
+from tests.clients import token_of
+from tests.factories import complete_session
+from widget_server.errors import ValidationError
+from widget_server.extensions import db
+from widget_server.services import roadmap
+
+GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
+
+
+def test_a_refused_form_speaks_german_while_the_api_stays_english(admin_client, site):
+    page = admin_client.post(
+        f"/admin/sites/{site.key}/roadmap",
+        data={"title": "", "csrf_token": token_of(admin_client, site)},
+        headers=GERMAN,
+        follow_redirects=True,
+    )
+    html = page.get_data(as_text=True)
+    assert "Ein Titel mit 1 bis 200 Zeichen ist erforderlich" in html
+    assert "A title of 1 to 200 characters is required" not in html
+
+    # The same refusal keeps its English message for the data API's envelope.
+    with pytest.raises(ValidationError) as refused:
+        roadmap.create_item(site, title="")
+    assert refused.value.message == "A title of 1 to 200 characters is required"
+    assert refused.value.code == "invalid_item"
+
+
+def test_dashboard_ranks_reasons_and_segments_in_german(admin_client, site):
+    complete_session(site, "leaver", "too_expensive", "cancelled", mrr=4900)
+    db.session.commit()
+    url = f"/admin/sites/{site.key}/?by=tenure"
+    german = admin_client.get(url, headers=GERMAN).get_data(as_text=True)
+    assert "Zu teuer" in german  # the site's own German label
+    assert "unbekannt" in german  # a tenure band of Keepkit's
+    english = admin_client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Too expensive" in english and "unknown" in english

@@ -4,7 +4,7 @@ version, Keepkit's own segment names. The data API keeps English for developers.
 import pytest
 
 from tests.clients import token_of
-from tests.factories import complete_session
+from tests.factories import auth, complete_session
 from widget_server.errors import ValidationError
 from widget_server.extensions import db
 from widget_server.services import roadmap
@@ -39,3 +39,28 @@ def test_dashboard_ranks_reasons_and_segments_in_german(admin_client, site):
     assert "unbekannt" in german  # a tenure band of Keepkit's
     english = admin_client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Too expensive" in english and "unknown" in english
+
+
+def test_the_data_api_envelope_stays_english_for_a_german_reader(client, api_key):
+    answer = client.post(
+        "/api/v1/roadmap/items",
+        json={"title": "   "},  # passes the schema, refused by the service
+        headers={**auth(api_key), **GERMAN},
+    )
+    assert answer.status_code in (400, 422)
+    error = answer.get_json()["error"]
+    assert (error["code"], error["message"]) == (
+        "invalid_item",
+        "A title of 1 to 200 characters is required",
+    )
+
+
+def test_roadmap_statuses_in_the_admins_language(admin_client, site):
+    roadmap.create_item(site, title="Single sign-on", status="planned")
+    db.session.commit()
+    page = admin_client.get(f"/admin/sites/{site.key}/roadmap", headers=GERMAN)
+    assert "Geplant" in page.get_data(as_text=True)
+    site.status_labels = {"planned": {"en": "Next up", "de": "Als Nächstes"}}
+    db.session.commit()
+    page = admin_client.get(f"/admin/sites/{site.key}/roadmap", headers=GERMAN)
+    assert "Als Nächstes" in page.get_data(as_text=True)

@@ -19,11 +19,17 @@ from widget_server.admin.common import (
 from widget_server.api.errors import error_page
 from widget_server.guards import whole_number
 from widget_server.models import STATUSES, VOTE_SOURCES
+from widget_server.reports.formatting import reader_locale
 from widget_server.services import impact, roadmap
 from widget_server.services.customers import find_customer
 from widget_server.services.locales import SUPPORTED_LOCALES
 
 routes = Routes()
+
+
+def _status_label(status: str) -> str:
+    """A status as this admin reads it: the site's own label in their language, else ours."""
+    return roadmap.status_label(g.site, status, reader_locale())
 
 
 def _rows(sort: str, status: str | None):
@@ -55,7 +61,7 @@ def roadmap_items():
         status=status,
         statuses=STATUSES,
         pending=pending,
-        label=lambda s: roadmap.status_label(g.site, s, "en"),
+        label=_status_label,
     )
 
 
@@ -92,7 +98,7 @@ def _row(item, **extra):
         "_roadmap_row.html",
         row=_with_comebacks([roadmap.item_stats(g.site, item)])[0],
         statuses=STATUSES,
-        label=lambda s: roadmap.status_label(g.site, s, "en"),
+        label=_status_label,
         **extra,
     )
 
@@ -210,7 +216,7 @@ def _item_page(item, *, error=None, confirm=None, fields=None):
         churned_sessions=roadmap.churned_sessions(item),
         per_page=PER_PAGE,
         others=roadmap.merge_targets(g.site, item),
-        label=lambda s: roadmap.status_label(g.site, s, "en"),
+        label=_status_label,
     ), (422 if error else 200)
 
 

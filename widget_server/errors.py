@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
+
 
 class KeepkitError(Exception):
     """Base class. ``code`` is a stable snake_case identifier shown to API clients."""
@@ -40,8 +42,6 @@ class KeepkitError(Exception):
 
     def localized(self) -> str:
         """The message in the current locale (English where the catalogs have no entry)."""
-        from flask_babel import gettext
-
         return gettext(self.template, **self.params)
 
 

@@ -18,8 +18,8 @@ from widget_server.admin.common import (
 )
 from widget_server.api.errors import error_page
 from widget_server.guards import whole_number
+from widget_server.i18n import current_locale
 from widget_server.models import STATUSES, VOTE_SOURCES
-from widget_server.reports.formatting import reader_locale
 from widget_server.services import impact, roadmap
 from widget_server.services.customers import find_customer
 from widget_server.services.locales import SUPPORTED_LOCALES
@@ -29,7 +29,7 @@ routes = Routes()
 
 def _status_label(status: str) -> str:
     """A status as this admin reads it: the site's own label in their language, else ours."""
-    return roadmap.status_label(g.site, status, reader_locale())
+    return roadmap.status_label(g.site, status, current_locale())
 
 
 def _rows(sort: str, status: str | None):

@@ -193,7 +193,7 @@ def board():
         reader, voted = roadmap.reader(g.site, claims.sub)
         if not is_current(reader, claims, locale):
             reader = database.write_now(lambda: upsert_customer(g.site, claims, locale=locale))
-    body = present.board(g.site, roadmap.board(g.site, voted=voted), locale)
+    body = present.board(g.site, roadmap.board(g.site, voted), locale)
     body["locale"] = locale
     body["strings"] = roadmap_strings(locale)
     body["can_vote"] = reader is not None or g.site.anonymous_voting

@@ -16,20 +16,10 @@ from functools import cache
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
-from flask import has_app_context
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import gettext, ngettext
 from markupsafe import Markup
 
-DEFAULT_LOCALE = "en"
-
-
-def reader_locale() -> str:
-    """The locale of the text being rendered (see the module's docstring)."""
-    if has_app_context():
-        locale = get_locale()
-        if locale is not None:
-            return str(locale)
-    return DEFAULT_LOCALE
+from widget_server.i18n import current_locale
 
 
 def digits(currency: str) -> int:
@@ -41,7 +31,7 @@ def points(difference: float | None, locale: str | None = None) -> str:
     """A difference of two rates in percentage points: ``+5.2 pts`` (en), ``+5,2 Pp.`` (de)."""
     if difference is None:
         return "—"
-    value = format_decimal(difference * 100, "+0.0;-0.0", locale=locale or reader_locale())
+    value = format_decimal(difference * 100, "+0.0;-0.0", locale=locale or current_locale())
     # Translators: a difference of two percentages in percentage points, e.g. "+5.2 pts".
     return gettext("%(value)s pts", value=value)
 
@@ -61,7 +51,7 @@ def money(amount: int | float | None, currency: str, locale: str | None = None) 
     """A figure like a finance tool shows it: ``$43,820``, ``$49.50``, ``43.820 $`` (de).
 
     Amounts of 100 or more, and whole amounts, are shown without minor units."""
-    locale = locale or reader_locale()
+    locale = locale or current_locale()
     value = major(amount, currency)
     if digits(currency) == 0 or abs(value) >= 100 or value == value.to_integral_value():
         return format_currency(
@@ -73,7 +63,7 @@ def money(amount: int | float | None, currency: str, locale: str | None = None) 
 
 def short_money(amount: float, currency: str, locale: str | None = None) -> str:
     """Chart axes: whole units (``$20,000``)."""
-    locale = locale or reader_locale()
+    locale = locale or current_locale()
     value = major(amount, currency).quantize(Decimal(1))
     return format_currency(
         value, currency, format=_whole_pattern(locale), locale=locale, currency_digits=False
@@ -82,7 +72,7 @@ def short_money(amount: float, currency: str, locale: str | None = None) -> str:
 
 def number(value: int | None, locale: str | None = None) -> str:
     """A count with the reader's separators: ``12,345`` (en), ``12.345`` (de)."""
-    return format_decimal(value or 0, locale=locale or reader_locale())
+    return format_decimal(value or 0, locale=locale or current_locale())
 
 
 @cache
@@ -107,7 +97,7 @@ def saves(count: int | None) -> str:
 
 def percent(share: float | None, locale: str | None = None) -> str:
     """A share (0-1) as ``12.5%`` (en), ``12,5 %`` (de), with one decimal."""
-    locale = locale or reader_locale()
+    locale = locale or current_locale()
     return format_percent(share or 0, _percent_pattern(locale), locale=locale)
 
 
@@ -136,9 +126,9 @@ def change(value: float | None, good: str = "up", locale: str | None = None) -> 
 def month_label(month: str, locale: str | None = None) -> str:
     """``"2026-10"`` → ``"Oct 2026"`` (en), ``"Okt. 2026"`` (de)."""
     year, number_ = (int(part) for part in month.split("-"))
-    return format_date(date(year, number_, 1), "MMM y", locale=locale or reader_locale())
+    return format_date(date(year, number_, 1), "MMM y", locale=locale or current_locale())
 
 
 def day(value: date, locale: str | None = None) -> str:
     """An unambiguous date: ``Oct 26, 2026`` (en), ``26.10.2026`` (de)."""
-    return format_date(value, "medium", locale=locale or reader_locale())
+    return format_date(value, "medium", locale=locale or current_locale())

@@ -644,16 +644,11 @@ def _public_board(site: Site) -> list[dict]:
     return items
 
 
-def board(site: Site, customer: Customer | None = None, *, voted: Collection[int] = ()) -> list:
+def board(site: Site, voted: Collection[int] = ()) -> list:
     """The public board's items (ideas, planned, in progress and recently shipped), most voted
-    first, each with whether ``customer`` voted for it (or whether its id is in ``voted``, see
-    :func:`reader`). The doors group them by status and label them (customer/present.py)."""
-    mine = set(voted)
-    if customer is not None:
-        mine |= set(
-            db.session.scalars(sa.select(Vote.item_id).where(Vote.customer_id == customer.id))
-        )
-    return [{**item, "voted": item["id"] in mine} for item in _public_board(site)]
+    first, each with whether its id is in ``voted`` (a reader's votes, see :func:`reader`).
+    The doors group them by status and label them (customer/present.py)."""
+    return [{**item, "voted": item["id"] in voted} for item in _public_board(site)]
 
 
 def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:

@@ -201,3 +201,15 @@ def test_no_js_flow_for_a_customer_in_the_holdout_offers_nothing_and_cancels(cli
         else:
             assert 'data-kk="accept-offer"' in html
     assert set(arms.values()) == {"holdout", "offers"}
+
+
+def test_a_too_long_comment_is_refused_with_the_limit_written_the_customers_way(client, db, site):
+    token = make_token(site, "wordy")
+    page = client.get(f"/c/{site.key}?token={token}&locale=de").get_data(as_text=True)
+    assert 'maxlength="2000"' in page
+    hidden = fields(page)
+    data = hidden | {"reason": "other", "comment": "x" * 2001, "locale": "de"}
+    response = client.post(f"/c/{site.key}", data=data)
+    assert response.status_code == 422
+    assert "Bitte fassen Sie sich kürzer als 2.000 Zeichen." in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(CancellationSession)) is None

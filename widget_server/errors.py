@@ -8,14 +8,16 @@ placeholders filled from ``params``::
 
 ``message`` is the English sentence (the data API's envelope and the logs show it, unchanged
 whatever the reader's language); :meth:`KeepkitError.localized` is the same sentence in the
-current locale (the admin's pages, the hosted page). See docs/translations.md."""
+current locale (the admin's pages, the hosted page). A value that is itself a sentence (a
+field's name) is a :class:`~widget_server.i18n.Text` and is translated with it; numbers are
+passed as numbers and grouped in the reader's locale. See docs/translations.md."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import gettext
+from widget_server.i18n import Text
 
 
 class KeepkitError(Exception):
@@ -32,9 +34,8 @@ class KeepkitError(Exception):
         details: dict | None = None,
         params: Mapping[str, Any] | None = None,
     ):
-        self.template = message
-        self.params = dict(params or {})
-        self.message = message % self.params if self.params else message
+        self.text = Text(message, **(params or {}))
+        self.message = str(self.text)
         super().__init__(self.message)
         if code:
             self.code = code
@@ -42,7 +43,7 @@ class KeepkitError(Exception):
 
     def localized(self) -> str:
         """The message in the current locale (English where the catalogs have no entry)."""
-        return gettext(self.template, **self.params)
+        return self.text.localized()
 
 
 class BadRequest(KeepkitError):

@@ -24,12 +24,14 @@ three catalogs takes milliseconds.) Fuzzy entries are left out, as ``pybabel com
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, refresh
@@ -73,6 +75,61 @@ def gettext_in(locale: str, message: str, **variables) -> str:
 def ngettext_in(locale: str, singular: str, plural: str, n: int, **variables) -> str:
     text = translations(locale).ngettext(singular, plural, n)
     return text % {"num": n, **variables}
+
+
+class Text:
+    """A sentence from the catalogs with the values it quotes, kept apart until it is read.
+
+    ``str(text)`` is the English sentence (the data API's envelope, logs); :meth:`localized`
+    is the same sentence in the current locale. A value that is itself a :class:`Text` (a
+    field's name, the reason an address was refused) is translated with the sentence, and a
+    number (``int``, ``float``, ``Decimal``) is written the way the reader writes numbers
+    (``10,000.50``, ``10.000,50``, ``10 000,50``)::
+
+        Text(N_("%(field)s must be at most %(max)s characters"),
+             field=Text(N_("The title")), max=10_000)
+    """
+
+    __slots__ = ("params", "template")
+
+    def __init__(self, template: str, /, **params: object):
+        self.template = template
+        self.params = params
+
+    def __str__(self) -> str:
+        return self.render(SOURCE_LOCALE)
+
+    def __repr__(self) -> str:
+        return f"Text({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Text):
+            return (self.template, self.params) == (other.template, other.params)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+    def localized(self) -> str:
+        """The sentence in the current locale (English where the catalog has no entry)."""
+        return self.render(current_locale())
+
+    def render(self, locale: str) -> str:
+        template = translations(locale).gettext(self.template)
+        if not self.params:
+            return template
+        return template % {name: _value(value, locale) for name, value in self.params.items()}
+
+
+def _value(value: object, locale: str) -> object:
+    if isinstance(value, Text):
+        return value.render(locale)
+    if isinstance(value, Decimal):  # as many decimals as it has: 49.00 stays 49,00 in German
+        places = max(0, -int(value.as_tuple().exponent))
+        return format_decimal(value, "#,##0." + "0" * places if places else "#,##0", locale=locale)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_decimal(value, locale=locale)
+    return value
 
 
 class CatalogTexts(Mapping[str, str]):

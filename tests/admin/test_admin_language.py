@@ -2,12 +2,13 @@
 version, Keepkit's own segment names. The data API keeps English for developers."""
 
 import pytest
+from flask_babel import force_locale
 
 from tests.clients import token_of
 from tests.factories import auth, complete_session
-from widget_server.errors import ValidationError
+from widget_server.errors import Conflict, ValidationError
 from widget_server.extensions import db
-from widget_server.services import roadmap
+from widget_server.services import roadmap, sites
 
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
 
@@ -64,3 +65,57 @@ def test_roadmap_statuses_in_the_admins_language(admin_client, site):
     db.session.commit()
     page = admin_client.get(f"/admin/sites/{site.key}/roadmap", headers=GERMAN)
     assert "Als Nächstes" in page.get_data(as_text=True)
+
+
+def test_values_inside_a_refusal_are_german_too(admin_client, site):
+    """A field's name, a number and the reason an address is refused are part of the
+    sentence: a German admin reads them in German, written the German way."""
+    token = token_of(admin_client, site)
+    offer = {"csrf_token": token, "type": "pause", "pause_months": "2", "title_en": "Pause"}
+    page = admin_client.post(
+        f"/admin/sites/{site.key}/offers/new", data=offer | {"max_mrr": "1e17"}, headers=GERMAN
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "Der Höchst-MRR muss ein Betrag wie 49,00 sein (höchstens 10.000.000.000)" in html
+
+    page = admin_client.post(
+        f"/admin/sites/{site.key}/offers/new",
+        data=offer | {"type": "contact", "contact_url": "https://example.com/\nx"},
+        headers=GERMAN,
+    )
+    assert "Der Kontaktlink muss eine einzelne Textzeile ohne Zeilenumbrüche" in page.get_data(
+        as_text=True
+    )
+
+    page = admin_client.post(
+        f"/admin/sites/{site.key}/webhook",
+        data={"csrf_token": token, "webhook_url": "http://169.254.169.254/latest"},
+        headers=GERMAN,
+        follow_redirects=True,
+    )
+    assert (
+        "Diese Webhook-URL ist nicht erlaubt: 169.254.169.254 ist eine Link-Local-Adresse; "
+        "Keepkit sendet dorthin nie Webhooks"
+    ) in page.get_data(as_text=True)
+
+
+def test_a_refusal_keeps_english_values_for_the_data_api(app, site):
+    with pytest.raises(ValidationError) as refused:
+        sites.set_webhook(site, "http://169.254.169.254/latest")
+    assert refused.value.message == (
+        "This webhook URL is not allowed: 169.254.169.254 is a link-local address; "
+        "Keepkit never sends webhooks there"
+    )
+    item = roadmap.create_item(site, title="Dark mode", status="shipped")
+    with pytest.raises(Conflict) as shipped:
+        roadmap.check_votable(item)
+    assert shipped.value.message == "Items that are shipped take no votes"
+    with force_locale("fi"):
+        assert shipped.value.localized() == (
+            "Kohteet, joiden tila on julkaistu, eivät ota vastaan ääniä"
+        )
+    with force_locale("de"):
+        assert shipped.value.localized() == (
+            "Einträge mit dem Status „Veröffentlicht“ nehmen keine Stimmen an"
+        )

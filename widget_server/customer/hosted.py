@@ -3,6 +3,10 @@ usable without JavaScript (the fallback when the script is blocked; also for ema
 
 Like the widget API it is cookie-less and authenticated by the customer token alone; the token
 travels in a hidden field, so CSRF does not apply (nobody else can submit for the customer).
+
+The page's language is chosen once per request, before any view runs (the ``locale`` field or
+parameter, else the browser's, else the site's default); views, templates and error pages all
+read it from there (:func:`widget_server.i18n.current_locale`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from widget_server.customer import present
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import limiter
 from widget_server.guards import whole_number
-from widget_server.i18n import N_, use_locale
+from widget_server.i18n import N_, Text, current_locale, use_locale
 from widget_server.services import flow, sites, stripe_connector
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
@@ -41,6 +45,8 @@ def _load_site(endpoint, values):
 def _require_site():
     if g.site is None:
         raise sites.site_not_found(g.site_key)
+    requested = request.values.get("locale") or request.accept_languages.best
+    use_locale(pick_locale(requested, g.site.default_locale))
 
 
 @bp.after_request
@@ -50,23 +56,22 @@ def _headers(response):
     return response
 
 
-def _page(template: str, locale: str, status: int = 200, **context):
-    use_locale(locale)
-    html = render_template(template, site=g.site, locale=locale, **context)
+def _page(template: str, status: int = 200, **context):
+    html = render_template(template, site=g.site, locale=current_locale(), **context)
     return make_response(html, status)
 
 
-def _claims(locale: str):
+def _claims():
     token = request.values.get("token", "")
     try:
         return token, verify_customer_token(g.site, token)
     except InvalidToken as exc:
-        raise _Invalid(locale, exc) from exc
+        raise _Invalid(exc) from exc
 
 
 class _Invalid(Exception):
-    def __init__(self, locale: str, error: InvalidToken):
-        self.locale, self.error = locale, error
+    def __init__(self, error: InvalidToken):
+        self.error = error
 
 
 @bp.errorhandler(KeepkitError)
@@ -79,16 +84,10 @@ def _refused(exc: KeepkitError):
 
 @bp.errorhandler(_Invalid)
 def _invalid(exc: _Invalid):
-    use_locale(exc.locale)
     message = gettext(
         "This link is no longer valid. Please open the cancellation page again from your account."
     )
-    return _page("hosted/invalid.html", exc.locale, 401, message=message)
-
-
-def _locale() -> str:
-    requested = request.values.get("locale") or request.accept_languages.best
-    return pick_locale(requested, g.site.default_locale)
+    return _page("hosted/invalid.html", 401, message=message)
 
 
 def _roadmap_item(form) -> int | None:
@@ -102,29 +101,31 @@ def _roadmap_item(form) -> int | None:
 
 # What the customer reads for an error: their language, never an internal code.
 ERROR_TEXTS = {
-    "unknown_reason": N_("Why are you cancelling?"),
-    "comment_required": N_("For this reason, please tell us a few words in the comment."),
-    "text_too_long": N_("Please keep the comment under 2,000 characters."),
-    "invalid_characters": N_(
-        "The comment contains characters we cannot store. Please remove them."
+    "unknown_reason": Text(N_("Why are you cancelling?")),
+    "comment_required": Text(N_("For this reason, please tell us a few words in the comment.")),
+    "text_too_long": Text(
+        N_("Please keep the comment under %(max)s characters."), max=flow.MAX_COMMENT
     ),
-    "session_completed": N_("This cancellation was already completed. Nothing else needs doing."),
+    "invalid_characters": Text(
+        N_("The comment contains characters we cannot store. Please remove them.")
+    ),
+    "session_completed": Text(
+        N_("This cancellation was already completed. Nothing else needs doing.")
+    ),
 }
-ERROR_FAILED = N_(
-    "Something went wrong. Please open the cancellation page again from your account."
+ERROR_FAILED = Text(
+    N_("Something went wrong. Please open the cancellation page again from your account.")
 )
 
 
-def _error_text(locale: str, exc: KeepkitError) -> str:
-    use_locale(locale)
-    return gettext(ERROR_TEXTS.get(exc.code, ERROR_FAILED))
+def _error_text(exc: KeepkitError) -> str:
+    return ERROR_TEXTS.get(exc.code, ERROR_FAILED).localized()
 
 
-def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=None, comment=""):
-    choices = present.choices(flow.choices(g.site), locale)
+def _reasons_page(token, session_id, *, status=200, error=None, chosen=None, comment=""):
+    choices = present.choices(flow.choices(g.site), current_locale())
     reasons = choices["reasons"]
     required = [r["label"] for r in reasons if r.get("requires_text")]
-    use_locale(locale)
     comment_label = (
         gettext(
             "Comment (required for: %(reasons)s; optional otherwise)",
@@ -135,7 +136,6 @@ def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=N
     )
     return _page(
         "hosted/reasons.html",
-        locale,
         status,
         token=token,
         session_id=session_id,
@@ -145,35 +145,34 @@ def _reasons_page(locale, token, session_id, *, status=200, error=None, chosen=N
         error=error,
         chosen=chosen,
         comment=comment,
+        max_comment=flow.MAX_COMMENT,
     )
 
 
 @bp.get("/<site_key>")
 def start():
     """The reasons form. Nothing is stored until the customer submits it."""
-    locale = _locale()
-    token, _ = _claims(locale)
-    return _reasons_page(locale, token, str(uuid.uuid4()))
+    token, _ = _claims()
+    return _reasons_page(token, str(uuid.uuid4()))
 
 
 @bp.post("/<site_key>")
 def answer():
     """Start (idempotently, by the form's session id) and answer; then the offer or confirm."""
-    locale = _locale()
-    token, claims = _claims(locale)
+    token, claims = _claims()
     claims = stripe_connector.complete_claims(
         g.site, claims, current_app.config["KEEPKIT_STRIPE_API_BASE"]
     )
     form = request.form
     g.refused_page = lambda exc: _reasons_page(
-        locale,
         token,
         form.get("session") or str(uuid.uuid4()),
         status=422,
-        error=_error_text(locale, exc),
+        error=_error_text(exc),
         chosen=form.get("reason"),
         comment=form.get("comment", ""),
     )
+    locale = current_locale()
     session, _ = flow.start_session(g.site, claims, locale=locale, public_id=form.get("session"))
     offer = flow.answer_session(
         g.site,
@@ -185,26 +184,22 @@ def answer():
         roadmap_item_id=_roadmap_item(form),
     )
     shown = present.offer(offer, locale) if offer else None
-    return _page("hosted/decide.html", locale, token=token, session=session, offer=shown)
+    return _page("hosted/decide.html", token=token, session=session, offer=shown)
 
 
 @bp.post("/<site_key>/<session_id>/confirm")
 def confirm(session_id: str):
     """The customer declined the offer: show the confirmation step."""
-    locale = _locale()
-    token, claims = _claims(locale)
+    token, claims = _claims()
     session = flow.get_session(g.site, claims, session_id)
-    return _page("hosted/decide.html", locale, token=token, session=session, offer=None)
+    return _page("hosted/decide.html", token=token, session=session, offer=None)
 
 
 @bp.post("/<site_key>/<session_id>/complete")
 def complete(session_id: str):
-    locale = _locale()
-    _, claims = _claims(locale)
+    _, claims = _claims()
     session = flow.get_session(g.site, claims, session_id)
     outcome = request.form.get("outcome", "")
-    g.refused_page = lambda exc: _page(
-        "hosted/invalid.html", locale, exc.status, message=_error_text(locale, exc)
-    )
+    g.refused_page = lambda exc: _page("hosted/invalid.html", exc.status, message=_error_text(exc))
     flow.complete_session(g.site, session, outcome=outcome, offer_key=request.form.get("offer"))
-    return _page("hosted/done.html", locale, outcome=session.outcome, offer=session.offer)
+    return _page("hosted/done.html", outcome=session.outcome, offer=session.offer)

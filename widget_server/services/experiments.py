@@ -127,7 +127,7 @@ def _planned(value) -> int:
     if not MIN_PLANNED_SIZE <= size <= MAX_PLANNED_SIZE:
         raise ValidationError(
             N_("The planned size must be a whole number from %(low)s to %(high)s sessions per arm"),
-            params={"low": f"{MIN_PLANNED_SIZE:,}", "high": f"{MAX_PLANNED_SIZE:,}"},
+            params={"low": MIN_PLANNED_SIZE, "high": MAX_PLANNED_SIZE},
             code="invalid_planned_size",
         )
     return size

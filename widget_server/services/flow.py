@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
-from widget_server.i18n import N_
+from widget_server.i18n import N_, Text
 from widget_server.models import (
     MAX_ID,
     CancellationSession,
@@ -265,12 +265,15 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
     return session
 
 
+_TEXT_NAMES = {"comment": N_("Your comment"), "followup_answer": N_("Your answer")}
+
+
 def _clean_text(value: str | None, field: str) -> str | None:
-    value = storable(value, field).strip()
+    value = storable(value, field, Text(_TEXT_NAMES[field])).strip()
     if len(value) > MAX_COMMENT:
         raise ValidationError(
-            N_("'%(field)s' may be at most %(max)s characters"),
-            params={"field": field, "max": MAX_COMMENT},
+            N_("%(field)s may be at most %(max)s characters"),
+            params={"field": Text(_TEXT_NAMES[field]), "max": MAX_COMMENT},
             code="text_too_long",
             details={field: f"at most {MAX_COMMENT} characters"},
         )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import NotFound, ValidationError
 from widget_server.extensions import db
-from widget_server.i18n import N_
+from widget_server.i18n import N_, Text
 from widget_server.models import MAX_ID, OFFER_TYPES, Offer, Reason, Site, utcnow
 from widget_server.services.locales import SUPPORTED_LOCALES
 from widget_server.services.money import MAX_AMOUNT, minor_digits, to_minor
@@ -34,14 +34,16 @@ def _unique_key(model, site: Site, base: str) -> str:
 
 
 @overload
-def _clean_labels(labels: dict, what: str, *, required: Literal[True] = True) -> dict: ...
+def _clean_labels(labels: dict, what: Text, *, required: Literal[True] = True) -> dict: ...
 @overload
-def _clean_labels(labels: dict, what: str, *, required: bool) -> dict | None: ...
-def _clean_labels(labels: dict, what: str, *, required: bool = True) -> dict | None:
+def _clean_labels(labels: dict, what: Text, *, required: bool) -> dict | None: ...
+def _clean_labels(labels: dict, what: Text, *, required: bool = True) -> dict | None:
     """The labels per supported locale, stripped; ``None`` if none is left. With ``required``
     (the default) an English label must be there, so the result is never ``None``."""
     cleaned = {
-        loc: single_line(labels.get(loc), f"The {what} ({loc})").strip()
+        loc: single_line(
+            labels.get(loc), Text(N_("The %(what)s (%(locale)s)"), what=what, locale=loc)
+        ).strip()
         for loc in SUPPORTED_LOCALES
     }
     cleaned = {loc: text for loc, text in cleaned.items() if text}
@@ -59,11 +61,14 @@ def _clean_labels(labels: dict, what: str, *, required: bool = True) -> dict | N
     return cleaned or None
 
 
+_KINDS = {Reason: N_("reason"), Offer: N_("offer")}
+
+
 def _get(model, site: Site, item_id: int):
     item = db.session.get(model, item_id)
     if item is None or item.site_id != site.id:
         raise NotFound(
-            N_("No such %(kind)s"), code="not_found", params={"kind": model.__name__.lower()}
+            N_("No such %(kind)s"), code="not_found", params={"kind": Text(_KINDS[model])}
         )
     return item
 
@@ -104,8 +109,8 @@ def save_reason(
     :raises ValidationError: ``label_required``, ``label_too_long`` or ``invalid_characters``
         (a label or follow-up question that is not a single line).
     """
-    clean = _clean_labels(labels, "reason label")
-    clean_followup = _clean_labels(followup, "follow-up question", required=False)
+    clean = _clean_labels(labels, Text(N_("reason label")))
+    clean_followup = _clean_labels(followup, Text(N_("follow-up question")), required=False)
     if reason is None:
         position = db.session.execute(
             sa.select(sa.func.coalesce(sa.func.max(Reason.position), -1)).where(
@@ -153,7 +158,7 @@ def move(site: Site, item: Reason | Offer, direction: int) -> None:
     db.session.flush()
 
 
-def _int_in(value, lo: int, hi: int, field: str) -> int:
+def _int_in(value, lo: int, hi: int, field: Text) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -163,12 +168,12 @@ def _int_in(value, lo: int, hi: int, field: str) -> int:
             N_("%(field)s must be a whole number from %(low)s to %(high)s"),
             params={"field": field, "low": lo, "high": hi},
             code="invalid_offer",
-            details={field: f"{lo}-{hi}"},
+            details={str(field): f"{lo}-{hi}"},
         )
     return number
 
 
-def _money(value, field: str, currency: str) -> int | None:
+def _money(value, field: Text, currency: str) -> int | None:
     """An amount in major units of ``currency`` (``49.00`` USD, ``4900`` JPY, ``4.900`` KWD)
     as minor units (how many digits: Babel's currency data), at most :data:`MAX_AMOUNT`."""
     if value in (None, ""):
@@ -179,12 +184,12 @@ def _money(value, field: str, currency: str) -> int | None:
         amount = None
     scale = 10 ** minor_digits(currency)
     if amount is None or not amount.is_finite() or not 0 <= amount * scale <= MAX_AMOUNT:
-        example = f"{Decimal(4900) / scale:.{minor_digits(currency)}f}"
+        example = (Decimal(4900) / scale).quantize(Decimal(1) / scale)
         raise ValidationError(
             N_("%(field)s must be an amount such as %(example)s (at most %(max)s)"),
-            params={"field": field, "example": example, "max": f"{MAX_AMOUNT // scale:,}"},
+            params={"field": field, "example": example, "max": MAX_AMOUNT // scale},
             code="invalid_offer",
-            details={field: "amount"},
+            details={str(field): "amount"},
         )
     return to_minor(amount, currency)
 
@@ -221,9 +226,15 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
     for loc in SUPPORTED_LOCALES:
         given = data.get("texts", {}).get(loc) or {}
         entry = {
-            "title": single_line(given.get("title"), f"The offer title ({loc})").strip(),
-            "body": storable(given.get("body"), f"The offer text ({loc})").strip(),
-            "cta": single_line(given.get("cta"), f"The button text ({loc})").strip(),
+            "title": single_line(
+                given.get("title"), Text(N_("The offer title (%(locale)s)"), locale=loc)
+            ).strip(),
+            "body": storable(
+                given.get("body"), Text(N_("The offer text (%(locale)s)"), locale=loc)
+            ).strip(),
+            "cta": single_line(
+                given.get("cta"), Text(N_("The button text (%(locale)s)"), locale=loc)
+            ).strip(),
         }
         if entry["title"]:
             texts[loc] = {k: v[:400] for k, v in entry.items()}
@@ -233,27 +244,29 @@ def save_offer(site: Site, offer: Offer | None, data: dict) -> Offer:
         ("discount_percent", "discount_months", "pause_months", "target_plan", "contact_url")
     )
     if kind == "discount":
-        fields["discount_percent"] = _int_in(data.get("discount_percent"), 1, 100, "discount %")
-        fields["discount_months"] = _int_in(data.get("discount_months"), 1, 36, "months")
+        fields["discount_percent"] = _int_in(
+            data.get("discount_percent"), 1, 100, Text(N_("discount %"))
+        )
+        fields["discount_months"] = _int_in(data.get("discount_months"), 1, 36, Text(N_("months")))
     elif kind == "pause":
-        fields["pause_months"] = _int_in(data.get("pause_months"), 1, 12, "pause months")
+        fields["pause_months"] = _int_in(data.get("pause_months"), 1, 12, Text(N_("pause months")))
     elif kind == "switch_plan":
-        plan = single_line(data.get("target_plan"), "The plan to switch to").strip()
+        plan = single_line(data.get("target_plan"), Text(N_("The plan to switch to"))).strip()
         if not plan:
             raise ValidationError(N_("Name the plan to switch to"), code="invalid_offer")
         fields["target_plan"] = plan[:100]
     elif kind == "contact":
-        url = single_line(data.get("contact_url"), "The contact link").strip()
+        url = single_line(data.get("contact_url"), Text(N_("The contact link"))).strip()
         if urlsplit(url).scheme not in ("http", "https", "mailto") or len(url) > 500:
             raise ValidationError(
                 N_("The contact link must start with https://, http:// or mailto:"),
                 code="invalid_offer",
             )
         fields["contact_url"] = url
-    plans = single_line(data.get("plans"), "Plans").split(",")
+    plans = single_line(data.get("plans"), Text(N_("Plans"))).split(",")
     plans = [p.strip()[:100] for p in plans if p.strip()]
-    min_mrr = _money(data.get("min_mrr"), "minimum MRR", site.currency)
-    max_mrr = _money(data.get("max_mrr"), "maximum MRR", site.currency)
+    min_mrr = _money(data.get("min_mrr"), Text(N_("minimum MRR")), site.currency)
+    max_mrr = _money(data.get("max_mrr"), Text(N_("maximum MRR")), site.currency)
     if min_mrr is not None and max_mrr is not None and min_mrr > max_mrr:
         raise ValidationError(N_("The minimum MRR is above the maximum"), code="invalid_offer")
     reason_ids = _ids(data.get("reason_ids"))

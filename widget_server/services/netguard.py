@@ -39,6 +39,8 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from widget_server.i18n import N_, Text
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_URL_LENGTH = 500
@@ -46,9 +48,13 @@ MAX_URL_LENGTH = 500
 
 class Refused(Exception):
     """Keepkit must not contact this URL. ``code`` is a stable identifier; the message says why
-    in words an admin understands."""
+    in words an admin understands (``str()`` in English, ``text`` for the admin's language)."""
 
     code = "refused"
+
+    def __init__(self, template: str, /, **params: object):
+        self.text = Text(template, **params)
+        super().__init__(str(self.text))
 
 
 class InvalidTarget(Refused):
@@ -65,33 +71,33 @@ class ForbiddenTarget(Refused):
 
 # (network, what it is, allowed with allow_private). First match wins.
 _V4_RANGES = [
-    ("127.0.0.0/8", "a loopback address", True),
-    ("10.0.0.0/8", "a private address", True),
-    ("172.16.0.0/12", "a private address", True),
-    ("192.168.0.0/16", "a private address", True),
-    ("100.64.0.0/10", "a carrier-grade NAT (shared) address", True),
-    ("0.0.0.0/8", "an unspecified ('this network') address", False),
-    ("169.254.0.0/16", "a link-local address", False),
-    ("192.0.0.0/24", "a reserved (IETF protocol) address", False),
-    ("192.0.2.0/24", "a documentation address", False),
-    ("198.51.100.0/24", "a documentation address", False),
-    ("203.0.113.0/24", "a documentation address", False),
-    ("192.88.99.0/24", "a reserved (6to4 relay) address", False),
-    ("198.18.0.0/15", "a benchmarking address", False),
-    ("224.0.0.0/4", "a multicast address", False),
-    ("240.0.0.0/4", "a reserved or broadcast address", False),
+    ("127.0.0.0/8", N_("a loopback address"), True),
+    ("10.0.0.0/8", N_("a private address"), True),
+    ("172.16.0.0/12", N_("a private address"), True),
+    ("192.168.0.0/16", N_("a private address"), True),
+    ("100.64.0.0/10", N_("a carrier-grade NAT (shared) address"), True),
+    ("0.0.0.0/8", N_("an unspecified ('this network') address"), False),
+    ("169.254.0.0/16", N_("a link-local address"), False),
+    ("192.0.0.0/24", N_("a reserved (IETF protocol) address"), False),
+    ("192.0.2.0/24", N_("a documentation address"), False),
+    ("198.51.100.0/24", N_("a documentation address"), False),
+    ("203.0.113.0/24", N_("a documentation address"), False),
+    ("192.88.99.0/24", N_("a reserved (6to4 relay) address"), False),
+    ("198.18.0.0/15", N_("a benchmarking address"), False),
+    ("224.0.0.0/4", N_("a multicast address"), False),
+    ("240.0.0.0/4", N_("a reserved or broadcast address"), False),
 ]
 _V6_RANGES = [
-    ("fc00::/7", "a private (unique local) address", True),
-    ("fe80::/10", "a link-local address", False),
-    ("fec0::/10", "a site-local address", False),
-    ("ff00::/8", "a multicast address", False),
-    ("100::/64", "a discard-only address", False),
-    ("2001:db8::/32", "a documentation address", False),
-    ("64:ff9b:1::/48", "a local NAT64 address", False),
+    ("fc00::/7", N_("a private (unique local) address"), True),
+    ("fe80::/10", N_("a link-local address"), False),
+    ("fec0::/10", N_("a site-local address"), False),
+    ("ff00::/8", N_("a multicast address"), False),
+    ("100::/64", N_("a discard-only address"), False),
+    ("2001:db8::/32", N_("a documentation address"), False),
+    ("64:ff9b:1::/48", N_("a local NAT64 address"), False),
 ]
-_V4_NETWORKS = [(ipaddress.ip_network(n), what, ok) for n, what, ok in _V4_RANGES]
-_V6_NETWORKS = [(ipaddress.ip_network(n), what, ok) for n, what, ok in _V6_RANGES]
+_V4_NETWORKS = [(ipaddress.ip_network(n), Text(what), ok) for n, what, ok in _V4_RANGES]
+_V6_NETWORKS = [(ipaddress.ip_network(n), Text(what), ok) for n, what, ok in _V6_RANGES]
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -101,21 +107,21 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _DIGITS = {8: set("01234567"), 10: set("0123456789"), 16: set("0123456789abcdefABCDEF")}
 
 
-def _classify(ip: IPAddress) -> tuple[str, bool] | None:
+def _classify(ip: IPAddress) -> tuple[Text, bool] | None:
     """``(what it is, allowed with allow_private)`` for an address Keepkit must not reach
     by default, or None for a public address."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.scope_id:
-            return "a scoped (zone) address", False
+            return Text(N_("a scoped (zone) address")), False
         if ip == ipaddress.IPv6Address("::"):
-            return "the unspecified address", False
+            return Text(N_("the unspecified address")), False
         if ip == ipaddress.IPv6Address("::1"):
-            return "a loopback address", True
+            return Text(N_("a loopback address")), True
         embedded = []
         if ip.ipv4_mapped:
             embedded.append(("IPv4-mapped", ip.ipv4_mapped))
         elif ip in _IPV4_COMPATIBLE:
-            return "an IPv4-compatible address (deprecated)", False
+            return Text(N_("an IPv4-compatible address (deprecated)")), False
         elif ip in _NAT64:
             embedded.append(("NAT64", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)))
         if ip.sixtofour:
@@ -126,7 +132,9 @@ def _classify(ip: IPAddress) -> tuple[str, bool] | None:
             found = _classify(v4)
             if found:
                 what, ok = found
-                return f"{what} ({form}: {v4})", ok
+                return Text(
+                    N_("%(what)s (%(form)s: %(address)s)"), what=what, form=form, address=str(v4)
+                ), ok
         if ip.ipv4_mapped:
             return None  # a public IPv4 address, written as IPv6
         networks = _V6_NETWORKS
@@ -136,8 +144,14 @@ def _classify(ip: IPAddress) -> tuple[str, bool] | None:
         if ip in network:
             return what, ok
     if ip.is_multicast or not ip.is_global:
-        return "a reserved address", False
+        return Text(N_("a reserved address")), False
     return None
+
+
+_PUBLIC_ONLY = N_(
+    "%(subject)s; webhooks must go to a public address "
+    "(KEEPKIT_WEBHOOK_ALLOW_PRIVATE=1 allows private ones on an intranet)"
+)
 
 
 def check_address(ip: IPAddress, *, allow_private: bool, host: str | None = None) -> None:
@@ -147,14 +161,18 @@ def check_address(ip: IPAddress, *, allow_private: bool, host: str | None = None
     if found is None:
         return
     what, private = found
-    subject = f"{host} resolves to {ip}, {what}" if host else f"{ip} is {what}"
-    if not private:
-        raise ForbiddenTarget(f"{subject}; Keepkit never sends webhooks there")
-    if not allow_private:
-        raise ForbiddenTarget(
-            f"{subject}; webhooks must go to a public address "
-            "(KEEPKIT_WEBHOOK_ALLOW_PRIVATE=1 allows private ones on an intranet)"
+    if host:
+        subject = Text(
+            N_("%(host)s resolves to %(ip)s, %(what)s"), host=host, ip=str(ip), what=what
         )
+    else:
+        subject = Text(N_("%(ip)s is %(what)s"), ip=str(ip), what=what)
+    if not private:
+        raise ForbiddenTarget(
+            N_("%(subject)s; Keepkit never sends webhooks there"), subject=subject
+        )
+    if not allow_private:
+        raise ForbiddenTarget(_PUBLIC_ONLY, subject=subject)
 
 
 def _ipv4_number(part: str) -> int | None:
@@ -182,11 +200,11 @@ def _parse_ipv4(host: str) -> ipaddress.IPv4Address:
     parts = host.split(".")
     parsed = [_ipv4_number(p) if p else None for p in parts]
     if len(parts) > 4 or any(n is None for n in parsed):
-        raise InvalidTarget(f"{host!r} is neither an IPv4 address nor a host name")
+        raise InvalidTarget(N_("%(host)r is neither an IPv4 address nor a host name"), host=host)
     numbers = [n for n in parsed if n is not None]
     *leading, last = numbers
     if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
-        raise InvalidTarget(f"{host!r} is not a valid IPv4 address")
+        raise InvalidTarget(N_("%(host)r is not a valid IPv4 address"), host=host)
     value = last + sum(n << (8 * (3 - i)) for i, n in enumerate(leading))
     return ipaddress.IPv4Address(value)
 
@@ -206,26 +224,26 @@ class Target:
 def _canonical_host(raw: str, bracketed: bool) -> tuple[str, IPAddress | None]:
     if bracketed:
         if "%" in raw:
-            raise InvalidTarget("IPv6 zone identifiers are not allowed in a webhook URL")
+            raise InvalidTarget(N_("IPv6 zone identifiers are not allowed in a webhook URL"))
         try:
             return raw, ipaddress.IPv6Address(raw)
         except ValueError as exc:
-            raise InvalidTarget(f"[{raw}] is not an IPv6 address") from exc
+            raise InvalidTarget(N_("[%(host)s] is not an IPv6 address"), host=raw) from exc
     try:
         # IDNA (with nameprep: full-width digits and dots, circled letters … become ASCII),
         # as the resolver would read the name.
         host = raw.encode("idna").decode("ascii").lower() if not raw.isascii() else raw.lower()
     except UnicodeError as exc:
-        raise InvalidTarget("The host is not a valid internationalised name") from exc
+        raise InvalidTarget(N_("The host is not a valid internationalised name")) from exc
     if host.endswith("."):
         host = host[:-1]
     if not host or host.endswith("."):
-        raise InvalidTarget("The URL has an empty host")
+        raise InvalidTarget(N_("The URL has an empty host"))
     if _ends_in_number(host):
         ip = _parse_ipv4(host)
         return str(ip), ip
     if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
-        raise InvalidTarget(f"{host!r} is not a valid host name")
+        raise InvalidTarget(N_("%(host)r is not a valid host name"), host=host)
     return host, None
 
 
@@ -236,28 +254,28 @@ def parse_url(url: str) -> Target:
         spaces or control characters, a bad port, an ambiguous host.
     """
     if not isinstance(url, str) or not url:
-        raise InvalidTarget("The URL is empty")
+        raise InvalidTarget(N_("The URL is empty"))
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidTarget(f"The URL is longer than {MAX_URL_LENGTH} characters")
+        raise InvalidTarget(N_("The URL is longer than %(max)s characters"), max=MAX_URL_LENGTH)
     if any(c.isspace() or ord(c) < 32 or 127 <= ord(c) < 160 for c in url):
-        raise InvalidTarget("The URL contains spaces or control characters")
+        raise InvalidTarget(N_("The URL contains spaces or control characters"))
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. an unbalanced or invalid [IPv6] host
-        raise InvalidTarget("The URL cannot be read: check the host") from exc
+        raise InvalidTarget(N_("The URL cannot be read: check the host")) from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidTarget("The URL must start with https:// or http:// and name a host")
+        raise InvalidTarget(N_("The URL must start with https:// or http:// and name a host"))
     if "@" in parts.netloc:
-        raise InvalidTarget("The URL must not contain a user name or password")
+        raise InvalidTarget(N_("The URL must not contain a user name or password"))
     if "\\" in url:
-        raise InvalidTarget("The URL must not contain backslashes")
+        raise InvalidTarget(N_("The URL must not contain backslashes"))
     try:
         port = parts.port
     except ValueError as exc:
-        raise InvalidTarget("The URL has an invalid port") from exc
+        raise InvalidTarget(N_("The URL has an invalid port")) from exc
     if port == 0:
-        raise InvalidTarget("The URL has an invalid port")
+        raise InvalidTarget(N_("The URL has an invalid port"))
     bracketed = parts.netloc.startswith("[")
     host, ip = _canonical_host(parts.hostname or "", bracketed)
     path = parts.path or "/"
@@ -269,11 +287,11 @@ def parse_url(url: str) -> Target:
 def _check_name(host: str, *, allow_private: bool) -> None:
     local = host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES)
     if (local or "." not in host) and not allow_private:
-        what = "a name for this machine or a local network" if local else "not a public name"
-        raise ForbiddenTarget(
-            f"{host} is {what}; webhooks must go to a public address "
-            "(KEEPKIT_WEBHOOK_ALLOW_PRIVATE=1 allows private ones on an intranet)"
+        what = (
+            N_("a name for this machine or a local network") if local else N_("not a public name")
         )
+        subject = Text(N_("%(host)s is %(what)s"), host=host, what=Text(what))
+        raise ForbiddenTarget(_PUBLIC_ONLY, subject=subject)
 
 
 def check_url(url: str, *, allow_private: bool = False) -> Target:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
-from widget_server.i18n import N_, CatalogTexts
+from widget_server.i18n import N_, CatalogTexts, Text
 from widget_server.models import (
     MAX_ID,
     STATUSES,
@@ -47,6 +47,8 @@ STATUS_LABELS = {
     "declined": CatalogTexts(N_("Declined")),
     "duplicate": CatalogTexts(N_("Duplicate")),
 }
+# How "Items that are … take no votes" names a status that takes no votes.
+_NOT_VOTABLE = {"shipped": N_("shipped"), "declined": N_("declined"), "duplicate": N_("duplicate")}
 NOTIFY_STATUSES = ("in_progress", "shipped")
 RECENTLY_SHIPPED_DAYS = 90
 SORTS = ("votes", "companies", "voters_mrr", "lost_mrr", "created")
@@ -57,6 +59,14 @@ def status_label(site: Site | SiteView, status: str, locale: str) -> str:
     """The site's own label for ``status`` in ``locale``, else the built-in one."""
     custom = (site.status_labels or {}).get(status) or {}
     return custom.get(locale) or translate(STATUS_LABELS[status], locale)
+
+
+def _label_name(status: str, locale: str) -> Text:
+    return Text(
+        N_("The label for “%(status)s” (%(locale)s)"),
+        status=Text(STATUS_LABELS[status].message),
+        locale=locale,
+    )
 
 
 def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> None:
@@ -73,7 +83,8 @@ def set_roadmap_options(site: Site, *, labels: dict, anonymous_voting: bool) -> 
                 N_("Unknown status %(status)r"), code="invalid_label", params={"status": status}
             )
         texts = {
-            loc: single_line(v, f"The {status} label ({loc})").strip() for loc, v in texts.items()
+            loc: single_line(v, f"The {status} label ({loc})", _label_name(status, loc)).strip()
+            for loc, v in texts.items()
         }
         texts = {loc: v for loc, v in texts.items() if v}
         if any(len(v) > 40 for v in texts.values()):
@@ -131,7 +142,7 @@ def get_public_item(site: Site, item_id) -> RoadmapItem:
 def _clean_item_fields(fields: dict) -> dict:
     clean: dict[str, Any] = {}
     if "title" in fields:
-        title = single_line(fields["title"], "title").strip()
+        title = single_line(fields["title"], "title", Text(N_("The title"))).strip()
         if not title or len(title) > 200:
             raise ValidationError(
                 N_("A title of 1 to 200 characters is required"),
@@ -140,7 +151,7 @@ def _clean_item_fields(fields: dict) -> dict:
             )
         clean["title"] = title
     if "description" in fields:
-        description = storable(fields["description"], "description")
+        description = storable(fields["description"], "description", Text(N_("The description")))
         if len(description) > 20000:
             raise ValidationError(
                 N_("The description is too long"),
@@ -150,7 +161,9 @@ def _clean_item_fields(fields: dict) -> dict:
         clean["description"] = description
         clean["description_html"] = render_markdown(description)
     if "target" in fields:
-        target = single_line(fields["target"], "target").strip().upper() or None
+        target = (
+            single_line(fields["target"], "target", Text(N_("The target"))).strip().upper() or None
+        )
         if target and not _TARGET.fullmatch(target):
             raise ValidationError(
                 N_("target must be a month (2026-03) or a quarter (2026-Q2)"),
@@ -162,7 +175,7 @@ def _clean_item_fields(fields: dict) -> dict:
         tags = fields["tags"] or []
         if isinstance(tags, str):
             tags = tags.split(",")
-        tags = [single_line(t, "tags").strip().lower()[:40] for t in tags]
+        tags = [single_line(t, "tags", Text(N_("A tag"))).strip().lower()[:40] for t in tags]
         tags = list(dict.fromkeys(t for t in tags if t))
         clean["tags"] = tags[:20]
     if "public" in fields:
@@ -375,7 +388,7 @@ def check_votable(item: RoadmapItem, *, staff: bool = False) -> None:
     if item.status not in VOTABLE:
         raise Conflict(
             N_("Items that are %(status)s take no votes"),
-            params={"status": STATUS_LABELS[item.status].message.lower()},
+            params={"status": Text(_NOT_VOTABLE[item.status])},
             code="item_not_votable",
         )
 

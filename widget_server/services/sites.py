@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from widget_server.errors import Conflict, NotFound, Unauthorized, ValidationError
 from widget_server.extensions import db
-from widget_server.i18n import N_
+from widget_server.i18n import N_, Text
 from widget_server.models import ApiKey, Offer, Reason, Site, SiteOrigin, utcnow
 from widget_server.services import jobs, netguard
 from widget_server.services.defaults import DEFAULT_OFFERS, DEFAULT_REASONS
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 API_KEY_PREFIX = "kk_live_"
 MAX_NAME = 200
 MAX_ORIGIN = 255
+
+
+_URL_NAMES = {"app_url": N_("The app link"), "reactivation_url": N_("The reactivation link")}
 
 
 def new_secret() -> str:
@@ -81,7 +84,7 @@ def create_site(
         ``invalid_characters`` (a name that is not a single line), ``invalid_origin`` or
         ``invalid_currency``.
     """
-    name = single_line(name, "name").strip()
+    name = single_line(name, "name", Text(N_("The name"))).strip()
     if not name or len(name) > MAX_NAME:
         raise ValidationError(
             N_("A site needs a name of at most %(max)s characters"),
@@ -150,7 +153,7 @@ def update_site(
     """
     from widget_server.services.locales import SUPPORTED_LOCALES
 
-    name = single_line(name, "name").strip()
+    name = single_line(name, "name", Text(N_("The name"))).strip()
     currency = (currency or "").strip().upper()
     try:
         window = int(discount_window_days)
@@ -167,7 +170,7 @@ def update_site(
     for field, url in urls.items():
         if url is None:
             continue
-        url = urls[field] = single_line(url, field).strip()
+        url = urls[field] = single_line(url, field, Text(_URL_NAMES[field])).strip()
         parts = urlsplit(url) if url else None
         web = parts is None or (parts.scheme in ("http", "https") and bool(parts.netloc))
         checks.append(
@@ -212,13 +215,13 @@ def set_webhook(
             raise ValidationError(
                 N_("This webhook URL is not allowed: %(problem)s"),
                 code="webhook_url_not_allowed",
-                params={"problem": str(exc)},
+                params={"problem": exc.text},
             ) from exc
         except netguard.Refused as exc:
             raise ValidationError(
                 N_("Invalid webhook URL: %(problem)s"),
                 code="invalid_webhook_url",
-                params={"problem": str(exc)},
+                params={"problem": exc.text},
             ) from exc
     site.webhook_url = url
     if new_secret or (url and not site.webhook_secret):

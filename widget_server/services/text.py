@@ -10,7 +10,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 from widget_server.errors import ValidationError
-from widget_server.i18n import N_
+from widget_server.i18n import N_, Text
 
 # Unicode category Cc (C0 controls with CR, LF, TAB and NUL; DEL; C1 controls with NEL), the
 # line and paragraph separators, and lone surrogates (a Python str holds a surrogate only when
@@ -21,8 +21,8 @@ _NOT_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # NUL (PostgreSQL refuses it in text) and lone surrogates are refused there too.
 _NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")
 
-SINGLE_LINE_RULE = "one line of text: no line breaks, control characters or invalid Unicode"
-STORABLE_RULE = "text without NUL characters or invalid Unicode"
+SINGLE_LINE_RULE = N_("one line of text: no line breaks, control characters or invalid Unicode")
+STORABLE_RULE = N_("text without NUL characters or invalid Unicode")
 
 
 def is_single_line(text: str) -> bool:
@@ -35,34 +35,35 @@ def is_storable(text: str) -> bool:
     return _NOT_STORABLE.search(text) is None
 
 
-def single_line(value: str | None, field: str) -> str:
+def single_line(value: str | None, field: str | Text, label: Text | None = None) -> str:
     """``value`` (``None`` as ``""``) when it is a single line, checked before any stripping.
 
-    :raises ValidationError: ``invalid_characters``, with ``field`` in the details.
+    :raises ValidationError: ``invalid_characters``, with ``field`` (in English) in the
+        details; the message names the field by ``label``, else by ``field``.
     """
     value = "" if value is None else value
     if not isinstance(value, str) or not is_single_line(value):
         raise ValidationError(
             N_("%(field)s must be %(rule)s"),
-            params={"field": field, "rule": SINGLE_LINE_RULE},
+            params={"field": label or field, "rule": Text(SINGLE_LINE_RULE)},
             code="invalid_characters",
-            details={field: SINGLE_LINE_RULE},
+            details={str(field): SINGLE_LINE_RULE},
         )
     return value
 
 
-def storable(value: str | None, field: str) -> str:
+def storable(value: str | None, field: str | Text, label: Text | None = None) -> str:
     """``value`` (``None`` as ``""``) when it is storable multi-line text.
 
-    :raises ValidationError: ``invalid_characters``, with ``field`` in the details.
+    :raises ValidationError: ``invalid_characters`` (as :func:`single_line`).
     """
     value = "" if value is None else value
     if not isinstance(value, str) or not is_storable(value):
         raise ValidationError(
             N_("%(field)s must be %(rule)s"),
-            params={"field": field, "rule": STORABLE_RULE},
+            params={"field": label or field, "rule": Text(STORABLE_RULE)},
             code="invalid_characters",
-            details={field: STORABLE_RULE},
+            details={str(field): STORABLE_RULE},
         )
     return value
 

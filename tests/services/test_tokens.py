@@ -141,3 +141,18 @@ def test_not_before_and_issued_at_in_the_future(site):
     assert code_of(site, make_token(site, nbf=ahead)) == "token_not_yet_valid"
     assert code_of(site, make_token(site, iat=ahead)) == "token_not_yet_valid"
     assert verify_customer_token(site, make_token(site, nbf=int(time.time()) + 30)).sub
+
+
+def test_a_token_verified_before_is_still_checked_for_time_secrets_and_currency(db, site):
+    """The process remembers tokens it verified (a widget sends the same one every request);
+    what can change since is checked on every use."""
+    token = make_token(site, lifetime=120)
+    assert verify_customer_token(site, token).sub == "cust-1"
+    assert verify_customer_token(site, token).sub == "cust-1"  # remembered
+    assert code_of(site, token, now=time.time() + 300) == "token_expired"
+    assert code_of(site, token, now=time.time() - 600) == "token_not_yet_valid"
+    site.currency = "EUR"
+    assert verify_customer_token(site, token).currency == "EUR"  # the site's, read again
+    sites.rotate_secret(site)
+    sites.rotate_secret(site)  # the token's secret is gone from both slots
+    assert code_of(site, token) == "token_bad_signature"

@@ -633,8 +633,9 @@ def _public_items(site: Site) -> Sequence[Any]:
     return db.session.execute(query).all()
 
 
-def _public_board(site: Site) -> list[dict]:
-    """The site's board items, most voted first (this process's copy while it is fresh)."""
+def public_board(site: Site) -> list[dict]:
+    """The site's board items, most voted first: this process's copy while it is fresh (the
+    same list object until then; do not change it)."""
     cached = _boards.get(site.key)
     now = time.monotonic()
     if cached is not None and cached[0] > now:
@@ -661,12 +662,12 @@ def board(site: Site, voted: Collection[int] = ()) -> list:
     """The public board's items (ideas, planned, in progress and recently shipped), most voted
     first, each with whether its id is in ``voted`` (a reader's votes, see :func:`reader`).
     The doors group them by status and label them (customer/present.py)."""
-    return [{**item, "voted": item["id"] in voted} for item in _public_board(site)]
+    return [{**item, "voted": item["id"] in voted} for item in public_board(site)]
 
 
 def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:
     """Public items a leaving customer may say they needed (most voted first)."""
-    items = [item for item in _public_board(site) if item["status"] in VOTABLE]
+    items = [item for item in public_board(site) if item["status"] in VOTABLE]
     return [{"id": item["id"], "title": item["title"]} for item in items[:limit]]
 
 

@@ -6,6 +6,7 @@ import base64
 import json
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +46,16 @@ class CustomerClaims:
     has_mrr: bool = True
 
 
+# Tokens this process has verified: the same widget sends its token with every request (a
+# flow's three steps, each vote, each board read), and checking the signature and the claims
+# again would give the same answer. Keyed by the token itself; an entry holds for the secrets
+# and currency it was checked with (a rotated secret or a changed currency checks again),
+# and the time claims (exp, nbf, iat) are checked again on every use.
+_VERIFIED: dict[str, tuple[int, tuple[str, ...], str, dict, CustomerClaims]] = {}
+_VERIFIED_MAX = 4096
+_verified_lock = threading.Lock()
+
+
 def _bad(code: str, message: str) -> InvalidToken:
     return InvalidToken(message, code=code)
 
@@ -59,6 +70,12 @@ def verify_customer_token(site: Site, token: str | None, *, now: float | None = 
     """
     if not token or not isinstance(token, str):
         raise _bad("token_missing", "A customer token is required")
+    now = time.time() if now is None else now
+    secrets = tuple(site.secrets)
+    known = _VERIFIED.get(token)
+    if known is not None and known[:3] == (site.id, secrets, site.currency):
+        _check_times(known[3], now)
+        return known[4]
     header = _strict_header(token)
     if header.get("alg") != "HS256":
         raise _bad(
@@ -70,9 +87,8 @@ def verify_customer_token(site: Site, token: str | None, *, now: float | None = 
             "token_malformed",
             "Customer tokens use no JWS extensions ('crit', 'b64' headers)",
         )
-    now = time.time() if now is None else now
     payload = None
-    for secret in site.secrets:
+    for secret in secrets:
         try:
             # The time claims are checked in _claims: PyJWT parses NaN and Infinity from JSON
             # and lets a NaN ``exp`` through.
@@ -102,7 +118,12 @@ def verify_customer_token(site: Site, token: str | None, *, now: float | None = 
             "token_bad_signature",
             "The token's signature does not match this site's secrets",
         )
-    return _claims(site, payload, now)
+    claims = _claims(site, payload, now)
+    with _verified_lock:
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            del _VERIFIED[next(iter(_VERIFIED))]  # the oldest entry
+        _VERIFIED[token] = (site.id, secrets, site.currency, payload, claims)
+    return claims
 
 
 def _malformed() -> InvalidToken:

@@ -4,12 +4,15 @@ chose German (or whose browser asks for it): pages, PDF report, weekly digest.""
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 from tests.clients import csrf_token
 from tests.factories import complete_session, make_token, pdf_text, roadmap_board, widget
@@ -228,3 +231,30 @@ def test_the_pdf_report_in_the_admins_language(admin_client, db, admin, site, bo
     assert "Acme · Kündigungsanalyse" in text and "Seite 1 von" in text
     assert "Gründe nach verlorenem MRR" in text and "Halterate" in text
     assert "427\xa0$" in text or "427 $" in text  # figures in German too
+
+
+def test_a_new_locale_is_one_catalog_file(tmp_path):
+    """Dropping sv/LC_MESSAGES/messages.po next to the others ships Swedish: the locale is
+    offered, negotiated and read from that file, with nothing else changed (a fresh
+    interpreter, as a restarted Keepkit reads the catalogs)."""
+    catalog = Catalog(locale="sv", domain="messages")
+    catalog.add("Why are you cancelling?", "Varför säger du upp?")
+    swedish = catalog_path("sv")
+    assert not swedish.parent.parent.exists()
+    swedish.parent.mkdir(parents=True)
+    try:
+        with swedish.open("wb") as po:
+            write_po(po, catalog)
+        script = (
+            "from widget_server.services.locales import SUPPORTED_LOCALES, pick_locale\n"
+            "from widget_server.i18n import gettext_in\n"
+            "from widget_server.admin.auth import language_name\n"
+            "print(SUPPORTED_LOCALES, pick_locale('sv-SE'), language_name('sv'))\n"
+            "print(gettext_in('sv', 'Why are you cancelling?'))\n"
+        )
+        found = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+        ).stdout.splitlines()
+    finally:
+        shutil.rmtree(swedish.parent.parent)
+    assert found == ["('en', 'de', 'fi', 'sv') sv svenska", "Varför säger du upp?"]

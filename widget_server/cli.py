@@ -17,6 +17,7 @@ from sqlalchemy import select
 from widget_server import create_app
 from widget_server.errors import KeepkitError
 from widget_server.extensions import db
+from widget_server.services.locales import SUPPORTED_LOCALES
 
 
 def _create_app():
@@ -139,7 +140,7 @@ def sites_group():
 @click.option("--name", required=True)
 @click.option("--origin", "origins", multiple=True, help="Allowed origin, repeatable.")
 @click.option("--currency", default="USD", show_default=True)
-@click.option("--locale", default="en", show_default=True, type=click.Choice(["en", "de", "fi"]))
+@click.option("--locale", default="en", show_default=True, type=click.Choice(SUPPORTED_LOCALES))
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as one JSON object.")
 def create_site(name, origins, currency, locale, as_json):
     """Create a site; prints its site key, token signing secret and a data API key."""

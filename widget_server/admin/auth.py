@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from babel import Locale
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import force_locale, gettext
 from flask_login import (
@@ -31,8 +32,12 @@ from widget_server.services.locales import SUPPORTED_LOCALES
 log = logging.getLogger(__name__)
 routes = Routes()
 
-# The Account page's language choices: each language is named in itself, as language menus do.
-LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fi": "suomi"}
+
+def language_name(code: str) -> str:
+    """A language named in itself, as language menus do (``Deutsch``, ``suomi``)."""
+    return Locale.parse(code).get_display_name(code) or code
+
+
 AUTOMATIC = N_("Automatic (the browser's language)")
 
 
@@ -140,7 +145,7 @@ def account():
             "account.html",
             error=error,
             sites=users.visible_sites(user),
-            languages=[(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LOCALES],
+            languages=[(code, language_name(code)) for code in SUPPORTED_LOCALES],
             automatic=gettext(AUTOMATIC),
         )
 

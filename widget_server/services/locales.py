@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-SUPPORTED_LOCALES = ("en", "de", "fi")
+# The locales Keepkit ships: English (the catalogs' source language) and every locale with a
+# catalog, widget_server/translations/<locale>/LC_MESSAGES/messages.po. A new locale is that
+# one file (docs/translations.md).
+_CATALOGS = Path(__file__).resolve().parent.parent / "translations"
+SUPPORTED_LOCALES: tuple[str, ...] = (
+    "en",
+    *sorted(
+        po.parents[1].name
+        for po in _CATALOGS.glob("*/LC_MESSAGES/messages.po")
+        if po.parents[1].name != "en"
+    ),
+)
 
 
 def pick_locale(requested: str | None, default: str = "en") -> str:

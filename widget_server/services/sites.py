@@ -161,7 +161,11 @@ def update_site(
         window = -1
     checks = [
         (0 < len(name) <= MAX_NAME, "name", N_("A site needs a name (at most 200 characters)")),
-        (default_locale in SUPPORTED_LOCALES, "default_locale", N_("Choose en, de or fi")),
+        (
+            default_locale in SUPPORTED_LOCALES,
+            "default_locale",
+            N_("Choose a language Keepkit ships"),
+        ),
         (is_currency(currency), "currency", N_("Use an ISO 4217 code such as EUR")),
         (bool(_COLOR.fullmatch(brand_color or "")), "brand_color", N_("Use a colour like #4f46e5")),
         (0 <= window <= 3650, "discount_window_days", N_("Use 0 to 3650 days")),

@@ -114,10 +114,10 @@
       function reasons(data) {
         var err = h("p", { class: "err", role: "alert", id: "kk-err" });
         var fuLabel = h("span");
-        var fu = h("input", { type: "text", maxlength: "2000", "data-kk": "followup" });
+        var fu = h("input", { type: "text", maxlength: String(data.limits.comment), "data-kk": "followup" });
         var fuWrap = h("label", { class: "fld", hidden: true }, [fuLabel, fu]);
         var cLabel = h("span", {}, t.comment);
-        var comment = h("textarea", { rows: "3", maxlength: "2000", "data-kk": "comment", "aria-describedby": "kk-err" });
+        var comment = h("textarea", { rows: "3", maxlength: String(data.limits.comment), "data-kk": "comment", "aria-describedby": "kk-err" });
         var list = h("div", { class: "list", role: "radiogroup", "aria-label": t.ask });
         var items = h("fieldset", { class: "list", hidden: true }, [h("legend", {}, t.which)].concat(
           radios("kk-item", data.roadmap || [], "roadmap-item", function (it) { state.item = it; })));

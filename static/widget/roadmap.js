@@ -49,7 +49,7 @@
       });
       var parts = [status, cols];
       parts.unshift(h("p", { class: "note" }, board.can_vote ? t.consent : t.login));
-      if (board.can_vote) parts.push(suggestForm());
+      if (board.can_vote) parts.push(suggestForm(board.limits));
       wrap.replaceChildren.apply(wrap, parts);
     }
 
@@ -103,9 +103,9 @@
       });
     }
 
-    function suggestForm() {
-      var title = h("input", { name: "title", required: true, minlength: "3", maxlength: "200" });
-      var details = h("textarea", { name: "description", rows: "3", maxlength: "5000" });
+    function suggestForm(lim) {
+      var title = h("input", { name: "title", required: true, minlength: String(lim.title_min), maxlength: String(lim.title_max) });
+      var details = h("textarea", { name: "description", rows: "3", maxlength: String(lim.description) });
       var sim = h("div", { class: "sim", role: "status" });
       var timer;
       var form = h("form", { hidden: true, onsubmit: function (e) {

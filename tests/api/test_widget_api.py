@@ -27,6 +27,7 @@ def test_full_flow_to_saved_with_receipt(client, db, site):
     assert response.status_code == 201
     data = response.get_json()
     assert data["locale"] == "fi"
+    assert data["limits"] == {"comment": 2000}
     assert data["reasons"][0] == {
         "id": "too_expensive",
         "label": "Liian kallis",

@@ -53,6 +53,7 @@ def test_cancel_flow_to_cancelled(page, live_app, keepkit_server, host_server, l
     open_host(page, keepkit_server, host_server, live_site)
     page.click("#cancel")
     page.click('[data-kk="reason"][data-kk-id="switching"]')
+    assert page.locator('[data-kk="comment"]').get_attribute("maxlength") == "2000"
     page.fill('[data-kk="comment"]', "Moving to <b>Globex</b>")
     page.click('[data-kk="next"]')
     page.click('[data-kk="confirm-cancel"]')

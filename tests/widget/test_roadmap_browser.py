@@ -97,6 +97,11 @@ def test_suggest_shows_similar_and_queues_for_moderation(
 ):
     open_board(page, keepkit_server, host_server, board_site, sub="ideas")
     page.click('[data-kk="suggest"]')
+    title = page.locator("keepkit-roadmap input[name=title]")
+    details = page.locator("keepkit-roadmap textarea[name=description]")
+    # The form's limits come from the board's answer: the API's one definition of them.
+    assert (title.get_attribute("minlength"), title.get_attribute("maxlength")) == ("3", "200")
+    assert details.get_attribute("maxlength") == "5000"
     page.fill("keepkit-roadmap input[name=title]", "Okta login for teams")
     page.locator("keepkit-roadmap .sim li").first.wait_for()
     assert page.locator("keepkit-roadmap .sim li").first.text_content() == "Okta SSO"

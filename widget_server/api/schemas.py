@@ -172,6 +172,12 @@ def widget_strings(script: str) -> fields.Dict:
     )
 
 
+class StartLimitsOut(Schema):
+    comment = fields.Integer(
+        metadata={"description": "Most characters of a comment or of a follow-up answer"}
+    )
+
+
 class StartOut(Schema):
     session = fields.String()
     locale = fields.String()
@@ -182,6 +188,7 @@ class StartOut(Schema):
         fields.Nested(RoadmapChoiceOut),
         metadata={"description": "Items offered for a missing-feature reason"},
     )
+    limits = fields.Nested(StartLimitsOut, metadata={"description": "What the form may hold"})
 
 
 class AnswerOut(Schema):
@@ -321,9 +328,17 @@ class VoteInput(Input):
     vote = JSONBoolean(required=True, metadata={"description": "true: vote, false: unvote"})
 
 
+# A customer's suggestion: the one definition of its limits (the widget's form reads them
+# from the board's answer).
+SUGGESTION_LIMITS = {"title_min": 3, "title_max": 200, "description": 5000}
+
+
 class SuggestionInput(WidgetAuth):
-    title = line(200, 3, required=True)
-    description = fields.String(load_default="", validate=[Storable(), validate.Length(max=5000)])
+    title = line(SUGGESTION_LIMITS["title_max"], SUGGESTION_LIMITS["title_min"], required=True)
+    description = fields.String(
+        load_default="",
+        validate=[Storable(), validate.Length(max=SUGGESTION_LIMITS["description"])],
+    )
 
 
 class BoardItemOut(Schema):
@@ -345,11 +360,22 @@ class BoardColumnOut(Schema):
     items = fields.List(fields.Nested(BoardItemOut))
 
 
+class BoardLimitsOut(Schema):
+    title_min = fields.Integer(
+        metadata={"description": "Fewest characters of a suggestion's title"}
+    )
+    title_max = fields.Integer(metadata={"description": "Most characters of a suggestion's title"})
+    description = fields.Integer(
+        metadata={"description": "Most characters of a suggestion's description"}
+    )
+
+
 class BoardOut(Schema):
     locale = fields.String()
     strings = widget_strings("roadmap.js")
     can_vote = fields.Boolean()
     columns = fields.List(fields.Nested(BoardColumnOut))
+    limits = fields.Nested(BoardLimitsOut, metadata={"description": "What a suggestion may hold"})
 
 
 class VoteOut(Schema):

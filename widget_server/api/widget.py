@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from widget_server import database, ratelimit
 from widget_server.api.schemas import (
+    SUGGESTION_LIMITS,
     AnswerInput,
     AnswerOut,
     BoardInput,
@@ -128,6 +129,7 @@ def start():
         "strings": cancel_strings(session.locale),
         "site": {"name": g.site.name, "brand_color": g.site.brand_color},
         **present.choices(flow.choices(g.site), session.locale),
+        "limits": {"comment": flow.MAX_COMMENT},
     }
     return jsonify(START_OUT.dump(body)), 201 if created else 200
 
@@ -198,6 +200,7 @@ def board():
             "locale": locale,
             "strings": roadmap_strings(locale),
             "can_vote": reader is not None or g.site.anonymous_voting,
+            "limits": SUGGESTION_LIMITS,
         }
     )
     body["columns"] = _board_columns(locale, voted)

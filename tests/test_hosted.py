@@ -213,3 +213,14 @@ def test_a_too_long_comment_is_refused_with_the_limit_written_the_customers_way(
     assert response.status_code == 422
     assert "Bitte fassen Sie sich kürzer als 2.000 Zeichen." in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(CancellationSession)) is None
+
+
+def test_the_page_speaks_the_browsers_first_shipped_language(client, db, site):
+    """A browser that prefers a language Keepkit does not ship gets its next one that it
+    does, not the site's default; the integrator's ``locale`` still comes first."""
+    token = make_token(site, "polyglot")
+    prefers = {"Accept-Language": "sv-SE, fi;q=0.8, en;q=0.5"}
+    page = client.get(f"/c/{site.key}?token={token}", headers=prefers).get_data(as_text=True)
+    assert 'lang="fi"' in page
+    page = client.get(f"/c/{site.key}?token={token}&locale=de", headers=prefers).text
+    assert 'lang="de"' in page

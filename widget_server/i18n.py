@@ -36,7 +36,7 @@ from babel.support import NullTranslations, Translations
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, refresh
 
-from widget_server.services.locales import SUPPORTED_LOCALES
+from widget_server.services.locales import SUPPORTED_LOCALES, pick_locale, supported
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DOMAIN = "messages"
@@ -178,11 +178,14 @@ def browser_locale() -> str | None:
     """The first language of the request's ``Accept-Language`` that Keepkit ships, if any."""
     if not has_request_context():
         return None
-    for tag, _quality in request.accept_languages:
-        base = tag.strip().replace("_", "-").split("-")[0].lower()
-        if base in SUPPORTED_LOCALES:
-            return base
-    return None
+    return next((found for tag, _ in request.accept_languages if (found := supported(tag))), None)
+
+
+def customer_locale(requested: str | None, default: str) -> str:
+    """The locale of a page a customer reads: the one it was asked for (the integrator's
+    ``locale``), else the browser's first language Keepkit ships, else ``default`` (the
+    site's)."""
+    return supported(requested) or browser_locale() or pick_locale(None, default)
 
 
 def admin_locale(chosen: str | None) -> str:

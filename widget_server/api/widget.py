@@ -218,12 +218,12 @@ def _board_columns(locale: str, voted: frozenset[int]) -> list:
     items = roadmap.public_board(g.site)
     made = _COLUMNS.get((g.site.key, locale))
     if made is None or made[0] is not items or made[1] is not g.site:
-        board = present.board(g.site, roadmap.board(g.site), locale)
+        board = present.board(g.site, roadmap.board(g.site, items=items), locale)
         made = (items, g.site, _COLUMNS_OUT.dump(board)["columns"])
         _COLUMNS[(g.site.key, locale)] = made
     columns = made[2]
     if not voted:
-        return columns
+        return columns  # made with no votes
     return [
         {**column, "items": [{**item, "voted": item["id"] in voted} for item in column["items"]]}
         for column in columns

@@ -22,9 +22,8 @@ from widget_server.customer import present
 from widget_server.errors import InvalidToken, KeepkitError
 from widget_server.extensions import limiter
 from widget_server.guards import whole_number
-from widget_server.i18n import N_, Text, current_locale, use_locale
+from widget_server.i18n import N_, Text, current_locale, customer_locale, use_locale
 from widget_server.services import flow, sites, stripe_connector
-from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import verify_customer_token
 
 bp = Blueprint("hosted", __name__, template_folder="templates", url_prefix="/c")
@@ -45,8 +44,7 @@ def _load_site(endpoint, values):
 def _require_site():
     if g.site is None:
         raise sites.site_not_found(g.site_key)
-    requested = request.values.get("locale") or request.accept_languages.best
-    use_locale(pick_locale(requested, g.site.default_locale))
+    use_locale(customer_locale(request.values.get("locale"), g.site.default_locale))
 
 
 @bp.after_request

@@ -9,10 +9,9 @@ from widget_server import ratelimit
 from widget_server.customer import present
 from widget_server.delivery.tokens import read_unsubscribe_token
 from widget_server.extensions import db, limiter
-from widget_server.i18n import N_, use_locale
+from widget_server.i18n import N_, customer_locale, use_locale
 from widget_server.models import Site
 from widget_server.services import digests, roadmap, sites
-from widget_server.services.locales import pick_locale
 
 bp = Blueprint("public", __name__, template_folder="templates")
 limiter.limit(
@@ -58,9 +57,7 @@ def roadmap_page(site_key: str):
     site = g.site
     if site is None:
         abort(404)
-    locale = pick_locale(
-        request.args.get("locale") or request.accept_languages.best, site.default_locale
-    )
+    locale = customer_locale(request.args.get("locale"), site.default_locale)
     board = present.board(site, roadmap.board(site), locale)
     use_locale(locale)
     response = make_response(
@@ -78,7 +75,7 @@ def unsubscribe(token: str):
     request (RFC 8058, ``List-Unsubscribe=One-Click``)."""
     data = read_unsubscribe_token(token)
     site = db.session.get(Site, data["s"]) if data and "s" in data else None
-    locale = pick_locale(request.accept_languages.best, site.default_locale if site else "en")
+    locale = customer_locale(None, site.default_locale if site else "en")
     use_locale(locale)
     if data is None or ("s" in data and site is None):
         message = gettext("This unsubscribe link is not valid.")

@@ -269,11 +269,12 @@ _TEXT_NAMES = {"comment": N_("Your comment"), "followup_answer": N_("Your answer
 
 
 def _clean_text(value: str | None, field: str) -> str | None:
-    value = storable(value, field, Text(_TEXT_NAMES[field])).strip()
+    name = Text(_TEXT_NAMES[field])
+    value = storable(value, field, name).strip()
     if len(value) > MAX_COMMENT:
         raise ValidationError(
             N_("%(field)s may be at most %(max)s characters"),
-            params={"field": Text(_TEXT_NAMES[field]), "max": MAX_COMMENT},
+            params={"field": name, "max": MAX_COMMENT},
             code="text_too_long",
             details={field: f"at most {MAX_COMMENT} characters"},
         )

@@ -19,13 +19,18 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
 )
 
 
-def pick_locale(requested: str | None, default: str = "en") -> str:
-    """Map a BCP 47 tag such as ``de-AT`` to a supported locale, else the site default."""
-    if requested:
-        base = requested.strip().replace("_", "-").split("-")[0].lower()
+def supported(tag: str | None) -> str | None:
+    """The shipped locale a BCP 47 tag such as ``de-AT`` names, if any."""
+    if tag:
+        base = tag.strip().replace("_", "-").split("-")[0].lower()
         if base in SUPPORTED_LOCALES:
             return base
-    return default if default in SUPPORTED_LOCALES else "en"
+    return None
+
+
+def pick_locale(requested: str | None, default: str = "en") -> str:
+    """Map a BCP 47 tag such as ``de-AT`` to a supported locale, else the site default."""
+    return supported(requested) or (default if default in SUPPORTED_LOCALES else "en")
 
 
 def offer_title(texts: Mapping | None, locale: str) -> str | None:

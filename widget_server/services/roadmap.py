@@ -658,11 +658,14 @@ def public_board(site: Site) -> list[dict]:
     return items
 
 
-def board(site: Site, voted: Collection[int] = ()) -> list:
+def board(site: Site, voted: Collection[int] = (), *, items: list[dict] | None = None) -> list:
     """The public board's items (ideas, planned, in progress and recently shipped), most voted
     first, each with whether its id is in ``voted`` (a reader's votes, see :func:`reader`).
-    The doors group them by status and label them (customer/present.py)."""
-    return [{**item, "voted": item["id"] in voted} for item in public_board(site)]
+    ``items``: the :func:`public_board` copy the caller already holds. The doors group them by
+    status and label them (customer/present.py)."""
+    if items is None:
+        items = public_board(site)
+    return [{**item, "voted": item["id"] in voted} for item in items]
 
 
 def missing_feature_items(site: Site, limit: int = 8) -> list[dict]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Result
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,3 +29,19 @@ def upsert(model):
     """``INSERT`` of the current database's dialect, for ``.on_conflict_do_update``."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model)
+
+
+T = TypeVar("T")
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def per_dialect(name: str, build: Callable[[Callable[..., Any]], T]) -> T:
+    """A statement built once per database kind (building one with its dialect's ``INSERT``
+    costs more than running it): ``build(insert)`` gets that dialect's ``insert`` and its
+    result is kept under ``name``. Values go in as parameters when it runs."""
+    dialect = db.session.get_bind().dialect.name
+    built = _BUILT.get((name, dialect))
+    if built is None:
+        module = postgresql if dialect == "postgresql" else sqlite
+        built = _BUILT[(name, dialect)] = build(module.insert)
+    return cast(T, built)

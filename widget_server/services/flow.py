@@ -10,6 +10,7 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from widget_server.errors import Conflict, NotFound, ValidationError
 from widget_server.extensions import db
@@ -28,7 +29,7 @@ from widget_server.services import experiments, jobs, lifecycle, notifications, 
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.site_cache import OfferView, ReasonView, SiteView
-from widget_server.services.sql import insert_or_ignore
+from widget_server.services.sql import insert_or_ignore, per_dialect
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
@@ -82,21 +83,26 @@ def choices(site: Site | SiteView) -> Choices:
     return Choices(reasons, items)
 
 
+# Built once, run on the connection: whether the customer accepted a discount since a date,
+# in another session (no autoflush: the session being answered is excluded anyway).
+_RECENT_DISCOUNT = (
+    sa.select(CancellationSession.id)
+    .join(Offer, Offer.id == CancellationSession.offer_id)
+    .where(
+        CancellationSession.customer_id == sa.bindparam("customer_id"),
+        CancellationSession.outcome == "saved",
+        CancellationSession.id != sa.bindparam("exclude"),
+        CancellationSession.completed_at >= sa.bindparam("since"),
+        Offer.type == "discount",
+    )
+    .limit(1)
+)
+
+
 def _recent_discount(site: Site | SiteView, customer_id: int, exclude_session: int) -> bool:
     since = utcnow() - timedelta(days=site.discount_window_days)
-    query = (
-        sa.select(sa.func.count())
-        .select_from(CancellationSession)
-        .join(Offer, Offer.id == CancellationSession.offer_id)
-        .where(
-            CancellationSession.customer_id == customer_id,
-            CancellationSession.outcome == "saved",
-            CancellationSession.id != exclude_session,
-            CancellationSession.completed_at >= since,
-            Offer.type == "discount",
-        )
-    )
-    return db.session.execute(query).scalar_one() > 0
+    params = {"customer_id": customer_id, "exclude": exclude_session, "since": since}
+    return db.session.connection().execute(_RECENT_DISCOUNT, params).first() is not None
 
 
 def _fits(site: Site | SiteView, session: CancellationSession, offer, discounted: list) -> bool:
@@ -132,25 +138,26 @@ def eligible_offer(
 
 def _experiment_offer(
     site: Site | SiteView, session: CancellationSession, reason: Reason | ReasonView
-) -> Offer | OfferView | None:
-    """The offer to show, with the site's experiments: none for a customer in the holdout; the
-    customer's variant when the reason has a running A/B test (recorded on the session, shown
-    when it fits them); else the reason's first eligible offer."""
-    session.ab_test_id, session.ab_arm = None, None
+) -> tuple[Offer | OfferView | None, dict]:
+    """The offer to show, with the site's experiments, and the session's A/B test columns to
+    store: no offer for a customer in the holdout; the customer's variant when the reason has
+    a running A/B test (recorded on the session, shown when it fits them); else the reason's
+    first eligible offer."""
+    no_test = {"ab_test_id": None, "ab_arm": None}
     if session.holdout_arm == experiments.HOLDOUT:
-        return None
+        return None, no_test
     test = experiments.running_ab_test(site, reason.id)
     if test is None:
-        return eligible_offer(site, session, reason)
+        return eligible_offer(site, session, reason), no_test
     offer_id, key = experiments.ab_variant(test, site.id, session.customer_id)
-    session.ab_test_id, session.ab_arm = test.id, key
+    arm = {"ab_test_id": test.id, "ab_arm": key}
     offer: Offer | OfferView | None
     if isinstance(site, SiteView):
         offer = next((o for o in site.offers if o.id == offer_id), None)
     else:
         offer = db.session.get(Offer, offer_id)
         offer = offer if offer is not None and offer.archived_at is None else None
-    return offer if offer is not None and _fits(site, session, offer, []) else None
+    return (offer if offer is not None and _fits(site, session, offer, []) else None), arm
 
 
 def start_session(
@@ -337,18 +344,39 @@ def answer_session(
                 details={"roadmap_item": "unknown"},
             )
         roadmap_item_id = item.merged_into_id or item.id
-    offer = _experiment_offer(site, session, reason)
-    session.roadmap_item_id = roadmap_item_id
-    session.reason_id = reason.id
-    session.comment = comment
-    session.followup_answer = followup_answer
-    session.answered_at = utcnow()
+    offer, arm = _experiment_offer(site, session, reason)
     shown = list(session.offers_shown or [])
     if offer is not None and offer.key not in shown:
         shown.append(offer.key)
-    session.offers_shown = shown
-    db.session.flush()
+    _store(
+        session,
+        {
+            "roadmap_item_id": roadmap_item_id,
+            "reason_id": reason.id,
+            "comment": comment,
+            "followup_answer": followup_answer,
+            "answered_at": utcnow(),
+            "offers_shown": shown,
+            **arm,
+        },
+    )
+    db.session.expire(session, ["reason"])  # loaded again (from the identity map) when read
     return offer
+
+
+# Built once: a session's columns written by a Core UPDATE on the connection (the unit of
+# work's flush of this one row cost more than the statement).
+_UPDATE_SESSION = sa.update(CancellationSession).where(
+    CancellationSession.id == sa.bindparam("b_id")
+)
+
+
+def _store(session: CancellationSession, values: dict) -> None:
+    """Write ``values`` (columns of the session) with one UPDATE and keep them on the object
+    as its stored state, so nothing is left for a flush."""
+    db.session.connection().execute(_UPDATE_SESSION, {"b_id": session.id, **values})
+    for name, value in values.items():
+        set_committed_value(session, name, value)
 
 
 _LOCKED = "keepkit_locked_sessions"
@@ -368,6 +396,30 @@ def _lock(session: CancellationSession) -> None:
 @event.listens_for(Session, "after_rollback")
 def _locks_end(session, *_args) -> None:
     session.info.pop(_LOCKED, None)
+
+
+_OFFER_BY_KEY = sa.select(Offer).where(
+    Offer.site_id == sa.bindparam("site_id"), Offer.key == sa.bindparam("key")
+)
+
+
+def _decided():
+    """The UPDATE of a completion with an outcome (saved, cancelled), which also links the
+    customer's billing cancellation if it came first; returns the seconds to it (built once
+    per database kind)."""
+
+    def build(_dialect):
+        s = CancellationSession
+        completed_at = sa.bindparam("b_completed_at", type_=s.completed_at.type)
+        after = lifecycle.seconds_to_billing_cancellation(s.customer_id, completed_at)
+        return (
+            sa.update(s)
+            .where(s.id == sa.bindparam("b_id"))
+            .values(billing_cancelled_after=after)
+            .returning(s.billing_cancelled_after)
+        )
+
+    return per_dialect("flow.decided", build)
 
 
 def complete_session(
@@ -393,9 +445,7 @@ def complete_session(
                 code="offer_not_shown",
                 params={"offer": offer_key},
             )
-        offer = db.session.scalar(
-            sa.select(Offer).where(Offer.site_id == site.id, Offer.key == offer_key)
-        )
+        offer = db.session.scalar(_OFFER_BY_KEY, {"site_id": site.id, "key": offer_key})
         if offer is None:
             raise ValidationError(
                 N_("Offer %(offer)r no longer exists"),
@@ -413,17 +463,17 @@ def complete_session(
             code="session_completed",
             params={"outcome": session.outcome},
         )
-    session.outcome = outcome
-    session.offer_id = offer.id if offer else None
-    session.offer = offer
-    session.completed_at = utcnow()
-    if outcome != "dismissed":
+    values = {"outcome": outcome, "offer_id": offer.id if offer else None, "completed_at": utcnow()}
+    if outcome == "dismissed":
+        _store(session, values)
+    else:
         # Billing may have reported the cancellation before the flow ended (the host cancelled
         # first): the same UPDATE links it, no extra round trip.
-        session.billing_cancelled_after = lifecycle.seconds_to_billing_cancellation(
-            session.customer_id, session.completed_at
-        )
-    db.session.flush()
+        params = {"b_id": session.id, "b_completed_at": values["completed_at"], **values}
+        after: int | None = db.session.connection().execute(_decided(), params).scalar_one()
+        for name, value in (values | {"billing_cancelled_after": after}).items():
+            set_committed_value(session, name, value)
+    set_committed_value(session, "offer", offer)
     rollups.add_session(site, session)
     reason = session.reason
     notifications.enqueue_webhook(

@@ -394,8 +394,8 @@ def _add_vote(values: dict) -> bool:
     (RETURNING yields a row only then). A statement built once per database kind."""
     statement = per_dialect(
         "roadmap.add_vote",
-        lambda insert: (
-            insert(Vote)
+        lambda dialect: (
+            dialect.insert(Vote)
             .on_conflict_do_nothing(index_elements=["item_id", "customer_id"])
             .returning(Vote.id)
         ),
@@ -531,7 +531,7 @@ def subscribe(item: RoadmapItem | PublicItem, customer: Customer) -> None:
     statement: a new subscription, or the old one active again."""
     statement = per_dialect(
         "roadmap.subscribe",
-        lambda insert: insert(Subscription).on_conflict_do_update(
+        lambda dialect: dialect.insert(Subscription).on_conflict_do_update(
             index_elements=["item_id", "customer_id"], set_={"unsubscribed_at": None}
         ),
     )

@@ -35,13 +35,14 @@ T = TypeVar("T")
 _BUILT: dict[tuple[str, str], Any] = {}
 
 
-def per_dialect(name: str, build: Callable[[Callable[..., Any]], T]) -> T:
-    """A statement built once per database kind (building one with its dialect's ``INSERT``
-    costs more than running it): ``build(insert)`` gets that dialect's ``insert`` and its
-    result is kept under ``name``. Values go in as parameters when it runs."""
+def per_dialect(name: str, build: Callable[[Any], T]) -> T:
+    """A statement built once per database kind (building one costs more than running it),
+    for statements that differ between the databases: ``build(dialect)`` gets the module of
+    the current database's dialect (``sqlalchemy.dialects.postgresql`` or ``.sqlite``, for
+    its ``insert``) and its result is kept under ``name``. Values go in as parameters when it
+    runs."""
     dialect = db.session.get_bind().dialect.name
     built = _BUILT.get((name, dialect))
     if built is None:
-        module = postgresql if dialect == "postgresql" else sqlite
-        built = _BUILT[(name, dialect)] = build(module.insert)
+        built = _BUILT[(name, dialect)] = build(postgresql if dialect == "postgresql" else sqlite)
     return cast(T, built)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import Customer, Site, utcnow
-from widget_server.services.sql import insert_or_ignore
+from widget_server.services.sql import insert_or_ignore, per_dialect
 from widget_server.services.tokens import CustomerClaims
 
 SEEN_GRANULARITY = timedelta(minutes=10)
@@ -43,6 +43,15 @@ _BY_SUB = sa.select(Customer).where(
 )
 
 
+def _insert_customer(dialect):
+    return (
+        dialect.insert(Customer)
+        .on_conflict_do_nothing(index_elements=["site_id", "external_id"])
+        .returning(Customer)
+        .execution_options(populate_existing=True)
+    )
+
+
 def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
     """Return the site's customer for ``claims.sub``, refreshed from the claims. Only what
     changed is written (when they were last seen is kept to the nearest ten minutes), so a
@@ -58,10 +67,7 @@ def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = 
         values |= _fields(claims) | {"locale": locale, "created_at": utcnow()}
         values["updated_at"] = values["created_at"]
         inserted = db.session.scalars(
-            insert_or_ignore(Customer, ["site_id", "external_id"])
-            .values(**values)
-            .returning(Customer),
-            execution_options={"populate_existing": True},
+            per_dialect("customers.insert", _insert_customer), values
         ).first()
         if inserted is not None:
             return inserted

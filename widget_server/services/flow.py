@@ -29,7 +29,7 @@ from widget_server.services import experiments, jobs, lifecycle, notifications, 
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.site_cache import OfferView, ReasonView, SiteView
-from widget_server.services.sql import insert_or_ignore, per_dialect
+from widget_server.services.sql import per_dialect
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
@@ -160,6 +160,14 @@ def _experiment_offer(
     return (offer if offer is not None and _fits(site, session, offer, []) else None), arm
 
 
+def _insert_session(dialect):
+    return (
+        dialect.insert(CancellationSession)
+        .on_conflict_do_nothing(index_elements=["public_id"])
+        .returning(CancellationSession)
+    )
+
+
 def start_session(
     site: Site, claims: CustomerClaims, *, locale: str | None, public_id: str | None = None
 ) -> tuple[CancellationSession, bool]:
@@ -202,11 +210,7 @@ def start_session(
     if holdout is not None:
         values["holdout_id"] = holdout.id
         values["holdout_arm"] = experiments.holdout_arm(holdout, site.id, customer.id)
-    session = db.session.scalars(
-        insert_or_ignore(CancellationSession, ["public_id"])
-        .values(**values)
-        .returning(CancellationSession)
-    ).first()
+    session = db.session.scalars(per_dialect("flow.start", _insert_session), values).first()
     if session is None:  # a retry, or the same request raced with itself and the other won
         winner = _by_public_id(public_id)
         if winner is None:  # ... and was rolled back since: the client may try again

@@ -159,7 +159,7 @@ def main() -> None:
     client = app.test_client()
     with client:
         client.get("/admin/login")
-        from tests.conftest import csrf_token  # the same helper the tests use
+        from tests.clients import csrf_token  # the same helper the tests use
 
         token = csrf_token(client)
         client.post(

@@ -52,16 +52,20 @@ def _insert_customer(dialect):
     )
 
 
-def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
+def upsert_customer(
+    site: Site, claims: CustomerClaims, *, locale: str | None = None, new_likely: bool = False
+) -> Customer:
     """Return the site's customer for ``claims.sub``, refreshed from the claims. Only what
     changed is written (when they were last seen is kept to the nearest ten minutes), so a
-    returning customer costs one read.
+    returning customer costs one read. ``new_likely``: the caller expects a customer Keepkit
+    has not seen (one who opens the cancellation flow), so the insert is tried first and a
+    new customer costs one statement, a known one two.
 
     Safe under concurrency: a parallel insert of the same customer is an insert that does
     nothing (one statement, no savepoint).
     """
     key = {"site_id": site.id, "sub": claims.sub}
-    customer = db.session.scalar(_BY_SUB, key)
+    customer = None if new_likely else db.session.scalar(_BY_SUB, key)
     if customer is None:
         values = {"site_id": site.id, "external_id": claims.sub, "attributes": {}}
         values |= _fields(claims) | {"locale": locale, "created_at": utcnow()}
@@ -71,7 +75,8 @@ def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = 
         ).first()
         if inserted is not None:
             return inserted
-        customer = db.session.scalars(_BY_SUB, key).one()  # a concurrent request inserted them
+        # Known already (or a concurrent request inserted them): read them.
+        customer = db.session.scalars(_BY_SUB, key).one()
     if is_current(customer, claims, locale):
         return customer
     changes = _fields(claims) | ({"locale": locale} if locale else {})

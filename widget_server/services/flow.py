@@ -188,7 +188,8 @@ def start_session(
     # A retried start (the same id) is found by the insert below, which then inserts nothing:
     # no read before it.
     locale = pick_locale(locale, site.default_locale)
-    customer = upsert_customer(site, claims, locale=locale)
+    # Most customers who open the flow are new to Keepkit: the insert is tried first.
+    customer = upsert_customer(site, claims, locale=locale, new_likely=True)
     tenure_days = None
     if customer.signed_up_at is not None:
         tenure_days = max(0, (utcnow() - customer.signed_up_at).days)

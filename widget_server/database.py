@@ -71,7 +71,8 @@ def end_unit_of_work(response: Response) -> None:
     if response.status_code >= 400:
         abandon_unit_of_work()
         return
-    db.session.commit()
+    if db.session().in_transaction():  # nothing began (a board read from memory): no commit
+        db.session.commit()
     for action in g.pop("keepkit_after_commit", []):
         action()
 

@@ -9,7 +9,7 @@ from tests.clients import csrf_token, login, token_of
 from tests.factories import complete_session, make_admin, make_site
 from widget_server.extensions import db
 from widget_server.models import CancellationSession, Offer, Reason
-from widget_server.services import flow
+from widget_server.services import flow, sessions
 
 
 def add_cancellation(site, reason="too_expensive", mrr=9900, comment="<script>alert(1)</script>"):
@@ -296,6 +296,20 @@ def test_drill_down_and_comment_search(admin_client, site):
         f"/admin/sites/{site.key}/sessions?q=globex", headers={"HX-Request": "true"}
     ).get_data(as_text=True)
     assert "Moved to Globex" in found and "Too slow" not in found
+
+
+def test_a_search_stops_counting_after_many_matches(admin_client, site, monkeypatch):
+    for n in range(4):
+        add_cancellation(site, "switching", 9900, comment=f"The price, again ({n})")
+    add_cancellation(site, "switching", 9900, comment="Too slow")
+    page = f"/admin/sites/{site.key}/sessions?q=price"
+    html = admin_client.get(page).get_data(as_text=True)
+    assert "4 sessions" in html and "More than" not in html
+    monkeypatch.setattr(sessions, "SEARCH_COUNT_CAP", 3)
+    html = admin_client.get(page).get_data(as_text=True)
+    assert "More than 3 sessions · page 1" in html and "The price, again (0)" in html
+    unfiltered = admin_client.get(f"/admin/sites/{site.key}/sessions").get_data(as_text=True)
+    assert "5 sessions" in unfiltered  # without a search the count is exact
 
 
 SITE_PAGES = [

@@ -66,13 +66,16 @@ def session_list():
     filters = _session_filter(args)
     query = sessions.sessions_query(g.site, filters)
     rows, has_more = sessions.page_newest(query, page, PER_PAGE)
+    cap = sessions.SEARCH_COUNT_CAP if filters.search else None
+    total = sessions.count(query, cap)
     return render(
         "sessions.html",
         "_sessions.html",
         rows=rows,
         page=page,
         has_more=has_more,
-        total=sessions.count(query),
+        total=total,
+        more_than=cap if cap is not None and total > cap else None,
         per_page=PER_PAGE,
         offer_titles=_offer_titles(),
         filters=filters,

@@ -50,6 +50,14 @@ def uow_app(app):
         _new_site(name + " dropped")
         return jsonify({"error": "no"}), 401
 
+    @other.post("/api/v1/_uow/<name>/renamed")
+    def renamed(name: str):
+        # A change after a commit mid-request, to an object that commit expired: no query, so
+        # no transaction has begun when the view answers; the change must be stored all the same.
+        site = database.write_now(lambda: _new_site(name))
+        site.name = name + " renamed"
+        return jsonify({"made": name}), 201
+
     @other.post("/api/v1/_uow/<name>/clash")
     def clash(name: str):
         first = _new_site(name)
@@ -67,7 +75,7 @@ def uow_app(app):
             second.key = first.key
         return done("Saved.", "/admin/login")
 
-    for view in (answer_with, refused, audited, clash, saved):
+    for view in (answer_with, refused, audited, renamed, clash, saved):
         csrf.exempt(view)  # as the API's blueprints are: no cookies here
     yield other
     with other.app_context():
@@ -121,6 +129,13 @@ def test_a_write_that_must_stand_is_kept_and_the_rest_dropped(uow_app, names):
     response = uow_app.test_client().post(f"/api/v1/_uow/{name}/audited")
     assert response.status_code == 401
     assert _stored(uow_app, name) == [name + " kept"]
+
+
+def test_a_change_after_a_commit_mid_request_is_stored(uow_app, names):
+    name = names("renamed")
+    response = uow_app.test_client().post(f"/api/v1/_uow/{name}/renamed")
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert _stored(uow_app, name) == [name + " renamed"]
 
 
 def test_a_commit_that_fails_is_an_error_not_a_success(uow_app, names):

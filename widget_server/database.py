@@ -71,8 +71,11 @@ def end_unit_of_work(response: Response) -> None:
     if response.status_code >= 400:
         abandon_unit_of_work()
         return
-    if db.session().in_transaction():  # nothing began (a board read from memory): no commit
-        db.session.commit()
+    session = db.session()
+    # Nothing began and nothing is pending (a board read from memory): no commit. A change to
+    # an object after a commit mid-request (write_now) is pending without a transaction.
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        session.commit()
     for action in g.pop("keepkit_after_commit", []):
         action()
 

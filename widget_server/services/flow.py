@@ -365,7 +365,8 @@ def answer_session(
             **arm,
         },
     )
-    db.session.expire(session, ["reason"])  # loaded again (from the identity map) when read
+    # The relationships follow the new ids when next read (from the identity map if there).
+    db.session.expire(session, ["reason", "roadmap_item", "ab_test"])
     return offer
 
 

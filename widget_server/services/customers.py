@@ -43,10 +43,9 @@ _BY_SUB = sa.select(Customer).where(
 )
 
 
-def _insert_customer(dialect):
+def _insert_customer():
     return (
-        dialect.insert(Customer)
-        .on_conflict_do_nothing(index_elements=["site_id", "external_id"])
+        insert_or_ignore(Customer, ["site_id", "external_id"])
         .returning(Customer)
         .execution_options(populate_existing=True)
     )

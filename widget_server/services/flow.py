@@ -29,7 +29,7 @@ from widget_server.services import experiments, jobs, lifecycle, notifications, 
 from widget_server.services.customers import upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.site_cache import OfferView, ReasonView, SiteView
-from widget_server.services.sql import per_dialect
+from widget_server.services.sql import insert_or_ignore, per_dialect
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
@@ -160,12 +160,8 @@ def _experiment_offer(
     return (offer if offer is not None and _fits(site, session, offer, []) else None), arm
 
 
-def _insert_session(dialect):
-    return (
-        dialect.insert(CancellationSession)
-        .on_conflict_do_nothing(index_elements=["public_id"])
-        .returning(CancellationSession)
-    )
+def _insert_session():
+    return insert_or_ignore(CancellationSession, ["public_id"]).returning(CancellationSession)
 
 
 def start_session(
@@ -377,12 +373,14 @@ _UPDATE_SESSION = sa.update(CancellationSession).where(
 )
 
 
-def _store(session: CancellationSession, values: dict) -> None:
-    """Write ``values`` (columns of the session) with one UPDATE and keep them on the object
-    as its stored state, so nothing is left for a flush."""
-    db.session.connection().execute(_UPDATE_SESSION, {"b_id": session.id, **values})
+def _store(session: CancellationSession, values: dict, statement=_UPDATE_SESSION, **binds):
+    """Write ``values`` (columns of the session) with one UPDATE (``statement``: one of this
+    module's, with its other ``binds``) and keep them on the object as its stored state, so
+    nothing is left for a flush. Returns the statement's result."""
+    result = db.session.connection().execute(statement, {"b_id": session.id, **binds, **values})
     for name, value in values.items():
         set_committed_value(session, name, value)
+    return result
 
 
 _LOCKED = "keepkit_locked_sessions"
@@ -414,7 +412,7 @@ def _decided():
     customer's billing cancellation if it came first; returns the seconds to it (built once
     per database kind)."""
 
-    def build(_dialect):
+    def build():
         s = CancellationSession
         completed_at = sa.bindparam("b_completed_at", type_=s.completed_at.type)
         after = lifecycle.seconds_to_billing_cancellation(s.customer_id, completed_at)
@@ -475,10 +473,8 @@ def complete_session(
     else:
         # Billing may have reported the cancellation before the flow ended (the host cancelled
         # first): the same UPDATE links it, no extra round trip.
-        params = {"b_id": session.id, "b_completed_at": values["completed_at"], **values}
-        after: int | None = db.session.connection().execute(_decided(), params).scalar_one()
-        for name, value in (values | {"billing_cancelled_after": after}).items():
-            set_committed_value(session, name, value)
+        result = _store(session, values, _decided(), b_completed_at=values["completed_at"])
+        set_committed_value(session, "billing_cancelled_after", result.scalar_one())
     set_committed_value(session, "offer", offer)
     rollups.add_session(site, session)
     reason = session.reason

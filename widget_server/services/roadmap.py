@@ -35,7 +35,7 @@ from widget_server.services import metrics, notifications
 from widget_server.services.locales import translate
 from widget_server.services.money import converted
 from widget_server.services.site_cache import SiteView
-from widget_server.services.sql import per_dialect, rowcount
+from widget_server.services.sql import insert_or_ignore, per_dialect, rowcount, upsert
 from widget_server.services.text import render_markdown, single_line, storable
 
 # The built-in labels, in every shipped locale from the catalogs; a site may override them.
@@ -109,13 +109,19 @@ def _not_found() -> NotFound:
     return NotFound("No such roadmap item", code="item_not_found")
 
 
-def get_item(site: Site, item_id) -> RoadmapItem:
-    """:raises NotFound: ``item_not_found`` unless the item belongs to the site."""
+def _item_id(item_id) -> int | None:
+    """``item_id`` as an id the database can hold, or None (no item has it)."""
     try:
         number = int(item_id)
     except (TypeError, ValueError):
-        number = 0
-    item = db.session.get(RoadmapItem, number) if 0 < number <= MAX_ID else None
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
+def get_item(site: Site, item_id) -> RoadmapItem:
+    """:raises NotFound: ``item_not_found`` unless the item belongs to the site."""
+    number = _item_id(item_id)
+    item = db.session.get(RoadmapItem, number) if number is not None else None
     if item is None or item.site_id != site.id:
         raise _not_found()
     return item
@@ -156,12 +162,8 @@ def get_public_item(site: Site, item_id) -> PublicItem:
     :raises NotFound: ``item_not_found`` for unknown, hidden, pending and rejected items alike,
         so the answer never tells that such an item exists.
     """
-    try:
-        number = int(item_id)
-    except (TypeError, ValueError):
-        number = 0
-    row = None
-    if 0 < number <= MAX_ID:
+    number, row = _item_id(item_id), None
+    if number is not None:
         params = {"id": number, "site_id": site.id}
         row = db.session.connection().execute(_PUBLIC_ITEM, params).first()
     item = PublicItem(**row._mapping) if row is not None else None
@@ -394,11 +396,7 @@ def _add_vote(values: dict) -> bool:
     (RETURNING yields a row only then). A statement built once per database kind."""
     statement = per_dialect(
         "roadmap.add_vote",
-        lambda dialect: (
-            dialect.insert(Vote)
-            .on_conflict_do_nothing(index_elements=["item_id", "customer_id"])
-            .returning(Vote.id)
-        ),
+        lambda: insert_or_ignore(Vote, ["item_id", "customer_id"]).returning(Vote.id),
     )
     return db.session.connection().execute(statement, values).first() is not None
 
@@ -531,7 +529,7 @@ def subscribe(item: RoadmapItem | PublicItem, customer: Customer) -> None:
     statement: a new subscription, or the old one active again."""
     statement = per_dialect(
         "roadmap.subscribe",
-        lambda dialect: dialect.insert(Subscription).on_conflict_do_update(
+        lambda: upsert(Subscription).on_conflict_do_update(
             index_elements=["item_id", "customer_id"], set_={"unsubscribed_at": None}
         ),
     )
@@ -552,8 +550,8 @@ def unsubscribe(site: Site, customer_id: int, item_id: int | None) -> int:
     params = {"of_customer": customer_id, "unsubscribed_at": utcnow()}
     if item_id is None:
         return rowcount(db.session.connection().execute(_UNSUBSCRIBE, params))
-    statement = _UNSUBSCRIBE_ITEM
-    return rowcount(db.session.connection().execute(statement, params | {"of_item": item_id}))
+    params["of_item"] = item_id
+    return rowcount(db.session.connection().execute(_UNSUBSCRIBE_ITEM, params))
 
 
 # --- rankings and the board ---------------------------------------------------------------

@@ -11,12 +11,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from widget_server.extensions import db
 
 
+def _dialect_name() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def upsert(model):
+    """``INSERT`` of the current database's dialect, for ``.on_conflict_do_update``."""
+    return (postgresql if _dialect_name() == "postgresql" else sqlite).insert(model)
+
+
 def insert_or_ignore(model, conflict: list[str]):
     """``INSERT … ON CONFLICT (conflict) DO NOTHING`` for the current database: with
     ``.returning(...)`` it yields only the rows it inserted. One statement, so a race with a
     concurrent insert of the same key needs no savepoint."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).on_conflict_do_nothing(index_elements=conflict)
+    return upsert(model).on_conflict_do_nothing(index_elements=conflict)
 
 
 def rowcount(result: Result[Any]) -> int:
@@ -25,24 +33,17 @@ def rowcount(result: Result[Any]) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def upsert(model):
-    """``INSERT`` of the current database's dialect, for ``.on_conflict_do_update``."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
-
-
 T = TypeVar("T")
 _BUILT: dict[tuple[str, str], Any] = {}
 
 
-def per_dialect(name: str, build: Callable[[Any], T]) -> T:
-    """A statement built once per database kind (building one costs more than running it),
-    for statements that differ between the databases: ``build(dialect)`` gets the module of
-    the current database's dialect (``sqlalchemy.dialects.postgresql`` or ``.sqlite``, for
-    its ``insert``) and its result is kept under ``name``. Values go in as parameters when it
-    runs."""
-    dialect = db.session.get_bind().dialect.name
-    built = _BUILT.get((name, dialect))
+def per_dialect(name: str, build: Callable[[], T]) -> T:
+    """A statement that differs between the databases (:func:`upsert`,
+    :func:`insert_or_ignore`, :mod:`impact`'s date arithmetic), built once per database kind
+    by ``build()`` and kept under ``name``: building one costs more than running it. Values go
+    in as parameters when it runs."""
+    key = (name, _dialect_name())
+    built = _BUILT.get(key)
     if built is None:
-        built = _BUILT[(name, dialect)] = build(postgresql if dialect == "postgresql" else sqlite)
+        built = _BUILT[key] = build()
     return cast(T, built)

@@ -6,6 +6,7 @@ import logging
 from functools import wraps
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from widget_server.config import ROOT, load_config
 
@@ -33,6 +34,19 @@ class Keepkit(Flask):
         return response
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except on the widget API: it is cookie-less (a site key,
+    a customer token and the Origin), so its requests neither read nor write the cookie
+    (Flask's null session: reading it finds nothing, writing it fails loudly)."""
+
+    COOKIELESS = "/api/v1/widget/"
+
+    def open_session(self, app, request):
+        if request.path.startswith(self.COOKIELESS):
+            return None
+        return super().open_session(app, request)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. ``config`` overrides settings (``ENV`` picks the config class)."""
     app = Keepkit(
@@ -45,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_url_path="/admin/static",
     )
     app.config.from_mapping(load_config(config))
+    app.session_interface = CookieSessions()
     register_proxy_fix(app)
     register_extensions(app)
     register_i18n(app)

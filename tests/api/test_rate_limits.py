@@ -8,6 +8,7 @@ keys are limited too, all in one bucket per address.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -61,6 +62,27 @@ def test_widget_limit_is_per_site_and_address(app, client, site, other, stored_k
     keys = stored_keys()
     if keys is not None:  # Redis holds one counter per (address, site)
         assert any(site.key in key for key in keys) and any(other.key in key for key in keys)
+
+
+def test_widget_answers_say_how_much_of_the_limit_is_left(
+    app, client, site, stored_keys, monkeypatch
+):
+    monkeypatch.setitem(app.config, "KEEPKIT_WIDGET_RATE_LIMIT", "2 per minute")
+    token = make_token(site)
+    first, second, refused = (start(client, site.key, token) for _ in range(3))
+    assert first.headers["X-RateLimit-Limit"] == "2"
+    assert (first.headers["X-RateLimit-Remaining"], second.headers["X-RateLimit-Remaining"]) == (
+        "1",
+        "0",
+    )
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["message"] == (
+        "Too many requests: limit is 2 per 1 minute. Retry later."
+    )
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert int(refused.headers["X-RateLimit-Reset"]) > time.time()
+    # The browser may read the refusal: the CORS headers are on it.
+    assert refused.headers["Access-Control-Allow-Origin"] == ORIGIN
 
 
 def test_unknown_site_keys_share_one_bucket_per_address(

@@ -5,7 +5,8 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import ORIGIN, count_rows, make_token
+from tests.clients import login
+from tests.factories import ORIGIN, count_rows, make_admin, make_token
 from widget_server.models import CancellationSession, Customer
 
 
@@ -212,6 +213,20 @@ def test_cors_and_origin_allowlist(client, db, site):
     assert preflight.status_code == 204
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert count_rows(CancellationSession) == 1
+
+
+def test_the_widget_api_ignores_and_never_sets_cookies(client, db, site):
+    """A browser sends the admin's cookies along when one person is both (an admin trying
+    their own widget): the widget API neither reads nor answers them."""
+    make_admin()
+    assert login(client).status_code == 302
+    started = start(client, site)
+    assert started.status_code == 201
+    assert "Set-Cookie" not in started.headers
+    assert "Cookie" not in started.headers["Vary"]
+    # The admin session itself is untouched by the widget's requests.
+    admin = client.get("/admin/", follow_redirects=True)
+    assert admin.status_code == 200 and admin.request.path != "/admin/login"
 
 
 def test_json_content_type_is_accepted_too(client, db, site):

@@ -25,7 +25,7 @@ from widget_server.api.schemas import (
 from widget_server.customer import present
 from widget_server.customer.widget_texts import cancel_strings, roadmap_strings
 from widget_server.errors import Forbidden, KeepkitError, Unauthorized
-from widget_server.extensions import db, limiter
+from widget_server.extensions import db
 from widget_server.guards import json_object
 from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
 from widget_server.services.customers import is_current, upsert_customer
@@ -52,10 +52,7 @@ SIMILAR_OUT = SimilarOut()
 bp = Blueprint("widget_api", __name__, url_prefix="/api/v1/widget/<site_key>")
 
 
-limiter.limit(
-    lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
-    key_func=lambda: ratelimit.site_bucket("widget"),
-)(bp)
+ratelimit.limit_door(bp, "widget")
 
 
 @bp.url_value_preprocessor

@@ -20,17 +20,13 @@ from widget_server import ratelimit
 from widget_server.api.errors import error_page
 from widget_server.customer import present
 from widget_server.errors import InvalidToken, KeepkitError
-from widget_server.extensions import limiter
 from widget_server.guards import whole_number
 from widget_server.i18n import N_, Text, current_locale, customer_locale, use_locale
 from widget_server.services import flow, sites, stripe_connector
 from widget_server.services.tokens import verify_customer_token
 
 bp = Blueprint("hosted", __name__, template_folder="templates", url_prefix="/c")
-limiter.limit(
-    lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
-    key_func=lambda: ratelimit.site_bucket("hosted"),
-)(bp)
+ratelimit.limit_door(bp, "hosted")
 
 
 @bp.url_value_preprocessor

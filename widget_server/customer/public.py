@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, make_response, render_template, request
+from flask import Blueprint, abort, g, make_response, render_template, request
 from flask_babel import gettext
 
 from widget_server import ratelimit
 from widget_server.customer import present
 from widget_server.delivery.tokens import read_unsubscribe_token
-from widget_server.extensions import db, limiter
+from widget_server.extensions import db
 from widget_server.i18n import N_, customer_locale, use_locale
 from widget_server.models import Site
 from widget_server.services import digests, roadmap, sites
 
 bp = Blueprint("public", __name__, template_folder="templates")
-limiter.limit(
-    lambda: current_app.config["KEEPKIT_WIDGET_RATE_LIMIT"],
-    key_func=lambda: ratelimit.site_bucket("public"),
-)(bp)
+ratelimit.limit_door(bp, "public")
 
 # The unsubscribe page's question and answer, by what the link stops.
 QUESTIONS = {

@@ -33,6 +33,25 @@ def test_board_without_token_and_with_votes(client, db, site):
     assert off.get_json() == {"item_id": sso.id, "votes": 0, "voted": False}
 
 
+def test_a_returning_voter_is_read_as_stored_and_refreshed_when_the_token_changed(client, db, site):
+    sso, dark, *_ = roadmap_board(site)
+    first = make_token(site, "voter", company="Acme")
+    assert widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": first, "vote": True})
+    # The same claims again: the stored customer as it is.
+    again = widget(client, site, f"/roadmap/items/{dark.id}/vote", {"token": first, "vote": True})
+    assert again.get_json() == {"item_id": dark.id, "votes": 1, "voted": True}
+    # The company changed since: the customer is updated and the vote counts for the new one.
+    moved = make_token(site, "voter", company="Globex")
+    widget(client, site, f"/roadmap/items/{dark.id}/vote", {"token": moved, "vote": False})
+    voted = widget(client, site, f"/roadmap/items/{dark.id}/vote", {"token": moved, "vote": True})
+    assert voted.get_json() == {"item_id": dark.id, "votes": 1, "voted": True}
+    _db.session.expire_all()
+    companies = dict(_db.session.execute(sa.select(Vote.item_id, Vote.company)).all())
+    assert companies == {sso.id: "Acme", dark.id: "Globex"}
+    customer = roadmap.reader(site, "voter")[0]
+    assert customer.company == "Globex"
+
+
 def test_vote_errors(client, db, site):
     sso, _, shipped, secret = roadmap_board(site)
     token = make_token(site, "voter")

@@ -28,7 +28,7 @@ from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db
 from widget_server.guards import json_object
 from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
-from widget_server.services.customers import is_current, upsert_customer
+from widget_server.services.customers import is_current, known_customer, upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import CustomerClaims, verify_customer_token
 
@@ -164,18 +164,19 @@ def complete(session_id: str):
 # --- roadmap ------------------------------------------------------------------------------
 
 
-def _voter(data, locale: str | None = None):
+def _voter(data, locale: str | None = None, *, find=upsert_customer):
     """The customer behind a roadmap write: from the token, or (only where the site allows
-    anonymous voting) from the browser's anonymous id.
+    anonymous voting) from the browser's anonymous id. ``find``: :func:`upsert_customer`, or
+    :func:`known_customer` where only the customer's columns are read.
 
     :raises Unauthorized: ``token_missing`` when neither is acceptable.
     """
     if data.get("token"):
-        return upsert_customer(g.site, verify_customer_token(g.site, data["token"]), locale=locale)
+        return find(g.site, verify_customer_token(g.site, data["token"]), locale=locale)
     anonymous = data.get("anonymous_id")
     if g.site.anonymous_voting and anonymous:
         claims = CustomerClaims(sub=f"anonymous:{anonymous}", currency=g.site.currency)
-        return upsert_customer(g.site, claims, locale=locale)
+        return find(g.site, claims, locale=locale)
     raise Unauthorized("Voting needs a customer token", code="token_missing")
 
 
@@ -233,7 +234,7 @@ def vote(item_id: int):
     Hidden items and suggestions in moderation are unknown here (404), as on the board."""
     data = _body(VOTE_INPUT)
     item = roadmap.get_public_item(g.site, item_id)
-    customer = _voter(data)
+    customer = _voter(data, find=known_customer)
     if data["vote"]:
         roadmap.vote(g.site, item, customer)
     else:

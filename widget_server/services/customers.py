@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -14,7 +15,9 @@ from widget_server.services.tokens import CustomerClaims
 SEEN_GRANULARITY = timedelta(minutes=10)
 
 
-def is_current(customer: Customer | None, claims: CustomerClaims, locale: str | None) -> bool:
+def is_current(
+    customer: Customer | sa.Row[Any] | None, claims: CustomerClaims, locale: str | None
+) -> bool:
     """Whether :func:`upsert_customer` would change nothing worth a write (``customer``: a
     Customer, or a row with its field names, as ``roadmap.reader`` reads it)."""
     if customer is None or (locale and customer.locale != locale):
@@ -91,6 +94,26 @@ def upsert_customer(
         customer.updated_at = now
     db.session.flush()
     return customer
+
+
+_CUSTOMERS = Customer.__table__
+# Built once: the stored customer as a plain row (a Core statement on the connection).
+_ROW_BY_SUB = sa.select(_CUSTOMERS).where(
+    _CUSTOMERS.c.site_id == sa.bindparam("site_id"),
+    _CUSTOMERS.c.external_id == sa.bindparam("sub"),
+)
+
+
+def known_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
+    """:func:`upsert_customer` for a caller that only reads the customer's columns (a roadmap
+    vote): a returning customer whose claims changed nothing is the stored row itself, read
+    with one Core statement (loading the object cost a tenth of a vote). That row is
+    read-only: the attribute names are the Customer's, there are no relationships."""
+    row = db.session.connection().execute(_ROW_BY_SUB, {"site_id": site.id, "sub": claims.sub})
+    stored = row.first()
+    if stored is not None and is_current(stored, claims, locale):
+        return cast("Customer", stored)
+    return upsert_customer(site, claims, locale=locale)
 
 
 def find_customer(site: Site, who: str) -> Customer | None:

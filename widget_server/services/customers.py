@@ -54,30 +54,30 @@ def _insert_customer():
     )
 
 
-def upsert_customer(
-    site: Site, claims: CustomerClaims, *, locale: str | None = None, new_likely: bool = False
-) -> Customer:
+def _new_customer(site: Site, claims: CustomerClaims, locale: str | None) -> dict:
+    values = {"site_id": site.id, "external_id": claims.sub, "attributes": {}}
+    values |= _fields(claims) | {"locale": locale, "created_at": utcnow()}
+    values["updated_at"] = values["created_at"]
+    return values
+
+
+def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
     """Return the site's customer for ``claims.sub``, refreshed from the claims. Only what
     changed is written (when they were last seen is kept to the nearest ten minutes), so a
-    returning customer costs one read. ``new_likely``: the caller expects a customer Keepkit
-    has not seen (one who opens the cancellation flow), so the insert is tried first and a
-    new customer costs one statement, a known one two.
+    returning customer costs one read.
 
     Safe under concurrency: a parallel insert of the same customer is an insert that does
     nothing (one statement, no savepoint).
     """
     key = {"site_id": site.id, "sub": claims.sub}
-    customer = None if new_likely else db.session.scalar(_BY_SUB, key)
+    customer = db.session.scalar(_BY_SUB, key)
     if customer is None:
-        values = {"site_id": site.id, "external_id": claims.sub, "attributes": {}}
-        values |= _fields(claims) | {"locale": locale, "created_at": utcnow()}
-        values["updated_at"] = values["created_at"]
         inserted = db.session.scalars(
-            per_dialect("customers.insert", _insert_customer), values
+            per_dialect("customers.insert", _insert_customer), _new_customer(site, claims, locale)
         ).first()
         if inserted is not None:
             return inserted
-        # Known already (or a concurrent request inserted them): read them.
+        # A concurrent request inserted them: read them.
         customer = db.session.scalars(_BY_SUB, key).one()
     if is_current(customer, claims, locale):
         return customer
@@ -104,13 +104,31 @@ _ROW_BY_SUB = sa.select(_CUSTOMERS).where(
 )
 
 
-def known_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
+def _insert_row():
+    return insert_or_ignore(_CUSTOMERS, ["site_id", "external_id"]).returning(*_CUSTOMERS.c)
+
+
+def known_customer(
+    site: Site, claims: CustomerClaims, *, locale: str | None = None, new_likely: bool = False
+) -> Customer:
     """:func:`upsert_customer` for a caller that only reads the customer's columns (a roadmap
-    vote): a returning customer whose claims changed nothing is the stored row itself, read
-    with one Core statement (loading the object cost a tenth of a vote). That row is
-    read-only: the attribute names are the Customer's, there are no relationships."""
-    row = db.session.connection().execute(_ROW_BY_SUB, {"site_id": site.id, "sub": claims.sub})
-    stored = row.first()
+    vote, the start of a flow): a new customer, or a returning one whose claims changed
+    nothing, is the stored row itself, written or read with one Core statement (loading the
+    object cost a tenth of a vote). That row is read-only: the attribute names are the
+    Customer's, there are no relationships. ``new_likely``: the caller expects a customer
+    Keepkit has not seen (one who opens the cancellation flow), so the insert is tried first
+    and a new customer costs one statement, a known one two.
+
+    Safe under concurrency as :func:`upsert_customer` is.
+    """
+    connection = db.session.connection()
+    if new_likely:
+        values = _new_customer(site, claims, locale)
+        inserted = connection.execute(per_dialect("customers.insert_row", _insert_row), values)
+        row = inserted.first()
+        if row is not None:
+            return cast("Customer", row)
+    stored = connection.execute(_ROW_BY_SUB, {"site_id": site.id, "sub": claims.sub}).first()
     if stored is not None and is_current(stored, claims, locale):
         return cast("Customer", stored)
     return upsert_customer(site, claims, locale=locale)

@@ -143,3 +143,20 @@ def test_a_failing_after_request_step_does_not_undo_the_answer(
     # The other after-request steps still ran (CORS lets the widget read the answer).
     assert completed.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "header step failed" in caplog.text
+
+
+def test_the_public_doors_count_in_the_shared_storage_again_once_it_answers(
+    app, client, db, site, limiter_restored, monkeypatch
+):
+    """After an outage the doors ask the storage again (at most every few seconds) and go
+    back to it when it answers, so the processes share their counts again."""
+    from widget_server import ratelimit
+
+    limiter._storage_dead = True  # as after an outage; the storage here answers
+    monkeypatch.setattr(ratelimit, "_next_recheck", time.monotonic() + 60)
+    widget(client, site.key, "/sessions", {"token": make_token(site)})
+    assert limiter._storage_dead  # not asked again before its time
+    monkeypatch.setattr(ratelimit, "_next_recheck", 0.0)
+    started = widget(client, site.key, "/sessions", {"token": make_token(site)})
+    assert started.status_code == 201
+    assert not limiter._storage_dead

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from widget_server.extensions import db
 from widget_server.models import Customer, Site, utcnow
-from widget_server.services.sql import insert_or_ignore, per_dialect
+from widget_server.services.sql import as_stored, insert_or_ignore, per_dialect
 from widget_server.services.tokens import CustomerClaims
 
 SEEN_GRANULARITY = timedelta(minutes=10)
@@ -46,19 +46,25 @@ _BY_SUB = sa.select(Customer).where(
 )
 
 
-def _insert_customer():
-    return (
-        insert_or_ignore(Customer, ["site_id", "external_id"])
-        .returning(Customer)
-        .execution_options(populate_existing=True)
-    )
+_CUSTOMERS = Customer.__table__
+# Built once: the stored customer as a plain row (a Core statement on the connection).
+_ROW_BY_SUB = sa.select(_CUSTOMERS).where(
+    _CUSTOMERS.c.site_id == sa.bindparam("site_id"),
+    _CUSTOMERS.c.external_id == sa.bindparam("sub"),
+)
 
 
-def _new_customer(site: Site, claims: CustomerClaims, locale: str | None) -> dict:
+def _insert(site: Site, claims: CustomerClaims, locale: str | None) -> sa.Row[Any] | None:
+    """Insert the customer unless the site has them (a concurrent insert of the same customer
+    included): their stored row, or None. One statement, built once per database kind."""
     values = {"site_id": site.id, "external_id": claims.sub, "attributes": {}}
     values |= _fields(claims) | {"locale": locale, "created_at": utcnow()}
     values["updated_at"] = values["created_at"]
-    return values
+    statement = per_dialect(
+        "customers.insert",
+        lambda: insert_or_ignore(_CUSTOMERS, ["site_id", "external_id"]).returning(*_CUSTOMERS.c),
+    )
+    return db.session.connection().execute(statement, values).first()
 
 
 def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = None) -> Customer:
@@ -72,11 +78,9 @@ def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = 
     key = {"site_id": site.id, "sub": claims.sub}
     customer = db.session.scalar(_BY_SUB, key)
     if customer is None:
-        inserted = db.session.scalars(
-            per_dialect("customers.insert", _insert_customer), _new_customer(site, claims, locale)
-        ).first()
-        if inserted is not None:
-            return inserted
+        row = _insert(site, claims, locale)
+        if row is not None:
+            return as_stored(Customer, row)
         # A concurrent request inserted them: read them.
         customer = db.session.scalars(_BY_SUB, key).one()
     if is_current(customer, claims, locale):
@@ -96,18 +100,6 @@ def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = 
     return customer
 
 
-_CUSTOMERS = Customer.__table__
-# Built once: the stored customer as a plain row (a Core statement on the connection).
-_ROW_BY_SUB = sa.select(_CUSTOMERS).where(
-    _CUSTOMERS.c.site_id == sa.bindparam("site_id"),
-    _CUSTOMERS.c.external_id == sa.bindparam("sub"),
-)
-
-
-def _insert_row():
-    return insert_or_ignore(_CUSTOMERS, ["site_id", "external_id"]).returning(*_CUSTOMERS.c)
-
-
 def known_customer(
     site: Site, claims: CustomerClaims, *, locale: str | None = None, new_likely: bool = False
 ) -> Customer:
@@ -121,14 +113,10 @@ def known_customer(
 
     Safe under concurrency as :func:`upsert_customer` is.
     """
-    connection = db.session.connection()
-    if new_likely:
-        values = _new_customer(site, claims, locale)
-        inserted = connection.execute(per_dialect("customers.insert_row", _insert_row), values)
-        row = inserted.first()
-        if row is not None:
-            return cast("Customer", row)
-    stored = connection.execute(_ROW_BY_SUB, {"site_id": site.id, "sub": claims.sub}).first()
+    if new_likely and (row := _insert(site, claims, locale)) is not None:
+        return cast("Customer", row)
+    key = {"site_id": site.id, "sub": claims.sub}
+    stored = db.session.connection().execute(_ROW_BY_SUB, key).first()
     if stored is not None and is_current(stored, claims, locale):
         return cast("Customer", stored)
     return upsert_customer(site, claims, locale=locale)

@@ -9,7 +9,7 @@ from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session, contains_eager, joinedload, make_transient_to_detached
+from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from widget_server.errors import Conflict, NotFound, ValidationError
@@ -29,7 +29,7 @@ from widget_server.services import experiments, jobs, lifecycle, notifications, 
 from widget_server.services.customers import known_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.site_cache import OfferView, ReasonView, SiteView
-from widget_server.services.sql import insert_or_ignore, per_dialect
+from widget_server.services.sql import as_stored, insert_or_ignore, per_dialect
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
@@ -161,23 +161,10 @@ def _experiment_offer(
 
 
 _SESSIONS = CancellationSession.__table__
-# Each mapped attribute of a session with its column, for an object made from a stored row.
-_SESSION_COLUMNS = [(a.key, a.columns[0]) for a in sa.inspect(CancellationSession).column_attrs]
 
 
 def _insert_session():
     return insert_or_ignore(_SESSIONS, ["public_id"]).returning(*_SESSIONS.c)
-
-
-def _as_stored(row) -> CancellationSession:
-    """The session object for a row just written, in this request's ORM session as if it had
-    been loaded (every column set and unchanged; relationships load when read). The ORM's
-    INSERT … RETURNING of the object cost a third of a flow start."""
-    values = row._mapping
-    session = CancellationSession(**{key: values[column] for key, column in _SESSION_COLUMNS})
-    make_transient_to_detached(session)
-    db.session.add(session)
-    return session
 
 
 def start_session(
@@ -232,7 +219,7 @@ def start_session(
                 N_("This session id is being started by another request"), code="session_conflict"
             )
         return _check_owner(winner, site, claims), False
-    return _as_stored(row), True
+    return as_stored(CancellationSession, row), True
 
 
 def _by_public_id(public_id: str) -> CancellationSession | None:

@@ -110,3 +110,21 @@ def test_sites_do_not_see_each_others_offers(db, site):
     session, _ = flow.start_session(other, claims(other), locale="en")
     offer = flow.answer_session(other, session, reason_key="too_expensive")
     assert offer.site_id == other.id
+
+
+def test_reading_a_session_again_gives_its_stored_state(db, site):
+    """The object a request already holds (a hosted page that starts and answers) is the one
+    an answer or completion reads, with what is stored now, not what it remembered."""
+    session, _ = start_flow(site, comment="First thought")
+    db.session.execute(
+        sa.update(CancellationSession)
+        .where(CancellationSession.id == session.id)
+        .values(comment="Written meanwhile")
+        .execution_options(synchronize_session=False)
+    )
+    again = flow.get_session(site, claims(site), session.public_id)
+    assert again is session
+    assert again.comment == "Written meanwhile"
+    assert again.customer.external_id == "cust-1"
+    flow.complete_session(site, again, outcome="cancelled")
+    assert flow.reason_of(site, again).key == "too_expensive"

@@ -53,15 +53,20 @@ def offer(offer: Offer | OfferView, locale: str) -> dict:
     return view
 
 
-def result(session: CancellationSession, receipt: str) -> dict:
-    """The ``Result`` the widget resolves with (see the integration contract)."""
+def result(
+    session: CancellationSession,
+    receipt: str,
+    chosen: Reason | ReasonView | None,
+    accepted: Offer | OfferView | None,
+) -> dict:
+    """The ``Result`` the widget resolves with (see the integration contract): ``chosen`` and
+    ``accepted`` are the session's reason and offer (:func:`flow.reason_of`, ``offer_of``)."""
     locale = session.locale
-    chosen = session.reason
     return {
         "outcome": session.outcome,
         "reason": {"id": chosen.key, "label": translate(chosen.labels, locale)} if chosen else None,
         "comment": session.comment,
-        "offer": offer(session.offer, locale) if session.offer else None,
+        "offer": offer(accepted, locale) if accepted else None,
         "session": session.public_id,
         "receipt": receipt,
     }

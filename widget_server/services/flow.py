@@ -9,7 +9,7 @@ from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from widget_server.errors import Conflict, NotFound, ValidationError
@@ -29,7 +29,7 @@ from widget_server.services import experiments, jobs, lifecycle, notifications, 
 from widget_server.services.customers import known_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.site_cache import OfferView, ReasonView, SiteView
-from widget_server.services.sql import as_stored, insert_or_ignore, per_dialect
+from widget_server.services.sql import as_stored, columns_of, insert_or_ignore, per_dialect
 from widget_server.services.text import is_single_line, storable
 from widget_server.services.tokens import CustomerClaims, issue_receipt
 
@@ -236,24 +236,19 @@ def _check_owner(session: CancellationSession, site: Site, claims: CustomerClaim
     return session
 
 
-# Built once: with its loader options the statement costs more to build than to run.
+# Built once, run on the connection: the customer's session, locked, with the customer (whom
+# the completion's webhook and receipt name) in the same round trip. The reason and offer come
+# from the site's snapshot (see reason_of, offer_of).
+_CUSTOMERS = Customer.__table__
 _CUSTOMERS_SESSION = (
-    sa.select(CancellationSession)
-    .join(Customer, Customer.id == CancellationSession.customer_id)
+    sa.select(_SESSIONS, *columns_of(Customer, "customer__"))
+    .join_from(_SESSIONS, _CUSTOMERS, _CUSTOMERS.c.id == _SESSIONS.c.customer_id)
     .where(
-        CancellationSession.public_id == sa.bindparam("public_id"),
-        CancellationSession.site_id == sa.bindparam("site_id"),
-        Customer.external_id == sa.bindparam("sub"),
+        _SESSIONS.c.public_id == sa.bindparam("public_id"),
+        _SESSIONS.c.site_id == sa.bindparam("site_id"),
+        _CUSTOMERS.c.external_id == sa.bindparam("sub"),
     )
-    # What the answer and the completion show (the customer, the reason and offer for the
-    # result and the webhook) comes in the same round trip; only the session is locked.
-    .options(
-        contains_eager(CancellationSession.customer),
-        joinedload(CancellationSession.reason),
-        joinedload(CancellationSession.offer),
-    )
-    .with_for_update(of=CancellationSession)
-    .execution_options(populate_existing=True)
+    .with_for_update(of=_SESSIONS)
 )
 
 
@@ -266,15 +261,34 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
         public_id = str(uuid.UUID(str(public_id)))
     except ValueError:
         public_id = ""
-    session = db.session.scalar(
-        _CUSTOMERS_SESSION, {"public_id": public_id, "site_id": site.id, "sub": claims.sub}
-    )
-    if session is None:
+    params = {"public_id": public_id, "site_id": site.id, "sub": claims.sub}
+    row = db.session.connection().execute(_CUSTOMERS_SESSION, params).first()
+    if row is None:
         raise NotFound(
             N_("No such cancellation session for this customer"), code="session_not_found"
         )
+    session = as_stored(CancellationSession, row)
+    set_committed_value(session, "customer", as_stored(Customer, row, prefix="customer__"))
     db.session.info.setdefault(_LOCKED, set()).add(session.id)
     return session
+
+
+def reason_of(site: Site | SiteView, session: CancellationSession) -> Reason | ReasonView | None:
+    """The session's reason, from the site's snapshot when it is one (no query)."""
+    if isinstance(site, SiteView) and session.reason_id is not None:
+        found = next((r for r in site.reasons if r.id == session.reason_id), None)
+        if found is not None:
+            return found
+    return session.reason  # archived since, or no snapshot: read when needed
+
+
+def offer_of(site: Site | SiteView, session: CancellationSession) -> Offer | OfferView | None:
+    """The session's accepted offer, from the site's snapshot when it is one (no query)."""
+    if isinstance(site, SiteView) and session.offer_id is not None:
+        found = next((o for o in site.offers if o.id == session.offer_id), None)
+        if found is not None:
+            return found
+    return session.offer
 
 
 _TEXT_NAMES = {"comment": N_("Your comment"), "followup_answer": N_("Your answer")}
@@ -411,6 +425,16 @@ _OFFER_BY_KEY = sa.select(Offer).where(
 )
 
 
+def _offer_by_key(site: Site | SiteView, key: str) -> Offer | OfferView | None:
+    """The site's offer ``key``: from the snapshot when active, else read (archived since it
+    was shown: the customer still accepted it)."""
+    if isinstance(site, SiteView):
+        found = next((o for o in site.offers if o.key == key), None)
+        if found is not None:
+            return found
+    return db.session.scalar(_OFFER_BY_KEY, {"site_id": site.id, "key": key})
+
+
 def _decided():
     """The UPDATE of a completion with an outcome (saved, cancelled), which also links the
     customer's billing cancellation if it came first; returns the seconds to it (built once
@@ -453,7 +477,7 @@ def complete_session(
                 code="offer_not_shown",
                 params={"offer": offer_key},
             )
-        offer = db.session.scalar(_OFFER_BY_KEY, {"site_id": site.id, "key": offer_key})
+        offer = _offer_by_key(site, offer_key)
         if offer is None:
             raise ValidationError(
                 N_("Offer %(offer)r no longer exists"),
@@ -461,9 +485,8 @@ def complete_session(
                 params={"offer": offer_key},
             )
     if session.outcome is not None:
-        same_offer = (session.offer.key if session.offer else None) == (
-            offer.key if offer else None
-        )
+        stored = offer_of(site, session)
+        same_offer = (stored.key if stored else None) == (offer.key if offer else None)
         if session.outcome == outcome and same_offer:
             return session
         raise Conflict(
@@ -479,9 +502,9 @@ def complete_session(
         # first): the same UPDATE links it, no extra round trip.
         result = _store(session, values, _decided(), b_completed_at=values["completed_at"])
         set_committed_value(session, "billing_cancelled_after", result.scalar_one())
-    set_committed_value(session, "offer", offer)
+    db.session.expire(session, ["offer"])  # follows offer_id when read (see offer_of)
     rollups.add_session(site, session)
-    reason = session.reason
+    reason = reason_of(site, session)
     notifications.enqueue_webhook(
         site,
         "cancellation.completed",
@@ -517,11 +540,12 @@ def receipt(site: Site, session: CancellationSession) -> str:
     """The signed receipt of a completed session, which the host's backend can verify."""
     if session.outcome is None or session.completed_at is None:
         raise ValueError("a receipt is for completed sessions")
+    offer = offer_of(site, session)
     return issue_receipt(
         site,
         sub=session.customer.external_id,
         session=session.public_id,
         outcome=session.outcome,
-        offer=session.offer.key if session.offer else None,
+        offer=offer.key if offer else None,
         issued_at=session.completed_at,
     )

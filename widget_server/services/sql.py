@@ -8,6 +8,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, Result, Row, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from widget_server.extensions import db
 
@@ -50,20 +51,44 @@ def per_dialect(name: str, build: Callable[[], T]) -> T:
     return cast(T, built)
 
 
-# Per model: each mapped column attribute's name with its column.
-_COLUMNS: dict[type, list[tuple[str, Any]]] = {}
+# Per model: its mapper, each mapped column attribute's name with its column's name, and the
+# names of its primary key's attributes.
+_COLUMNS: dict[type, tuple[Any, list[tuple[str, str]], list[str]]] = {}
 
 
-def as_stored(model: type[T], row: Row[Any]) -> T:
-    """The object of a row that a Core statement just wrote and returned whole (``RETURNING``
-    every column of ``model``'s table), in the request's session as if it had been loaded:
-    every column set and unchanged, relationships loaded when read. The ORM's own
-    ``INSERT … RETURNING`` of the object costs several times the statement."""
-    columns = _COLUMNS.get(model)
-    if columns is None:
-        columns = _COLUMNS[model] = [(a.key, a.columns[0]) for a in inspect(model).column_attrs]
+def as_stored(model: type[T], row: Row[Any], *, prefix: str = "") -> T:
+    """The object of a row that a Core statement just wrote or read whole (every column of
+    ``model``'s table, each under its column's name after ``prefix``; see :func:`columns_of`),
+    in the request's session as if it had been loaded: every column set and unchanged,
+    relationships loaded when read. An object of that row already in the session takes the
+    row's values (as a query with ``populate_existing`` would). The ORM's own
+    ``INSERT … RETURNING`` or loading of the object costs several times the statement."""
+    known_model = _COLUMNS.get(model)
+    if known_model is None:
+        mapper = inspect(model)
+        columns = [(a.key, a.columns[0].name) for a in mapper.column_attrs]
+        keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+        known_model = _COLUMNS[model] = (mapper, columns, keys)
+    mapper, columns, keys = known_model
     values = row._mapping
-    stored = model(**{key: values[column] for key, column in columns})
+    state = {key: values[prefix + name] for key, name in columns}
+    identity = mapper.identity_key_from_primary_key([state[key] for key in keys])
+    known = db.session.identity_map.get(identity)
+    if known is not None:
+        for key, value in state.items():
+            set_committed_value(known, key, value)
+        return cast(T, known)
+    # Made as a loaded object is: its columns put in place, not set one by one through the
+    # attribute events of ``model(**state)`` (which cost twice the rest).
+    stored = mapper.class_manager.new_instance()
+    stored.__dict__.update(state)
     make_transient_to_detached(stored)
     db.session.add(stored)
     return stored
+
+
+def columns_of(model: type, prefix: str) -> list[Any]:
+    """Every column of ``model``'s table labelled ``prefix`` + its name: a second table's
+    columns in a Core SELECT whose rows :func:`as_stored` turns into objects."""
+    table = cast(Any, model).__table__
+    return [column.label(prefix + column.name) for column in table.c]

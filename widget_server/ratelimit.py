@@ -76,6 +76,27 @@ def limit_door(bp: Blueprint, door: str) -> None:
     bp.after_request(_headers)
 
 
+def skip_doors(app) -> None:
+    """Flask-Limiter's own request step, skipped for the doors' requests: their limit is
+    counted by :func:`limit_door`, and the step's resolution of limits (which finds none for
+    them, see the request filter) cost as much as the count. Call after ``limiter.init_app``."""
+    from widget_server.extensions import limiter
+
+    steps = app.before_request_funcs.setdefault(None, [])
+    for index, step in enumerate(steps):
+        if step == limiter._check_request_limit:
+            steps[index] = _unless_door(step)
+
+
+def _unless_door(step):
+    def run():
+        if request.blueprint in _DOORS:
+            return None
+        return step()
+
+    return run
+
+
 @lru_cache(maxsize=16)
 def _parsed(text: str) -> RateLimitItem:
     return parse(text)

@@ -234,7 +234,7 @@ def add_session(site: Site, session: CancellationSession) -> None:
     db.session.connection().execute(_QUEUE, {"site_id": site.id, "session_id": session.id})
 
 
-_QUEUE = sa.insert(cast(sa.Table, RollupPending.__table__))  # Core: no ORM work, no RETURNING
+_QUEUE = sa.insert(cast(sa.Table, RollupPending.__table__)).inline()  # Core, no RETURNING
 
 
 def fold_pending(site: Site | None = None, limit: int = 5000) -> int:

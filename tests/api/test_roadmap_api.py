@@ -1,6 +1,6 @@
 import sqlalchemy as sa
 
-from tests.factories import auth, make_token, roadmap_board, widget
+from tests.factories import auth, make_site, make_token, roadmap_board, widget
 from widget_server.extensions import db as _db
 from widget_server.models import CancellationSession, OutboxMessage, RoadmapItem, Vote
 from widget_server.services import roadmap
@@ -70,6 +70,28 @@ def test_vote_errors(client, db, site):
     assert missing.status_code == 404
     bad = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": "maybe"})
     assert bad.status_code == 422
+    # An unknown item is told first, whatever the token.
+    for body in ({"vote": True}, {"token": "not-a-jwt", "vote": True}):
+        unknown = widget(client, site, "/roadmap/items/999999/vote", body)
+        assert unknown.status_code == 404, body
+    forged = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": "x.y.z", "vote": True})
+    assert forged.status_code == 401
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 0
+
+
+def test_a_voter_is_the_customer_of_the_items_site(client, db, site):
+    """The same customer id, with the same claims, on another site is another customer: the
+    vote is this site's customer's (new here), not the other site's."""
+    other, _ = make_site("Other")
+    upsert_customer(other, verify_customer_token(other, make_token(other, "voter", company="Acme")))
+    _db.session.commit()
+    sso, *_ = roadmap_board(site)
+    token = make_token(site, "voter", company="Acme")
+    voted = widget(client, site, f"/roadmap/items/{sso.id}/vote", {"token": token, "vote": True})
+    assert voted.get_json() == {"item_id": sso.id, "votes": 1, "voted": True}
+    _db.session.expire_all()
+    vote = _db.session.scalars(sa.select(Vote)).one()
+    assert vote.company == "Acme" and vote.customer.site_id == site.id
 
 
 def test_anonymous_voting_is_a_site_option(client, db, site):

@@ -31,7 +31,7 @@ from widget_server.errors import Forbidden, KeepkitError, Unauthorized
 from widget_server.extensions import db
 from widget_server.guards import json_object
 from widget_server.services import flow, roadmap, site_cache, sites, stripe_connector
-from widget_server.services.customers import is_current, known_customer, upsert_customer
+from widget_server.services.customers import current_customer, is_current, upsert_customer
 from widget_server.services.locales import pick_locale
 from widget_server.services.tokens import CustomerClaims, verify_customer_token
 
@@ -188,19 +188,17 @@ def complete(session_id: str):
 # --- roadmap ------------------------------------------------------------------------------
 
 
-def _voter(data, locale: str | None = None, *, find=upsert_customer):
-    """The customer behind a roadmap write: from the token, or (only where the site allows
-    anonymous voting) from the browser's anonymous id. ``find``: :func:`upsert_customer`, or
-    :func:`known_customer` where only the customer's columns are read.
+def _voter_claims(data) -> CustomerClaims:
+    """Who writes to the roadmap: the token's customer, or (only where the site allows
+    anonymous voting) the browser's anonymous id.
 
     :raises Unauthorized: ``token_missing`` when neither is acceptable.
     """
     if data.get("token"):
-        return find(g.site, verify_customer_token(g.site, data["token"]), locale=locale)
+        return verify_customer_token(g.site, data["token"])
     anonymous = data.get("anonymous_id")
     if g.site.anonymous_voting and anonymous:
-        claims = CustomerClaims(sub=f"anonymous:{anonymous}", currency=g.site.currency)
-        return find(g.site, claims, locale=locale)
+        return CustomerClaims(sub=f"anonymous:{anonymous}", currency=g.site.currency)
     raise Unauthorized("Voting needs a customer token", code="token_missing")
 
 
@@ -268,8 +266,14 @@ def vote(item_id: int):
     """Vote (``"vote": true``) or take the vote back (``false``); idempotent either way.
     Hidden items and suggestions in moderation are unknown here (404), as on the board."""
     data = _body(VOTE_INPUT)
-    item = roadmap.get_public_item(g.site, item_id)
-    customer = _voter(data, find=known_customer)
+    try:
+        claims, refused = _voter_claims(data), None
+    except KeepkitError as exc:  # told after the item: an unknown item is a 404 first
+        claims, refused = None, exc
+    item, stored = roadmap.public_item_and_voter(g.site, item_id, claims.sub if claims else None)
+    if claims is None:
+        raise cast(KeepkitError, refused)
+    customer = current_customer(g.site, claims, stored)
     if data["vote"]:
         roadmap.vote(g.site, item, customer)
     else:
@@ -282,7 +286,7 @@ def vote(item_id: int):
 def suggest():
     """A customer's idea; it waits for moderation before anyone else sees it."""
     data = _body(SUGGESTION_INPUT)
-    customer = _voter(data)
+    customer = upsert_customer(g.site, _voter_claims(data))
     item = roadmap.suggest(g.site, customer, title=data["title"], description=data["description"])
     return jsonify(SUGGESTION_OUT.dump(item)), 201
 

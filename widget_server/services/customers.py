@@ -117,6 +117,15 @@ def known_customer(
         return cast("Customer", row)
     key = {"site_id": site.id, "sub": claims.sub}
     stored = db.session.connection().execute(_ROW_BY_SUB, key).first()
+    return current_customer(site, claims, stored, locale=locale)
+
+
+def current_customer(
+    site: Site, claims: CustomerClaims, stored: sa.Row[Any] | None, *, locale: str | None = None
+) -> Customer:
+    """:func:`known_customer` for a caller that read the customer's stored row itself, in a
+    statement that read something else too (``stored``: a row with the Customer's column
+    names, None when the site has no such customer)."""
     if stored is not None and is_current(stored, claims, locale):
         return cast("Customer", stored)
     return upsert_customer(site, claims, locale=locale)

@@ -149,27 +149,46 @@ class PublicItem:
 
 
 _ITEMS = RoadmapItem.__table__
-# Built once: the public read of one item for a vote (a Core statement on the connection; the
-# ORM's load of a whole item was a fifth of a vote).
-_PUBLIC_ITEM = sa.select(*(_ITEMS.c[name] for name in PublicItem.__dataclass_fields__)).where(
-    _ITEMS.c.id == sa.bindparam("id"), _ITEMS.c.site_id == sa.bindparam("site_id")
+# Built once (a Core statement on the connection; the ORM's load of a whole item was a fifth
+# of a vote): what a vote needs of the item, with its voter's stored row (the customer's
+# columns under their own names, None when the site does not know them), in one round trip.
+_PUBLIC_ITEM_AND_VOTER = (
+    sa.select(
+        *(_ITEMS.c[name].label(f"item__{name}") for name in PublicItem.__dataclass_fields__),
+        _CUSTOMERS,
+    )
+    .select_from(
+        _ITEMS.outerjoin(
+            _CUSTOMERS,
+            sa.and_(
+                _CUSTOMERS.c.site_id == _ITEMS.c.site_id,
+                _CUSTOMERS.c.external_id == sa.bindparam("sub"),
+            ),
+        )
+    )
+    .where(_ITEMS.c.id == sa.bindparam("id"), _ITEMS.c.site_id == sa.bindparam("site_id"))
 )
 
 
-def get_public_item(site: Site, item_id) -> PublicItem:
-    """An item customers may see.
+def public_item_and_voter(site: Site, item_id, sub: str | None) -> tuple[PublicItem, Any]:
+    """An item customers may see, and the stored row of the customer ``sub`` (None when the
+    site has no such customer, or no ``sub``) for :func:`customers.current_customer`: one
+    statement where a vote needed two.
 
     :raises NotFound: ``item_not_found`` for unknown, hidden, pending and rejected items alike,
         so the answer never tells that such an item exists.
     """
     number, row = _item_id(item_id), None
     if number is not None:
-        params = {"id": number, "site_id": site.id}
-        row = db.session.connection().execute(_PUBLIC_ITEM, params).first()
-    item = PublicItem(**row._mapping) if row is not None else None
-    if item is None or not is_visible(item):
+        params = {"id": number, "site_id": site.id, "sub": sub}
+        row = db.session.connection().execute(_PUBLIC_ITEM_AND_VOTER, params).first()
+    if row is None:
         raise _not_found()
-    return item
+    values = row._mapping
+    item = PublicItem(**{name: values[f"item__{name}"] for name in PublicItem.__dataclass_fields__})
+    if not is_visible(item):
+        raise _not_found()
+    return item, (row if values["id"] is not None else None)
 
 
 def _clean_item_fields(fields: dict) -> dict:

@@ -116,15 +116,18 @@ def test_reading_a_session_again_gives_its_stored_state(db, site):
     """The object a request already holds (a hosted page that starts and answers) is the one
     an answer or completion reads, with what is stored now, not what it remembered."""
     session, _ = start_flow(site, comment="First thought")
+    assert session.reason.key == "too_expensive"
+    other = db.session.scalar(sa.select(Reason).where(Reason.key == "switching"))
     db.session.execute(
         sa.update(CancellationSession)
         .where(CancellationSession.id == session.id)
-        .values(comment="Written meanwhile")
+        .values(comment="Written meanwhile", reason_id=other.id)
         .execution_options(synchronize_session=False)
     )
     again = flow.get_session(site, claims(site), session.public_id)
     assert again is session
     assert again.comment == "Written meanwhile"
+    assert again.reason.key == "switching"
     assert again.customer.external_id == "cust-1"
     flow.complete_session(site, again, outcome="cancelled")
-    assert flow.reason_of(site, again).key == "too_expensive"
+    assert flow.reason_of(site, again).key == "switching"

@@ -77,6 +77,10 @@ def as_stored(model: type[T], row: Row[Any], *, prefix: str = "") -> T:
     if known is not None:
         for key, value in state.items():
             set_committed_value(known, key, value)
+        # Its loaded relationships follow the new foreign keys when next read.
+        loaded = [r.key for r in mapper.relationships if r.key in known.__dict__]
+        if loaded:
+            db.session.expire(known, loaded)
         return cast(T, known)
     # Made as a loaded object is: its columns put in place, not set one by one through the
     # attribute events of ``model(**state)`` (which cost twice the rest).

@@ -66,8 +66,7 @@ def session_list():
     filters = _session_filter(args)
     query = sessions.sessions_query(g.site, filters)
     rows, has_more = sessions.page_newest(query, page, PER_PAGE)
-    cap = sessions.SEARCH_COUNT_CAP if filters.search else None
-    total = sessions.count(query, cap)
+    total, more_than = sessions.listed_count(query, filters)
     return render(
         "sessions.html",
         "_sessions.html",
@@ -75,7 +74,7 @@ def session_list():
         page=page,
         has_more=has_more,
         total=total,
-        more_than=cap if cap is not None and total > cap else None,
+        more_than=more_than,
         per_page=PER_PAGE,
         offer_titles=_offer_titles(),
         filters=filters,

@@ -102,6 +102,15 @@ def count(query: sa.Select, cap: int | None = None) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
 
 
+def listed_count(query: sa.Select, filters: SessionFilter) -> tuple[int, int | None]:
+    """How many sessions the admin's list of ``filters`` holds, and the number it is "more
+    than" (None: the count is exact). A comment search stops counting after
+    :data:`SEARCH_COUNT_CAP` matches."""
+    cap = SEARCH_COUNT_CAP if filters.search else None
+    total = count(query, cap)
+    return total, (cap if cap is not None and total > cap else None)
+
+
 def page_newest(query: sa.Select, page: int, per_page: int) -> tuple[list, bool]:
     """Offset pages, newest first, for the admin list (with the roadmap item each session
     named). Returns rows and whether more exist."""

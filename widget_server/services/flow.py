@@ -262,6 +262,7 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
     except ValueError:
         public_id = ""
     params = {"public_id": public_id, "site_id": site.id, "sub": claims.sub}
+    db.session.flush()  # as an ORM query would: what the request changed is written first
     row = db.session.connection().execute(_CUSTOMERS_SESSION, params).first()
     if row is None:
         raise NotFound(

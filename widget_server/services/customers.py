@@ -40,14 +40,9 @@ def _fields(claims: CustomerClaims) -> dict:
     return fields
 
 
-# Built once (a statement costs more to build than to run): the read of every token's customer.
-_BY_SUB = sa.select(Customer).where(
-    Customer.site_id == sa.bindparam("site_id"), Customer.external_id == sa.bindparam("sub")
-)
-
-
 _CUSTOMERS = Customer.__table__
-# Built once: the stored customer as a plain row (a Core statement on the connection).
+# Built once (a statement costs more to build than to run): the read of every token's customer,
+# as a plain row (a Core statement on the connection; as_stored makes the object of it).
 _ROW_BY_SUB = sa.select(_CUSTOMERS).where(
     _CUSTOMERS.c.site_id == sa.bindparam("site_id"),
     _CUSTOMERS.c.external_id == sa.bindparam("sub"),
@@ -76,13 +71,15 @@ def upsert_customer(site: Site, claims: CustomerClaims, *, locale: str | None = 
     nothing (one statement, no savepoint).
     """
     key = {"site_id": site.id, "sub": claims.sub}
-    customer = db.session.scalar(_BY_SUB, key)
-    if customer is None:
+    db.session.flush()  # as an ORM query would: what the request changed is written first
+    row = db.session.connection().execute(_ROW_BY_SUB, key).first()
+    if row is None:
         row = _insert(site, claims, locale)
         if row is not None:
             return as_stored(Customer, row)
         # A concurrent request inserted them: read them.
-        customer = db.session.scalars(_BY_SUB, key).one()
+        row = db.session.connection().execute(_ROW_BY_SUB, key).one()
+    customer = as_stored(Customer, row)
     if is_current(customer, claims, locale):
         return customer
     changes = _fields(claims) | ({"locale": locale} if locale else {})

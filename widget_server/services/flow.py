@@ -153,7 +153,7 @@ def _experiment_offer(
     arm = {"ab_test_id": test.id, "ab_arm": key}
     offer: Offer | OfferView | None
     if isinstance(site, SiteView):
-        offer = next((o for o in site.offers if o.id == offer_id), None)
+        offer = site.offer(offer_id)
     else:
         offer = db.session.get(Offer, offer_id)
         offer = offer if offer is not None and offer.archived_at is None else None
@@ -275,21 +275,17 @@ def get_session(site: Site, claims: CustomerClaims, public_id: str) -> Cancellat
 
 
 def reason_of(site: Site | SiteView, session: CancellationSession) -> Reason | ReasonView | None:
-    """The session's reason, from the site's snapshot when it is one (no query)."""
-    if isinstance(site, SiteView) and session.reason_id is not None:
-        found = next((r for r in site.reasons if r.id == session.reason_id), None)
-        if found is not None:
-            return found
-    return session.reason  # archived since, or no snapshot: read when needed
+    """The session's reason, from the site's snapshot when it is one (no query); read when
+    archived since."""
+    found = site.reason(session.reason_id) if isinstance(site, SiteView) else None
+    return found or session.reason
 
 
 def offer_of(site: Site | SiteView, session: CancellationSession) -> Offer | OfferView | None:
-    """The session's accepted offer, from the site's snapshot when it is one (no query)."""
-    if isinstance(site, SiteView) and session.offer_id is not None:
-        found = next((o for o in site.offers if o.id == session.offer_id), None)
-        if found is not None:
-            return found
-    return session.offer
+    """The session's accepted offer, from the site's snapshot when it is one (no query); read
+    when archived since."""
+    found = site.offer(session.offer_id) if isinstance(site, SiteView) else None
+    return found or session.offer
 
 
 _TEXT_NAMES = {"comment": N_("Your comment"), "followup_answer": N_("Your answer")}
@@ -429,11 +425,8 @@ _OFFER_BY_KEY = sa.select(Offer).where(
 def _offer_by_key(site: Site | SiteView, key: str) -> Offer | OfferView | None:
     """The site's offer ``key``: from the snapshot when active, else read (archived since it
     was shown: the customer still accepted it)."""
-    if isinstance(site, SiteView):
-        found = next((o for o in site.offers if o.key == key), None)
-        if found is not None:
-            return found
-    return db.session.scalar(_OFFER_BY_KEY, {"site_id": site.id, "key": key})
+    found = site.offer(key=key) if isinstance(site, SiteView) else None
+    return found or db.session.scalar(_OFFER_BY_KEY, {"site_id": site.id, "key": key})
 
 
 def _decided():

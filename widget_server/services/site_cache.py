@@ -108,6 +108,16 @@ class SiteView:
         """The active offers of a reason, in the admin's order."""
         return [o for o in self.offers if reason_id in o.reason_ids]
 
+    def reason(self, reason_id: int | None) -> ReasonView | None:
+        """The active reason ``reason_id`` (None: archived, another site's, or none)."""
+        return next((r for r in self.reasons if r.id == reason_id), None)
+
+    def offer(self, offer_id: int | None = None, *, key: str | None = None) -> OfferView | None:
+        """The active offer ``offer_id`` (or ``key``); None when archived or unknown."""
+        if key is not None:
+            return next((o for o in self.offers if o.key == key), None)
+        return next((o for o in self.offers if o.id == offer_id), None)
+
 
 # How long a process trusts a snapshot before it checks the site's version again; 0 checks on
 # every request.
